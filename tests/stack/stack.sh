@@ -1,0 +1,458 @@
+#!/bin/bash
+# The local stack: a throwaway PostgreSQL cluster, the FastCGI pool and nginx
+# with the production site file rendered for local paths, all under one
+# directory.  Used by the end-to-end tests and by `make run`.
+#
+#   tests/stack/stack.sh up DIR        start everything under DIR (created);
+#                                      DIR/env then holds what tests need
+#   tests/stack/stack.sh down DIR      stop everything; never fails
+#   tests/stack/stack.sh pg-stop DIR   stop only PostgreSQL (database outage)
+#   tests/stack/stack.sh pg-start DIR  start it again
+#   tests/stack/stack.sh run           `up .run` in the repository, print a
+#                                      development token, wait; Ctrl-C stops
+#
+# Environment: HTTPS_PORT (8443), HTTP_PORT (8080), PGPORT_LOCAL (55432),
+# BIN (the built binary, $BUILD/fcgi-payments, BUILD defaulting to build).
+set -eu
+set -o pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+PGBIN=/usr/lib/postgresql/15/bin
+HTTPS_PORT=${HTTPS_PORT:-8443}
+HTTP_PORT=${HTTP_PORT:-8080}
+PGPORT_LOCAL=${PGPORT_LOCAL:-55432}
+BIN=${BIN:-$ROOT/${BUILD:-build}/fcgi-payments}
+DB_NAME=payments
+DB_USER=payments
+POOL_STOP_SECONDS=40
+
+say() { echo "stack: $*" >&2; }
+die() {
+	say "$*"
+	exit 1
+}
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# PostgreSQL refuses to run as root: as root, its commands run as the
+# postgres user over files it owns; otherwise as whoever runs this script.
+as_pg() {
+	if is_root; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+# A process counts as alive until it is gone or a zombie: a daemon we
+# started is not our child, and the reaper of orphans may be slow.
+alive() {
+	local state
+	[ -n "${1-}" ] || return 1
+	state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+	case "$state" in Z*) return 1 ;; esac
+}
+
+gone() { ! alive "$1"; }
+
+read_pid() {
+	if [ -s "$1" ]; then head -n 1 "$1"; fi
+}
+
+# Wait up to $1 seconds for the command in "$@" (after $1) to succeed.
+wait_for() {
+	local deadline=$(($(date +%s) + $1))
+	shift
+	until "$@"; do
+		[ "$(date +%s)" -lt "$deadline" ] || return 1
+		sleep 0.2
+	done
+}
+
+# DIR is written unquoted into nginx's, PostgreSQL's and the service's
+# configuration and into DIR/env: refuse anything that would need quoting.
+# Only `up` creates DIR; the other subcommands leave a missing one alone.
+set_dir() {
+	[ -n "${1-}" ] || die "missing DIR argument"
+	case "$1" in
+	*[!A-Za-z0-9_./+-]*) die "DIR may only hold letters, digits and _./+-: $1" ;;
+	esac
+	if [ "${2-}" = create ]; then mkdir -p "$1"; fi
+	[ -d "$1" ] || exit 0
+	DIR=$(cd "$1" && pwd)
+	PGDATA_DIR=$DIR/pg
+	PGSOCK_DIR=$DIR/pg-socket
+	NGINX_DIR=$DIR/nginx
+	DATABASE_URL=postgresql://$DB_USER@127.0.0.1:$PGPORT_LOCAL/$DB_NAME
+}
+
+# --- PostgreSQL -------------------------------------------------------------
+
+pg_running() {
+	[ -f "$PGDATA_DIR/PG_VERSION" ] &&
+		as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1
+}
+
+# A throwaway cluster: trust authentication and no fsync, since nothing in it
+# outlives the tests.
+pg_init() {
+	mkdir -p "$PGDATA_DIR" "$PGSOCK_DIR"
+	touch "$DIR/pg.log"
+	if is_root; then
+		# postgres must reach its files through DIR.
+		chmod a+x "$DIR"
+		chown postgres:postgres "$PGDATA_DIR" "$PGSOCK_DIR" "$DIR/pg.log"
+		runuser -u postgres -- test -x "$DIR" ||
+			die "user postgres cannot reach $DIR: make its parent directories traversable"
+	fi
+	chmod 0700 "$PGDATA_DIR"
+	if [ ! -f "$PGDATA_DIR/PG_VERSION" ]; then
+		as_pg "$PGBIN/initdb" -D "$PGDATA_DIR" -U postgres -A trust -E UTF8 \
+			--no-locale --no-sync >"$DIR/initdb.log" 2>&1 ||
+			{
+				cat "$DIR/initdb.log" >&2
+				die "initdb failed"
+			}
+		echo "include = 'stack.conf'" >>"$PGDATA_DIR/postgresql.conf"
+	fi
+	# Rewritten on every `up`, so a new PGPORT_LOCAL takes effect.
+	cat >"$PGDATA_DIR/stack.conf" <<-EOF
+		listen_addresses = '127.0.0.1'
+		port = $PGPORT_LOCAL
+		unix_socket_directories = '$PGSOCK_DIR'
+		fsync = off
+		synchronous_commit = off
+		full_page_writes = off
+	EOF
+	if is_root; then chown postgres:postgres "$PGDATA_DIR/stack.conf"; fi
+}
+
+pg_start() {
+	[ -f "$PGDATA_DIR/PG_VERSION" ] || die "no cluster in $PGDATA_DIR (run up first)"
+	pg_running && return 0
+	as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$DIR/pg.log" -w -t 60 start >/dev/null || {
+		tail -n 20 "$DIR/pg.log" >&2
+		die "PostgreSQL did not start (port $PGPORT_LOCAL busy? see $DIR/pg.log)"
+	}
+}
+
+pg_stop() {
+	pg_running || return 0
+	as_pg "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w -t 60 stop >/dev/null ||
+		say "PostgreSQL did not stop cleanly"
+}
+
+superuser_psql() {
+	"$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT_LOCAL" \
+		-U postgres -d postgres
+}
+
+# The service's role owns its database, as in production, and is no
+# superuser, so the tests see the same permissions.
+pg_create_db() {
+	superuser_psql <<-EOF
+		SELECT 'CREATE ROLE $DB_USER LOGIN'
+		 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$DB_USER')\gexec
+		SELECT 'CREATE DATABASE $DB_NAME OWNER $DB_USER'
+		 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$DB_NAME')\gexec
+	EOF
+}
+
+# --- Secrets, configuration, certificate ------------------------------------
+
+write_secret() {
+	[ -s "$DIR/jwt_secret" ] && return 0
+	(umask 077 && openssl rand -hex 32 >"$DIR/jwt_secret")
+}
+
+write_config() {
+	sed -e "s|@STACK_DIR@|$DIR|g" \
+		-e "s|@DATABASE_URL@|$DATABASE_URL|g" \
+		-e "s|@PUBLIC_BASE_URL@|https://localhost:$HTTPS_PORT|g" \
+		"$ROOT/tests/stack/payments.conf.in" >"$DIR/payments.conf"
+}
+
+migrate() {
+	(cd "$ROOT" && "$BIN" -c "$DIR/payments.conf" migrate) >"$DIR/migrate.log" 2>&1 || {
+		cat "$DIR/migrate.log" >&2
+		die "migrate failed"
+	}
+}
+
+# Self-signed, for localhost by name and by address; kept across runs while
+# it has a day left.
+make_cert() {
+	if [ -s "$DIR/fullchain.pem" ] &&
+		openssl x509 -checkend 86400 -noout -in "$DIR/fullchain.pem" >/dev/null 2>&1; then
+		return 0
+	fi
+	(umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		-nodes -days 30 -subj /CN=localhost \
+		-addext "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" \
+		-keyout "$DIR/privkey.pem" -out "$DIR/fullchain.pem") >/dev/null 2>&1 ||
+		die "openssl could not make a certificate"
+	chmod 0644 "$DIR/fullchain.pem"
+}
+
+# --- The FastCGI pool -------------------------------------------------------
+
+pool_pid() { read_pid "$DIR/pool.pid"; }
+
+# Listening, or dead: either way there is no point in waiting longer.
+pool_settled() { [ -S "$DIR/fcgi.sock" ] || ! alive "$(pool_pid)"; }
+
+# In a session of its own: a Ctrl-C at the terminal reaches this script,
+# which stops the pool in order, not the pool directly; and the pool's
+# process group is its workers, so a final SIGKILL can take them all.
+pool_start() {
+	local pid
+	rm -f "$DIR/fcgi.sock" "$DIR/pool.pid"
+	(
+		cd "$ROOT"
+		unset LISTEN_FDS LISTEN_PID LISTEN_FDNAMES
+		# shellcheck disable=SC2016 # $$ and "$@" belong to the inner sh
+		setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$DIR/pool.pid" \
+			"$BIN" -c "$DIR/payments.conf" serve </dev/null >>"$DIR/pool.log" 2>&1 &
+	)
+	wait_for 10 test -s "$DIR/pool.pid" || die "the pool did not start"
+	pid=$(pool_pid)
+	wait_for 30 pool_settled || true
+	if ! alive "$pid" || [ ! -S "$DIR/fcgi.sock" ]; then
+		tail -n 20 "$DIR/pool.log" >&2
+		die "the pool did not open $DIR/fcgi.sock (see $DIR/pool.log)"
+	fi
+}
+
+# SIGTERM lets the master drain its workers; after POOL_STOP_SECONDS
+# whatever is left of the process group is killed.
+pool_stop() {
+	local pid
+	pid=$(pool_pid)
+	if alive "$pid"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		if ! wait_for "$POOL_STOP_SECONDS" gone "$pid"; then
+			say "the pool did not stop within ${POOL_STOP_SECONDS}s: killing it"
+		fi
+	fi
+	# Workers left behind by a master that died or was killed.
+	if [ -n "$pid" ] && kill -0 -- "-$pid" 2>/dev/null; then
+		kill -KILL -- "-$pid" 2>/dev/null || true
+	fi
+	rm -f "$DIR/pool.pid" "$DIR/fcgi.sock"
+}
+
+# --- nginx ------------------------------------------------------------------
+
+have_ipv6_loopback() {
+	grep -q '^0\{31\}1 ' /proc/net/if_inet6 2>/dev/null
+}
+
+# The production site file with local paths and ports, listening on the
+# loopback only.
+render_site() {
+	local site=$NGINX_DIR/site.conf leftover
+	sed -e "s|/run/fcgi-payments/fcgi.sock|$DIR/fcgi.sock|g" \
+		-e "s|/etc/ssl/fcgi-payments/|$DIR/|g" \
+		-e "s|/var/log/nginx/|$NGINX_DIR/logs/|g" \
+		-e "s|listen 443 |listen 127.0.0.1:$HTTPS_PORT |" \
+		-e "s|listen \[::\]:443 |listen [::1]:$HTTPS_PORT |" \
+		-e "s|listen 80;|listen 127.0.0.1:$HTTP_PORT;|" \
+		-e "s|listen \[::\]:80;|listen [::1]:$HTTP_PORT;|" \
+		-e "s|https://\$host\$request_uri|https://\$host:$HTTPS_PORT\$request_uri|" \
+		"$ROOT/nginx/fcgi-payments.conf" >"$site"
+	if ! have_ipv6_loopback; then
+		sed -i '/listen \[::1\]:/d' "$site"
+	fi
+	# A path or port added to the site file that the lines above do not
+	# know would silently point the tests at the machine's own nginx setup.
+	leftover=$(sed -E -e "s|$DIR||g" -e 's/(^|[[:space:]])#.*//' "$site" |
+		grep -nE "(^|[ \"'])/(etc|var|run|usr|srv|opt|home|root|tmp)/|listen +(\[::\]:)?(80|443)[ ;]" ||
+		true)
+	[ -z "$leftover" ] ||
+		die "nginx/fcgi-payments.conf has paths or ports stack.sh does not render: $leftover"
+	# The site's relative include resolves next to the main configuration.
+	cp /etc/nginx/fastcgi_params "$NGINX_DIR/fastcgi_params"
+}
+
+# As root, nginx's workers would run as nobody, which may not reach DIR:
+# this configuration is for tests only, so they run as root.
+render_main() {
+	local user_line=""
+	if is_root; then user_line="user root;"; fi
+	cat >"$NGINX_DIR/nginx.conf" <<-EOF
+		# Rendered by tests/stack/stack.sh for the local stack; not for production.
+		$user_line
+		worker_processes 2;
+		pid $NGINX_DIR/nginx.pid;
+		error_log $NGINX_DIR/logs/error.log warn;
+
+		events {
+		    worker_connections 1024;
+		}
+
+		http {
+		    include /etc/nginx/mime.types;
+		    default_type application/octet-stream;
+		    access_log $NGINX_DIR/logs/access.log;
+		    client_body_temp_path $NGINX_DIR/tmp/client_body;
+		    fastcgi_temp_path $NGINX_DIR/tmp/fastcgi;
+		    proxy_temp_path $NGINX_DIR/tmp/proxy;
+		    scgi_temp_path $NGINX_DIR/tmp/scgi;
+		    uwsgi_temp_path $NGINX_DIR/tmp/uwsgi;
+		    include $NGINX_DIR/site.conf;
+		}
+	EOF
+}
+
+nginx_cmd() {
+	nginx -c "$NGINX_DIR/nginx.conf" -p "$NGINX_DIR/" "$@"
+}
+
+https_answers() {
+	local code
+	code=$(curl -ks -o /dev/null -w '%{http_code}' --max-time 2 \
+		"https://127.0.0.1:$HTTPS_PORT/api/payment/health") || true
+	[ -n "$code" ] && [ "$code" != 000 ]
+}
+
+nginx_start() {
+	local out code
+	mkdir -p "$NGINX_DIR/logs" "$NGINX_DIR/tmp"
+	render_site
+	render_main
+	out=$(nginx_cmd -t -q 2>&1) || {
+		echo "$out" >&2
+		die "nginx -t rejected $NGINX_DIR/nginx.conf"
+	}
+	out=$(nginx_cmd 2>&1) || {
+		echo "$out" >&2
+		die "nginx did not start (ports $HTTPS_PORT/$HTTP_PORT busy?)"
+	}
+	wait_for 20 https_answers || die "nginx does not answer on https://127.0.0.1:$HTTPS_PORT"
+	code=$(curl -ks -o /dev/null -w '%{http_code}' "https://127.0.0.1:$HTTPS_PORT/api/payment/health")
+	[ "$code" = 200 ] || say "warning: GET /api/payment/health answered $code"
+}
+
+nginx_stop() {
+	local pid
+	pid=$(read_pid "$NGINX_DIR/nginx.pid")
+	alive "$pid" || return 0
+	# SIGTERM is nginx's fast shutdown; graceful draining buys tests nothing.
+	kill -TERM "$pid" 2>/dev/null || true
+	if ! wait_for 10 gone "$pid"; then
+		say "nginx did not stop within 10s: killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+}
+
+# --- Subcommands ------------------------------------------------------------
+
+write_env() {
+	cat >"$DIR/env" <<-EOF
+		BASE_URL=https://localhost:$HTTPS_PORT
+		HTTP_URL=http://localhost:$HTTP_PORT
+		HTTPS_PORT=$HTTPS_PORT
+		HTTP_PORT=$HTTP_PORT
+		CA_CERT=$DIR/fullchain.pem
+		PGHOST=127.0.0.1
+		PGPORT=$PGPORT_LOCAL
+		PGDATABASE=$DB_NAME
+		PGUSER=$DB_USER
+		DATABASE_URL=$DATABASE_URL
+		CONFIG=$DIR/payments.conf
+		POOL_PID_FILE=$DIR/pool.pid
+		NGINX_PID_FILE=$NGINX_DIR/nginx.pid
+		BIN=$BIN
+		STACK_DIR=$DIR
+	EOF
+}
+
+stack_down() {
+	nginx_stop
+	pool_stop
+	pg_stop
+}
+
+up_failed() {
+	local rc=$?
+	[ "$rc" -eq 0 ] && return 0
+	say "up failed: stopping what was started"
+	stack_down
+	exit "$rc"
+}
+
+stack_up() {
+	case "$BIN" in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
+	[ -x "$BIN" ] || die "$BIN is not built (run make)"
+	# Whatever a previous run left behind would hold the ports.
+	nginx_stop
+	pool_stop
+	# Stop what this run started if a step fails, so a retry starts clean.
+	trap up_failed EXIT
+
+	pg_init
+	pg_start
+	pg_create_db
+	write_secret
+	write_config
+	migrate
+	make_cert
+	pool_start
+	nginx_start
+	write_env
+	trap - EXIT
+	say "up: https://localhost:$HTTPS_PORT (logs in $DIR)"
+}
+
+stack_run() {
+	local token pid
+	set_dir "$ROOT/.run" create
+	stack_up
+	token=$("$BIN" -c "$DIR/payments.conf" token --sub dev-admin --role admin --ttl 86400) ||
+		{
+			stack_down
+			die "could not mint a development token"
+		}
+	cat <<-EOF
+
+		Local stack is up (logs: $DIR/pool.log, $NGINX_DIR/logs/).
+		Development admin token (24 h):
+		  $token
+
+		  curl -k -H "Authorization: Bearer $token" https://localhost:$HTTPS_PORT/api/payment
+		  curl -k https://localhost:$HTTPS_PORT/api/payment/health
+
+		Ctrl-C stops everything.
+	EOF
+	trap 'echo; say "stopping"; stack_down; exit 0' INT TERM
+	pid=$(pool_pid)
+	# `wait` returns as soon as a signal arrives, where a plain sleep would
+	# hold the trap back until it finishes.
+	while alive "$pid"; do
+		sleep 2 &
+		wait $! || true
+	done
+	tail -n 20 "$DIR/pool.log" >&2
+	say "the pool exited (see $DIR/pool.log): stopping"
+	stack_down
+	exit 1
+}
+
+usage() {
+	grep '^#   ' "$0" | sed 's/^#//' >&2
+	exit 2
+}
+
+main() {
+	[ $# -ge 1 ] || usage
+	case "$1" in
+	up) set_dir "${2-}" create && stack_up ;;
+	down) set_dir "${2-}" && stack_down ;;
+	pg-stop) set_dir "${2-}" && pg_stop ;;
+	pg-start) set_dir "${2-}" && pg_start ;;
+	run) stack_run ;;
+	*) usage ;;
+	esac
+}
+
+main "$@"
