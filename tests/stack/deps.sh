@@ -18,15 +18,15 @@ usage() {
 	exit 2
 }
 
-# A package counts as present only when dpkg has it fully installed; a
-# removed package leaves "deinstall ok config-files" behind.
-is_installed() {
-	[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
-}
-
+# One dpkg-query for all packages keeps the common case fast.  A package
+# counts as present only when fully installed: a removed one leaves
+# "deinstall ok config-files" behind, and an unknown one prints nothing.
 missing_packages() {
+	# shellcheck disable=SC2086 # word splitting of the package list is wanted
+	installed=$(dpkg-query -W -f='${db:Status-Status} ${Package}\n' $PACKAGES 2>/dev/null |
+		sed -n 's/^installed //p') || true
 	for pkg in $PACKAGES; do
-		is_installed "$pkg" || printf '%s ' "$pkg"
+		printf '%s\n' "$installed" | grep -qx "$pkg" || printf '%s ' "$pkg"
 	done
 	# Node may come from elsewhere (nodesource, a version manager): only
 	# when there is no node at all do we ask Debian for it, and for npm.
