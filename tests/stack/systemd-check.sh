@@ -3,13 +3,13 @@
 # nothing to complain about, and `systemd-analyze security` scores the
 # service's sandbox.  Works without systemd running as PID 1.
 #
-#   tests/stack/systemd-check.sh      (BIN overrides the built binary's path)
+#   tests/stack/systemd-check.sh   (BIN, or BUILD, names the built binary)
 #
 # Exits non-zero if verify reports any problem with the units.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=${BIN:-$ROOT/build/fcgi-payments}
+BIN=${BIN:-$ROOT/${BUILD:-build}/fcgi-payments}
 
 die() {
 	echo "systemd-check: $*" >&2
