@@ -1,0 +1,500 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "log.h"
+#include "valid.h"
+#include "xalloc.h"
+
+extern char **environ;
+
+#define MAX_ENTRIES 128
+#define MAX_SECRET 4096
+
+struct entry {
+	char key[64];
+	char value[1024];
+};
+
+struct kv {
+	struct entry e[MAX_ENTRIES];
+	size_t n;
+};
+
+static const char *const known_keys[] = {
+	"listen", "socket_mode", "workers", "max_requests", "max_body_bytes", "drain_seconds",
+	"database_url", "db_connect_timeout", "jwt_secret_file", "jwt_leeway_seconds", "mode",
+	"public_base_url", "stale_pending_minutes", "escrow_address", "currencies", "networks",
+	"redirect_success_url", "redirect_cancel_url", "log_level",
+};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+static bool is_known(const char *key)
+{
+	if (strncmp(key, "token.", 6) == 0)
+		return true;
+	for (size_t i = 0; i < sizeof(known_keys) / sizeof(known_keys[0]); i++)
+		if (strcmp(key, known_keys[i]) == 0)
+			return true;
+	return false;
+}
+
+static struct entry *kv_find(struct kv *kv, const char *key)
+{
+	for (size_t i = 0; i < kv->n; i++)
+		if (strcmp(kv->e[i].key, key) == 0)
+			return &kv->e[i];
+	return NULL;
+}
+
+static int kv_set(struct kv *kv, const char *key, const char *value, char *err, size_t errlen)
+{
+	struct entry *e = kv_find(kv, key);
+
+	if (strlen(key) >= sizeof(e->key))
+		return fail(err, errlen, "setting name too long: %.64s…", key);
+	if (e == NULL) {
+		if (kv->n == MAX_ENTRIES)
+			return fail(err, errlen, "too many settings (at most %d)", MAX_ENTRIES);
+		e = &kv->e[kv->n++];
+		snprintf(e->key, sizeof(e->key), "%s", key);
+	}
+	if (strlen(value) >= sizeof(e->value))
+		return fail(err, errlen, "setting %s: value too long", key);
+	snprintf(e->value, sizeof(e->value), "%s", value);
+	return 0;
+}
+
+static int read_file_lines(const char *path, struct kv *kv, char *err, size_t errlen)
+{
+	char line[1200];
+	int lineno = 0, rc = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return fail(err, errlen, "config file %s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *s, *eq;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			rc = fail(err, errlen, "%s:%d: line too long", path, lineno);
+			break;
+		}
+		s = trim(line);
+		if (*s == '\0' || *s == '#')
+			continue;
+		eq = strchr(s, '=');
+		if (eq == NULL) {
+			rc = fail(err, errlen, "%s:%d: expected `key = value`", path, lineno);
+			break;
+		}
+		*eq = '\0';
+		char *key = trim(s), *value = trim(eq + 1);
+		if (!is_known(key)) {
+			rc = fail(err, errlen, "%s:%d: unknown setting %s", path, lineno, key);
+			break;
+		}
+		if ((rc = kv_set(kv, key, value, err, errlen)) != 0)
+			break;
+	}
+	fclose(f);
+	return rc;
+}
+
+/* PAYMENTS_TOKEN_BSC_USDT names token.bsc.USDT; every other key maps 1:1. */
+static int apply_env(struct kv *kv, char *err, size_t errlen)
+{
+	char key[64];
+
+	for (size_t i = 0; i < sizeof(known_keys) / sizeof(known_keys[0]); i++) {
+		char name[96];
+		const char *v;
+		size_t j;
+
+		snprintf(name, sizeof(name), "PAYMENTS_%s", known_keys[i]);
+		for (j = 9; name[j]; j++)
+			name[j] = (char)toupper((unsigned char)name[j]);
+		if ((v = getenv(name)) != NULL && kv_set(kv, known_keys[i], v, err, errlen) != 0)
+			return -1;
+	}
+	for (char **ep = environ; *ep; ep++) {
+		const char *s = *ep, *eq, *us;
+
+		if (strncmp(s, "PAYMENTS_TOKEN_", 15) != 0 || (eq = strchr(s, '=')) == NULL)
+			continue;
+		s += 15;
+		us = memchr(s, '_', (size_t)(eq - s));
+		if (us == NULL || (size_t)(eq - s) >= 40)
+			return fail(err, errlen, "%.*s: expected PAYMENTS_TOKEN_<NETWORK>_<SYMBOL>",
+			            (int)(eq - *ep), *ep);
+		size_t k = (size_t)snprintf(key, sizeof(key), "token.");
+		for (const char *c = s; c < us; c++)
+			key[k++] = (char)tolower((unsigned char)*c);
+		key[k++] = '.';
+		for (const char *c = us + 1; c < eq; c++)
+			key[k++] = *c;
+		key[k] = '\0';
+		if (kv_set(kv, key, eq + 1, err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static const char *get(struct kv *kv, const char *key, const char *fallback)
+{
+	struct entry *e = kv_find(kv, key);
+
+	return e && e->value[0] ? e->value : fallback;
+}
+
+static int get_long(struct kv *kv, const char *key, long fallback, long min, long max,
+                    long *out, char *err, size_t errlen)
+{
+	const char *v = get(kv, key, NULL);
+	char *end;
+
+	if (v == NULL) {
+		*out = fallback;
+		return 0;
+	}
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno || *end || end == v || n < min || n > max)
+		return fail(err, errlen, "setting %s: expected a whole number from %ld to %ld, got \"%s\"",
+		            key, min, max, v);
+	*out = n;
+	return 0;
+}
+
+static int copy_str(const char *key, const char *v, char *dst, size_t dstlen, char *err,
+                    size_t errlen)
+{
+	if (strlen(v) >= dstlen)
+		return fail(err, errlen, "setting %s: value too long (at most %zu bytes)", key,
+		            dstlen - 1);
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+static int read_secret(const char *key, const char *path, struct config *cfg, char *err,
+                       size_t errlen)
+{
+	char full[PATH_MAX];
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	unsigned char *data = NULL;
+	ssize_t n;
+	size_t len = 0;
+	int fd, rc = -1;
+
+	if (path[0] != '/' && dir != NULL)
+		snprintf(full, sizeof(full), "%s/%s", dir, path);
+	else
+		snprintf(full, sizeof(full), "%s", path);
+	if ((fd = open(full, O_RDONLY | O_CLOEXEC)) < 0)
+		return fail(err, errlen, "setting %s: cannot read %s: %s", key, full, strerror(errno));
+	/* After this point, all errors should use goto out. */
+	data = xmalloc(MAX_SECRET + 1);
+	while ((n = read(fd, data + len, MAX_SECRET + 1 - len)) > 0)
+		len += (size_t)n;
+	if (n < 0) {
+		fail(err, errlen, "setting %s: reading %s: %s", key, full, strerror(errno));
+		goto out;
+	}
+	if (len > MAX_SECRET) {
+		fail(err, errlen, "setting %s: %s is larger than %d bytes", key, full, MAX_SECRET);
+		goto out;
+	}
+	/* A trailing newline from `echo > file` is not part of the secret. */
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+		len--;
+	if (len < 32) {
+		fail(err, errlen, "setting %s: the secret in %s is shorter than 32 bytes", key, full);
+		goto out;
+	}
+	data[len] = '\0';
+	cfg->jwt_secret = (char *)data;
+	cfg->jwt_secret_len = len;
+	data = NULL;
+	rc = 0;
+out:
+	if (data) {
+		OPENSSL_cleanse(data, MAX_SECRET + 1);
+		free(data);
+	}
+	close(fd);
+	return rc;
+}
+
+static int parse_listen(const char *v, struct config *cfg, char *err, size_t errlen)
+{
+	if (strcmp(v, "systemd") == 0) {
+		cfg->listen_kind = LISTEN_SYSTEMD;
+		return 0;
+	}
+	if (strncmp(v, "unix:", 5) == 0 && v[5] == '/') {
+		cfg->listen_kind = LISTEN_UNIX;
+		/* sun_path holds 108 bytes. */
+		if (strlen(v + 5) >= 108)
+			return fail(err, errlen, "setting listen: socket path longer than 107 bytes");
+		return copy_str("listen", v + 5, cfg->listen_addr, sizeof(cfg->listen_addr), err,
+		                errlen);
+	}
+	if (strncmp(v, "tcp:", 4) == 0 && strrchr(v + 4, ':') != NULL) {
+		cfg->listen_kind = LISTEN_TCP;
+		return copy_str("listen", v + 4, cfg->listen_addr, sizeof(cfg->listen_addr), err,
+		                errlen);
+	}
+	return fail(err, errlen, "setting listen: expected unix:/path, tcp:host:port or systemd, got \"%s\"", v);
+}
+
+static int parse_currencies(const char *v, struct config *cfg, char *err, size_t errlen)
+{
+	char copy[1024], *save = NULL;
+
+	snprintf(copy, sizeof(copy), "%s", v);
+	cfg->n_currencies = 0;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(tok, ':'), *end;
+		struct currency_conf *c;
+
+		tok = trim(tok);
+		if (colon == NULL || cfg->n_currencies == CONFIG_MAX_CURRENCIES)
+			return fail(err, errlen, "setting currencies: expected CODE:DECIMALS,… (at most %d)",
+			            CONFIG_MAX_CURRENCIES);
+		*colon = '\0';
+		c = &cfg->currencies[cfg->n_currencies];
+		long scale = strtol(colon + 1, &end, 10);
+		if (!valid_currency(trim(tok)) || *end || scale < 0 || scale > 18)
+			return fail(err, errlen, "setting currencies: bad entry \"%s\"", tok);
+		snprintf(c->code, sizeof(c->code), "%s", trim(tok));
+		c->scale = (int)scale;
+		cfg->n_currencies++;
+	}
+	if (cfg->n_currencies == 0)
+		return fail(err, errlen, "setting currencies: empty");
+	return 0;
+}
+
+static int parse_networks(const char *v, struct config *cfg, char *err, size_t errlen)
+{
+	char copy[256], *save = NULL;
+
+	snprintf(copy, sizeof(copy), "%s", v);
+	cfg->n_networks = 0;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		tok = trim(tok);
+		if (!valid_network(tok))
+			return fail(err, errlen, "setting networks: unsupported network \"%s\" (bsc, ethereum)", tok);
+		if (cfg->n_networks == CONFIG_MAX_NETWORKS)
+			return fail(err, errlen, "setting networks: too many");
+		snprintf(cfg->networks[cfg->n_networks++], sizeof(cfg->networks[0]), "%s", tok);
+	}
+	return 0;
+}
+
+static int parse_tokens(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < kv->n; i++) {
+		const char *key = kv->e[i].key, *dot;
+		struct token_conf *t;
+
+		if (strncmp(key, "token.", 6) != 0)
+			continue;
+		dot = strchr(key + 6, '.');
+		if (dot == NULL || (size_t)(dot - key - 6) >= sizeof(t->network) ||
+		    strlen(dot + 1) >= sizeof(t->symbol))
+			return fail(err, errlen, "setting %s: expected token.<network>.<SYMBOL>", key);
+		if (cfg->n_tokens == CONFIG_MAX_TOKENS)
+			return fail(err, errlen, "setting %s: too many tokens", key);
+		t = &cfg->tokens[cfg->n_tokens];
+		snprintf(t->network, sizeof(t->network), "%.*s", (int)(dot - key - 6), key + 6);
+		snprintf(t->symbol, sizeof(t->symbol), "%s", dot + 1);
+		if (!config_has_network(cfg, t->network))
+			return fail(err, errlen, "setting %s: network %s is not in `networks`", key,
+			            t->network);
+		if (!valid_token_symbol(t->symbol))
+			return fail(err, errlen, "setting %s: bad token symbol", key);
+		if (!valid_address(kv->e[i].value))
+			return fail(err, errlen, "setting %s: expected a 0x-prefixed 20-byte address", key);
+		memcpy(t->contract, kv->e[i].value, sizeof(t->contract));
+		cfg->n_tokens++;
+	}
+	return 0;
+}
+
+static int build(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+{
+	const char *v;
+	long n;
+	char *end;
+	enum log_level level;
+
+	if (parse_listen(get(kv, "listen", getenv("LISTEN_FDS") ? "systemd" : "unix:/run/fcgi-payments/fcgi.sock"),
+	                 cfg, err, errlen))
+		return -1;
+	v = get(kv, "socket_mode", "0660");
+	n = strtol(v, &end, 8);
+	if (*end || n < 0 || n > 0777)
+		return fail(err, errlen, "setting socket_mode: expected an octal mode such as 0660");
+	cfg->socket_mode = (unsigned)n;
+
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (get_long(kv, "workers", cpus > 0 ? cpus : 2, 1, 256, &n, err, errlen))
+		return -1;
+	cfg->workers = (int)n;
+	if (get_long(kv, "max_requests", 10000, 0, LONG_MAX, &cfg->max_requests, err, errlen))
+		return -1;
+	if (get_long(kv, "max_body_bytes", 1L << 20, 1024, 64L << 20, &n, err, errlen))
+		return -1;
+	cfg->max_body_bytes = (size_t)n;
+	if (get_long(kv, "drain_seconds", 30, 1, 3600, &n, err, errlen))
+		return -1;
+	cfg->drain_seconds = (int)n;
+
+	if ((v = get(kv, "database_url", NULL)) == NULL)
+		return fail(err, errlen, "setting database_url is required (a libpq connection string)");
+	if (copy_str("database_url", v, cfg->database_url, sizeof(cfg->database_url), err, errlen))
+		return -1;
+	if (get_long(kv, "db_connect_timeout", 3, 1, 60, &n, err, errlen))
+		return -1;
+	cfg->db_connect_timeout = (int)n;
+
+	if ((v = get(kv, "jwt_secret_file", NULL)) == NULL)
+		return fail(err, errlen, "setting jwt_secret_file is required");
+	if (read_secret("jwt_secret_file", v, cfg, err, errlen))
+		return -1;
+	if (get_long(kv, "jwt_leeway_seconds", 30, 0, 300, &n, err, errlen))
+		return -1;
+	cfg->jwt_leeway_seconds = (int)n;
+
+	v = get(kv, "mode", "production");
+	if (strcmp(v, "dev") != 0 && strcmp(v, "production") != 0)
+		return fail(err, errlen, "setting mode: expected production or dev, got \"%s\"", v);
+	cfg->dev_mode = strcmp(v, "dev") == 0;
+
+	if ((v = get(kv, "public_base_url", NULL)) == NULL)
+		return fail(err, errlen, "setting public_base_url is required (e.g. https://pay.example.com)");
+	if (strncmp(v, "https://", 8) != 0 && !(cfg->dev_mode && strncmp(v, "http://", 7) == 0))
+		return fail(err, errlen, "setting public_base_url: expected an https:// URL");
+	if (copy_str("public_base_url", v, cfg->public_base_url, sizeof(cfg->public_base_url), err, errlen))
+		return -1;
+	/* The webhook URL is built by appending a path. */
+	size_t blen = strlen(cfg->public_base_url);
+	if (blen && cfg->public_base_url[blen - 1] == '/')
+		cfg->public_base_url[blen - 1] = '\0';
+
+	if (get_long(kv, "stale_pending_minutes", 60, 1, 525600, &n, err, errlen))
+		return -1;
+	cfg->stale_pending_minutes = (int)n;
+
+	if ((v = get(kv, "escrow_address", NULL)) == NULL || !valid_address(v))
+		return fail(err, errlen, "setting escrow_address is required: a 0x-prefixed 20-byte address");
+	memcpy(cfg->escrow_address, v, sizeof(cfg->escrow_address));  /* valid_address(): 42 bytes + NUL */
+	if (copy_str("redirect_success_url", get(kv, "redirect_success_url", ""),
+	             cfg->redirect_success_url, sizeof(cfg->redirect_success_url), err, errlen) ||
+	    copy_str("redirect_cancel_url", get(kv, "redirect_cancel_url", ""),
+	             cfg->redirect_cancel_url, sizeof(cfg->redirect_cancel_url), err, errlen))
+		return -1;
+
+	if (log_level_parse(get(kv, "log_level", "info"), &level) != 0)
+		return fail(err, errlen, "setting log_level: expected debug, info, warn or error");
+	cfg->log_level = (int)level;
+
+	if (parse_currencies(get(kv, "currencies", "USD:2,EUR:2,USDT:6,USDC:6,BNB:18,ETH:18"),
+	                     cfg, err, errlen) ||
+	    parse_networks(get(kv, "networks", "bsc,ethereum"), cfg, err, errlen) ||
+	    parse_tokens(kv, cfg, err, errlen))
+		return -1;
+	return 0;
+}
+
+int config_load(const char *path, struct config *out, char *err, size_t errlen)
+{
+	struct kv *kv = xcalloc(1, sizeof(*kv));
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (path != NULL && read_file_lines(path, kv, err, errlen) != 0)
+		goto out;
+	if (apply_env(kv, err, errlen) != 0 || build(kv, out, err, errlen) != 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0)
+		config_free(out);
+	OPENSSL_cleanse(kv, sizeof(*kv));
+	free(kv);
+	return rc;
+}
+
+void config_free(struct config *cfg)
+{
+	if (cfg->jwt_secret) {
+		OPENSSL_cleanse(cfg->jwt_secret, cfg->jwt_secret_len);
+		free(cfg->jwt_secret);
+	}
+	cfg->jwt_secret = NULL;
+	cfg->jwt_secret_len = 0;
+}
+
+const struct currency_conf *config_currency(const struct config *cfg, const char *code)
+{
+	for (size_t i = 0; i < cfg->n_currencies; i++)
+		if (strcmp(cfg->currencies[i].code, code) == 0)
+			return &cfg->currencies[i];
+	return NULL;
+}
+
+const struct token_conf *config_token(const struct config *cfg, const char *network,
+                                      const char *symbol)
+{
+	for (size_t i = 0; i < cfg->n_tokens; i++)
+		if (strcmp(cfg->tokens[i].network, network) == 0 &&
+		    strcmp(cfg->tokens[i].symbol, symbol) == 0)
+			return &cfg->tokens[i];
+	return NULL;
+}
+
+bool config_has_network(const struct config *cfg, const char *network)
+{
+	for (size_t i = 0; i < cfg->n_networks; i++)
+		if (strcmp(cfg->networks[i], network) == 0)
+			return true;
+	return false;
+}

@@ -1,0 +1,43 @@
+#ifndef PAY_COORD_H
+#define PAY_COORD_H
+
+#include "db.h"
+
+/*
+ * The coordinator: the one function through which every change of a payment
+ * passes, whatever its source (admin, provider webhook, chain check, job).
+ * One transaction: advisory locks in a fixed order (purchase request, then
+ * payment), the row locked, the move checked, the row updated, an audit row
+ * and the outbox events written, commit. A move backwards changes nothing
+ * and says so, so late or repeated events are harmless.
+ */
+
+struct coord_change {
+	const char *status;         /* new status, or NULL to keep it */
+	const char *escrow;         /* new escrow state, or NULL: follows the status */
+	const char *tx_hash;        /* transaction hash to record, or NULL */
+	const char *metadata;       /* JSON object merged into metadata, or NULL */
+	const char *source;         /* payment_transitions.source: api, admin, shkeeper, … */
+	const char *actor;          /* who asked: a user id or a provider name */
+	const char *reason;         /* free text for the audit row, may be NULL */
+	const char *request_id;
+};
+
+enum coord_result {
+	COORD_APPLIED,              /* changed and committed */
+	COORD_UNCHANGED,            /* already in that state: nothing written */
+	COORD_BACKWARD,             /* the move is not allowed: nothing written */
+	COORD_NOT_FOUND,
+	COORD_TX_USED,              /* the hash already pays another payment */
+	COORD_DB,                   /* database error; see *dbst */
+};
+
+/*
+ * Applies `change` to payment `id`. On COORD_APPLIED and COORD_UNCHANGED,
+ * *row (if row is not NULL) is the payment's PAYMENT_COLUMNS row after the
+ * change; the caller PQclear()s it. On COORD_BACKWARD it is the current row.
+ */
+enum coord_result coord_apply(struct db *db, const char *id, const struct coord_change *change,
+                              PGresult **row, enum db_status *dbst);
+
+#endif

@@ -1,0 +1,55 @@
+#ifndef PAY_DB_H
+#define PAY_DB_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+/*
+ * One libpq connection per worker, opened lazily and re-opened after a
+ * failure. While the database is unreachable every call answers
+ * DB_UNAVAILABLE quickly (at most one connection attempt a second), so the
+ * worker keeps serving 503s instead of hanging or dying.
+ *
+ * Every statement goes through db_exec() with its parameters apart from the
+ * SQL text: nothing from outside is ever spliced into a statement.
+ */
+
+enum db_status {
+	DB_OK = 0,
+	DB_UNAVAILABLE,     /* no connection: answer 503, the caller may retry */
+	DB_UNIQUE,          /* 23505: a unique constraint said no (see db->constraint) */
+	DB_CHECK,           /* 23514 / 23502 / 22xxx: the schema refused the values */
+	DB_RETRY,           /* 40001 / 40P01: retry the whole transaction */
+	DB_FAILED,          /* anything else: a bug or an operator problem, logged */
+};
+
+struct db {
+	PGconn *conn;
+	char conninfo[1200];
+	time_t last_attempt;
+	bool in_tx;
+	char constraint[64];        /* constraint named by the last error */
+	char sqlstate[6];
+};
+
+void db_init(struct db *db, const char *database_url, int connect_timeout);
+void db_close(struct db *db);
+/* Connects if needed. */
+enum db_status db_ready(struct db *db);
+
+/*
+ * Runs one parameterised statement. On DB_OK *out (if out is not NULL) holds
+ * the result, which the caller clears with PQclear(). On any other status
+ * *out is NULL and the error has been logged.
+ */
+enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int nparams,
+                       const char *const *params);
+
+enum db_status db_begin(struct db *db);
+enum db_status db_commit(struct db *db);
+/* Safe to call when no transaction is open, or when the connection is gone. */
+void db_rollback(struct db *db);
+
+#endif

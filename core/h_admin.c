@@ -1,0 +1,153 @@
+/* Admin maintenance, and the older SDK's generic payment callback. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "coord.h"
+#include "handlers.h"
+#include "jsonin.h"
+#include "log.h"
+#include "xalloc.h"
+
+/* Bounded so one call cannot hold a worker for long; call again for the rest. */
+#define CLEANUP_BATCH "500"
+
+static const struct jfield cleanup_fields[1] = {
+	{ "olderThanMinutes", JK_INT, false, 1, 525600, NULL },
+};
+
+void h_cleanup_pending(struct request *req, struct response *resp)
+{
+	struct jval v[1] = { 0 };
+	json_object *body = NULL;
+	PGresult *stale = NULL;
+	char minutes[16];
+	long cancelled = 0;
+	enum db_status st;
+
+	if (req->body_len > 0) {
+		if ((body = jin_body(req, resp)) == NULL)
+			return;
+		if (jin_check(cleanup_fields, 1, body, NULL, v, resp) != 0)
+			goto out;
+	}
+	snprintf(minutes, sizeof(minutes), "%lld",
+	         v[0].present ? v[0].num : (long long)req->app->cfg->stale_pending_minutes);
+	const char *p[1] = { minutes };
+	st = db_exec(req->app->db, &stale,
+	             "SELECT id FROM payments WHERE status = 'pending' AND direction = 'in'"
+	             " AND updated_at < now() - make_interval(mins => $1::int)"
+	             " ORDER BY created_at LIMIT " CLEANUP_BATCH, 1, p);
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
+		goto out;
+	}
+	/*
+	 * Stale payments are cancelled, never deleted: the record and its audit
+	 * stay. Each goes through the coordinator, so one that moved meanwhile
+	 * (a late webhook) is left alone.
+	 */
+	struct coord_change change = {
+		.status = "cancelled", .source = "admin", .actor = req->auth.sub,
+		.reason = "stale pending payment cleanup", .request_id = req->request_id,
+	};
+	for (int i = 0; i < PQntuples(stale); i++) {
+		enum coord_result r = coord_apply(req->app->db, PQgetvalue(stale, i, 0), &change, NULL, &st);
+		if (r == COORD_DB) {
+			resp_db_error(resp, st);
+			goto out;
+		}
+		cancelled += r == COORD_APPLIED;
+	}
+	char msg[128];
+	snprintf(msg, sizeof(msg), "cancelled %ld stale pending payments", cancelled);
+	json_object *data = json_object_new_object(), *extra = json_object_new_object();
+	json_object_object_add(data, "cancelledCount", json_object_new_int64(cancelled));
+	json_object_object_add(data, "olderThanMinutes", json_object_new_int(atoi(minutes)));
+	json_object_object_add(extra, "deletedCount", json_object_new_int64(cancelled));
+	resp_ok_with(resp, 200, data, msg, extra);
+out:
+	PQclear(stale);
+	json_object_put(body);
+}
+
+static const struct jfield callback_fields[4] = {
+	{ "paymentId", JK_UUID, true, 0, 0, NULL },
+	{ "transactionHash", JK_TXHASH, false, 0, 0, NULL },
+	{ "status", JK_STRING, false, 0, 32, NULL },
+	{ "data", JK_ANY, false, 0, 0, NULL },
+};
+
+static void to_hex(const unsigned char *data, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[data[i] >> 4];
+		out[2 * i + 1] = digits[data[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+/*
+ * The older SDK reports a payment's outcome here, unsigned. Its word is not
+ * enough to complete a payment (only a check on the chain is), so the call is
+ * recorded against the payment it names and answered 202.
+ */
+void h_callback(struct request *req, struct response *resp)
+{
+	struct jval v[4];
+	json_object *body = jin_body(req, resp), *headers;
+	PGresult *pay = NULL;
+	char digest[65], *body_hex = NULL;
+	enum db_status st;
+
+	if (body == NULL)
+		return;
+	if (jin_check(callback_fields, 4, body, NULL, v, resp) != 0)
+		goto out;
+	const char *id[1] = { v[0].str };
+	if ((st = db_exec(req->app->db, &pay, "SELECT id FROM payments WHERE id = $1", 1, id)) != DB_OK) {
+		resp_db_error(resp, st);
+		goto out;
+	}
+	bool known = PQntuples(pay) == 1;
+	headers = json_object_new_object();
+	const char *ua = req_param(req, "HTTP_USER_AGENT");
+	json_object_object_add(headers, "content-type", json_object_new_string(req_param(req, "CONTENT_TYPE") ? req_param(req, "CONTENT_TYPE") : ""));
+	json_object_object_add(headers, "user-agent", json_object_new_string(ua ? ua : ""));
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	SHA256((const unsigned char *)req->body, req->body_len, md);
+	to_hex(md, sizeof(md), digest);
+	/* The raw bytes travel as hex: a body need not be valid UTF-8 to be kept. */
+	body_hex = xmalloc(2 * req->body_len + 1);
+	to_hex((const unsigned char *)req->body, req->body_len, body_hex);
+	const char *p[6] = { json_object_to_json_string_ext(headers, JSON_C_TO_STRING_PLAIN), body_hex,
+	                     digest, known ? "recorded" : "unknown_payment", known ? v[0].str : NULL,
+	                     v[1].present ? v[1].str : NULL };
+	st = db_exec(req->app->db, NULL,
+	             "INSERT INTO webhook_inbox (provider, headers, body, body_digest, verdict, outcome,"
+	             " payment_id, event_key, processed_at)"
+	             " VALUES ('callback', $1::jsonb, decode($2, 'hex'), $3, 'unsigned', $4, $5::uuid, $6, now())",
+	             6, p);
+	json_object_put(headers);
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
+		goto out;
+	}
+	if (!known) {
+		resp_error(resp, 404, "not_found", "paymentId", "payment %s not found", v[0].str);
+		goto out;
+	}
+	log_info("callback recorded for payment %s", v[0].str);
+	json_object *data = json_object_new_object();
+	json_object_object_add(data, "paymentId", json_object_new_string(v[0].str));
+	json_object_object_add(data, "recorded", json_object_new_boolean(1));
+	resp_ok(resp, 202, data, "callback recorded; the payment changes only after on-chain verification");
+out:
+	free(body_hex);
+	PQclear(pay);
+	json_object_put(body);
+}

@@ -1,0 +1,33 @@
+#ifndef PAY_HANDLERS_H
+#define PAY_HANDLERS_H
+
+#include "app.h"
+#include "router.h"
+
+/* Every endpoint's handler; routes.c says which path, method and access each serves. */
+
+/* h_service.c */
+handler_fn h_health, h_configuration, h_shkeeper_config;
+/* h_payments.c */
+handler_fn h_payment_create, h_payment_update, h_payment_list, h_payment_get, h_payment_debug,
+    h_payment_by_user;
+/* h_stats.c */
+handler_fn h_stats;
+/* h_export.c */
+handler_fn h_export;
+/* h_admin.c */
+handler_fn h_cleanup_pending, h_callback;
+
+/* Answers for a failed database call: 503 with Retry-After when it is down, else 500. */
+void resp_db_error(struct response *resp, enum db_status st);
+/*
+ * The user a /…/:userId route is about, after checking the caller may see it
+ * (self or admin; 403 otherwise). Without :userId, the caller (NULL for an
+ * admin, meaning everyone). Returns 0, or -1 with the response written.
+ */
+int scope_user(struct request *req, struct response *resp, const char **user);
+/* Reads limit (1..100, default dflt) and offset (>= 0) from the query; 400 on bad values. */
+int page_params(struct request *req, struct response *resp, long dflt, char limit[16],
+                char offset[24]);
+
+#endif

@@ -1,0 +1,37 @@
+#ifndef PAY_MONEY_H
+#define PAY_MONEY_H
+
+#include <json-c/json.h>
+
+/*
+ * Amounts as exact decimal text. An amount from a request is taken from the
+ * JSON source text (a number or a string), checked, and normalised (no
+ * leading zeros, no trailing fractional zeros) so the database and every
+ * response see the same digits. Nothing here rounds: what cannot be held
+ * exactly is refused.
+ */
+
+#define MONEY_MAX_INT_DIGITS 18
+#define MONEY_MAX_SCALE 18
+#define MONEY_TEXT_MAX (MONEY_MAX_INT_DIGITS + MONEY_MAX_SCALE + 2)
+
+enum money_err {
+	MONEY_OK = 0,
+	MONEY_NOT_NUMBER,       /* not a plain decimal such as 12 or 12.50 */
+	MONEY_NOT_POSITIVE,     /* zero or negative */
+	MONEY_TOO_PRECISE,      /* more decimals than allowed */
+	MONEY_OUT_OF_RANGE,     /* more than MONEY_MAX_INT_DIGITS whole digits */
+};
+
+enum money_err money_parse(const char *text, int max_scale, char out[MONEY_TEXT_MAX]);
+/* Accepts a JSON number (its source text) or a JSON string. */
+enum money_err money_from_json(json_object *v, int max_scale, char out[MONEY_TEXT_MAX]);
+const char *money_strerror(enum money_err err);
+
+/*
+ * A JSON value that serialises as the given decimal text, unquoted: amounts
+ * leave the service as JSON numbers with exactly the stored digits.
+ */
+json_object *json_decimal(const char *text);
+
+#endif

@@ -1,0 +1,41 @@
+#ifndef PAY_PAYMENT_H
+#define PAY_PAYMENT_H
+
+#include <stdbool.h>
+
+#include <json-c/json.h>
+#include <libpq-fe.h>
+
+/*
+ * What a payment is: its states, the moves between them, and how a row
+ * reads as JSON. States only move forward; see payment_status_allows().
+ */
+
+/* The columns every payment query selects, in the order payment_json() reads them. */
+#define PAYMENT_COLUMNS \
+	"p.id, p.direction, p.provider, p.status, p.escrow_state, p.purchase_request_id, " \
+	"p.seller_offer_id, p.buyer_id, p.seller_id, p.amount::text, p.currency, p.network, " \
+	"p.token, p.token_contract, p.receiver_address, p.sender_address, p.tx_hash, " \
+	"p.confirmations, p.provider_payment_id, p.external_id, p.payment_url, " \
+	"p.crypto_amount::text, p.exchange_rate::text, " PAYMENT_TS("p.expires_at") ", " \
+	"p.metadata::text, p.created_by, " PAYMENT_TS("p.created_at") ", " \
+	PAYMENT_TS("p.updated_at") ", " PAYMENT_TS("p.completed_at")
+
+#define PAYMENT_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+extern const char *const payment_statuses[];   /* NULL-terminated */
+
+bool payment_status_valid(const char *status);
+/* May a payment move from status `from` to `to`? Equal states are not a move. */
+bool payment_status_allows(const char *from, const char *to);
+/* The escrow state that goes with a status set by an admin or a provider. */
+const char *payment_escrow_for(const char *status, const char *current_escrow);
+bool payment_escrow_allows(const char *from, const char *to);
+
+/* The row as the API shows it; the caller owns the result. */
+json_object *payment_json(const PGresult *res, int row);
+/* Column index of buyer_id / seller_id / purchase_request_id in PAYMENT_COLUMNS. */
+enum { PCOL_ID = 0, PCOL_STATUS = 3, PCOL_ESCROW = 4, PCOL_REQUEST = 5, PCOL_BUYER = 7,
+       PCOL_SELLER = 8, PCOL_TX = 16 };
+
+#endif

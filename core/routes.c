@@ -1,0 +1,26 @@
+#include "routes.h"
+
+#include "handlers.h"
+
+#define P "/api/payment"
+
+/* Literal paths come before the `/:id` patterns they would otherwise match. */
+const struct route app_routes[] = {
+	{ HTTP_GET,  P "/health",                    h_health,           ACCESS_PUBLIC, 0 },
+	{ HTTP_POST, P "/configuration",             h_configuration,    ACCESS_PUBLIC, 0 },
+	{ HTTP_GET,  P "/shkeeper/config",           h_shkeeper_config,  ACCESS_PUBLIC, 0 },
+	{ HTTP_POST, P "/callback",                  h_callback,         ACCESS_PUBLIC, ROUTE_DB },
+	{ HTTP_GET,  P "/stats",                     h_stats,            ACCESS_USER,   ROUTE_DB },
+	{ HTTP_GET,  P "/stats/:userId",             h_stats,            ACCESS_USER,   ROUTE_DB },
+	{ HTTP_GET,  P "/export",                    h_export,           ACCESS_USER,   ROUTE_DB },
+	{ HTTP_GET,  P "/export/:userId",            h_export,           ACCESS_USER,   ROUTE_DB },
+	{ HTTP_GET,  P "/user/:userId",              h_payment_by_user,  ACCESS_USER,   ROUTE_DB },
+	{ HTTP_POST, P "/payments/cleanup-pending",  h_cleanup_pending,  ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_POST, P,                              h_payment_create,   ACCESS_USER,   ROUTE_DB },
+	{ HTTP_GET,  P,                              h_payment_list,     ACCESS_USER,   ROUTE_DB },
+	{ HTTP_GET,  P "/:id/debug",                 h_payment_debug,    ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_GET,  P "/:id",                       h_payment_get,      ACCESS_USER,   ROUTE_DB },
+	{ HTTP_PUT,  P "/:id",                       h_payment_update,   ACCESS_USER,   ROUTE_DB },
+};
+
+const size_t app_routes_len = sizeof(app_routes) / sizeof(app_routes[0]);

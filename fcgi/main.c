@@ -1,0 +1,109 @@
+/*
+ * fcgi-payments: the escrow payments service.
+ *
+ *   fcgi-payments [-c FILE] serve      run the prefork FastCGI pool
+ *   fcgi-payments [-c FILE] migrate    apply the schema migrations
+ *   fcgi-payments [-c FILE] check      validate the configuration
+ *   fcgi-payments [-c FILE] token --sub ID --role buyer|seller|admin [--ttl SECONDS]
+ *                                      print a signed token (development and operations)
+ *
+ * FILE defaults to $PAYMENTS_CONFIG, then /etc/fcgi-payments/payments.conf.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "db.h"
+#include "jwt.h"
+#include "listen.h"
+#include "log.h"
+#include "master.h"
+#include "migrate.h"
+#include "xalloc.h"
+
+static int usage(void)
+{
+	fprintf(stderr,
+	        "usage: fcgi-payments [-c FILE] serve | migrate | check\n"
+	        "       fcgi-payments [-c FILE] token --sub ID --role buyer|seller|admin [--ttl SECONDS]\n");
+	return 2;
+}
+
+static int cmd_token(const struct config *cfg, int argc, char **argv)
+{
+	const char *sub = NULL, *role = NULL;
+	long ttl = 3600;
+	char *token;
+
+	for (int i = 0; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--sub") == 0)
+			sub = argv[i + 1];
+		else if (strcmp(argv[i], "--role") == 0)
+			role = argv[i + 1];
+		else if (strcmp(argv[i], "--ttl") == 0)
+			ttl = strtol(argv[i + 1], NULL, 10);
+		else
+			return usage();
+	}
+	if (argc % 2 != 0 || sub == NULL || role == NULL || ttl <= 0)
+		return usage();
+	token = jwt_sign(cfg->jwt_secret, cfg->jwt_secret_len, sub, role_parse(role), time(NULL) + ttl);
+	if (token == NULL) {
+		fprintf(stderr, "fcgi-payments: --sub must be an id ([A-Za-z0-9_-]{1,64}) and --role one of buyer, seller, admin\n");
+		return 2;
+	}
+	printf("%s\n", token);
+	free(token);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = getenv("PAYMENTS_CONFIG");
+	struct config *cfg;
+	char err[512];
+	int i = 1, rc;
+
+	if (path == NULL)
+		path = "/etc/fcgi-payments/payments.conf";
+	if (argc > 2 && strcmp(argv[1], "-c") == 0) {
+		path = argv[2];
+		i = 3;
+	}
+	if (i >= argc)
+		return usage();
+	cfg = xcalloc(1, sizeof(*cfg));
+	if (config_load(path, cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "fcgi-payments: %s\n", err);
+		free(cfg);
+		return 1;
+	}
+	log_set_level((enum log_level)cfg->log_level);
+
+	if (strcmp(argv[i], "serve") == 0) {
+		int fd = listen_open(cfg, err, sizeof(err));
+		if (fd < 0) {
+			fprintf(stderr, "fcgi-payments: %s\n", err);
+			rc = 1;
+		} else {
+			return master_run(cfg, path, fd);
+		}
+	} else if (strcmp(argv[i], "migrate") == 0) {
+		struct db db;
+		db_init(&db, cfg->database_url, cfg->db_connect_timeout);
+		rc = migrate_run(&db) == 0 ? 0 : 1;
+		db_close(&db);
+	} else if (strcmp(argv[i], "check") == 0) {
+		printf("configuration %s is valid\n", path);
+		rc = 0;
+	} else if (strcmp(argv[i], "token") == 0) {
+		rc = cmd_token(cfg, argc - i - 1, argv + i + 1);
+	} else {
+		rc = usage();
+	}
+	config_free(cfg);
+	free(cfg);
+	return rc;
+}

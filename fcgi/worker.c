@@ -1,0 +1,218 @@
+#include "worker.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <fcgiapp.h>
+#include <openssl/rand.h>
+
+#include "app.h"
+#include "log.h"
+#include "xalloc.h"
+
+static volatile sig_atomic_t stopping;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static int fcgi_sink_write(void *ctx, const void *data, size_t len)
+{
+	FCGX_Stream *out = ctx;
+
+	while (len > 0) {
+		int chunk = len > 65536 ? 65536 : (int)len;
+		if (FCGX_PutStr(data, chunk, out) != chunk)
+			return -1;
+		data = (const char *)data + chunk;
+		len -= (size_t)chunk;
+	}
+	return 0;
+}
+
+static enum http_method method_of(const char *m)
+{
+	static const struct { const char *name; enum http_method method; } methods[] = {
+		{ "GET", HTTP_GET }, { "HEAD", HTTP_GET }, { "POST", HTTP_POST },
+		{ "PUT", HTTP_PUT }, { "DELETE", HTTP_DELETE }, { "PATCH", HTTP_PATCH },
+	};
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(m, methods[i].name) == 0)
+			return methods[i].method;
+	return HTTP_OTHER;
+}
+
+/* nginx's $request_id is 32 hex digits; anything else is replaced by our own. */
+static void pick_request_id(const char *given, char out[33])
+{
+	unsigned char raw[16];
+	size_t n = given ? strlen(given) : 0;
+
+	if (n > 0 && n <= 32 && strspn(given, "0123456789abcdefABCDEF-") == n) {
+		memcpy(out, given, n + 1);
+		return;
+	}
+	RAND_bytes(raw, sizeof(raw));
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+}
+
+/*
+ * Reads exactly CONTENT_LENGTH bytes. A body over the limit is read into a
+ * scratch buffer and dropped, never kept: closing early would make nginx
+ * see a reset while it is still sending, and answer 502 instead of our 413.
+ */
+static int read_body(FCGX_Request *fr, size_t limit, char **out, size_t *outlen,
+                     struct response *resp)
+{
+	const char *cl = FCGX_GetParam("CONTENT_LENGTH", fr->envp);
+	char *end, scratch[8192];
+	unsigned long long want = 0;
+
+	*out = NULL;
+	*outlen = 0;
+	if (cl && *cl) {
+		errno = 0;
+		want = strtoull(cl, &end, 10);
+		if (errno || *end || !isdigit((unsigned char)*cl)) {
+			resp_error(resp, 400, "bad_request", NULL, "invalid Content-Length");
+			return -1;
+		}
+	}
+	if (want > limit) {
+		while (FCGX_GetStr(scratch, sizeof(scratch), fr->in) > 0)
+			;
+		resp_error(resp, 413, "body_too_large", NULL, "the body is larger than %zu bytes", limit);
+		return -1;
+	}
+	*out = xmalloc((size_t)want + 1);
+	int got = want ? FCGX_GetStr(*out, (int)want, fr->in) : 0;
+	if (got < 0 || (unsigned long long)got != want) {
+		resp_error(resp, 400, "bad_request", NULL, "the body ended before Content-Length bytes");
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	(*out)[want] = '\0';
+	*outlen = (size_t)want;
+	return 0;
+}
+
+static void serve(FCGX_Request *fr, struct app *app)
+{
+	char request_id[33], path[2048];
+	struct request req = { 0 };
+	struct response resp;
+	struct sink sink = { fcgi_sink_write, fr->out };
+	char *body = NULL;
+	struct timespec t0, t1;
+	const char *uri;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pick_request_id(FCGX_GetParam("REQUEST_ID", fr->envp), request_id);
+	log_set_request_id(request_id);
+	resp_init(&resp, &sink, request_id);
+
+	req.app = app;
+	req.env = fr->envp;
+	req.request_id = request_id;
+	req.method_name = FCGX_GetParam("REQUEST_METHOD", fr->envp);
+	if (req.method_name == NULL)
+		req.method_name = "GET";
+	req.method = method_of(req.method_name);
+	req.query = FCGX_GetParam("QUERY_STRING", fr->envp);
+	if (req.query == NULL)
+		req.query = "";
+	uri = FCGX_GetParam("DOCUMENT_URI", fr->envp);
+	if (uri == NULL)
+		uri = FCGX_GetParam("REQUEST_URI", fr->envp);
+	snprintf(path, sizeof(path), "%s", uri ? uri : "/");
+	path[strcspn(path, "?")] = '\0';
+	/* "/api/payment/" and "/api/payment" are the same resource. */
+	size_t plen = strlen(path);
+	if (plen > 1 && path[plen - 1] == '/')
+		path[plen - 1] = '\0';
+	req.path = path;
+
+	if (read_body(fr, app->cfg->max_body_bytes, &body, &req.body_len, &resp) == 0) {
+		req.body = body;
+		app_handle(&req, &resp);
+	}
+	resp_finish(&resp);
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_info("%s %s %d %ldms%s", req.method_name, req.path, resp.status,
+	         (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000),
+	         resp.failed ? " (client gone)" : "");
+	resp_free(&resp);
+	free(body);
+	log_set_request_id(NULL);
+}
+
+int worker_run(int listen_fd, const struct config *cfg, time_t started)
+{
+	struct sigaction sa = { .sa_handler = on_term };
+	sigset_t blocked, waiting;
+	FCGX_Request fr;
+	struct db db;
+	struct app app = { .cfg = cfg, .db = &db, .started = started };
+	long served = 0;
+
+	/*
+	 * SIGTERM stays blocked while a request is served and is let in only
+	 * inside ppoll(): a drain never interrupts a request, and a signal sent
+	 * just before the wait is not lost.
+	 */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGTERM);
+	sigaddset(&blocked, SIGINT);
+	sigprocmask(SIG_SETMASK, &blocked, NULL);
+	sigemptyset(&waiting);
+
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, listen_fd, 0) != 0) {
+		log_error("FastCGI initialisation failed");
+		return 1;
+	}
+	db_init(&db, cfg->database_url, cfg->db_connect_timeout);
+	log_info("worker ready");
+
+	while (!stopping && (cfg->max_requests == 0 || served < cfg->max_requests)) {
+		struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
+		int rc = ppoll(&pfd, 1, NULL, &waiting);
+
+		if (rc < 0 && errno != EINTR) {
+			log_error("poll on the listening socket: %s", strerror(errno));
+			break;
+		}
+		if (rc <= 0 || stopping)
+			continue;
+		/* Another worker may have taken the connection: that is EAGAIN, not an error. */
+		rc = FCGX_Accept_r(&fr);
+		if (rc < 0) {
+			if (rc != -EAGAIN && rc != -EWOULDBLOCK && rc != -EINTR && rc != -ECONNABORTED)
+				log_warn("accept failed: %s", strerror(-rc));
+			continue;
+		}
+		serve(&fr, &app);
+		FCGX_Finish_r(&fr);
+		served++;
+	}
+	log_info(stopping ? "worker drained after %ld requests" : "worker recycled after %ld requests",
+	         served);
+	db_close(&db);
+	return 0;
+}
