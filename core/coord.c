@@ -108,7 +108,7 @@ static enum coord_result attempt(struct db *db, const char *id, const struct coo
 	                     " VALUES ('payment-update', 'user:' || $2,"
 	                     "  jsonb_build_object('paymentId', $1::text, 'status', $3::text,"
 	                     "   'escrowState', $4::text, 'previousStatus', $5::text, 'source', $6::text),"
-	                     "  $1)", 6, e)) != DB_OK)
+	                     "  $1::uuid)", 6, e)) != DB_OK)
 		goto out;
 	if ((*dbst = db_commit(db)) != DB_OK)
 		goto out;

@@ -347,9 +347,9 @@ void h_payment_create(struct request *req, struct response *resp)
 	if (v[C_META].present)
 		meta = json_object_to_json_string_ext(v[C_META].obj, JSON_C_TO_STRING_PLAIN);
 
-	const char *p[13] = { v[C_REQUEST].str, v[C_OFFER].str, v[C_BUYER].str, v[C_SELLER].str,
+	const char *p[12] = { v[C_REQUEST].str, v[C_OFFER].str, v[C_BUYER].str, v[C_SELLER].str,
 	                      amount, currency, network, token, contract, receiver, meta,
-	                      req->auth.sub, req->request_id };
+	                      req->auth.sub };
 	if ((st = db_begin(db)) != DB_OK)
 		goto dberr;
 	st = db_exec(db, &row,
@@ -366,8 +366,8 @@ void h_payment_create(struct request *req, struct response *resp)
 	}
 	if (st != DB_OK)
 		goto dberr;
-	const char *a[4] = { PQgetvalue(row, 0, PCOL_ID), req->auth.sub, req->request_id,
-	                     v[C_BUYER].str };
+	const char *a[3] = { PQgetvalue(row, 0, PCOL_ID), req->auth.sub, req->request_id };
+	const char *e[2] = { PQgetvalue(row, 0, PCOL_ID), v[C_BUYER].str };
 	st = db_exec(db, NULL,
 	             "INSERT INTO payment_transitions (payment_id, to_status, to_escrow_state, source,"
 	             " actor, reason, request_id) VALUES ($1, 'pending', 'unfunded', 'api', $2,"
@@ -375,8 +375,8 @@ void h_payment_create(struct request *req, struct response *resp)
 	if (st == DB_OK)
 		st = db_exec(db, NULL,
 		             "INSERT INTO events (event, room, payload, payment_id) VALUES"
-		             " ('payment-created', 'user:' || $4,"
-		             "  jsonb_build_object('paymentId', $1::text, 'status', 'pending'), $1)", 4, a);
+		             " ('payment-created', 'user:' || $2,"
+		             "  jsonb_build_object('paymentId', $1::text, 'status', 'pending'), $1::uuid)", 2, e);
 	if (st == DB_OK)
 		st = db_commit(db);
 	if (st != DB_OK)

@@ -1,0 +1,75 @@
+// What every end-to-end test needs: the running stack's addresses, an HTTPS
+// client that trusts the stack's certificate, tokens, and a look into the
+// database to check what was (or was not) written.
+import { execFileSync } from 'node:child_process';
+import { createHmac, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const envFile = process.env.STACK_ENV;
+if (!envFile) throw new Error('STACK_ENV is not set: run the suite with tests/run');
+export const env = Object.fromEntries(
+  readFileSync(envFile, 'utf8').split('\n').filter((l) => l.includes('='))
+    .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const pgEnv = { ...process.env, PGHOST: env.PGHOST, PGPORT: env.PGPORT, PGDATABASE: env.PGDATABASE, PGUSER: env.PGUSER };
+
+// One HTTP exchange through nginx. `body` is sent as JSON unless `raw` is given.
+export async function api(method, path, { token, body, raw, headers = {}, base = env.BASE_URL } = {}) {
+  const h = { ...headers };
+  if (token) h.authorization = `Bearer ${token}`;
+  let payload;
+  if (raw !== undefined) payload = raw;
+  else if (body !== undefined) { payload = JSON.stringify(body); h['content-type'] ??= 'application/json'; }
+  const res = await fetch(base + path, { method, headers: h, body: payload, redirect: 'manual' });
+  const text = await res.text();
+  let json;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+// A token minted by the service's own command, as an operator would.
+export function token(sub, role, ttl = 3600) {
+  return execFileSync(env.BIN, ['-c', env.CONFIG, 'token', '--sub', sub, '--role', role, '--ttl', String(ttl)],
+    { encoding: 'utf8' }).trim();
+}
+
+const b64url = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+
+// A hand-made token, for the ones the service must refuse.
+export function forgeToken(header, payload, secret = readFileSync(join(env.STACK_DIR, 'jwt_secret'))) {
+  const unsigned = `${b64url(header)}.${b64url(payload)}`;
+  const sig = secret === null ? '' : createHmac('sha256', secret).update(unsigned).digest('base64url');
+  return `${unsigned}.${sig}`;
+}
+
+// Runs SQL through psql; `vars` become psql variables, used as :'name' (quoted by psql).
+export function sql(query, vars = {}) {
+  const args = ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-F', '\t'];
+  for (const [k, v] of Object.entries(vars)) args.push('-v', `${k}=${v}`);
+  const out = execFileSync('psql', args, { input: query, env: pgEnv, encoding: 'utf8' });
+  return out.split('\n').filter((l) => l.length > 0).map((l) => l.split('\t'));
+}
+
+export const count = (table, where = 'true', vars = {}) =>
+  Number(sql(`SELECT count(*) FROM ${table} WHERE ${where};`, vars)[0][0]);
+
+export function stack(cmd) {
+  execFileSync(join(ROOT, 'tests/stack/stack.sh'), [cmd, env.STACK_DIR], { stdio: 'inherit' });
+}
+
+export const uid = (prefix = 'u') => `${prefix}-${randomUUID().slice(0, 8)}`;
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Polls until fn() is truthy or the deadline passes; returns the last value.
+export async function eventually(fn, ms = 15000, step = 200) {
+  const end = Date.now() + ms;
+  let v;
+  while (Date.now() < end) {
+    try { v = await fn(); if (v) return v; } catch { /* not yet */ }
+    await sleep(step);
+  }
+  return v;
+}
