@@ -70,7 +70,8 @@ int ethtx_signing_hash(const struct ethtx *tx, uint8_t hash[ETHTX_HASH_LEN]);
 
 /* Signs tx with key (RFC 6979 nonce, low s). raw (rlp_buf_init'ed by the caller,
  * who frees it with rlp_buf_free) receives the signed transaction as
- * eth_sendRawTransaction takes it; txhash (may be NULL) its hash. */
+ * eth_sendRawTransaction takes it, appended; txhash (may be NULL) its hash. On
+ * failure raw may hold a partial encoding: discard it. */
 int ethtx_sign(struct ethtx_ctx *ctx, const struct ethtx *tx,
     const uint8_t key[ETHTX_KEY_LEN], struct rlp_buf *raw, uint8_t txhash[ETHTX_HASH_LEN]);
 
