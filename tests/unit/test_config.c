@@ -1,0 +1,141 @@
+/* Configuration: defaults, environment overrides, and refusals that name the setting. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static char dir[] = "/tmp/payments-config-XXXXXX";
+static char conf[128], secret[128];
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static const char *base_conf(void)
+{
+	static char text[1024];
+	snprintf(text, sizeof(text),
+	         "# comment\n"
+	         "database_url = dbname=payments\n"
+	         "jwt_secret_file = %s\n"
+	         "public_base_url = https://pay.example.com/\n"
+	         "escrow_address = 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\n"
+	         "token.bsc.USDT = 0x55d398326f99059fF775485246999027B3197955\n",
+	         secret);
+	return text;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(conf, sizeof(conf), "%s/payments.conf", dir);
+	snprintf(secret, sizeof(secret), "%s/jwt_secret", dir);
+	write_file(secret, "0123456789abcdef0123456789abcdef\n");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	unlink(conf);
+	unlink(secret);
+	rmdir(dir);
+	return 0;
+}
+
+static int load(const char *text, struct config *cfg, char *err, size_t len)
+{
+	write_file(conf, text);
+	return config_load(conf, cfg, err, len);
+}
+
+static void test_defaults_and_secret(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256];
+
+	assert_int_equal(load(base_conf(), &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.jwt_secret_len, 32);   /* trailing newline is not part of it */
+	assert_int_equal(cfg.max_body_bytes, 1 << 20);
+	assert_string_equal(cfg.public_base_url, "https://pay.example.com");
+	assert_false(cfg.dev_mode);
+	assert_non_null(config_token(&cfg, "bsc", "USDT"));
+	assert_null(config_token(&cfg, "ethereum", "USDT"));
+	assert_int_equal(config_currency(&cfg, "USDT")->scale, 6);
+	assert_int_equal(config_currency(&cfg, "USD")->scale, 2);
+	config_free(&cfg);
+}
+
+static void test_environment_overrides(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256];
+
+	setenv("PAYMENTS_WORKERS", "7", 1);
+	setenv("PAYMENTS_TOKEN_ETHEREUM_USDC", "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", 1);
+	assert_int_equal(load(base_conf(), &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.workers, 7);
+	assert_non_null(config_token(&cfg, "ethereum", "USDC"));
+	config_free(&cfg);
+	unsetenv("PAYMENTS_TOKEN_ETHEREUM_USDC");
+	setenv("PAYMENTS_WORKERS", "many", 1);
+	assert_int_equal(load(base_conf(), &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "workers"));
+	unsetenv("PAYMENTS_WORKERS");
+}
+
+static void test_refusals_name_the_setting(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256], text[2048];
+	static const struct { const char *extra, *named; } cases[] = {
+		{ "max_body_bytes = -1\n", "max_body_bytes" },
+		{ "listen = ftp://x\n", "listen" },
+		{ "mode = staging\n", "mode" },
+		{ "escrow_address = 0x123\n", "escrow_address" },
+		{ "token.bsc.USDT = nope\n", "token.bsc.USDT" },
+		{ "token.tron.USDT = 0x55d398326f99059fF775485246999027B3197955\n", "token.tron.USDT" },
+		{ "currencies = USD:two\n", "currencies" },
+		{ "colour = blue\n", "colour" },
+		{ "no equals sign\n", "payments.conf:7" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", base_conf(), cases[i].extra);
+		assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+		if (strstr(err, cases[i].named) == NULL)
+			fail_msg("case %zu: \"%s\" does not name %s", i, err, cases[i].named);
+	}
+	assert_int_equal(load("database_url = x\n", &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "jwt_secret_file"));
+	write_file(secret, "short\n");
+	assert_int_equal(load(base_conf(), &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "shorter than 32"));
+	write_file(secret, "0123456789abcdef0123456789abcdef\n");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults_and_secret),
+		cmocka_unit_test(test_environment_overrides),
+		cmocka_unit_test(test_refusals_name_the_setting),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,94 @@
+/* Amounts: exact text in, exact text out, refusals named. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "money.h"
+
+static void expect(const char *in, int scale, enum money_err err, const char *out)
+{
+	char buf[MONEY_TEXT_MAX];
+
+	assert_int_equal(money_parse(in, scale, buf), err);
+	if (out)
+		assert_string_equal(buf, out);
+}
+
+static void test_accepts_and_normalises(void **state)
+{
+	(void)state;
+	expect("12", 2, MONEY_OK, "12");
+	expect("12.50", 2, MONEY_OK, "12.5");
+	expect("0012.500000000", 2, MONEY_OK, "12.5");
+	expect("0.000001", 6, MONEY_OK, "0.000001");
+	expect("123456789012345678", 0, MONEY_OK, "123456789012345678");
+	expect("0.000000000000000001", 18, MONEY_OK, "0.000000000000000001");
+}
+
+static void test_refuses(void **state)
+{
+	(void)state;
+	expect("0", 2, MONEY_NOT_POSITIVE, NULL);
+	expect("0.00", 2, MONEY_NOT_POSITIVE, NULL);
+	expect("-1", 2, MONEY_NOT_POSITIVE, NULL);
+	expect("-0", 2, MONEY_NOT_POSITIVE, NULL);
+	expect("1.234", 2, MONEY_TOO_PRECISE, NULL);
+	expect("0.0000001", 6, MONEY_TOO_PRECISE, NULL);
+	expect("1234567890123456789", 2, MONEY_OUT_OF_RANGE, NULL);
+	const char *bad[] = { "", "abc", "1e3", "1E-2", ".5", "5.", "1,5", " 1", "1 ", "0x10",
+	                      "+1", "1..2", "NaN", "Infinity" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char buf[MONEY_TEXT_MAX];
+		assert_int_not_equal(money_parse(bad[i], 18, buf), MONEY_OK);
+	}
+}
+
+static void test_json_keeps_source_text(void **state)
+{
+	(void)state;
+	char buf[MONEY_TEXT_MAX];
+	/* 0.1 + 0.2 in binary floating point is not 0.3; the text must survive untouched. */
+	json_object *o = json_tokener_parse("{\"a\":0.30000000000000001,\"b\":\"7.25\",\"c\":9223372036854775808,\"d\":true,\"e\":5}");
+	json_object *v;
+
+	json_object_object_get_ex(o, "a", &v);
+	assert_int_equal(money_from_json(v, 18, buf), MONEY_OK);
+	assert_string_equal(buf, "0.30000000000000001");
+	json_object_object_get_ex(o, "b", &v);
+	assert_int_equal(money_from_json(v, 2, buf), MONEY_OK);
+	assert_string_equal(buf, "7.25");
+	json_object_object_get_ex(o, "c", &v);
+	assert_int_equal(money_from_json(v, 2, buf), MONEY_OUT_OF_RANGE);
+	json_object_object_get_ex(o, "d", &v);
+	assert_int_equal(money_from_json(v, 2, buf), MONEY_NOT_NUMBER);
+	json_object_object_get_ex(o, "e", &v);
+	assert_int_equal(money_from_json(v, 0, buf), MONEY_OK);
+	assert_string_equal(buf, "5");
+	json_object_put(o);
+}
+
+static void test_decimal_output_is_unquoted(void **state)
+{
+	(void)state;
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "amount", json_decimal("1234567890.123456789012345678"));
+	assert_string_equal(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+	                    "{\"amount\":1234567890.123456789012345678}");
+	json_object_put(o);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_accepts_and_normalises),
+		cmocka_unit_test(test_refuses),
+		cmocka_unit_test(test_json_keeps_source_text),
+		cmocka_unit_test(test_decimal_output_is_unquoted),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
