@@ -36,7 +36,16 @@ static const char *const known_keys[] = {
 	"listen", "socket_mode", "workers", "max_requests", "max_body_bytes", "drain_seconds",
 	"database_url", "db_connect_timeout", "jwt_secret_file", "jwt_leeway_seconds", "mode",
 	"public_base_url", "stale_pending_minutes", "escrow_address", "currencies", "networks",
-	"redirect_success_url", "redirect_cancel_url", "log_level",
+	"redirect_success_url", "redirect_cancel_url", "log_level", "rpc_timeout_ms",
+	"rpc_connect_timeout_ms", "shkeeper_url", "shkeeper_api_key_file",
+	"shkeeper_webhook_secret_file", "shkeeper_allow_api_key_header", "shkeeper_timeout_ms",
+	"shkeeper_connect_timeout_ms", "breaker_failures", "breaker_cooldown_seconds",
+	"internal_token_file",
+};
+
+/* Per-network and per-token keys: <prefix><network>[.<SYMBOL>]. */
+static const char *const keyed_prefixes[] = {
+	"token.", "token_decimals.", "rpc.", "chain_id.", "confirmations.",
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -66,8 +75,9 @@ static char *trim(char *s)
 
 static bool is_known(const char *key)
 {
-	if (strncmp(key, "token.", 6) == 0)
-		return true;
+	for (size_t i = 0; i < sizeof(keyed_prefixes) / sizeof(keyed_prefixes[0]); i++)
+		if (strncmp(key, keyed_prefixes[i], strlen(keyed_prefixes[i])) == 0)
+			return true;
 	for (size_t i = 0; i < sizeof(known_keys) / sizeof(known_keys[0]); i++)
 		if (strcmp(key, known_keys[i]) == 0)
 			return true;
@@ -137,7 +147,11 @@ static int read_file_lines(const char *path, struct kv *kv, char *err, size_t er
 	return rc;
 }
 
-/* PAYMENTS_TOKEN_BSC_USDT names token.bsc.USDT; every other key maps 1:1. */
+/*
+ * Fixed keys map 1:1 (PAYMENTS_WORKERS is workers). Keyed ones take the
+ * network in lower case and the symbol as written: PAYMENTS_TOKEN_BSC_USDT is
+ * token.bsc.USDT, PAYMENTS_RPC_BSC is rpc.bsc.
+ */
 static int apply_env(struct kv *kv, char *err, size_t errlen)
 {
 	char key[64];
@@ -153,22 +167,33 @@ static int apply_env(struct kv *kv, char *err, size_t errlen)
 		if ((v = getenv(name)) != NULL && kv_set(kv, known_keys[i], v, err, errlen) != 0)
 			return -1;
 	}
+	static const struct { const char *env, *key; } keyed[] = {
+		{ "PAYMENTS_TOKEN_DECIMALS_", "token_decimals." }, { "PAYMENTS_TOKEN_", "token." },
+		{ "PAYMENTS_RPC_", "rpc." }, { "PAYMENTS_CHAIN_ID_", "chain_id." },
+		{ "PAYMENTS_CONFIRMATIONS_", "confirmations." },
+	};
 	for (char **ep = environ; *ep; ep++) {
-		const char *s = *ep, *eq, *us;
+		const char *s = *ep, *eq = strchr(s, '=');
+		size_t i;
 
-		if (strncmp(s, "PAYMENTS_TOKEN_", 15) != 0 || (eq = strchr(s, '=')) == NULL)
+		for (i = 0; i < sizeof(keyed) / sizeof(keyed[0]); i++)
+			if (strncmp(s, keyed[i].env, strlen(keyed[i].env)) == 0)
+				break;
+		if (eq == NULL || i == sizeof(keyed) / sizeof(keyed[0]))
 			continue;
-		s += 15;
-		us = memchr(s, '_', (size_t)(eq - s));
-		if (us == NULL || (size_t)(eq - s) >= 40)
-			return fail(err, errlen, "%.*s: expected PAYMENTS_TOKEN_<NETWORK>_<SYMBOL>",
-			            (int)(eq - *ep), *ep);
-		size_t k = (size_t)snprintf(key, sizeof(key), "token.");
-		for (const char *c = s; c < us; c++)
+		s += strlen(keyed[i].env);
+		if ((size_t)(eq - s) >= 40 || eq == s)
+			return fail(err, errlen, "%.*s: malformed name", (int)(eq - *ep), *ep);
+		size_t k = (size_t)snprintf(key, sizeof(key), "%s", keyed[i].key);
+		const char *us = memchr(s, '_', (size_t)(eq - s));
+		const char *net_end = us ? us : eq;
+		for (const char *c = s; c < net_end; c++)
 			key[k++] = (char)tolower((unsigned char)*c);
-		key[k++] = '.';
-		for (const char *c = us + 1; c < eq; c++)
-			key[k++] = *c;
+		if (us) {
+			key[k++] = '.';
+			for (const char *c = us + 1; c < eq; c++)
+				key[k++] = *c;
+		}
 		key[k] = '\0';
 		if (kv_set(kv, key, eq + 1, err, errlen) != 0)
 			return -1;
@@ -212,8 +237,9 @@ static int copy_str(const char *key, const char *v, char *dst, size_t dstlen, ch
 	return 0;
 }
 
-static int read_secret(const char *key, const char *path, struct config *cfg, char *err,
-                       size_t errlen)
+/* Reads a secret file whole; *out is owned by the caller (wipe, then free). */
+static int read_secret(const char *key, const char *path, size_t min_len, char **out,
+                       size_t *outlen, char *err, size_t errlen)
 {
 	char full[PATH_MAX];
 	const char *dir = getenv("CREDENTIALS_DIRECTORY");
@@ -243,13 +269,14 @@ static int read_secret(const char *key, const char *path, struct config *cfg, ch
 	/* A trailing newline from `echo > file` is not part of the secret. */
 	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
 		len--;
-	if (len < 32) {
-		fail(err, errlen, "setting %s: the secret in %s is shorter than 32 bytes", key, full);
+	if (len < min_len) {
+		fail(err, errlen, "setting %s: the secret in %s is shorter than %zu bytes", key, full,
+		     min_len);
 		goto out;
 	}
 	data[len] = '\0';
-	cfg->jwt_secret = (char *)data;
-	cfg->jwt_secret_len = len;
+	*out = (char *)data;
+	*outlen = len;
 	data = NULL;
 	rc = 0;
 out:
@@ -259,6 +286,16 @@ out:
 	}
 	close(fd);
 	return rc;
+}
+
+static void wipe(char **secret, size_t *len)
+{
+	if (*secret) {
+		OPENSSL_cleanse(*secret, *len);
+		free(*secret);
+	}
+	*secret = NULL;
+	*len = 0;
 }
 
 static int parse_listen(const char *v, struct config *cfg, char *err, size_t errlen)
@@ -311,19 +348,47 @@ static int parse_currencies(const char *v, struct config *cfg, char *err, size_t
 	return 0;
 }
 
-static int parse_networks(const char *v, struct config *cfg, char *err, size_t errlen)
+static int parse_networks(struct kv *kv, struct config *cfg, char *err, size_t errlen)
 {
-	char copy[256], *save = NULL;
+	char copy[1024], key[64], *save = NULL;
+	long n;
 
-	snprintf(copy, sizeof(copy), "%s", v);
+	snprintf(copy, sizeof(copy), "%s", get(kv, "networks", "bsc,ethereum"));
 	cfg->n_networks = 0;
 	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		struct network_conf *net;
 		tok = trim(tok);
 		if (!valid_network(tok))
 			return fail(err, errlen, "setting networks: unsupported network \"%s\" (bsc, ethereum)", tok);
 		if (cfg->n_networks == CONFIG_MAX_NETWORKS)
 			return fail(err, errlen, "setting networks: too many");
-		snprintf(cfg->networks[cfg->n_networks++], sizeof(cfg->networks[0]), "%s", tok);
+		net = &cfg->networks[cfg->n_networks++];
+		snprintf(net->name, sizeof(net->name), "%s", tok);
+
+		snprintf(key, sizeof(key), "chain_id.%s", tok);
+		if (get_long(kv, key, 0, 1, LONG_MAX, &n, err, errlen))
+			return -1;
+		net->chain_id = n;
+		snprintf(key, sizeof(key), "confirmations.%s", tok);
+		if (get_long(kv, key, strcmp(tok, "bsc") == 0 ? 15 : 12, 0, 10000, &n, err, errlen))
+			return -1;
+		net->confirmations = (int)n;
+		snprintf(key, sizeof(key), "rpc.%s", tok);
+		const char *urls = get(kv, key, NULL);
+		if (urls == NULL)
+			continue;
+		if (net->chain_id == 0)
+			return fail(err, errlen, "setting chain_id.%s is required when rpc.%s is set", tok, tok);
+		char ucopy[1100], *usave = NULL;
+		snprintf(ucopy, sizeof(ucopy), "%s", urls);
+		for (char *u = strtok_r(ucopy, ",", &usave); u; u = strtok_r(NULL, ",", &usave)) {
+			u = trim(u);
+			if (net->n_rpc == CONFIG_MAX_RPC || strlen(u) >= sizeof(net->rpc_urls[0]) ||
+			    (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0))
+				return fail(err, errlen, "setting %s: expected up to %d http(s) URLs, comma-separated",
+				            key, CONFIG_MAX_RPC);
+			snprintf(net->rpc_urls[net->n_rpc++], sizeof(net->rpc_urls[0]), "%s", u);
+		}
 	}
 	return 0;
 }
@@ -353,8 +418,76 @@ static int parse_tokens(struct kv *kv, struct config *cfg, char *err, size_t err
 		if (!valid_address(kv->e[i].value))
 			return fail(err, errlen, "setting %s: expected a 0x-prefixed 20-byte address", key);
 		memcpy(t->contract, kv->e[i].value, sizeof(t->contract));
+		char dkey[64];
+		long dec;
+		snprintf(dkey, sizeof(dkey), "token_decimals.%s.%s", t->network, t->symbol);
+		if (get_long(kv, dkey, strcmp(t->network, "bsc") == 0 ? 18 : 6, 0, 36, &dec, err, errlen))
+			return -1;
+		t->decimals = (int)dec;
 		cfg->n_tokens++;
 	}
+	return 0;
+}
+
+static int get_bool(struct kv *kv, const char *key, bool *out, char *err, size_t errlen)
+{
+	const char *v = get(kv, key, "false");
+
+	if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+		return fail(err, errlen, "setting %s: expected true or false, got \"%s\"", key, v);
+	*out = strcmp(v, "true") == 0;
+	return 0;
+}
+
+/* Timeouts, breaker and provider credentials: everything that talks to the outside. */
+static int build_upstreams(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+{
+	const char *v;
+	long n;
+
+	if (get_long(kv, "rpc_timeout_ms", 10000, 100, 120000, &n, err, errlen))
+		return -1;
+	cfg->rpc_timeout_ms = (int)n;
+	if (get_long(kv, "rpc_connect_timeout_ms", 3000, 100, 60000, &n, err, errlen))
+		return -1;
+	cfg->rpc_connect_timeout_ms = (int)n;
+	if (get_long(kv, "shkeeper_timeout_ms", 10000, 100, 120000, &n, err, errlen))
+		return -1;
+	cfg->shkeeper_timeout_ms = (int)n;
+	if (get_long(kv, "shkeeper_connect_timeout_ms", 3000, 100, 60000, &n, err, errlen))
+		return -1;
+	cfg->shkeeper_connect_timeout_ms = (int)n;
+	if (get_long(kv, "breaker_failures", 5, 1, 1000, &n, err, errlen))
+		return -1;
+	cfg->breaker_failures = (int)n;
+	if (get_long(kv, "breaker_cooldown_seconds", 30, 1, 3600, &n, err, errlen))
+		return -1;
+	cfg->breaker_cooldown_seconds = (int)n;
+
+	v = get(kv, "shkeeper_url", "");
+	if (*v && strncmp(v, "https://", 8) != 0 && !(cfg->dev_mode && strncmp(v, "http://", 7) == 0))
+		return fail(err, errlen, "setting shkeeper_url: expected an https:// URL");
+	if (copy_str("shkeeper_url", v, cfg->shkeeper_url, sizeof(cfg->shkeeper_url), err, errlen))
+		return -1;
+	size_t ulen = strlen(cfg->shkeeper_url);
+	if (ulen && cfg->shkeeper_url[ulen - 1] == '/')
+		cfg->shkeeper_url[ulen - 1] = '\0';
+	if ((v = get(kv, "shkeeper_api_key_file", NULL)) != NULL &&
+	    read_secret("shkeeper_api_key_file", v, 1, &cfg->shkeeper_api_key,
+	                &cfg->shkeeper_api_key_len, err, errlen))
+		return -1;
+	if (cfg->shkeeper_url[0] && cfg->shkeeper_api_key == NULL)
+		return fail(err, errlen, "setting shkeeper_api_key_file is required when shkeeper_url is set");
+	if ((v = get(kv, "shkeeper_webhook_secret_file", NULL)) != NULL &&
+	    read_secret("shkeeper_webhook_secret_file", v, 16, &cfg->shkeeper_webhook_secret,
+	                &cfg->shkeeper_webhook_secret_len, err, errlen))
+		return -1;
+	if (get_bool(kv, "shkeeper_allow_api_key_header", &cfg->shkeeper_allow_api_key_header, err, errlen))
+		return -1;
+	if ((v = get(kv, "internal_token_file", NULL)) != NULL &&
+	    read_secret("internal_token_file", v, 32, &cfg->internal_token, &cfg->internal_token_len,
+	                err, errlen))
+		return -1;
 	return 0;
 }
 
@@ -397,7 +530,7 @@ static int build(struct kv *kv, struct config *cfg, char *err, size_t errlen)
 
 	if ((v = get(kv, "jwt_secret_file", NULL)) == NULL)
 		return fail(err, errlen, "setting jwt_secret_file is required");
-	if (read_secret("jwt_secret_file", v, cfg, err, errlen))
+	if (read_secret("jwt_secret_file", v, 32, &cfg->jwt_secret, &cfg->jwt_secret_len, err, errlen))
 		return -1;
 	if (get_long(kv, "jwt_leeway_seconds", 30, 0, 300, &n, err, errlen))
 		return -1;
@@ -438,10 +571,10 @@ static int build(struct kv *kv, struct config *cfg, char *err, size_t errlen)
 
 	if (parse_currencies(get(kv, "currencies", "USD:2,EUR:2,USDT:6,USDC:6,BNB:18,ETH:18"),
 	                     cfg, err, errlen) ||
-	    parse_networks(get(kv, "networks", "bsc,ethereum"), cfg, err, errlen) ||
+	    parse_networks(kv, cfg, err, errlen) ||
 	    parse_tokens(kv, cfg, err, errlen))
 		return -1;
-	return 0;
+	return build_upstreams(kv, cfg, err, errlen);
 }
 
 int config_load(const char *path, struct config *out, char *err, size_t errlen)
@@ -465,12 +598,10 @@ out:
 
 void config_free(struct config *cfg)
 {
-	if (cfg->jwt_secret) {
-		OPENSSL_cleanse(cfg->jwt_secret, cfg->jwt_secret_len);
-		free(cfg->jwt_secret);
-	}
-	cfg->jwt_secret = NULL;
-	cfg->jwt_secret_len = 0;
+	wipe(&cfg->jwt_secret, &cfg->jwt_secret_len);
+	wipe(&cfg->shkeeper_api_key, &cfg->shkeeper_api_key_len);
+	wipe(&cfg->shkeeper_webhook_secret, &cfg->shkeeper_webhook_secret_len);
+	wipe(&cfg->internal_token, &cfg->internal_token_len);
 }
 
 const struct currency_conf *config_currency(const struct config *cfg, const char *code)
@@ -491,10 +622,15 @@ const struct token_conf *config_token(const struct config *cfg, const char *netw
 	return NULL;
 }
 
-bool config_has_network(const struct config *cfg, const char *network)
+const struct network_conf *config_network(const struct config *cfg, const char *network)
 {
 	for (size_t i = 0; i < cfg->n_networks; i++)
-		if (strcmp(cfg->networks[i], network) == 0)
-			return true;
-	return false;
+		if (strcmp(cfg->networks[i].name, network) == 0)
+			return &cfg->networks[i];
+	return NULL;
+}
+
+bool config_has_network(const struct config *cfg, const char *network)
+{
+	return config_network(cfg, network) != NULL;
 }

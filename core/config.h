@@ -18,6 +18,7 @@
 #define CONFIG_MAX_TOKENS 16
 #define CONFIG_MAX_CURRENCIES 16
 #define CONFIG_MAX_NETWORKS 4
+#define CONFIG_MAX_RPC 4
 
 enum listen_kind { LISTEN_UNIX, LISTEN_TCP, LISTEN_SYSTEMD };
 
@@ -25,6 +26,15 @@ struct token_conf {
 	char network[16];
 	char symbol[12];
 	char contract[43];   /* 0x + 40 hex, as configured */
+	int decimals;        /* as configured; checked against decimals() on chain */
+};
+
+struct network_conf {
+	char name[16];
+	long long chain_id;          /* 0: not configured (no RPC for this network) */
+	char rpc_urls[CONFIG_MAX_RPC][256];   /* tried in order */
+	size_t n_rpc;
+	int confirmations;           /* depth below head when the node has no finalized block */
 };
 
 struct currency_conf {
@@ -58,8 +68,28 @@ struct config {
 
 	struct currency_conf currencies[CONFIG_MAX_CURRENCIES];
 	size_t n_currencies;
-	char networks[CONFIG_MAX_NETWORKS][16];
+	struct network_conf networks[CONFIG_MAX_NETWORKS];
 	size_t n_networks;
+	int rpc_timeout_ms;
+	int rpc_connect_timeout_ms;
+
+	/* SHKeeper: base URL without /api/v1; empty when not configured. */
+	char shkeeper_url[256];
+	char *shkeeper_api_key;          /* owned; wiped by config_free() */
+	size_t shkeeper_api_key_len;
+	char *shkeeper_webhook_secret;   /* the older HMAC-of-body scheme; NULL if unset */
+	size_t shkeeper_webhook_secret_len;
+	bool shkeeper_allow_api_key_header;
+	int shkeeper_timeout_ms;
+	int shkeeper_connect_timeout_ms;
+
+	/* Circuit breaker for every upstream. */
+	int breaker_failures;
+	int breaker_cooldown_seconds;
+
+	/* A token for internal callers (cron) of job endpoints; NULL if unset. */
+	char *internal_token;
+	size_t internal_token_len;
 	struct token_conf tokens[CONFIG_MAX_TOKENS];
 	size_t n_tokens;
 };
@@ -73,5 +103,6 @@ const struct currency_conf *config_currency(const struct config *cfg, const char
 const struct token_conf *config_token(const struct config *cfg, const char *network,
                                       const char *symbol);
 bool config_has_network(const struct config *cfg, const char *network);
+const struct network_conf *config_network(const struct config *cfg, const char *network);
 
 #endif
