@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "breaker.h"
 #include "config.h"
 #include "db.h"
 #include "jwt.h"
@@ -84,6 +85,11 @@ int main(int argc, char **argv)
 
 	if (strcmp(argv[i], "serve") == 0) {
 		int fd = listen_open(cfg, err, sizeof(err));
+		/* Breaker state is shared by the whole pool: mapped before the first fork. */
+		if (fd >= 0 && breaker_init(cfg->breaker_failures, cfg->breaker_cooldown_seconds) != 0) {
+			snprintf(err, sizeof(err), "cannot map the shared breaker state");
+			fd = -1;
+		}
 		if (fd < 0) {
 			fprintf(stderr, "fcgi-payments: %s\n", err);
 			rc = 1;
