@@ -1,0 +1,290 @@
+#!/usr/bin/env node
+// A fake SHKeeper v2.5 for tests and `make run`: the invoice API the service
+// calls, the signed callbacks SHKeeper sends, and a control API under
+// /__control/ with which tests pay invoices and make the upstream fail.
+// What it imitates is written down in shared/PROVIDERS.md section 1.
+//
+//   node tests/fakes/shkeeper.mjs --port N --api-key-file F [--ca FILE]
+//        [--retry-ms N] [--max-retries N] [--host 127.0.0.1]
+//
+// Control API (no auth, so it listens on the loopback only):
+//   POST /__control/mode     {"mode":"ok"|"error"|"down"|"hang"|"slow","delayMs":N,"message":"…"}
+//   GET  /__control/calls    {"payment_request":{"<external_id>":N},"total":N,"invoice_lookup":{…}}
+//   POST /__control/reset    mode ok, counters zero (invoices are kept: the service stores their ids)
+//   POST /__control/pay      {"external_id","amount_crypto","txid"?,"status"?,"unconfirmed"?}
+//   POST /__control/deliver  {"callback_url"?,"body","timestamp"?,"signature"?,"apiKeyHeader"?}
+//   GET  /__control/invoices/<external_id>   the fake's own view, for debugging
+import http from 'node:http';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import {
+  CRYPTOS, InvoiceStore, pythonJson, statusOf, paymentRequestAnswer, lookupAnswer,
+  callbackBody, unconfirmedBody,
+} from './shkeeper/invoices.mjs';
+import { Deliverer } from './shkeeper/deliver.mjs';
+
+const { values: opt } = parseArgs({
+  options: {
+    port: { type: 'string', default: process.env.SHKEEPER_PORT ?? '18990' },
+    host: { type: 'string', default: '127.0.0.1' },
+    'api-key-file': { type: 'string', default: process.env.SHKEEPER_API_KEY_FILE },
+    ca: { type: 'string', default: process.env.SHKEEPER_FAKE_CA },
+    'retry-ms': { type: 'string', default: '500' },
+    'max-retries': { type: 'string', default: '20' },
+  },
+});
+if (!opt['api-key-file']) {
+  console.error('shkeeper fake: --api-key-file is required');
+  process.exit(2);
+}
+// The service drops a secret file's trailing newline; so does SHKeeper's admin form.
+const API_KEY = readFileSync(opt['api-key-file'], 'utf8').replace(/[\r\n]+$/, '');
+const RETRY_MS = Number(opt['retry-ms']);
+const MAX_RETRIES = Number(opt['max-retries']);
+
+const log = (line) => console.log(`${new Date().toISOString()} ${line}`);
+const store = new InvoiceStore();
+const deliverer = new Deliverer({ apiKey: API_KEY, ca: opt.ca ? readFileSync(opt.ca) : null, log });
+
+// How the upstream behaves, set by tests through /__control/mode.
+let mode = { mode: 'ok', delayMs: 0, message: 'payment gateway is unavailable' };
+const hung = new Set();
+let calls = { payment_request: {}, total: 0, invoice_lookup: {} };
+
+function releaseHung() {
+  for (const res of hung) res.socket?.destroy();
+  hung.clear();
+}
+
+function send(res, status, value) {
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+// SHKeeper reports every failure as HTTP 200 with status "error"; an
+// exception it did not expect also carries its traceback.
+const shkError = (message, traceback) =>
+  (traceback ? { status: 'error', message, traceback } : { status: 'error', message });
+
+const traceback = (exc, message) =>
+  'Traceback (most recent call last):\n  File "/shkeeper/api_v1.py", line 91, in payment_request\n' +
+  `    invoice = Invoice.add(crypto=crypto, request=req)\n${exc}: ${message}\n`;
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function parseJson(text) {
+  try {
+    return { value: JSON.parse(text) };
+  } catch (e) {
+    return { error: e.message };
+  }
+}
+
+// --- The SHKeeper API -------------------------------------------------------
+
+function checkKey(req) {
+  const key = req.headers['x-shkeeper-api-key'];
+  if (key === undefined) return shkError('No API key');
+  if (key !== API_KEY) return shkError('Bad API key');
+  return null;
+}
+
+async function paymentRequest(req, res, crypto) {
+  const text = await readBody(req);
+  const parsed = parseJson(text);
+  const body = parsed.value && typeof parsed.value === 'object' ? parsed.value : {};
+  const key = String(body.external_id ?? '');
+  calls.payment_request[key] = (calls.payment_request[key] ?? 0) + 1;
+  calls.total += 1;
+
+  const refused = checkKey(req);
+  if (refused) return send(res, 200, refused);
+  if (mode.mode === 'error') return send(res, 200, shkError(mode.message));
+  if (!CRYPTOS.includes(crypto)) return send(res, 200, shkError(`${crypto} payment gateway is unavailable`));
+  if (parsed.error) return send(res, 200, shkError(parsed.error, traceback('JSONDecodeError', parsed.error)));
+  for (const field of ['external_id', 'fiat', 'amount', 'callback_url']) {
+    if (body[field] === undefined || body[field] === null) {
+      return send(res, 200, shkError(`'${field}'`, traceback('KeyError', `'${field}'`)));
+    }
+  }
+  if (typeof body.amount === 'number') log(`warning: amount sent as a JSON number (${body.amount}), not a string`);
+  let inv;
+  try {
+    inv = store.request(crypto, {
+      external_id: String(body.external_id), fiat: String(body.fiat),
+      amount: body.amount, callback_url: String(body.callback_url),
+    });
+  } catch (e) {
+    return send(res, 200, shkError(`[<class 'decimal.ConversionSyntax'>]`, traceback('decimal.InvalidOperation', e.message)));
+  }
+  send(res, 200, paymentRequestAnswer(inv));
+}
+
+function invoiceLookup(req, res, externalId) {
+  calls.invoice_lookup[externalId] = (calls.invoice_lookup[externalId] ?? 0) + 1;
+  const refused = checkKey(req);
+  if (refused) return send(res, 200, refused);
+  send(res, 200, lookupAnswer(store.all(externalId)));
+}
+
+function cryptoList(res) {
+  send(res, 200, {
+    status: 'success',
+    crypto: CRYPTOS,
+    crypto_list: CRYPTOS.map((name) => ({ name, display_name: name })),
+  });
+}
+
+async function api(req, res, path) {
+  // Outages first: whatever the endpoint, a down or hung SHKeeper answers nothing.
+  if (mode.mode === 'down') {
+    if (path.endsWith('/payment_request')) await readBody(req).then((t) => countOnly(t)).catch(() => {});
+    return req.socket.destroy();
+  }
+  if (mode.mode === 'hang') {
+    if (path.endsWith('/payment_request')) await readBody(req).then((t) => countOnly(t)).catch(() => {});
+    hung.add(res);
+    res.on('close', () => hung.delete(res));
+    return;
+  }
+  if (mode.mode === 'slow') await new Promise((r) => setTimeout(r, mode.delayMs));
+
+  let m;
+  if (req.method === 'POST' && (m = path.match(/^\/api\/v1\/([^/]+)\/payment_request$/))) {
+    return paymentRequest(req, res, decodeURIComponent(m[1]));
+  }
+  if (req.method === 'GET' && (m = path.match(/^\/api\/v1\/invoices\/([^/]+)$/))) {
+    return invoiceLookup(req, res, decodeURIComponent(m[1]));
+  }
+  if (req.method === 'GET' && path === '/api/v1/crypto') return cryptoList(res);
+  send(res, 404, '<!doctype html>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n');
+}
+
+// A call that reached a down or hung SHKeeper still counts as a call.
+function countOnly(text) {
+  const p = parseJson(text);
+  const key = String((p.value && p.value.external_id) ?? '');
+  calls.payment_request[key] = (calls.payment_request[key] ?? 0) + 1;
+  calls.total += 1;
+}
+
+// --- The control API --------------------------------------------------------
+
+const MODES = ['ok', 'error', 'down', 'hang', 'slow'];
+
+async function control(req, res, path) {
+  const text = req.method === 'POST' ? await readBody(req) : '';
+  const parsed = text ? parseJson(text) : { value: {} };
+  if (parsed.error) return send(res, 400, { error: `invalid JSON: ${parsed.error}` });
+  const body = parsed.value ?? {};
+  let m;
+
+  if (req.method === 'POST' && path === '/__control/mode') {
+    if (!MODES.includes(body.mode)) return send(res, 400, { error: `mode must be one of ${MODES.join(', ')}` });
+    mode = { mode: body.mode, delayMs: Number(body.delayMs ?? 0), message: body.message ?? 'payment gateway is unavailable' };
+    if (mode.mode !== 'hang') releaseHung();
+    return send(res, 200, mode);
+  }
+  if (req.method === 'GET' && path === '/__control/calls') return send(res, 200, calls);
+  if (req.method === 'POST' && path === '/__control/reset') {
+    mode = { mode: 'ok', delayMs: 0, message: 'payment gateway is unavailable' };
+    releaseHung();
+    calls = { payment_request: {}, total: 0, invoice_lookup: {} };
+    return send(res, 200, { reset: true });
+  }
+  if (req.method === 'POST' && path === '/__control/pay') return pay(res, body);
+  if (req.method === 'POST' && path === '/__control/deliver') return deliverRaw(res, body);
+  if (req.method === 'GET' && (m = path.match(/^\/__control\/invoices\/([^/]+)$/))) {
+    return send(res, 200, lookupAnswer(store.all(decodeURIComponent(m[1]))));
+  }
+  send(res, 404, { error: `no control endpoint ${req.method} ${path}` });
+}
+
+// A deposit to an invoice's address: recorded, then announced to the
+// invoice's callback_url the way SHKeeper would, retried until 202.
+async function pay(res, body) {
+  const inv = store.find(String(body.external_id ?? ''));
+  if (!inv) return send(res, 404, { error: `no invoice with external_id ${body.external_id}` });
+  const amount = body.amount_crypto ?? '0';
+  let tx = null;
+  try {
+    if (amount !== '0' || body.txid) tx = store.addTx(inv, { txid: body.txid, amountCrypto: amount, confirmed: !body.unconfirmed });
+  } catch (e) {
+    return send(res, 400, { error: e.message });
+  }
+  if (body.unconfirmed) {
+    if (!tx) return send(res, 400, { error: 'an unconfirmed notice needs amount_crypto' });
+    const r = await deliverer.deliver(inv.callbackUrl, () => unconfirmedBody(inv, tx), { retryMs: RETRY_MS, maxRetries: 0 });
+    return send(res, 200, report(r, tx));
+  }
+  // A forced status (EXPIRED, CANCELLED, …) imitates what the seed lists but
+  // SHKeeper itself never sends; it sticks until a payment without one.
+  inv.forcedStatus = body.status ? String(body.status) : null;
+  log(`pay ${inv.externalId}: ${amount} -> ${statusOf(inv)}`);
+  const r = await deliverer.deliver(inv.callbackUrl, () => callbackBody(inv, tx), {
+    retryMs: RETRY_MS, maxRetries: MAX_RETRIES,
+    onDone: (last) => log(`callback for ${inv.externalId} ${last.delivered ? 'acknowledged' : 'given up'} after ${last.attempts} tries`),
+  });
+  send(res, 200, report(r, tx));
+}
+
+const report = (r, tx) => ({
+  delivered: r.delivered, attempts: r.attempts, lastStatus: r.status, response: r.response ?? r.error,
+  body: r.body, timestamp: r.timestamp, signature: r.signature, txid: tx?.txid ?? null,
+});
+
+// Exactly the bytes a test gives, once: for bad signatures, stale
+// timestamps, missing headers and byte-identical repeats.
+async function deliverRaw(res, body) {
+  let url = body.callback_url;
+  const raw = typeof body.body === 'string' ? body.body : pythonJson(body.body ?? {});
+  if (!url) {
+    const p = parseJson(raw);
+    url = p.value && store.find(String(p.value.external_id))?.callbackUrl;
+  }
+  if (!url) return send(res, 400, { error: 'callback_url is required (no invoice matches the body)' });
+  const r = await deliverer.post(url, raw, {
+    timestamp: body.timestamp === undefined ? undefined : body.timestamp === null ? null : String(body.timestamp),
+    signature: body.signature,
+    apiKeyHeader: body.apiKeyHeader !== false,
+  });
+  send(res, 200, report({ ...r, attempts: 1, delivered: r.status === 202 }, null));
+}
+
+// --- The server -------------------------------------------------------------
+
+const server = http.createServer(async (req, res) => {
+  const started = Date.now();
+  const path = new URL(req.url, 'http://fake').pathname;
+  res.on('finish', () => log(`${req.method} ${path} ${res.statusCode} ${Date.now() - started}ms`));
+  res.on('close', () => { if (!res.writableFinished) log(`${req.method} ${path} closed without an answer (${mode.mode})`); });
+  try {
+    if (path.startsWith('/__control/')) await control(req, res, path);
+    else await api(req, res, path);
+  } catch (e) {
+    log(`error: ${e.stack}`);
+    if (!res.headersSent) send(res, 500, { error: e.message });
+  }
+});
+
+server.listen(Number(opt.port), opt.host, () => {
+  const { port } = server.address();
+  log(`listening on http://${opt.host}:${port}`);
+});
+
+for (const sig of ['SIGTERM', 'SIGINT']) {
+  process.on(sig, () => {
+    releaseHung();
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+    setTimeout(() => process.exit(0), 1000).unref();
+  });
+}
