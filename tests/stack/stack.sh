@@ -8,10 +8,14 @@
 #   tests/stack/stack.sh down DIR      stop everything; never fails
 #   tests/stack/stack.sh pg-stop DIR   stop only PostgreSQL (database outage)
 #   tests/stack/stack.sh pg-start DIR  start it again
+#   tests/stack/stack.sh pool2-up DIR  a second pool and nginx on the same
+#                                      database (ports +1); DIR/env gets BASE_URL2
+#   tests/stack/stack.sh pool2-down DIR  stop them again
 #   tests/stack/stack.sh run           `up .run` in the repository, print a
 #                                      development token, wait; Ctrl-C stops
 #
 # Environment: HTTPS_PORT (8443), HTTP_PORT (8080), PGPORT_LOCAL (55432),
+# SHKEEPER_PORT (18990, the fake SHKeeper tests/fakes/shkeeper.mjs),
 # BIN (the built binary, $BUILD/fcgi-payments, BUILD defaulting to build).
 set -eu
 set -o pipefail
@@ -21,6 +25,7 @@ PGBIN=/usr/lib/postgresql/15/bin
 HTTPS_PORT=${HTTPS_PORT:-8443}
 HTTP_PORT=${HTTP_PORT:-8080}
 PGPORT_LOCAL=${PGPORT_LOCAL:-55432}
+SHKEEPER_PORT=${SHKEEPER_PORT:-18990}
 BIN=${BIN:-$ROOT/${BUILD:-build}/fcgi-payments}
 DB_NAME=payments
 DB_USER=payments
@@ -83,6 +88,7 @@ set_dir() {
 	PGDATA_DIR=$DIR/pg
 	PGSOCK_DIR=$DIR/pg-socket
 	NGINX_DIR=$DIR/nginx
+	FCGI_SOCK=fcgi.sock
 	DATABASE_URL=postgresql://$DB_USER@127.0.0.1:$PGPORT_LOCAL/$DB_NAME
 }
 
@@ -165,11 +171,22 @@ write_secret() {
 	(umask 077 && openssl rand -hex 32 >"$DIR/jwt_secret")
 }
 
+# Shared by the fake SHKeeper (which signs its callbacks with it) and the
+# service (which sends it and checks those signatures).
+write_shkeeper_key() {
+	[ -s "$DIR/shkeeper_api_key" ] && return 0
+	(umask 077 && openssl rand -hex 24 >"$DIR/shkeeper_api_key")
+}
+
 write_config() {
 	sed -e "s|@STACK_DIR@|$DIR|g" \
 		-e "s|@DATABASE_URL@|$DATABASE_URL|g" \
 		-e "s|@PUBLIC_BASE_URL@|https://localhost:$HTTPS_PORT|g" \
+		-e "s|@SHKEEPER_URL@|http://127.0.0.1:$SHKEEPER_PORT|g" \
 		"$ROOT/tests/stack/payments.conf.in" >"$DIR/payments.conf"
+	# The second pool of pool2-up: the same service on its own socket.
+	sed -e "s|^listen = unix:$DIR/fcgi.sock\$|listen = unix:$DIR/fcgi2.sock|" \
+		"$DIR/payments.conf" >"$DIR/payments2.conf"
 }
 
 migrate() {
@@ -196,38 +213,40 @@ make_cert() {
 
 # --- The FastCGI pool -------------------------------------------------------
 
-pool_pid() { read_pid "$DIR/pool.pid"; }
+# The pool functions take a suffix: "" for the main pool (payments.conf,
+# fcgi.sock, pool.pid, pool.log), 2 for the second one of pool2-up.
+pool_pid() { read_pid "$DIR/pool${1-}.pid"; }
 
 # Listening, or dead: either way there is no point in waiting longer.
-pool_settled() { [ -S "$DIR/fcgi.sock" ] || ! alive "$(pool_pid)"; }
+pool_settled() { [ -S "$DIR/fcgi${1-}.sock" ] || ! alive "$(pool_pid "${1-}")"; }
 
 # In a session of its own: a Ctrl-C at the terminal reaches this script,
 # which stops the pool in order, not the pool directly; and the pool's
 # process group is its workers, so a final SIGKILL can take them all.
 pool_start() {
-	local pid
-	rm -f "$DIR/fcgi.sock" "$DIR/pool.pid"
+	local pid n=${1-}
+	rm -f "$DIR/fcgi$n.sock" "$DIR/pool$n.pid"
 	(
 		cd "$ROOT"
 		unset LISTEN_FDS LISTEN_PID LISTEN_FDNAMES
 		# shellcheck disable=SC2016 # $$ and "$@" belong to the inner sh
-		setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$DIR/pool.pid" \
-			"$BIN" -c "$DIR/payments.conf" serve </dev/null >>"$DIR/pool.log" 2>&1 &
+		setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$DIR/pool$n.pid" \
+			"$BIN" -c "$DIR/payments$n.conf" serve </dev/null >>"$DIR/pool$n.log" 2>&1 &
 	)
-	wait_for 10 test -s "$DIR/pool.pid" || die "the pool did not start"
-	pid=$(pool_pid)
-	wait_for 30 pool_settled || true
-	if ! alive "$pid" || [ ! -S "$DIR/fcgi.sock" ]; then
-		tail -n 20 "$DIR/pool.log" >&2
-		die "the pool did not open $DIR/fcgi.sock (see $DIR/pool.log)"
+	wait_for 10 test -s "$DIR/pool$n.pid" || die "the pool did not start"
+	pid=$(pool_pid "$n")
+	wait_for 30 pool_settled "$n" || true
+	if ! alive "$pid" || [ ! -S "$DIR/fcgi$n.sock" ]; then
+		tail -n 20 "$DIR/pool$n.log" >&2
+		die "the pool did not open $DIR/fcgi$n.sock (see $DIR/pool$n.log)"
 	fi
 }
 
 # SIGTERM lets the master drain its workers; after POOL_STOP_SECONDS
 # whatever is left of the process group is killed.
 pool_stop() {
-	local pid
-	pid=$(pool_pid)
+	local pid n=${1-}
+	pid=$(pool_pid "$n")
 	if alive "$pid"; then
 		kill -TERM "$pid" 2>/dev/null || true
 		if ! wait_for "$POOL_STOP_SECONDS" gone "$pid"; then
@@ -238,7 +257,7 @@ pool_stop() {
 	if [ -n "$pid" ] && kill -0 -- "-$pid" 2>/dev/null; then
 		kill -KILL -- "-$pid" 2>/dev/null || true
 	fi
-	rm -f "$DIR/pool.pid" "$DIR/fcgi.sock"
+	rm -f "$DIR/pool$n.pid" "$DIR/fcgi$n.sock"
 }
 
 # --- nginx ------------------------------------------------------------------
@@ -251,7 +270,7 @@ have_ipv6_loopback() {
 # loopback only.
 render_site() {
 	local site=$NGINX_DIR/site.conf leftover
-	sed -e "s|/run/fcgi-payments/fcgi.sock|$DIR/fcgi.sock|g" \
+	sed -e "s|/run/fcgi-payments/fcgi.sock|$DIR/$FCGI_SOCK|g" \
 		-e "s|/etc/ssl/fcgi-payments/|$DIR/|g" \
 		-e "s|/var/log/nginx/|$NGINX_DIR/logs/|g" \
 		-e "s|listen 443 |listen 127.0.0.1:$HTTPS_PORT |" \
@@ -345,6 +364,81 @@ nginx_stop() {
 	fi
 }
 
+# --- The fake SHKeeper ------------------------------------------------------
+
+shkeeper_pid() { read_pid "$DIR/shkeeper.pid"; }
+
+shkeeper_listening() { grep -q listening "$DIR/shkeeper.log" 2>/dev/null; }
+
+# The fake's callbacks go to the service through nginx, so it trusts the
+# stack's certificate. In a session of its own, like the pool.
+shkeeper_start() {
+	local pid
+	rm -f "$DIR/shkeeper.pid"
+	: >"$DIR/shkeeper.log"
+	# shellcheck disable=SC2016 # $$ and "$@" belong to the inner sh
+	setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$DIR/shkeeper.pid" \
+		node "$ROOT/tests/fakes/shkeeper.mjs" --port "$SHKEEPER_PORT" \
+		--api-key-file "$DIR/shkeeper_api_key" --ca "$DIR/fullchain.pem" \
+		</dev/null >>"$DIR/shkeeper.log" 2>&1 &
+	wait_for 10 test -s "$DIR/shkeeper.pid" || die "the fake SHKeeper did not start"
+	pid=$(shkeeper_pid)
+	if ! wait_for 10 shkeeper_listening || ! alive "$pid"; then
+		tail -n 20 "$DIR/shkeeper.log" >&2
+		die "the fake SHKeeper did not listen on port $SHKEEPER_PORT (see $DIR/shkeeper.log)"
+	fi
+}
+
+shkeeper_stop() {
+	local pid
+	pid=$(shkeeper_pid)
+	if alive "$pid"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		wait_for 5 gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "$DIR/shkeeper.pid"
+}
+
+# --- The second pool (pool2-up) ---------------------------------------------
+
+# Another master on the same database behind another nginx, so tests can
+# deliver webhooks through two independent pools at once. Ports and binary
+# come from DIR/env, i.e. from the stack that is already up.
+pool2_env() {
+	[ -s "$DIR/env" ] || die "no stack in $DIR (run up first)"
+	HTTPS_PORT=$(($(sed -n 's/^HTTPS_PORT=//p' "$DIR/env") + 1))
+	HTTP_PORT=$(($(sed -n 's/^HTTP_PORT=//p' "$DIR/env") + 1))
+	BIN=$(sed -n 's/^BIN=//p' "$DIR/env")
+	NGINX_DIR=$DIR/nginx2
+	FCGI_SOCK=fcgi2.sock
+}
+
+pool2_failed() {
+	local rc=$?
+	[ "$rc" -eq 0 ] && return 0
+	say "pool2-up failed: stopping what was started"
+	pool2_down
+	exit "$rc"
+}
+
+pool2_up() {
+	pool2_down
+	pool2_env
+	trap pool2_failed EXIT
+	pool_start 2
+	nginx_start
+	trap - EXIT
+	sed -i '/^BASE_URL2=/d' "$DIR/env"
+	echo "BASE_URL2=https://localhost:$HTTPS_PORT" >>"$DIR/env"
+	say "pool2 up: https://localhost:$HTTPS_PORT"
+}
+
+pool2_down() {
+	NGINX_DIR=$DIR/nginx2 nginx_stop
+	pool_stop 2
+	if [ -f "$DIR/env" ]; then sed -i '/^BASE_URL2=/d' "$DIR/env"; fi
+}
+
 # --- Subcommands ------------------------------------------------------------
 
 write_env() {
@@ -364,12 +458,16 @@ write_env() {
 		NGINX_PID_FILE=$NGINX_DIR/nginx.pid
 		BIN=$BIN
 		STACK_DIR=$DIR
+		SHKEEPER_URL=http://127.0.0.1:$SHKEEPER_PORT
+		SHKEEPER_API_KEY_FILE=$DIR/shkeeper_api_key
 	EOF
 }
 
 stack_down() {
+	pool2_down
 	nginx_stop
 	pool_stop
+	shkeeper_stop
 	pg_stop
 }
 
@@ -385,8 +483,10 @@ stack_up() {
 	case "$BIN" in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
 	[ -x "$BIN" ] || die "$BIN is not built (run make)"
 	# Whatever a previous run left behind would hold the ports.
+	pool2_down
 	nginx_stop
 	pool_stop
+	shkeeper_stop
 	# Stop what this run started if a step fails, so a retry starts clean.
 	trap up_failed EXIT
 
@@ -394,9 +494,11 @@ stack_up() {
 	pg_start
 	pg_create_db
 	write_secret
+	write_shkeeper_key
 	write_config
 	migrate
 	make_cert
+	shkeeper_start
 	pool_start
 	nginx_start
 	write_env
@@ -421,6 +523,9 @@ stack_run() {
 
 		  curl -k -H "Authorization: Bearer $token" https://localhost:$HTTPS_PORT/api/payment
 		  curl -k https://localhost:$HTTPS_PORT/api/payment/health
+
+		Fake SHKeeper at http://127.0.0.1:$SHKEEPER_PORT (log: $DIR/shkeeper.log). To pay an invoice:
+		  curl -X POST http://127.0.0.1:$SHKEEPER_PORT/__control/pay -d '{"external_id":"<externalId>","amount_crypto":"<amount>"}'
 
 		Ctrl-C stops everything.
 	EOF
@@ -450,6 +555,8 @@ main() {
 	down) set_dir "${2-}" && stack_down ;;
 	pg-stop) set_dir "${2-}" && pg_stop ;;
 	pg-start) set_dir "${2-}" && pg_start ;;
+	pool2-up) set_dir "${2-}" && pool2_up ;;
+	pool2-down) set_dir "${2-}" && pool2_down ;;
 	run) stack_run ;;
 	*) usage ;;
 	esac
