@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cascade.h"
 #include "log.h"
 #include "payment.h"
 
@@ -68,14 +69,21 @@ static enum coord_result attempt(struct db *db, const char *id, const struct coo
 		result = COORD_BACKWARD;
 		goto out;
 	}
-	bool tx_moves = c->tx_hash && (PQgetisnull(cur, 0, PCOL_TX) ||
-	                               strcasecmp(c->tx_hash, PQgetvalue(cur, 0, PCOL_TX)) != 0);
+	/*
+	 * A provider repeats every transaction of an invoice in each callback: a
+	 * hash is recorded with a move, or where none is recorded yet, so repeats
+	 * in any order change nothing. Only an admin replaces one outright.
+	 */
+	bool tx_differs = c->tx_hash && (PQgetisnull(cur, 0, PCOL_TX) ||
+	                                 strcasecmp(c->tx_hash, PQgetvalue(cur, 0, PCOL_TX)) != 0);
+	bool tx_moves = tx_differs && (c->replace_tx || status_moves || escrow_moves ||
+	                               PQgetisnull(cur, 0, PCOL_TX));
 	if (!status_moves && !escrow_moves && !tx_moves && c->metadata == NULL) {
 		result = COORD_UNCHANGED;
 		goto out;
 	}
 
-	const char *u[5] = { id, to_status, to_escrow, c->tx_hash, c->metadata };
+	const char *u[5] = { id, to_status, to_escrow, tx_moves ? c->tx_hash : NULL, c->metadata };
 	*dbst = db_exec(db, &upd,
 	                "UPDATE payments p SET status = $2, escrow_state = $3,"
 	                " tx_hash = coalesce($4, p.tx_hash),"
@@ -101,6 +109,10 @@ static enum coord_result attempt(struct db *db, const char *id, const struct coo
 		                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, ap)) != DB_OK)
 			goto out;
 	}
+	if (escrow_moves && strcmp(to_escrow, "funded") == 0 &&
+	    strcmp(PQgetvalue(upd, 0, PCOL_DIRECTION), "in") == 0 &&
+	    (*dbst = cascade_funded(db, upd)) != DB_OK)
+		goto out;
 	const char *e[6] = { id, PQgetvalue(upd, 0, PCOL_BUYER), to_status, to_escrow, from_status,
 	                     c->source };
 	if ((*dbst = db_exec(db, NULL,

@@ -1,6 +1,8 @@
 #ifndef PAY_COORD_H
 #define PAY_COORD_H
 
+#include <stdbool.h>
+
 #include "db.h"
 
 /*
@@ -15,7 +17,8 @@
 struct coord_change {
 	const char *status;         /* new status, or NULL to keep it */
 	const char *escrow;         /* new escrow state, or NULL: follows the status */
-	const char *tx_hash;        /* transaction hash to record, or NULL */
+	const char *tx_hash;        /* transaction hash to record, or NULL; see replace_tx */
+	bool replace_tx;            /* replace a recorded hash even when the state does not move */
 	const char *metadata;       /* JSON object merged into metadata, or NULL */
 	const char *source;         /* payment_transitions.source: api, admin, shkeeper, … */
 	const char *actor;          /* who asked: a user id or a provider name */

@@ -3,13 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/sha.h>
-
 #include "coord.h"
 #include "handlers.h"
+#include "inbox.h"
 #include "jsonin.h"
 #include "log.h"
-#include "xalloc.h"
 
 /* Bounded so one call cannot hold a worker for long; call again for the rest. */
 #define CLEANUP_BATCH "500"
@@ -80,17 +78,6 @@ static const struct jfield callback_fields[4] = {
 	{ "data", JK_ANY, false, 0, 0, NULL },
 };
 
-static void to_hex(const unsigned char *data, size_t len, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = digits[data[i] >> 4];
-		out[2 * i + 1] = digits[data[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
-
 /*
  * The older SDK reports a payment's outcome here, unsigned. Its word is not
  * enough to complete a payment (only a check on the chain is), so the call is
@@ -101,7 +88,6 @@ void h_callback(struct request *req, struct response *resp)
 	struct jval v[4];
 	json_object *body = jin_body(req, resp), *headers;
 	PGresult *pay = NULL;
-	char digest[65], *body_hex = NULL;
 	enum db_status st;
 
 	if (body == NULL)
@@ -114,24 +100,20 @@ void h_callback(struct request *req, struct response *resp)
 		goto out;
 	}
 	bool known = PQntuples(pay) == 1;
+	const char *ua = req_param(req, "HTTP_USER_AGENT"), *ct = req_param(req, "CONTENT_TYPE");
 	headers = json_object_new_object();
-	const char *ua = req_param(req, "HTTP_USER_AGENT");
-	json_object_object_add(headers, "content-type", json_object_new_string(req_param(req, "CONTENT_TYPE") ? req_param(req, "CONTENT_TYPE") : ""));
+	json_object_object_add(headers, "content-type", json_object_new_string(ct ? ct : ""));
 	json_object_object_add(headers, "user-agent", json_object_new_string(ua ? ua : ""));
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	SHA256((const unsigned char *)req->body, req->body_len, md);
-	to_hex(md, sizeof(md), digest);
-	/* The raw bytes travel as hex: a body need not be valid UTF-8 to be kept. */
-	body_hex = xmalloc(2 * req->body_len + 1);
-	to_hex((const unsigned char *)req->body, req->body_len, body_hex);
-	const char *p[6] = { json_object_to_json_string_ext(headers, JSON_C_TO_STRING_PLAIN), body_hex,
-	                     digest, known ? "recorded" : "unknown_payment", known ? v[0].str : NULL,
-	                     v[1].present ? v[1].str : NULL };
-	st = db_exec(req->app->db, NULL,
-	             "INSERT INTO webhook_inbox (provider, headers, body, body_digest, verdict, outcome,"
-	             " payment_id, event_key, processed_at)"
-	             " VALUES ('callback', $1::jsonb, decode($2, 'hex'), $3, 'unsigned', $4, $5::uuid, $6, now())",
-	             6, p);
+	struct inbox_delivery d = {
+		.provider = "callback", .verdict = "unsigned", .body = req->body, .body_len = req->body_len,
+		.headers_json = json_object_to_json_string_ext(headers, JSON_C_TO_STRING_PLAIN),
+		.external_id = v[0].str, .event_key = v[1].present ? v[1].str : NULL,
+	};
+	struct inbox_entry entry;
+	st = inbox_store(req->app->db, &d, &entry);
+	if (st == DB_OK)
+		st = inbox_finish(req->app->db, entry.id, known ? "recorded" : "unknown_payment",
+		                  known ? v[0].str : NULL, "the SDK callback is unsigned; awaiting verification");
 	json_object_put(headers);
 	if (st != DB_OK) {
 		resp_db_error(resp, st);
@@ -147,7 +129,6 @@ void h_callback(struct request *req, struct response *resp)
 	json_object_object_add(data, "recorded", json_object_new_boolean(1));
 	resp_ok(resp, 202, data, "callback recorded; the payment changes only after on-chain verification");
 out:
-	free(body_hex);
 	PQclear(pay);
 	json_object_put(body);
 }

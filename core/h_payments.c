@@ -444,6 +444,7 @@ void h_payment_update(struct request *req, struct response *resp)
 	struct coord_change change = {
 		.status = v[U_STATUS].present ? v[U_STATUS].str : NULL,
 		.tx_hash = v[U_TX].present ? v[U_TX].str : NULL,
+		.replace_tx = true,
 		.metadata = v[U_META].present ? json_object_to_json_string_ext(v[U_META].obj, JSON_C_TO_STRING_PLAIN) : NULL,
 		.source = req_is_admin(req) ? "admin" : "api",
 		.actor = req->auth.sub,

@@ -1,6 +1,7 @@
 /* Service endpoints: health and the provider configuration the checkout widget reads. */
 #include <string.h>
 
+#include "breaker.h"
 #include "handlers.h"
 #include "jsonin.h"
 #include "log.h"
@@ -38,6 +39,7 @@ void h_health(struct request *req, struct response *resp)
 	json_object_object_add(endpoints, "decentralized", json_object_new_string("/api/payment/decentralized"));
 	json_object_object_add(endpoints, "health", json_object_new_string("/api/payment/health"));
 	json_object_object_add(data, "endpoints", endpoints);
+	json_object_object_add(data, "breakers", breaker_json());
 	resp_ok(resp, 200, data, "payment service is healthy");
 }
 

@@ -17,6 +17,11 @@ handler_fn h_stats;
 handler_fn h_export;
 /* h_admin.c */
 handler_fn h_cleanup_pending, h_callback;
+/* h_shkeeper.c, h_shk_webhook.c, h_shk_dev.c */
+handler_fn h_shkeeper_intent, h_shkeeper_webhook;
+handler_fn h_shk_test, h_shk_callback_test, h_shk_create_test_payment, h_shk_trigger_webhook;
+/* h_observe.c */
+handler_fn h_webhook_stats, h_wallet_monitor_status, h_auto_webhook_status, h_admin_events;
 
 /* Answers for a failed database call: 503 with Retry-After when it is down, else 500. */
 void resp_db_error(struct response *resp, enum db_status st);

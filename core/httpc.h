@@ -1,6 +1,7 @@
 #ifndef PAY_HTTPC_H
 #define PAY_HTTPC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -30,6 +31,7 @@ struct httpc_request {
 	int timeout_ms;
 	size_t max_response;            /* 0: 1 MiB */
 	const char *userpwd;            /* "user:password" for HTTP Basic, or NULL */
+	bool insecure;                  /* skip certificate checks: dev-mode calls to ourselves only */
 };
 
 struct httpc_response {

@@ -35,7 +35,10 @@ bool payment_escrow_allows(const char *from, const char *to);
 /* The row as the API shows it; the caller owns the result. */
 json_object *payment_json(const PGresult *res, int row);
 /* Column index of buyer_id / seller_id / purchase_request_id in PAYMENT_COLUMNS. */
-enum { PCOL_ID = 0, PCOL_STATUS = 3, PCOL_ESCROW = 4, PCOL_REQUEST = 5, PCOL_BUYER = 7,
-       PCOL_SELLER = 8, PCOL_TX = 16 };
+enum { PCOL_ID = 0, PCOL_DIRECTION = 1, PCOL_PROVIDER = 2, PCOL_STATUS = 3, PCOL_ESCROW = 4, PCOL_REQUEST = 5, PCOL_BUYER = 7,
+       PCOL_OFFER = 6, PCOL_SELLER = 8, PCOL_AMOUNT = 9, PCOL_CURRENCY = 10,
+       PCOL_NETWORK = 11, PCOL_TOKEN = 12, PCOL_RECEIVER = 14, PCOL_TX = 16, PCOL_PROVIDER_ID = 18,
+       PCOL_EXTERNAL_ID = 19, PCOL_PAYMENT_URL = 20, PCOL_CRYPTO_AMOUNT = 21, PCOL_RATE = 22,
+       PCOL_EXPIRES = 23, PCOL_METADATA = 24, PCOL_CREATED = 26 };
 
 #endif

@@ -10,6 +10,20 @@ const struct route app_routes[] = {
 	{ HTTP_POST, P "/configuration",             h_configuration,    ACCESS_PUBLIC, 0 },
 	{ HTTP_GET,  P "/shkeeper/config",           h_shkeeper_config,  ACCESS_PUBLIC, 0 },
 	{ HTTP_POST, P "/callback",                  h_callback,         ACCESS_PUBLIC, ROUTE_DB },
+
+	/* SHKeeper pay-ins, their callbacks, and what admins watch. */
+	{ HTTP_POST, P "/shkeeper/intents",          h_shkeeper_intent,  ACCESS_USER,   ROUTE_DB },
+	{ HTTP_POST, P "/shkeeper/webhook",          h_shkeeper_webhook, ACCESS_PUBLIC, ROUTE_DB },
+	{ HTTP_GET,  P "/shkeeper/webhook-stats",    h_webhook_stats,    ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_GET,  P "/shkeeper/wallet-monitor/status", h_wallet_monitor_status, ACCESS_PUBLIC, ROUTE_DB },
+	{ HTTP_GET,  P "/shkeeper/auto-webhook/status",   h_auto_webhook_status,   ACCESS_PUBLIC, ROUTE_DB },
+	{ HTTP_GET,  P "/admin/events",              h_admin_events,     ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_POST, P "/shkeeper/test",             h_shk_test,         ACCESS_PUBLIC, ROUTE_DEV },
+	{ HTTP_GET,  P "/shkeeper/callback-test",    h_shk_callback_test, ACCESS_PUBLIC, ROUTE_DEV },
+	{ HTTP_POST, P "/shkeeper/callback-test",    h_shk_callback_test, ACCESS_PUBLIC, ROUTE_DEV },
+	{ HTTP_POST, P "/shkeeper/create-test-payment", h_shk_create_test_payment, ACCESS_PUBLIC, ROUTE_DEV | ROUTE_DB },
+	{ HTTP_POST, P "/shkeeper/trigger-webhook",  h_shk_trigger_webhook, ACCESS_USER, ROUTE_DEV | ROUTE_DB },
+
 	{ HTTP_GET,  P "/stats",                     h_stats,            ACCESS_USER,   ROUTE_DB },
 	{ HTTP_GET,  P "/stats/:userId",             h_stats,            ACCESS_USER,   ROUTE_DB },
 	{ HTTP_GET,  P "/export",                    h_export,           ACCESS_USER,   ROUTE_DB },

@@ -1,0 +1,98 @@
+#include "cascade.h"
+
+#include <string.h>
+
+#include "log.h"
+#include "payment.h"
+
+static enum db_status notify_parties(struct db *db, const char *const *p)
+{
+	/* p: payment id, request id, offer id, buyer id, seller id */
+	return db_exec(db, NULL,
+	               "INSERT INTO notifications (user_id, kind, title, body, payment_id)"
+	               " SELECT u, k, t, b, $1::uuid FROM (VALUES"
+	               "  ($4, 'payment-confirmed', 'Payment received',"
+	               "   'Your payment for request ' || $2 || ' is confirmed and held in escrow.'),"
+	               "  ($5, 'payment-confirmed', 'Order paid',"
+	               "   'The buyer''s payment for request ' || $2 || ' is held in escrow: start preparing.'),"
+	               "  ($5, 'offer-accepted', 'Offer accepted',"
+	               "   'Your offer ' || $3 || ' was accepted.')) AS n (u, k, t, b)"
+	               " WHERE u IS NOT NULL", 5, p);
+}
+
+static enum db_status template_checkout(struct db *db, const char *const *p)
+{
+	enum db_status st = notify_parties(db, p);
+
+	if (st == DB_OK)
+		st = db_exec(db, NULL,
+		             "INSERT INTO events (event, room, payload, payment_id) VALUES"
+		             " ('template-checkout-payment-confirmed', 'user:' || $4,"
+		             "  jsonb_build_object('paymentId', $1::text, 'sessionId', $2::text), $1::uuid)",
+		             4, p);
+	return st;
+}
+
+enum db_status cascade_funded(struct db *db, const PGresult *payment)
+{
+	const char *payment_id = PQgetvalue(payment, 0, PCOL_ID);
+	const char *request = PQgetvalue(payment, 0, PCOL_REQUEST);
+	const char *offer = PQgetisnull(payment, 0, PCOL_OFFER) ? NULL : PQgetvalue(payment, 0, PCOL_OFFER);
+	const char *buyer = PQgetvalue(payment, 0, PCOL_BUYER);
+	const char *seller = PQgetisnull(payment, 0, PCOL_SELLER) ? NULL : PQgetvalue(payment, 0, PCOL_SELLER);
+	const char *p[5] = { payment_id, request, offer, buyer, seller };
+	PGresult *req = NULL;
+	enum db_status st;
+
+	if (strncmp(request, TEMPLATE_CHECKOUT_PREFIX, strlen(TEMPLATE_CHECKOUT_PREFIX)) == 0)
+		return template_checkout(db, p);
+
+	st = db_exec(db, &req, "SELECT status FROM purchase_requests WHERE id = $1 FOR UPDATE", 1, p + 1);
+	if (st != DB_OK)
+		return st;
+	if (PQntuples(req) == 0) {
+		/* The money is real even if the marketplace row is missing: notify, and say so. */
+		log_warn("payment %s funded for unknown purchase request %s", payment_id, request);
+		PQclear(req);
+		return notify_parties(db, p);
+	}
+	const char *q[6] = { payment_id, request, offer, buyer, seller, PQgetvalue(req, 0, 0) };
+	st = db_exec(db, NULL,
+	             "WITH won AS ("
+	             "  UPDATE seller_offers SET status = 'accepted', updated_at = now()"
+	             "  WHERE id = $3 AND purchase_request_id = $2 RETURNING id, seller_id)"
+	             " INSERT INTO events (event, room, payload, payment_id)"
+	             " SELECT 'seller-offer-update', 'user:' || seller_id,"
+	             "  jsonb_build_object('eventType', 'payment-completed', 'offerId', id,"
+	             "   'purchaseRequestId', $2::text, 'paymentId', $1::text), $1::uuid FROM won",
+	             3, q);
+	if (st == DB_OK)
+		st = db_exec(db, NULL,
+		             "WITH lost AS ("
+		             "  UPDATE seller_offers SET status = 'rejected', updated_at = now()"
+		             "  WHERE purchase_request_id = $2 AND id IS DISTINCT FROM $3 AND status = 'pending'"
+		             "  RETURNING id, seller_id)"
+		             " INSERT INTO events (event, room, payload, payment_id)"
+		             " SELECT 'seller-offer-update', 'user:' || seller_id,"
+		             "  jsonb_build_object('eventType', 'offer-rejected', 'offerId', id,"
+		             "   'purchaseRequestId', $2::text, 'reason', 'another offer was paid for'),"
+		             "  $1::uuid FROM lost", 3, q);
+	if (st == DB_OK)
+		st = db_exec(db, NULL,
+		             "UPDATE purchase_requests SET status = 'payment', selected_offer_id = $2,"
+		             " updated_at = now() WHERE id = $1", 2, (const char *const[]){ request, offer });
+	if (st == DB_OK)
+		st = db_exec(db, NULL,
+		             "INSERT INTO events (event, room, payload, payment_id) VALUES"
+		             " ('purchase-request-update', 'request:' || $2,"
+		             "  jsonb_build_object('eventType', 'status-changed', 'purchaseRequestId', $2::text,"
+		             "   'from', $6::text, 'to', 'payment', 'selectedOfferId', $3::text), $1::uuid),"
+		             " ('chat-requested', 'service:chat',"
+		             "  jsonb_build_object('purchaseRequestId', $2::text, 'buyerId', $4::text,"
+		             "   'sellerId', $5::text, 'paymentId', $1::text), $1::uuid)",
+		             6, q);
+	if (st == DB_OK)
+		st = notify_parties(db, p);
+	PQclear(req);
+	return st;
+}

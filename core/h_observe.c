@@ -1,0 +1,121 @@
+/* What admins and dashboards watch: webhook deliveries, watchers, and the outbox of events. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers.h"
+
+void h_webhook_stats(struct request *req, struct response *resp)
+{
+	PGresult *res = NULL;
+	enum db_status st = db_exec(req->app->db, &res,
+	                            "SELECT provider, verdict, outcome, count(*),"
+	                            " to_char(max(received_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+	                            " FROM webhook_inbox GROUP BY provider, verdict, outcome"
+	                            " ORDER BY provider, verdict, outcome", 0, NULL);
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
+		return;
+	}
+	json_object *data = json_object_new_object(), *rows = json_object_new_array(),
+	            *totals = json_object_new_object();
+	long long total = 0;
+	for (int i = 0; i < PQntuples(res); i++) {
+		json_object *r = json_object_new_object(), *t;
+		long long n = atoll(PQgetvalue(res, i, 3));
+		const char *outcome = PQgetvalue(res, i, 2);
+		json_object_object_add(r, "provider", json_object_new_string(PQgetvalue(res, i, 0)));
+		json_object_object_add(r, "verdict", json_object_new_string(PQgetvalue(res, i, 1)));
+		json_object_object_add(r, "outcome", json_object_new_string(outcome));
+		json_object_object_add(r, "count", json_object_new_int64(n));
+		json_object_object_add(r, "lastReceivedAt", json_object_new_string(PQgetvalue(res, i, 4)));
+		json_object_array_add(rows, r);
+		long long prev = json_object_object_get_ex(totals, outcome, &t) ? json_object_get_int64(t) : 0;
+		json_object_object_add(totals, outcome, json_object_new_int64(prev + n));
+		total += n;
+	}
+	json_object_object_add(data, "total", json_object_new_int64(total));
+	json_object_object_add(data, "byOutcome", totals);
+	json_object_object_add(data, "deliveries", rows);
+	resp_ok(resp, 200, data, NULL);
+	PQclear(res);
+}
+
+/*
+ * No chain watcher or invoice poller runs in this service yet: these answer
+ * so honestly, with what such a job would have to watch.
+ */
+static void watcher_status(struct request *req, struct response *resp, const char *running_key,
+                           const char *count_key, const char *reason)
+{
+	PGresult *res = NULL;
+	enum db_status st = db_exec(req->app->db, &res,
+	                            "SELECT count(*) FROM payments WHERE provider = 'shkeeper'"
+	                            " AND status IN ('pending', 'processing') AND receiver_address IS NOT NULL",
+	                            0, NULL);
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
+		return;
+	}
+	json_object *data = json_object_new_object();
+	json_object_object_add(data, running_key, json_object_new_boolean(0));
+	json_object_object_add(data, count_key, json_object_new_int64(atoll(PQgetvalue(res, 0, 0))));
+	json_object_object_add(data, "reason", json_object_new_string(reason));
+	resp_ok(resp, 200, data, NULL);
+	PQclear(res);
+}
+
+void h_wallet_monitor_status(struct request *req, struct response *resp)
+{
+	watcher_status(req, resp, "isMonitoring", "pendingDepositAddresses",
+	               "no chain watcher runs; pay-ins complete by SHKeeper callback or the buyer's verified transaction");
+}
+
+void h_auto_webhook_status(struct request *req, struct response *resp)
+{
+	watcher_status(req, resp, "isRunning", "pendingInvoices",
+	               "no invoice poller runs; SHKeeper callbacks are the only source");
+}
+
+void h_admin_events(struct request *req, struct response *resp)
+{
+	char after[24] = "0", limit[16] = "100", *end;
+	PGresult *res = NULL;
+	int a = req_query(req, "after", after, sizeof(after)), l = req_query(req, "limit", limit, sizeof(limit));
+	long long av = strtoll(after, &end, 10);
+
+	if (a < 0 || *end || av < 0 || !*after) {
+		resp_error(resp, 400, "invalid_field", "after", "after must be an event id (a whole number >= 0)");
+		return;
+	}
+	long lv = strtol(limit, &end, 10);
+	if (l < 0 || *end || lv < 1 || lv > 500) {
+		resp_error(resp, 400, "invalid_field", "limit", "limit must be a whole number from 1 to 500");
+		return;
+	}
+	const char *p[2] = { after, limit };
+	enum db_status st = db_exec(req->app->db, &res,
+	                            "SELECT id, event, room, payload::text, payment_id,"
+	                            " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+	                            " FROM events WHERE id > $1::bigint ORDER BY id LIMIT $2::int", 2, p);
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
+		return;
+	}
+	json_object *data = json_object_new_object(), *list = json_object_new_array();
+	for (int i = 0; i < PQntuples(res); i++) {
+		json_object *e = json_object_new_object();
+		json_object_object_add(e, "id", json_object_new_int64(atoll(PQgetvalue(res, i, 0))));
+		json_object_object_add(e, "event", json_object_new_string(PQgetvalue(res, i, 1)));
+		json_object_object_add(e, "room", json_object_new_string(PQgetvalue(res, i, 2)));
+		json_object_object_add(e, "payload", json_tokener_parse(PQgetvalue(res, i, 3)));
+		json_object_object_add(e, "paymentId", PQgetisnull(res, i, 4) ? NULL : json_object_new_string(PQgetvalue(res, i, 4)));
+		json_object_object_add(e, "createdAt", json_object_new_string(PQgetvalue(res, i, 5)));
+		json_object_array_add(list, e);
+	}
+	int n = PQntuples(res);
+	json_object_object_add(data, "events", list);
+	json_object_object_add(data, "nextAfter", json_object_new_int64(n ? atoll(PQgetvalue(res, n - 1, 0)) : av));
+	resp_ok(resp, 200, data, NULL);
+	PQclear(res);
+}

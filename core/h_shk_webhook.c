@@ -1,0 +1,176 @@
+/*
+ * SHKeeper's invoice callbacks. Every delivery is stored before anything
+ * acts on it; the answer is 202 for every stored delivery (SHKeeper repeats
+ * anything else every minute, forever), 401 for a bad signature, and 503 only
+ * when the delivery could not be stored, so SHKeeper's retry brings it back.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "coord.h"
+#include "handlers.h"
+#include "inbox.h"
+#include "log.h"
+#include "payment.h"
+#include "shkeeper.h"
+
+static const char *header(const struct request *req, const char *name)
+{
+	const char *v = req_param(req, name);
+	return v && *v ? v : NULL;
+}
+
+/* The headers worth keeping with a delivery. The legacy key header is a secret: only its presence is kept. */
+static json_object *kept_headers(const struct request *req)
+{
+	static const struct { const char *param, *name; } kept[] = {
+		{ "CONTENT_TYPE", "content-type" }, { "HTTP_USER_AGENT", "user-agent" },
+		{ "HTTP_X_SHKEEPER_TIMESTAMP", "x-shkeeper-timestamp" },
+		{ "HTTP_X_SHKEEPER_SIGNATURE", "x-shkeeper-signature" },
+		{ "HTTP_X_SIGNATURE", "x-signature" }, { "HTTP_SIGNATURE", "signature" },
+		{ "HTTP_X_HUB_SIGNATURE", "x-hub-signature" }, { "HTTP_X_HUB_SIGNATURE_256", "x-hub-signature-256" },
+		{ "REMOTE_ADDR", "remote-addr" },
+	};
+	json_object *h = json_object_new_object();
+
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		const char *v = header(req, kept[i].param);
+		if (v)
+			json_object_object_add(h, kept[i].name, json_object_new_string_len(v, (int)strnlen(v, 512)));
+	}
+	if (header(req, "HTTP_X_SHKEEPER_API_KEY"))
+		json_object_object_add(h, "x-shkeeper-api-key", json_object_new_string("(present, not stored)"));
+	return h;
+}
+
+static const char *string_member(json_object *obj, const char *name)
+{
+	json_object *v;
+
+	if (obj == NULL || !json_object_object_get_ex(obj, name, &v))
+		return NULL;
+	if (json_object_is_type(v, json_type_string) && json_object_get_string_len(v) <= 128)
+		return json_object_get_string(v);
+	/* SHKeeper sends external_id as a string; a number from an older server is taken as text. */
+	if (json_object_is_type(v, json_type_int))
+		return json_object_get_string(v);
+	return NULL;
+}
+
+static void answer(struct response *resp, long long delivery, const char *outcome, const char *payment)
+{
+	json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "deliveryId", json_object_new_int64(delivery));
+	json_object_object_add(d, "outcome", json_object_new_string(outcome));
+	json_object_object_add(d, "paymentId", payment ? json_object_new_string(payment) : NULL);
+	resp_ok(resp, 202, d, "delivery accepted");
+}
+
+/* Applies a stored, authentic callback. Returns the inbox outcome; *payment is the payment's id. */
+static const char *apply(struct request *req, json_object *cb, const char *external_id,
+                         const char *status, char payment[40], const char **detail,
+                         enum db_status *st)
+{
+	struct shk_effect effect;
+	char txid[67];
+	PGresult *res = NULL;
+
+	*detail = NULL;
+	payment[0] = '\0';
+	if (shk_map_status(status, &effect) != 0) {
+		*detail = "status not known to SHKeeper";
+		return "ignored";
+	}
+	const char *p[1] = { external_id };
+	if ((*st = db_exec(req->app->db, &res,
+	                   "SELECT id FROM payments WHERE provider = 'shkeeper' AND external_id = $1", 1, p)) != DB_OK)
+		return NULL;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return "unknown_payment";
+	}
+	snprintf(payment, 40, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (effect.record_only) {
+		*detail = "noted; no state change";
+		return "recorded";
+	}
+	shk_trigger_txid(cb, txid);
+	char reason[64];
+	snprintf(reason, sizeof(reason), "SHKeeper callback %s", status);
+	struct coord_change change = {
+		.status = effect.status, .escrow = effect.escrow, .tx_hash = txid[0] ? txid : NULL,
+		.source = "shkeeper", .actor = "shkeeper", .reason = reason, .request_id = req->request_id,
+	};
+	switch (coord_apply(req->app->db, payment, &change, NULL, st)) {
+	case COORD_APPLIED: return "applied";
+	case COORD_UNCHANGED: *detail = "already in that state"; return "duplicate";
+	case COORD_BACKWARD: *detail = "would move the payment backwards"; return "stale";
+	case COORD_TX_USED: *detail = "the transaction already pays another payment"; return "rejected";
+	case COORD_NOT_FOUND: return "unknown_payment";
+	case COORD_DB: return NULL;
+	}
+	return NULL;
+}
+
+void h_shkeeper_webhook(struct request *req, struct response *resp)
+{
+	struct shk_auth_input in = {
+		.signature = header(req, "HTTP_X_SHKEEPER_SIGNATURE"),
+		.timestamp = header(req, "HTTP_X_SHKEEPER_TIMESTAMP"),
+		.api_key = header(req, "HTTP_X_SHKEEPER_API_KEY"),
+		.alt_signatures = { header(req, "HTTP_X_SIGNATURE"), header(req, "HTTP_SIGNATURE"),
+		                    header(req, "HTTP_X_HUB_SIGNATURE"), header(req, "HTTP_X_HUB_SIGNATURE_256") },
+	};
+	enum shk_auth auth = shk_authenticate(req->app->cfg, &in, req->body, req->body_len, time(NULL));
+	bool ok = shk_auth_ok(auth);
+	/* Only an authentic body is parsed: nothing an attacker wrote steers the inbox's indexing. */
+	json_object *cb = ok ? json_tokener_parse(req->body) : NULL, *headers = kept_headers(req);
+	const char *external_id = string_member(cb, "external_id"), *status = string_member(cb, "status");
+	char txid[67] = "", payment[40] = "";
+	const char *outcome, *detail = NULL;
+	struct inbox_entry entry;
+	enum db_status st;
+
+	if (cb)
+		shk_trigger_txid(cb, txid);
+	struct inbox_delivery d = {
+		.provider = "shkeeper", .body = req->body, .body_len = req->body_len,
+		.headers_json = json_object_to_json_string_ext(headers, JSON_C_TO_STRING_PLAIN),
+		.verdict = ok ? "valid" : "invalid", .external_id = external_id,
+		.event_key = txid[0] ? txid : NULL,
+	};
+	if ((st = inbox_store(req->app->db, &d, &entry)) != DB_OK) {
+		resp_db_error(resp, st);
+		goto out;
+	}
+	if (!ok) {
+		inbox_finish(req->app->db, entry.id, "rejected", NULL, shk_auth_name(auth));
+		log_warn("SHKeeper delivery %lld refused: %s", entry.id, shk_auth_name(auth));
+		resp_error(resp, 401, "invalid_signature", NULL, "webhook authentication failed: %s",
+		           shk_auth_name(auth));
+		goto out;
+	}
+	if (entry.duplicate && !entry.first_unfinished) {
+		answer(resp, entry.id, "duplicate", NULL);
+		goto out;
+	}
+	if (external_id == NULL || status == NULL) {
+		outcome = "rejected";
+		detail = "not a SHKeeper callback: external_id or status missing";
+	} else if ((outcome = apply(req, cb, external_id, status, payment, &detail, &st)) == NULL) {
+		/* Stored but not applied: a 503 makes SHKeeper retry, and the retry finishes it. */
+		resp_db_error(resp, st);
+		goto out;
+	}
+	if ((st = inbox_finish(req->app->db, entry.id, outcome, payment[0] ? payment : NULL, detail)) != DB_OK)
+		log_warn("delivery %lld: outcome %s not recorded", entry.id, outcome);
+	log_info("SHKeeper delivery %lld for %s (%s): %s", entry.id, external_id ? external_id : "?",
+	         status ? status : "?", outcome);
+	answer(resp, entry.id, entry.duplicate ? "duplicate" : outcome, payment[0] ? payment : NULL);
+out:
+	json_object_put(cb);
+	json_object_put(headers);
+}

@@ -1,0 +1,81 @@
+#include "inbox.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "xalloc.h"
+
+static void to_hex(const unsigned char *data, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[data[i] >> 4];
+		out[2 * i + 1] = digits[data[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+enum db_status inbox_store(struct db *db, const struct inbox_delivery *d, struct inbox_entry *out)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	char digest[65];
+	/* The raw bytes travel as hex: a body need not be valid UTF-8 to be kept. */
+	char *body_hex = xmalloc(2 * d->body_len + 1);
+	PGresult *res = NULL;
+	enum db_status st;
+
+	memset(out, 0, sizeof(*out));
+	SHA256((const unsigned char *)d->body, d->body_len, md);
+	to_hex(md, sizeof(md), digest);
+	to_hex((const unsigned char *)d->body, d->body_len, body_hex);
+	const char *p[7] = { d->provider, d->headers_json, body_hex, digest,
+	                     d->verdict, d->external_id, d->event_key };
+	st = db_exec(db, &res,
+	             "INSERT INTO webhook_inbox (provider, headers, body, body_digest, verdict,"
+	             " external_id, event_key, outcome)"
+	             " VALUES ($1, $2::jsonb, decode($3, 'hex'), $4, $5, $6, $7,"
+	             "  CASE WHEN $5 = 'invalid' THEN 'rejected' ELSE 'received' END)"
+	             " ON CONFLICT (provider, body_digest) WHERE duplicate_of IS NULL AND verdict = 'valid'"
+	             " DO NOTHING RETURNING id", 7, p);
+	if (st == DB_OK && PQntuples(res) == 0) {
+		PQclear(res);
+		res = NULL;
+		st = db_exec(db, &res,
+		             "INSERT INTO webhook_inbox (provider, headers, body, body_digest, verdict,"
+		             " external_id, event_key, outcome, duplicate_of, processed_at)"
+		             " SELECT $1, $2::jsonb, decode($3, 'hex'), $4, $5, $6, $7, 'duplicate', f.id, now()"
+		             " FROM webhook_inbox f WHERE f.provider = $1 AND f.body_digest = $4"
+		             "  AND f.duplicate_of IS NULL AND f.verdict = 'valid'"
+		             " RETURNING id, (SELECT outcome = 'received' FROM webhook_inbox WHERE id = duplicate_of)",
+		             7, p);
+		if (st == DB_OK && PQntuples(res) == 1) {
+			out->duplicate = true;
+			out->first_unfinished = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+		}
+	}
+	if (st == DB_OK && PQntuples(res) == 1)
+		out->id = atoll(PQgetvalue(res, 0, 0));
+	else if (st == DB_OK)
+		st = DB_FAILED;
+	PQclear(res);
+	free(body_hex);
+	return st;
+}
+
+enum db_status inbox_finish(struct db *db, long long id, const char *outcome,
+                            const char *payment_id, const char *detail)
+{
+	char idtext[24];
+
+	snprintf(idtext, sizeof(idtext), "%lld", id);
+	const char *p[4] = { idtext, outcome, payment_id, detail };
+	/* A repeat keeps its 'duplicate' label; what it found is in detail. */
+	return db_exec(db, NULL,
+	               "UPDATE webhook_inbox SET outcome = CASE WHEN outcome = 'duplicate' THEN outcome ELSE $2 END,"
+	               " payment_id = coalesce($3::uuid, payment_id), detail = $4, processed_at = now()"
+	               " WHERE id = $1", 4, p);
+}
