@@ -36,7 +36,8 @@ static int authenticate(struct request *req, struct response *resp)
 void app_handle(struct request *req, struct response *resp)
 {
 	const struct route *route = NULL;
-	enum route_match m = router_find(app_routes, app_routes_len, req, &route);
+	char allow[64];
+	enum route_match m = router_find(app_routes, app_routes_len, req, &route, allow);
 
 	if (m == ROUTE_FOUND && (route->flags & ROUTE_DEV) && !req->app->cfg->dev_mode)
 		m = ROUTE_NOT_FOUND;
@@ -46,6 +47,7 @@ void app_handle(struct request *req, struct response *resp)
 		return;
 	}
 	if (m == ROUTE_BAD_METHOD) {
+		resp_header(resp, "Allow", "%s", allow);
 		resp_error(resp, 405, "method_not_allowed", NULL, "%s is not allowed on %s",
 		           req->method_name, req->path);
 		return;

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jsoncheck.h"
+
 json_object *jin_body(const struct request *req, struct response *resp)
 {
 	json_tokener *tok;
@@ -16,6 +18,12 @@ json_object *jin_body(const struct request *req, struct response *resp)
 	}
 	if (req->body_len == 0) {
 		resp_error(resp, 400, "invalid_json", NULL, "a JSON object body is required");
+		return NULL;
+	}
+	if (!json_strict_valid(req->body, req->body_len, JSON_MAX_DEPTH)) {
+		resp_error(resp, 400, "invalid_json", NULL,
+		           "the body is not valid JSON (RFC 8259: double-quoted strings, no control "
+		           "characters in strings, UTF-8, at most %d levels deep)", JSON_MAX_DEPTH);
 		return NULL;
 	}
 	tok = json_tokener_new_ex(JSON_MAX_DEPTH);

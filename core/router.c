@@ -1,5 +1,6 @@
 #include "router.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Matches one pattern against a path; fills params only on success. */
@@ -37,24 +38,53 @@ static bool match(const char *pattern, const char *path, struct request *req)
 	return true;
 }
 
-enum route_match router_find(const struct route *routes, size_t n, struct request *req,
-                             const struct route **found)
+const char *http_method_name(enum http_method m)
+{
+	static const char *const names[] = { "GET", "POST", "PUT", "DELETE", "PATCH", "OTHER" };
+	return names[m];
+}
+
+static bool is_literal(const char *pattern)
+{
+	return strchr(pattern, ':') == NULL;
+}
+
+/* One pass over the routes of one kind (literal or with parameters). */
+static enum route_match find_kind(const struct route *routes, size_t n, bool literal,
+                                  struct request *req, const struct route **found, char allow[64])
 {
 	enum route_match result = ROUTE_NOT_FOUND;
 	struct request scratch;
+	size_t used = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		/* Path parameter names point into the pattern; param names end at '/'. */
+		if (is_literal(routes[i].pattern) != literal)
+			continue;
 		scratch = *req;
 		if (!match(routes[i].pattern, req->path, &scratch))
 			continue;
-		if (routes[i].method != req->method) {
-			result = ROUTE_BAD_METHOD;
-			continue;
+		if (routes[i].method == req->method) {
+			*req = scratch;
+			*found = &routes[i];
+			return ROUTE_FOUND;
 		}
-		*req = scratch;
-		*found = &routes[i];
-		return ROUTE_FOUND;
+		result = ROUTE_BAD_METHOD;
+		if (allow && used < 56)
+			used += (size_t)snprintf(allow + used, 64 - used, "%s%s", used ? ", " : "",
+			                         http_method_name(routes[i].method));
 	}
 	return result;
+}
+
+enum route_match router_find(const struct route *routes, size_t n, struct request *req,
+                             const struct route **found, char allow[64])
+{
+	enum route_match m;
+
+	if (allow)
+		allow[0] = '\0';
+	m = find_kind(routes, n, true, req, found, allow);
+	if (m != ROUTE_NOT_FOUND)
+		return m;
+	return find_kind(routes, n, false, req, found, allow);
 }

@@ -31,11 +31,15 @@ struct route {
 enum route_match { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_BAD_METHOD };
 
 /*
- * Finds the first route whose pattern matches req->path and method; fills the
- * request's path parameters. Literal routes must precede patterns that would
- * shadow them (`/stats` before `/:id`).
+ * Finds the route for req->path and method; fills the request's path
+ * parameters. A path that some literal route names (`/stats`) is that
+ * route's, never a `/:id` value: asked with another method it is
+ * ROUTE_BAD_METHOD. On ROUTE_BAD_METHOD, allow (if not NULL) lists the
+ * methods the path does take, e.g. "GET, PUT".
  */
 enum route_match router_find(const struct route *routes, size_t n, struct request *req,
-                             const struct route **found);
+                             const struct route **found, char allow[64]);
+
+const char *http_method_name(enum http_method m);
 
 #endif

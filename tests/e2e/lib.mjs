@@ -39,7 +39,8 @@ export function token(sub, role, ttl = 3600) {
 const b64url = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
 // A hand-made token, for the ones the service must refuse.
-export function forgeToken(header, payload, secret = readFileSync(join(env.STACK_DIR, 'jwt_secret'))) {
+// The service strips the secret file's trailing newline; so does this.
+export function forgeToken(header, payload, secret = readFileSync(join(env.STACK_DIR, 'jwt_secret'), 'utf8').replace(/[\r\n]+$/, '')) {
   const unsigned = `${b64url(header)}.${b64url(payload)}`;
   const sig = secret === null ? '' : createHmac('sha256', secret).update(unsigned).digest('base64url');
   return `${unsigned}.${sig}`;

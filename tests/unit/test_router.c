@@ -21,13 +21,15 @@ static const struct route routes[] = {
 	{ HTTP_PUT, "/api/payment/:id", h_c, ACCESS_USER, 0 },
 };
 
+static char allow[64];
+
 static enum route_match find(enum http_method m, const char *path, struct request *req,
                              const struct route **r)
 {
 	memset(req, 0, sizeof(*req));
 	req->method = m;
 	req->path = path;
-	return router_find(routes, 4, req, r);
+	return router_find(routes, 4, req, r, allow);
 }
 
 static void test_literal_before_pattern(void **state)
@@ -54,6 +56,10 @@ static void test_misses(void **state)
 	char long_id[200] = "/api/payment/";
 
 	assert_int_equal(find(HTTP_DELETE, "/api/payment/xyz", &req, &r), ROUTE_BAD_METHOD);
+	assert_string_equal(allow, "GET, PUT");
+	/* A literal path is never taken as an id, whatever the method. */
+	assert_int_equal(find(HTTP_PUT, "/api/payment/stats", &req, &r), ROUTE_BAD_METHOD);
+	assert_string_equal(allow, "GET");
 	assert_int_equal(find(HTTP_GET, "/api/payment/xyz/other", &req, &r), ROUTE_NOT_FOUND);
 	assert_int_equal(find(HTTP_GET, "/api/payment//debug", &req, &r), ROUTE_NOT_FOUND);
 	assert_int_equal(find(HTTP_GET, "/api/paymentx", &req, &r), ROUTE_NOT_FOUND);
