@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "breaker.h"
+#include "chain.h"
 #include "handlers.h"
 #include "jsonin.h"
 #include "log.h"
@@ -40,6 +41,7 @@ void h_health(struct request *req, struct response *resp)
 	json_object_object_add(endpoints, "health", json_object_new_string("/api/payment/health"));
 	json_object_object_add(data, "endpoints", endpoints);
 	json_object_object_add(data, "breakers", breaker_json());
+	json_object_object_add(data, "chains", chain_status_json(app->cfg));
 	resp_ok(resp, 200, data, "payment service is healthy");
 }
 

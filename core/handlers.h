@@ -22,6 +22,11 @@ handler_fn h_shkeeper_intent, h_shkeeper_webhook;
 handler_fn h_shk_test, h_shk_callback_test, h_shk_create_test_payment, h_shk_trigger_webhook;
 /* h_observe.c */
 handler_fn h_webhook_stats, h_wallet_monitor_status, h_auto_webhook_status, h_admin_events;
+/* h_chain.c, h_chain_verify.c: wallet-direct payments and on-chain verification */
+handler_fn h_chain_save, h_chain_status, h_chain_update, h_chain_receiver, h_chain_history;
+handler_fn h_chain_verify, h_chain_verify_all, h_chain_fetch_tx, h_chain_fetch_missing;
+/* The payment `id` if its buyer or an admin asks; otherwise NULL with 400 or 404 written. */
+PGresult *chain_visible_payment(struct request *req, struct response *resp, const char *id);
 
 /* Answers for a failed database call: 503 with Retry-After when it is down, else 500. */
 void resp_db_error(struct response *resp, enum db_status st);

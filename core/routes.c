@@ -24,6 +24,20 @@ const struct route app_routes[] = {
 	{ HTTP_POST, P "/shkeeper/create-test-payment", h_shk_create_test_payment, ACCESS_PUBLIC, ROUTE_DEV | ROUTE_DB },
 	{ HTTP_POST, P "/shkeeper/trigger-webhook",  h_shk_trigger_webhook, ACCESS_USER, ROUTE_DEV | ROUTE_DB },
 
+	/* Wallet-direct payments and on-chain verification. */
+	{ HTTP_POST, P "/decentralized/save",        h_chain_save,       ACCESS_USER,   ROUTE_DB },
+	{ HTTP_POST, P "/decentralized/create",      h_chain_save,       ACCESS_USER,   ROUTE_DB },
+	{ HTTP_POST, P "/decentralized/verify-all-pending", h_chain_verify_all, ACCESS_PUBLIC, 0 },
+	{ HTTP_POST, P "/decentralized/verify/:paymentId", h_chain_verify, ACCESS_USER,  ROUTE_DB },
+	{ HTTP_POST, P "/decentralized/verify",      h_chain_verify,     ACCESS_USER,   ROUTE_DB },
+	{ HTTP_POST, P "/verify",                    h_chain_verify,     ACCESS_USER,   ROUTE_DB },
+	{ HTTP_GET,  P "/decentralized/status/:paymentId", h_chain_status, ACCESS_USER,  ROUTE_DB },
+	{ HTTP_PUT,  P "/decentralized/update",      h_chain_update,     ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_GET,  P "/decentralized/receiver",    h_chain_receiver,   ACCESS_PUBLIC, 0 },
+	{ HTTP_GET,  P "/decentralized/history/:userId", h_chain_history, ACCESS_USER,  ROUTE_DB },
+	{ HTTP_POST, P "/payments/auto-fetch-missing", h_chain_fetch_missing, ACCESS_ADMIN, ROUTE_DB },
+	{ HTTP_POST, P "/payments/:id/fetch-tx",     h_chain_fetch_tx,   ACCESS_USER,   ROUTE_DB },
+
 	{ HTTP_GET,  P "/stats",                     h_stats,            ACCESS_USER,   ROUTE_DB },
 	{ HTTP_GET,  P "/stats/:userId",             h_stats,            ACCESS_USER,   ROUTE_DB },
 	{ HTTP_GET,  P "/export",                    h_export,           ACCESS_USER,   ROUTE_DB },

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "breaker.h"
+#include "chain.h"
 #include "config.h"
 #include "db.h"
 #include "jwt.h"
@@ -90,6 +91,9 @@ int main(int argc, char **argv)
 			snprintf(err, sizeof(err), "cannot map the shared breaker state");
 			fd = -1;
 		}
+		/* A node on the wrong chain or a token with other decimals: refuse to start. */
+		if (fd >= 0 && chain_check_startup(cfg, err, sizeof(err)) != 0)
+			fd = -1;
 		if (fd < 0) {
 			fprintf(stderr, "fcgi-payments: %s\n", err);
 			rc = 1;

@@ -1,0 +1,415 @@
+#include "chainpay.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/bn.h>
+
+#include "chain.h"
+#include "coord.h"
+#include "erc20.h"
+#include "log.h"
+#include "payment.h"
+#include "units.h"
+#include "valid.h"
+
+/* getLogs in windows providers accept, over a bounded stretch of history. */
+#define FETCH_WINDOW 2000
+#define FETCH_MAX_BLOCKS 200000
+
+static void say(struct chainpay_outcome *out, enum chainpay_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void say(struct chainpay_outcome *out, enum chainpay_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	out->kind = kind;
+	va_start(ap, fmt);
+	vsnprintf(out->message, sizeof(out->message), fmt, ap);
+	va_end(ap);
+}
+
+static const char *col(const PGresult *pay, int r, int c)
+{
+	return PQgetisnull(pay, r, c) ? NULL : PQgetvalue(pay, r, c);
+}
+
+const char *chainpay_kind_name(enum chainpay_kind k)
+{
+	switch (k) {
+	case CHAINPAY_CONFIRMED: return "confirmed";
+	case CHAINPAY_PENDING: return "pending";
+	case CHAINPAY_FAILED: return "failed";
+	case CHAINPAY_TX_USED: return "tx_hash_used";
+	case CHAINPAY_CONFLICT: return "invalid_state";
+	case CHAINPAY_NOT_VERIFIABLE: return "not_verifiable";
+	case CHAINPAY_NOT_FOUND: return "not_found";
+	case CHAINPAY_UNAVAILABLE: return "chain_unavailable";
+	case CHAINPAY_UPSTREAM: return "chain_error";
+	case CHAINPAY_DB: return "database";
+	}
+	return "unknown";
+}
+
+int chainpay_http_status(const struct chainpay_outcome *out)
+{
+	switch (out->kind) {
+	case CHAINPAY_CONFIRMED: return 200;
+	case CHAINPAY_PENDING: return 202;
+	case CHAINPAY_FAILED: return 422;
+	case CHAINPAY_TX_USED:
+	case CHAINPAY_CONFLICT:
+	case CHAINPAY_NOT_VERIFIABLE: return 409;
+	case CHAINPAY_NOT_FOUND: return 404;
+	case CHAINPAY_UNAVAILABLE: return 503;
+	case CHAINPAY_UPSTREAM: return 502;
+	case CHAINPAY_DB: return out->dbst == DB_UNAVAILABLE ? 503 : 500;
+	}
+	return 500;
+}
+
+/* The payment (other than `self`) that already holds this hash on this network. */
+static enum db_status find_tx_owner(struct db *db, const char *tx, const char *network,
+    const char *self, char used_by[40])
+{
+	const char *p[3] = { tx, network, self };
+	PGresult *res = NULL;
+	enum db_status st;
+
+	used_by[0] = '\0';
+	st = db_exec(db, &res,
+	             "SELECT id::text FROM payments WHERE direction = 'in' AND tx_hash IS NOT NULL"
+	             " AND lower(tx_hash) = lower($1) AND coalesce(network, '') = coalesce($2, '')"
+	             " AND id <> $3::uuid LIMIT 1", 3, p);
+	if (st == DB_OK && PQntuples(res) > 0)
+		snprintf(used_by, 40, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return st;
+}
+
+/* Only pay-ins we can check on chain: ours, with a network, token and receiver. */
+static int check_verifiable(const PGresult *pay, int r, struct chainpay_outcome *out)
+{
+	const char *provider = PQgetvalue(pay, r, CP_PROVIDER);
+
+	if (strcmp(provider, "shkeeper") == 0) {
+		say(out, CHAINPAY_NOT_VERIFIABLE, "payment %s is a SHKeeper payment: confirm it through /api/payment/shkeeper/confirm-transaction",
+		    PQgetvalue(pay, r, CP_ID));
+		return -1;
+	}
+	if (strcmp(PQgetvalue(pay, r, CP_DIRECTION), "in") != 0 ||
+	    (strcmp(provider, "decentralized") != 0 && strcmp(provider, "manual") != 0)) {
+		say(out, CHAINPAY_NOT_VERIFIABLE, "payment %s is not a wallet-direct pay-in", PQgetvalue(pay, r, CP_ID));
+		return -1;
+	}
+	if (col(pay, r, CP_NETWORK) == NULL || col(pay, r, CP_CONTRACT) == NULL || col(pay, r, CP_RECEIVER) == NULL) {
+		say(out, CHAINPAY_NOT_VERIFIABLE, "payment %s has no network, token contract or receiving address to check",
+		    PQgetvalue(pay, r, CP_ID));
+		return -1;
+	}
+	return 0;
+}
+
+static int expectation(const struct config *cfg, const PGresult *pay, int r, struct verify_expect *x,
+    struct chainpay_outcome *out)
+{
+	char err[256];
+
+	if (verify_expect_init(x, cfg, PQgetvalue(pay, r, CP_NETWORK), PQgetvalue(pay, r, CP_CONTRACT),
+	                       PQgetvalue(pay, r, CP_RECEIVER), PQgetvalue(pay, r, CP_AMOUNT),
+	                       col(pay, r, CP_SENDER), err, sizeof(err)) != 0) {
+		say(out, CHAINPAY_NOT_VERIFIABLE, "payment %s cannot be checked: %s", PQgetvalue(pay, r, CP_ID), err);
+		return -1;
+	}
+	out->decimals = x->decimals;
+	return 0;
+}
+
+static void rpc_trouble(struct chainpay_outcome *out, const struct rpc_error *e)
+{
+	out->retry_after = e->retry_after > 0 ? e->retry_after : 5;
+	say(out, e->kind == RPC_EREMOTE || e->kind == RPC_EBADANSWER ? CHAINPAY_UPSTREAM : CHAINPAY_UNAVAILABLE,
+	    "%s", e->message);
+}
+
+/* Raises the confirmations column (a progress count, not a state) and reloads the row. */
+static void record_depth(struct db *db, const char *id, uint64_t depth, struct chainpay_outcome *out)
+{
+	char n[24];
+	PGresult *res = NULL;
+
+	snprintf(n, sizeof(n), "%" PRIu64, depth > INT32_MAX ? (uint64_t)INT32_MAX : depth);
+	const char *p[2] = { id, n };
+	if (db_exec(db, &res,
+	            "UPDATE payments p SET confirmations = greatest(p.confirmations, $2::integer)"
+	            " WHERE p.id = $1 RETURNING " PAYMENT_COLUMNS, 2, p) == DB_OK && PQntuples(res) == 1) {
+		PQclear(out->row);
+		out->row = res;
+		return;
+	}
+	PQclear(res);
+}
+
+/* Applies a verifier answer through the coordinator. */
+static void apply(struct db *db, const char *id, const char *status, const char *tx,
+    const char *network, const char *actor, const char *request_id, const char *reason,
+    struct chainpay_outcome *out, enum chainpay_kind on_success)
+{
+	json_object *meta = json_object_new_object(), *v = verify_result_json(&out->vr, out->decimals);
+	enum coord_result cr;
+
+	json_object_object_add(v, "transactionHash", json_object_new_string(tx));
+	json_object_object_add(meta, "chainVerification", v);
+	struct coord_change change = {
+		.status = status,
+		.tx_hash = out->vr.verdict == VERIFY_FAILED ? NULL : tx,
+		.metadata = json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN),
+		.source = "chain",
+		.actor = actor,
+		.reason = reason,
+		.request_id = request_id,
+	};
+	cr = coord_apply(db, id, &change, &out->row, &out->dbst);
+	switch (cr) {
+	case COORD_APPLIED:
+	case COORD_UNCHANGED:
+		out->kind = on_success;
+		if (out->vr.mined && out->vr.verdict != VERIFY_FAILED)
+			record_depth(db, id, out->vr.confirmations, out);
+		break;
+	case COORD_BACKWARD:
+		say(out, CHAINPAY_CONFLICT, "payment %s is %s; the chain's answer (%s) cannot move it", id,
+		    out->row ? PQgetvalue(out->row, 0, CP_STATUS) : "?", verify_verdict_name(out->vr.verdict));
+		break;
+	case COORD_NOT_FOUND:
+		say(out, CHAINPAY_CONFLICT, "payment %s disappeared", id);
+		break;
+	case COORD_TX_USED:
+		find_tx_owner(db, tx, network, id, out->used_by);
+		say(out, CHAINPAY_TX_USED, "transaction %s already pays payment %s", tx, out->used_by);
+		break;
+	case COORD_DB:
+		say(out, CHAINPAY_DB, "database error");
+		break;
+	}
+	json_object_put(meta);
+}
+
+void chainpay_verify(struct db *db, const struct config *cfg, const PGresult *pay, int r,
+    const char *tx_hash, const char *actor, const char *request_id,
+    struct chainpay_outcome *out)
+{
+	const char *id = PQgetvalue(pay, r, CP_ID), *status = PQgetvalue(pay, r, CP_STATUS);
+	const char *recorded = col(pay, r, CP_TX), *network = col(pay, r, CP_NETWORK);
+	struct verify_expect x;
+	struct rpc_client c;
+	struct rpc_error e;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->tx_hash, sizeof(out->tx_hash), "%s", tx_hash);
+	if (check_verifiable(pay, r, out) != 0 || expectation(cfg, pay, r, &x, out) != 0)
+		return;
+	if (strcmp(status, "completed") == 0 || strcmp(status, "released") == 0 ||
+	    strcmp(status, "refunded") == 0) {
+		/* Asking again about the hash that completed it is answered as it was. */
+		if (recorded && strcasecmp(recorded, tx_hash) == 0)
+			say(out, CHAINPAY_CONFIRMED, "payment %s was already confirmed by this transaction", id);
+		else
+			say(out, CHAINPAY_CONFLICT, "payment %s is already %s%s%s", id, status,
+			    recorded ? " by transaction " : "", recorded ? recorded : "");
+		return;
+	}
+	if (strcmp(status, "pending") != 0 && strcmp(status, "processing") != 0) {
+		say(out, CHAINPAY_CONFLICT, "payment %s is %s; it cannot be verified", id, status);
+		return;
+	}
+	if (recorded && strcasecmp(recorded, tx_hash) != 0) {
+		say(out, CHAINPAY_CONFLICT, "payment %s is already being paid by transaction %s", id, recorded);
+		return;
+	}
+	/* A friendly answer before asking the chain; the unique index decides under a race. */
+	if ((out->dbst = find_tx_owner(db, tx_hash, network, id, out->used_by)) != DB_OK) {
+		say(out, CHAINPAY_DB, "database error");
+		return;
+	}
+	if (out->used_by[0]) {
+		say(out, CHAINPAY_TX_USED, "transaction %s already pays payment %s", tx_hash, out->used_by);
+		return;
+	}
+	/* No transaction is open here: the RPC calls may take seconds. */
+	if (chain_ready(cfg, network, &e) != RPC_OK || rpc_client_init(&c, cfg, network, &e) != RPC_OK) {
+		rpc_trouble(out, &e);
+		return;
+	}
+	verify_tx(&c, &x, tx_hash, &out->vr);
+	out->verified = true;
+	snprintf(out->message, sizeof(out->message), "%s", out->vr.message);
+	switch (out->vr.verdict) {
+	case VERIFY_CONFIRMED:
+		apply(db, id, "completed", tx_hash, network, actor, request_id, "on-chain transfer confirmed",
+		      out, CHAINPAY_CONFIRMED);
+		break;
+	case VERIFY_PENDING:
+		if (out->vr.reason != VR_NOT_DEEP) {
+			/* Not seen on chain: nothing is recorded, so a wrong hash holds nothing. */
+			out->kind = CHAINPAY_PENDING;
+			break;
+		}
+		apply(db, id, "processing", tx_hash, network, actor, request_id,
+		      "on-chain transfer seen, awaiting confirmations", out, CHAINPAY_PENDING);
+		break;
+	case VERIFY_FAILED:
+		if (!out->vr.final) {
+			out->kind = CHAINPAY_FAILED;
+			break;
+		}
+		apply(db, id, "failed", tx_hash, network, actor, request_id, out->vr.message, out,
+		      CHAINPAY_FAILED);
+		break;
+	case VERIFY_ERROR:
+		rpc_trouble(out, &out->vr.rpc);
+		break;
+	}
+	if (out->kind == CHAINPAY_CONFIRMED || out->kind == CHAINPAY_PENDING || out->kind == CHAINPAY_FAILED)
+		snprintf(out->message, sizeof(out->message), "%s", out->vr.message);
+}
+
+/* Looks through one window of logs, newest first, for an unused exact-amount transfer. */
+static int scan_logs(struct db *db, json_object *logs, const struct verify_expect *x,
+    const char *network, const char *self, struct chainpay_outcome *out)
+{
+	for (size_t i = json_object_array_length(logs); i-- > 0;) {
+		json_object *log = json_object_array_get_idx(logs, i), *v, *arr;
+		const char *topics[3], *hash;
+		struct erc20_transfer t;
+		char used_by[40];
+
+		if (!json_object_is_type(log, json_type_object) ||
+		    (json_object_object_get_ex(log, "removed", &v) && json_object_get_boolean(v)) ||
+		    !json_object_object_get_ex(log, "topics", &arr) || !json_object_is_type(arr, json_type_array) ||
+		    json_object_array_length(arr) != 3 ||
+		    !json_object_object_get_ex(log, "transactionHash", &v) || !valid_tx_hash(json_object_get_string(v)))
+			continue;
+		hash = json_object_get_string(v);
+		for (size_t k = 0; k < 3; k++)
+			topics[k] = json_object_get_string(json_object_array_get_idx(arr, k));
+		json_object *addr, *data;
+		if (!json_object_object_get_ex(log, "address", &addr) || !json_object_object_get_ex(log, "data", &data) ||
+		    erc20_decode_transfer_log(json_object_get_string(addr), topics, 3, json_object_get_string(data), &t) != ERC20_OK ||
+		    memcmp(t.token, x->token, 20) != 0 || memcmp(t.to, x->recipient, 20) != 0 ||
+		    memcmp(t.value, x->min_amount, 32) != 0)
+			continue;
+		if ((out->dbst = find_tx_owner(db, hash, network, self, used_by)) != DB_OK)
+			return -1;
+		if (used_by[0])
+			continue;
+		snprintf(out->tx_hash, sizeof(out->tx_hash), "%s", hash);
+		if (json_object_object_get_ex(log, "blockNumber", &v))
+			units_hexqty_u64(json_object_get_string(v), &out->vr.block_number);
+		return 1;
+	}
+	return 0;
+}
+
+void chainpay_fetch_tx(struct db *db, const struct config *cfg, const PGresult *pay, int r,
+    const char *actor, const char *request_id, time_t deadline, struct chainpay_outcome *out)
+{
+	const char *id = PQgetvalue(pay, r, CP_ID), *status = PQgetvalue(pay, r, CP_STATUS);
+	const char *network = col(pay, r, CP_NETWORK), *recorded = col(pay, r, CP_TX);
+	struct verify_expect x;
+	struct rpc_client c;
+	struct rpc_error e;
+	uint64_t head, scanned = 0;
+	int found = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (strcmp(PQgetvalue(pay, r, CP_PROVIDER), "shkeeper") == 0) {
+		say(out, CHAINPAY_NOT_VERIFIABLE,
+		    "payment %s is a SHKeeper payment: its transaction is found through its invoice, not here", id);
+		return;
+	}
+	if (recorded) {
+		snprintf(out->tx_hash, sizeof(out->tx_hash), "%s", recorded);
+		say(out, CHAINPAY_CONFIRMED, "payment %s already has its transaction hash", id);
+		return;
+	}
+	if (strcmp(status, "completed") != 0 && strcmp(status, "released") != 0 && strcmp(status, "refunded") != 0) {
+		say(out, CHAINPAY_CONFLICT, "payment %s is %s: only a completed payment's hash is looked up; verify a pending one with its hash",
+		    id, status);
+		return;
+	}
+	if (check_verifiable(pay, r, out) != 0 || expectation(cfg, pay, r, &x, out) != 0)
+		return;
+	if (chain_ready(cfg, network, &e) != RPC_OK || rpc_client_init(&c, cfg, network, &e) != RPC_OK ||
+	    rpc_block_number(&c, &head, &e) != RPC_OK) {
+		rpc_trouble(out, &e);
+		return;
+	}
+	/* Newest first: the payment was completed recently more often than not. */
+	for (uint64_t hi = head; scanned < FETCH_MAX_BLOCKS && found == 0; ) {
+		uint64_t lo = hi >= FETCH_WINDOW - 1 ? hi - (FETCH_WINDOW - 1) : 0;
+		json_object *logs = NULL;
+		struct rpc_log_filter f = {
+			.contract = PQgetvalue(pay, r, CP_CONTRACT), .from = col(pay, r, CP_SENDER),
+			.to = PQgetvalue(pay, r, CP_RECEIVER), .from_block = lo, .to_block = hi,
+		};
+		if (time(NULL) > deadline) {
+			out->retry_after = 1;
+			say(out, CHAINPAY_UNAVAILABLE, "gave up after searching %" PRIu64 " blocks (time budget spent)", scanned);
+			return;
+		}
+		if (rpc_transfer_logs(&c, &f, &logs, &e) != RPC_OK) {
+			rpc_trouble(out, &e);
+			return;
+		}
+		found = scan_logs(db, logs, &x, network, id, out);
+		json_object_put(logs);
+		if (found < 0) {
+			say(out, CHAINPAY_DB, "database error");
+			return;
+		}
+		scanned += hi - lo + 1;
+		if (lo == 0)
+			break;
+		hi = lo - 1;
+	}
+	if (!found) {
+		say(out, CHAINPAY_NOT_FOUND, "no unclaimed transfer of exactly the payment's amount to %s in the last %" PRIu64 " blocks",
+		    PQgetvalue(pay, r, CP_RECEIVER), scanned);
+		return;
+	}
+	json_object *meta = json_object_new_object(), *info = json_object_new_object();
+	json_object_object_add(info, "transactionHash", json_object_new_string(out->tx_hash));
+	json_object_object_add(info, "blockNumber", json_object_new_int64((int64_t)out->vr.block_number));
+	json_object_object_add(info, "source", json_object_new_string("eth_getLogs"));
+	json_object_object_add(meta, "txFetch", info);
+	struct coord_change change = {
+		.tx_hash = out->tx_hash,
+		.metadata = json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN),
+		.source = "chain",
+		.actor = actor,
+		.reason = "transaction hash found in the token's Transfer logs",
+		.request_id = request_id,
+	};
+	switch (coord_apply(db, id, &change, &out->row, &out->dbst)) {
+	case COORD_APPLIED:
+	case COORD_UNCHANGED:
+		say(out, CHAINPAY_CONFIRMED, "transaction %s found in block %" PRIu64, out->tx_hash, out->vr.block_number);
+		log_info("payment %s: transaction hash %s found in the Transfer logs", id, out->tx_hash);
+		break;
+	case COORD_TX_USED:
+		find_tx_owner(db, out->tx_hash, network, id, out->used_by);
+		say(out, CHAINPAY_TX_USED, "transaction %s already pays payment %s", out->tx_hash, out->used_by);
+		break;
+	case COORD_DB:
+		say(out, CHAINPAY_DB, "database error");
+		break;
+	default:
+		say(out, CHAINPAY_CONFLICT, "payment %s changed meanwhile", id);
+	}
+	json_object_put(meta);
+}
