@@ -399,6 +399,23 @@ shkeeper_stop() {
 	rm -f "$DIR/shkeeper.pid"
 }
 
+# --- The test chain (tests/chain/setup.sh) -----------------------------------
+
+# anvil with test tokens; DIR/chain.env points the pool's bsc network at it.
+chain_up() {
+	[ -x "$ROOT/tests/chain/setup.sh" ] || return 0
+	"$ROOT/tests/chain/setup.sh" up "$DIR" || die "the test chain did not start (see $DIR/anvil.log)"
+}
+
+# Every pool this script starts (also pool2-up) sees the chain's settings.
+chain_env() {
+	if [ -f "$DIR/chain.env" ]; then set -a && . "$DIR/chain.env" && set +a; fi
+}
+
+chain_down() {
+	if [ -x "$ROOT/tests/chain/setup.sh" ]; then "$ROOT/tests/chain/setup.sh" down "$DIR" || true; fi
+}
+
 # --- The second pool (pool2-up) ---------------------------------------------
 
 # Another master on the same database behind another nginx, so tests can
@@ -411,6 +428,7 @@ pool2_env() {
 	BIN=$(sed -n 's/^BIN=//p' "$DIR/env")
 	NGINX_DIR=$DIR/nginx2
 	FCGI_SOCK=fcgi2.sock
+	chain_env
 }
 
 pool2_failed() {
@@ -461,6 +479,7 @@ write_env() {
 		SHKEEPER_URL=http://127.0.0.1:$SHKEEPER_PORT
 		SHKEEPER_API_KEY_FILE=$DIR/shkeeper_api_key
 	EOF
+	if [ -f "$DIR/chain.env" ]; then cat "$DIR/chain.env" >>"$DIR/env"; fi
 }
 
 stack_down() {
@@ -468,6 +487,7 @@ stack_down() {
 	nginx_stop
 	pool_stop
 	shkeeper_stop
+	chain_down
 	pg_stop
 }
 
@@ -499,6 +519,8 @@ stack_up() {
 	migrate
 	make_cert
 	shkeeper_start
+	chain_up
+	chain_env
 	pool_start
 	nginx_start
 	write_env
