@@ -1,0 +1,145 @@
+/* JSON-RPC answers as nodes write them, and the ones a client must refuse:
+ * wrong id, both or neither of result and error, garbage after the object. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rpc.h"
+
+static int parse(const char *body, long long id, json_object **res, struct rpc_error *e)
+{
+	return rpc_parse_answer(body, strlen(body), id, res, e);
+}
+
+static void test_result(void **state)
+{
+	json_object *res;
+	struct rpc_error e;
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(parse("{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":\"0x38\"}", 7, &res, &e), RPC_OK);
+	assert_int_equal(rpc_result_u64(res, "eth_chainId", &v, &e), RPC_OK);
+	assert_int_equal(v, 56);
+	json_object_put(res);
+
+	/* A null result (unknown receipt) is an answer, not an error. */
+	assert_int_equal(parse("{\"id\":3,\"jsonrpc\":\"2.0\",\"result\":null}", 3, &res, &e), RPC_OK);
+	assert_null(res);
+
+	/* Quantities are strict: leading zeros and decimals are refused. */
+	assert_int_equal(parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"0x01\"}", 1, &res, &e), RPC_OK);
+	assert_int_equal(rpc_result_u64(res, "eth_blockNumber", &v, &e), RPC_EBADANSWER);
+	json_object_put(res);
+	assert_int_equal(parse("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":12}", 1, &res, &e), RPC_OK);
+	assert_int_equal(rpc_result_u64(res, "eth_blockNumber", &v, &e), RPC_EBADANSWER);
+	json_object_put(res);
+}
+
+static void test_error(void **state)
+{
+	json_object *res;
+	struct rpc_error e;
+
+	(void)state;
+	assert_int_equal(parse("{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":3,\"message\":\"execution reverted\","
+	                       "\"data\":\"0x08c379a0\"}}", 2, &res, &e), RPC_EREMOTE);
+	assert_null(res);
+	assert_int_equal(e.kind, RPC_EREMOTE);
+	assert_int_equal(e.code, 3);
+	assert_string_equal(e.message, "execution reverted");
+
+	assert_int_equal(parse("{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":-32601,\"message\":\"Method not found\"}}",
+	                       2, &res, &e), RPC_EREMOTE);
+	assert_int_equal(e.code, -32601);
+}
+
+static void test_refusals(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"not json",
+		"[]",
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"0x1\"} trailing",
+		"{\"jsonrpc\":\"1.0\",\"id\":1,\"result\":\"0x1\"}",
+		"{\"id\":1,\"result\":\"0x1\"}",
+		"{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":\"0x1\"}",          /* another request's answer */
+		"{\"jsonrpc\":\"2.0\",\"id\":\"1\",\"result\":\"0x1\"}",
+		"{\"jsonrpc\":\"2.0\",\"id\":1}",
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":\"0x1\",\"error\":{\"code\":1,\"message\":\"x\"}}",
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"message\":\"no code\"}}",
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":1.5,\"message\":\"x\"}}",
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":\"flat\"}",
+		"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+	};
+	json_object *res;
+	struct rpc_error e;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		res = (json_object *)1;
+		assert_int_equal(parse(bad[i], 1, &res, &e), RPC_EBADANSWER);
+		assert_null(res);
+		assert_true(e.message[0] != '\0');
+	}
+}
+
+static void test_no_rpc_configured(void **state)
+{
+	static struct config cfg;
+	struct rpc_client c;
+	struct rpc_error e;
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.n_networks = 1;
+	strcpy(cfg.networks[0].name, "bsc");
+	assert_int_equal(rpc_client_init(&c, &cfg, "bsc", &e), RPC_ENOCONF);
+	assert_int_equal(rpc_client_init(&c, &cfg, "polygon", &e), RPC_ENOCONF);
+}
+
+/* A port nothing listens on: the call fails over every URL, then the breaker opens. */
+static void test_unreachable_and_breaker(void **state)
+{
+	static struct config cfg;
+	struct rpc_client c;
+	struct rpc_error e;
+	uint64_t id;
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.n_networks = 1;
+	strcpy(cfg.networks[0].name, "ethereum");
+	cfg.networks[0].chain_id = 1;
+	cfg.networks[0].n_rpc = 2;
+	strcpy(cfg.networks[0].rpc_urls[0], "http://127.0.0.1:9/a-secret-key");
+	strcpy(cfg.networks[0].rpc_urls[1], "http://127.0.0.1:9/another");
+	cfg.rpc_timeout_ms = 500;
+	cfg.rpc_connect_timeout_ms = 200;
+	assert_int_equal(rpc_client_init(&c, &cfg, "ethereum", &e), RPC_OK);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(rpc_chain_id(&c, &id, &e), RPC_EUNAVAILABLE);
+		/* URLs may carry API keys: messages name them by position only. */
+		assert_null(strstr(e.message, "secret"));
+		assert_true(e.retry_after > 0);
+	}
+	/* The default breaker (5 failures) is open now: answered without a call. */
+	assert_int_equal(rpc_chain_id(&c, &id, &e), RPC_EUNAVAILABLE);
+	assert_non_null(strstr(e.message, "paused"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_result),
+		cmocka_unit_test(test_error),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_no_rpc_configured),
+		cmocka_unit_test(test_unreachable_and_breaker),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
