@@ -13,6 +13,7 @@
 //   POST /__control/reset    mode ok, counters zero (invoices are kept: the service stores their ids)
 //   POST /__control/pay      {"external_id","amount_crypto","txid"?,"status"?,"unconfirmed"?}
 //   POST /__control/deliver  {"callback_url"?,"body","timestamp"?,"signature"?,"apiKeyHeader"?}
+//   GET  /__control/requests?external_id=X   the payment_request calls received (raw bodies)
 //   GET  /__control/invoices/<external_id>   the fake's own view, for debugging
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -50,6 +51,10 @@ const deliverer = new Deliverer({ apiKey: API_KEY, ca: opt.ca ? readFileSync(opt
 let mode = { mode: 'ok', delayMs: 0, message: 'payment gateway is unavailable' };
 const hung = new Set();
 let calls = { payment_request: {}, total: 0, invoice_lookup: {} };
+// The last payment_request calls as received, so tests can check what the
+// service sent (amount as a string, the callback URL, the key).
+const MAX_RECORDED = 500;
+let received = [];
 
 function releaseHung() {
   for (const res of hung) res.socket?.destroy();
@@ -101,9 +106,7 @@ async function paymentRequest(req, res, crypto) {
   const text = await readBody(req);
   const parsed = parseJson(text);
   const body = parsed.value && typeof parsed.value === 'object' ? parsed.value : {};
-  const key = String(body.external_id ?? '');
-  calls.payment_request[key] = (calls.payment_request[key] ?? 0) + 1;
-  calls.total += 1;
+  record(req, crypto, text);
 
   const refused = checkKey(req);
   if (refused) return send(res, 200, refused);
@@ -145,12 +148,13 @@ function cryptoList(res) {
 
 async function api(req, res, path) {
   // Outages first: whatever the endpoint, a down or hung SHKeeper answers nothing.
+  const pr = path.match(/^\/api\/v1\/([^/]+)\/payment_request$/);
   if (mode.mode === 'down') {
-    if (path.endsWith('/payment_request')) await readBody(req).then((t) => countOnly(t)).catch(() => {});
+    if (pr) record(req, decodeURIComponent(pr[1]), await readBody(req));
     return req.socket.destroy();
   }
   if (mode.mode === 'hang') {
-    if (path.endsWith('/payment_request')) await readBody(req).then((t) => countOnly(t)).catch(() => {});
+    if (pr) record(req, decodeURIComponent(pr[1]), await readBody(req));
     hung.add(res);
     res.on('close', () => hung.delete(res));
     return;
@@ -168,19 +172,26 @@ async function api(req, res, path) {
   send(res, 404, '<!doctype html>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n');
 }
 
-// A call that reached a down or hung SHKeeper still counts as a call.
-function countOnly(text) {
+// Every payment_request counts, including those a down or hung SHKeeper
+// never answers: they reached it.
+function record(req, crypto, text) {
   const p = parseJson(text);
   const key = String((p.value && p.value.external_id) ?? '');
   calls.payment_request[key] = (calls.payment_request[key] ?? 0) + 1;
   calls.total += 1;
+  received.push({
+    at: new Date().toISOString(), crypto, external_id: key, mode: mode.mode,
+    apiKey: req.headers['x-shkeeper-api-key'] === API_KEY, contentType: req.headers['content-type'] ?? null,
+    body: text,
+  });
+  if (received.length > MAX_RECORDED) received = received.slice(-MAX_RECORDED);
 }
 
 // --- The control API --------------------------------------------------------
 
 const MODES = ['ok', 'error', 'down', 'hang', 'slow'];
 
-async function control(req, res, path) {
+async function control(req, res, path, query) {
   const text = req.method === 'POST' ? await readBody(req) : '';
   const parsed = text ? parseJson(text) : { value: {} };
   if (parsed.error) return send(res, 400, { error: `invalid JSON: ${parsed.error}` });
@@ -194,19 +205,31 @@ async function control(req, res, path) {
     return send(res, 200, mode);
   }
   if (req.method === 'GET' && path === '/__control/calls') return send(res, 200, calls);
+  if (req.method === 'GET' && path === '/__control/requests') {
+    const id = query.get('external_id');
+    return send(res, 200, { requests: id === null ? received : received.filter((r) => r.external_id === id) });
+  }
   if (req.method === 'POST' && path === '/__control/reset') {
     mode = { mode: 'ok', delayMs: 0, message: 'payment gateway is unavailable' };
     releaseHung();
     calls = { payment_request: {}, total: 0, invoice_lookup: {} };
+    received = [];
     return send(res, 200, { reset: true });
   }
   if (req.method === 'POST' && path === '/__control/pay') return pay(res, body);
   if (req.method === 'POST' && path === '/__control/deliver') return deliverRaw(res, body);
   if (req.method === 'GET' && (m = path.match(/^\/__control\/invoices\/([^/]+)$/))) {
-    return send(res, 200, lookupAnswer(store.all(decodeURIComponent(m[1]))));
+    return send(res, 200, { invoices: store.all(decodeURIComponent(m[1])).map(controlView) });
   }
   send(res, 404, { error: `no control endpoint ${req.method} ${path}` });
 }
+
+// The fake's whole view of an invoice: what the API shows plus its id,
+// address and callback URL.
+const controlView = (inv) => ({
+  ...lookupAnswer([inv]).invoices[0],
+  id: inv.id, crypto: inv.crypto, wallet: inv.wallet, callback_url: inv.callbackUrl,
+});
 
 // A deposit to an invoice's address: recorded, then announced to the
 // invoice's callback_url the way SHKeeper would, retried until 202.
@@ -263,11 +286,11 @@ async function deliverRaw(res, body) {
 
 const server = http.createServer(async (req, res) => {
   const started = Date.now();
-  const path = new URL(req.url, 'http://fake').pathname;
+  const { pathname: path, searchParams: query } = new URL(req.url, 'http://fake');
   res.on('finish', () => log(`${req.method} ${path} ${res.statusCode} ${Date.now() - started}ms`));
   res.on('close', () => { if (!res.writableFinished) log(`${req.method} ${path} closed without an answer (${mode.mode})`); });
   try {
-    if (path.startsWith('/__control/')) await control(req, res, path);
+    if (path.startsWith('/__control/')) await control(req, res, path, query);
     else await api(req, res, path);
   } catch (e) {
     log(`error: ${e.stack}`);

@@ -1,0 +1,93 @@
+// What operators and developers see of SHKeeper pay-ins: webhook counters,
+// the monitors' status, the outbox of events, and the dev-mode helpers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  api, sql, token, uid, fake, marketplace, intent, payment, callback, randomTxid, webhookUrl, inboxByExternal,
+  eventually,
+} from './shkeeper_lib.mjs';
+
+const admin = token('adm-shk', 'admin');
+
+// Every number in a JSON document, by its path.
+function numbers(value, path = '', out = {}) {
+  if (typeof value === 'number') out[path] = value;
+  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) numbers(v, `${path}.${k}`, out);
+  return out;
+}
+
+test('webhook-stats: admins only, and its counters follow the deliveries', async () => {
+  const buyer = await api('GET', '/api/payment/shkeeper/webhook-stats', { token: token(uid('b'), 'buyer') });
+  assert.equal(buyer.status, 403, buyer.text);
+  assert.equal((await api('GET', '/api/payment/shkeeper/webhook-stats')).status, 401);
+
+  const before = await api('GET', '/api/payment/shkeeper/webhook-stats', { token: admin });
+  assert.equal(before.status, 200, before.text);
+  assert.equal(before.json.success, true);
+  const body = callback({ externalId: uid('nobody'), status: 'PAID', txs: [{ txid: randomTxid(), amount: '1', trigger: true }] });
+  assert.equal((await fake.deliver({ callback_url: webhookUrl(), body })).lastStatus, 202);
+  assert.equal((await fake.deliver({ callback_url: webhookUrl(), body: body + ' ', signature: '00'.repeat(32) })).lastStatus, 401);
+  const after = await api('GET', '/api/payment/shkeeper/webhook-stats', { token: admin });
+  const a = numbers(before.json.data);
+  const b = numbers(after.json.data);
+  assert.ok(Object.keys(b).length > 0, `counters: ${after.text}`);
+  assert.ok(Object.keys(b).some((k) => b[k] > (a[k] ?? 0)), `some counter grew: ${before.text} -> ${after.text}`);
+  for (const k of Object.keys(a)) if (!/age|seconds|rate|percent|latest|last/i.test(k)) assert.ok(b[k] >= a[k], `${k} never shrinks`);
+});
+
+test('wallet-monitor and auto-webhook status answer honestly', async () => {
+  for (const path of ['/api/payment/shkeeper/wallet-monitor/status', '/api/payment/shkeeper/auto-webhook/status']) {
+    const r = await api('GET', path, { token: admin });
+    assert.equal(r.status, 200, `${path}: ${r.text}`);
+    assert.equal(r.json.success, true);
+    assert.equal(typeof r.json.data, 'object');
+  }
+  const m = await api('GET', '/api/payment/shkeeper/wallet-monitor/status', { token: admin });
+  if ('isMonitoring' in m.json.data) assert.equal(typeof m.json.data.isMonitoring, 'boolean');
+});
+
+test('admin events: ascending ids after `after`, at most `limit`, admins only', async () => {
+  const [[max]] = sql('SELECT coalesce(max(id), 0) FROM events;');
+  const m = marketplace(2);
+  const d = await intent(m);
+  await fake.pay({ external_id: d.externalId, amount_crypto: '10' });
+  const r = await api('GET', `/api/payment/admin/events?after=${max}&limit=100`, { token: admin });
+  assert.equal(r.status, 200, r.text);
+  const list = Array.isArray(r.json.data) ? r.json.data : r.json.data.events;
+  assert.ok(Array.isArray(list), r.text);
+  const ids = list.map((e) => Number(e.id));
+  assert.ok(ids.every((id) => id > Number(max)), 'only ids after `after`');
+  assert.deepEqual(ids, [...ids].sort((x, y) => x - y), 'ascending');
+  const names = list.map((e) => e.event);
+  for (const e of ['payment-created', 'payment-update', 'seller-offer-update', 'purchase-request-update', 'chat-requested']) {
+    assert.ok(names.includes(e), `${e} in ${names}`);
+  }
+  const two = await api('GET', `/api/payment/admin/events?after=${max}&limit=2`, { token: admin });
+  const page = Array.isArray(two.json.data) ? two.json.data : two.json.data.events;
+  assert.deepEqual(page.map((e) => Number(e.id)), ids.slice(0, 2));
+  const buyer = await api('GET', `/api/payment/admin/events?after=0&limit=1`, { token: m.token });
+  assert.equal(buyer.status, 403, buyer.text);
+});
+
+test('dev helpers exist in dev mode', async () => {
+  const t = await api('POST', '/api/payment/shkeeper/test', { token: admin, body: {} });
+  assert.notEqual(t.status, 404, t.text);
+  assert.ok(t.status < 500, `shkeeper/test reaches the fake: ${t.status} ${t.text}`);
+  for (const method of ['GET', 'POST']) {
+    const r = await api(method, '/api/payment/shkeeper/callback-test', method === 'POST' ? { body: { ping: 1 } } : {});
+    assert.equal(r.status, 200, `${method} callback-test: ${r.text}`);
+  }
+  const c = await api('POST', '/api/payment/shkeeper/create-test-payment', { token: admin, body: {} });
+  assert.notEqual(c.status, 404, c.text);
+  assert.ok(c.status < 500, c.text);
+});
+
+test('trigger-webhook sends a correctly signed delivery to our own webhook', async () => {
+  const m = marketplace(1);
+  const d = await intent(m);
+  const r = await api('POST', '/api/payment/shkeeper/trigger-webhook', { token: m.token, body: { paymentId: d.paymentId, status: 'PAID' } });
+  assert.ok(r.status >= 200 && r.status < 300, `${r.status} ${r.text}`);
+  const rows = await eventually(() => inboxByExternal(d.externalId).filter((x) => x.verdict === 'valid').length && inboxByExternal(d.externalId));
+  assert.ok(rows && rows.some((x) => x.verdict === 'valid'), `a valid delivery stored: ${JSON.stringify(rows)}`);
+  assert.equal((await eventually(() => payment(d.paymentId).status === 'completed' && payment(d.paymentId))).status, 'completed');
+});

@@ -1,0 +1,79 @@
+// A storm of SHKeeper callbacks for one invoice through two independent
+// pools (two masters, two nginx, one database): whatever the order and
+// however many repeats, the payment completes once and the cascade runs once.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { stack } from './lib.mjs';
+import {
+  env, sql, fake, marketplace, intent, payment, eventCount, completedTransitions, callback, randomTxid,
+} from './shkeeper_lib.mjs';
+
+let base2;
+
+before(() => {
+  stack('pool2-up');
+  base2 = readFileSync(process.env.STACK_ENV, 'utf8').match(/^BASE_URL2=(.*)$/m)?.[1];
+  assert.ok(base2, 'pool2-up wrote BASE_URL2');
+});
+
+after(() => stack('pool2-down'));
+
+function shuffle(list) {
+  for (let i = list.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [list[i], list[j]] = [list[j], list[i]];
+  }
+  return list;
+}
+
+// Every body sent `times` times, in random order, alternately through each pool.
+async function storm(bodies, times) {
+  const sends = shuffle(bodies.flatMap((body) => Array.from({ length: times }, () => body)));
+  const urls = [env.BASE_URL, base2].map((b) => `${b}/api/payment/shkeeper/webhook`);
+  const results = await Promise.all(sends.map((body, i) => fake.deliver({ callback_url: urls[i % 2], body })));
+  return results.map((r) => r.lastStatus);
+}
+
+const tally = (statuses) => statuses.reduce((t, s) => ({ ...t, [s]: (t[s] ?? 0) + 1 }), {});
+
+test('240 concurrent callbacks across two pools: one completion, one cascade, no 5xx', async () => {
+  const m = marketplace(3);
+  const d = await intent(m);
+  const tx = [randomTxid(), randomTxid(), randomTxid()];
+  const shape = { externalId: d.externalId, addr: d.walletAddress };
+  const partial = callback({ ...shape, status: 'PARTIAL', txs: [{ txid: tx[0], amount: '5', trigger: true }] });
+  const paidBody = callback({ ...shape, status: 'PAID',
+    txs: [{ txid: tx[0], amount: '5' }, { txid: tx[1], amount: '5', trigger: true }] });
+  const overpaid = callback({ ...shape, status: 'OVERPAID',
+    txs: [{ txid: tx[0], amount: '5' }, { txid: tx[1], amount: '5' }, { txid: tx[2], amount: '1.5', trigger: true }] });
+  const expired = callback({ ...shape, status: 'EXPIRED',
+    txs: [{ txid: tx[0], amount: '5' }, { txid: tx[1], amount: '5' }] });
+
+  // The race for the first transition: partial, paid and overpaid together.
+  const first = await storm([partial, paidBody, overpaid], 80);
+  assert.deepEqual(tally(first), { 202: 240 }, 'every delivery acknowledged');
+  const p = payment(d.paymentId);
+  assert.equal(p.status, 'completed');
+  assert.equal(p.escrow, 'funded');
+  assert.ok([tx[1], tx[2]].includes(p.txHash), `paid by the PAID or OVERPAID transaction: ${p.txHash}`);
+  assert.equal(completedTransitions(d.paymentId), 1);
+  assert.equal(eventCount(d.paymentId, 'seller-offer-update'), 3, 'one cascade');
+  assert.equal(eventCount(d.paymentId, 'chat-requested'), 1);
+  assert.equal(eventCount(d.paymentId, 'purchase-request-update'), 1);
+
+  // Late: EXPIRED and more repeats of everything, after the payment completed.
+  const late = await storm([partial, paidBody, overpaid, expired], 15);
+  assert.deepEqual(tally(late), { 202: 60 });
+  assert.equal(payment(d.paymentId).status, 'completed');
+  assert.equal(completedTransitions(d.paymentId), 1);
+  assert.equal(eventCount(d.paymentId, 'seller-offer-update'), 3);
+
+  // Every delivery is stored, and every byte-identical repeat of a body is
+  // a duplicate (the first of a body may be one too: same transaction).
+  const perBody = sql(`SELECT count(*), count(*) FILTER (WHERE outcome = 'duplicate')
+    FROM webhook_inbox WHERE provider = 'shkeeper' AND external_id = :'e' GROUP BY body ORDER BY 1;`,
+  { e: d.externalId }).map(([n, dup]) => [Number(n), Number(dup)]);
+  assert.deepEqual(perBody.map(([n]) => n), [15, 95, 95, 95], 'each send stored');
+  for (const [n, dup] of perBody) assert.ok(dup >= n - 1, `${dup} of ${n} repeats marked duplicate`);
+});
