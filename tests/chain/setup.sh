@@ -29,17 +29,19 @@ alive() {
 	case "$state" in Z*) return 1 ;; esac
 }
 
-# npm ci only when node_modules does not match the lock file: it wipes and
-# reinstalls, which takes seconds and needs the registry. Install scripts are
-# not run: the binary ships in the platform package, nothing is downloaded.
+# Install only when node_modules does not match the lock file. Not `npm ci`:
+# npm leaves anvil's optional packages for other platforms out of the lock it
+# writes, and `npm ci` then refuses the lock as out of sync on a fresh clone;
+# `npm install --no-save` installs the locked versions and leaves the lock be.
+# Install scripts are not run: the binary ships in the platform package.
 install_packages() {
 	if [ -x "$ANVIL" ] && [ -f "$HERE/node_modules/solc/soljson.js" ] &&
 		[ "$HERE/node_modules/.package-lock.json" -nt "$HERE/package-lock.json" ]; then
 		return 0
 	fi
 	command -v npm >/dev/null 2>&1 || die "npm is missing (tests/stack/deps.sh installs it)"
-	(cd "$HERE" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error) >&2 ||
-		die "npm ci failed in $HERE"
+	(cd "$HERE" && npm install --no-save --no-audit --no-fund --ignore-scripts --loglevel=error) >&2 ||
+		die "npm install failed in $HERE"
 	[ -x "$ANVIL" ] || die "the anvil package has no linux-x64 binary at $ANVIL"
 }
 
