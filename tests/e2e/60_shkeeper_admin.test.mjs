@@ -33,6 +33,11 @@ test('webhook-stats: admins only, and its counters follow the deliveries', async
   assert.ok(Object.keys(b).length > 0, `counters: ${after.text}`);
   assert.ok(Object.keys(b).some((k) => b[k] > (a[k] ?? 0)), `some counter grew: ${before.text} -> ${after.text}`);
   for (const k of Object.keys(a)) if (!/age|seconds|rate|percent|latest|last/i.test(k)) assert.ok(b[k] >= a[k], `${k} never shrinks`);
+  // Where the answer states a total, it is the inbox's.
+  if ('total' in after.json.data) {
+    const [[n]] = sql(`SELECT count(*) FROM webhook_inbox WHERE provider = 'shkeeper';`);
+    assert.equal(after.json.data.total, Number(n), after.text);
+  }
 });
 
 test('wallet-monitor and auto-webhook status answer honestly', async () => {
@@ -44,6 +49,11 @@ test('wallet-monitor and auto-webhook status answer honestly', async () => {
   }
   const m = await api('GET', '/api/payment/shkeeper/wallet-monitor/status', { token: admin });
   if ('isMonitoring' in m.json.data) assert.equal(typeof m.json.data.isMonitoring, 'boolean');
+  if ('pendingDepositAddresses' in m.json.data) {
+    const [[n]] = sql(`SELECT count(*) FROM payments WHERE provider = 'shkeeper' AND direction = 'in'
+                       AND status IN ('pending', 'processing') AND receiver_address IS NOT NULL;`);
+    assert.equal(m.json.data.pendingDepositAddresses, Number(n), m.text);
+  }
 });
 
 test('admin events: ascending ids after `after`, at most `limit`, admins only', async () => {
