@@ -61,9 +61,9 @@ function releaseHung() {
   hung.clear();
 }
 
-function send(res, status, value) {
+function send(res, status, value, type = 'application/json') {
   const text = typeof value === 'string' ? value : JSON.stringify(value);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
@@ -162,14 +162,12 @@ async function api(req, res, path) {
   if (mode.mode === 'slow') await new Promise((r) => setTimeout(r, mode.delayMs));
 
   let m;
-  if (req.method === 'POST' && (m = path.match(/^\/api\/v1\/([^/]+)\/payment_request$/))) {
-    return paymentRequest(req, res, decodeURIComponent(m[1]));
-  }
+  if (req.method === 'POST' && pr) return paymentRequest(req, res, decodeURIComponent(pr[1]));
   if (req.method === 'GET' && (m = path.match(/^\/api\/v1\/invoices\/([^/]+)$/))) {
     return invoiceLookup(req, res, decodeURIComponent(m[1]));
   }
   if (req.method === 'GET' && path === '/api/v1/crypto') return cryptoList(res);
-  send(res, 404, '<!doctype html>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n');
+  send(res, 404, '<!doctype html>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n', 'text/html; charset=utf-8');
 }
 
 // Every payment_request counts, including those a down or hung SHKeeper
