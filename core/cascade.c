@@ -23,13 +23,14 @@ static enum db_status notify_parties(struct db *db, const char *const *p)
 static enum db_status template_checkout(struct db *db, const char *const *p)
 {
 	enum db_status st = notify_parties(db, p);
+	const char *e[3] = { p[0], p[1], p[3] };    /* payment, session (request id), buyer */
 
 	if (st == DB_OK)
 		st = db_exec(db, NULL,
 		             "INSERT INTO events (event, room, payload, payment_id) VALUES"
-		             " ('template-checkout-payment-confirmed', 'user:' || $4,"
+		             " ('template-checkout-payment-confirmed', 'user:' || $3,"
 		             "  jsonb_build_object('paymentId', $1::text, 'sessionId', $2::text), $1::uuid)",
-		             4, p);
+		             3, e);
 	return st;
 }
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { api, token, uid, sql, count, env, eventually } from './lib.mjs';
+import { api, token, uid, sql, count, env, eventually, configuredTokens } from './lib.mjs';
 
 const ADMIN_SUB = uid('admin');
 const ADMIN = token(ADMIN_SUB, 'admin');
@@ -16,7 +16,7 @@ const JSON_CT = { 'content-type': 'application/json' };
 const conf = readFileSync(env.CONFIG, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
   .map((l) => [l.slice(0, l.indexOf('=')).trim(), l.slice(l.indexOf('=') + 1).trim()]);
 const ESCROW = conf.find(([k]) => k === 'escrow_address')[1];
-const TOKENS = conf.filter(([k]) => k.startsWith('token.')).map(([k, v]) => ({ network: k.split('.')[1], symbol: k.split('.')[2], contract: v }));
+const TOKENS = configuredTokens();
 
 function assertError(r, status, code, field) {
   assert.equal(r.status, status, r.text);

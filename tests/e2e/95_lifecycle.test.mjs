@@ -40,7 +40,7 @@ test('a worker is replaced after max_requests, and no request fails meanwhile', 
 test('SIGTERM drains: the request in flight completes, then the pool exits', async () => {
   const m = marketplace(1);
   await fake.reset();
-  await fake.mode('slow', { delayMs: 1500 });
+  await fake.mode('slow', { delayMs: 900 });   // under shkeeper_timeout_ms
   try {
     const pool = master();
     const inFlight = api('POST', '/api/payment/shkeeper/intents', { token: m.token, body: intentBody(m) });

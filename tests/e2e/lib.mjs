@@ -74,3 +74,24 @@ export async function eventually(fn, ms = 15000, step = 200) {
   }
   return v;
 }
+
+// A setting as the pool sees it: the stack's PAYMENTS_* overrides (the local
+// chain's token contracts, for one) win over the rendered file, as in core/config.c.
+const fileSettings = Object.fromEntries(readFileSync(env.CONFIG, 'utf8').split('\n')
+  .map((l) => l.replace(/#.*/, '').trim()).filter((l) => l.includes('='))
+  .map((l) => [l.slice(0, l.indexOf('=')).trim(), l.slice(l.indexOf('=') + 1).trim()]));
+const envName = (key) => {
+  const [head, net, sym] = key.split('.');
+  return sym ? `PAYMENTS_${head.toUpperCase()}_${net.toUpperCase()}_${sym}` : `PAYMENTS_${key.toUpperCase()}`;
+};
+export const setting = (key) => env[envName(key)] ?? fileSettings[key];
+
+// Every configured token: [{ network, symbol, contract }].
+export const configuredTokens = () => {
+  const keys = new Set(Object.keys(fileSettings).filter((k) => k.startsWith('token.')));
+  for (const k of Object.keys(env)) {
+    const m = /^PAYMENTS_TOKEN_([A-Z]+)_([A-Z0-9]+)$/.exec(k);
+    if (m) keys.add(`token.${m[1].toLowerCase()}.${m[2]}`);
+  }
+  return [...keys].map((k) => ({ network: k.split('.')[1], symbol: k.split('.')[2], contract: setting(k) }));
+};
