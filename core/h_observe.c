@@ -30,10 +30,14 @@ void h_webhook_stats(struct request *req, struct response *resp)
 		json_object_object_add(r, "count", json_object_new_int64(n));
 		json_object_object_add(r, "lastReceivedAt", json_object_new_string(PQgetvalue(res, i, 4)));
 		json_object_array_add(rows, r);
+		/* The totals are SHKeeper's; the rows cover every provider. */
+		if (strcmp(PQgetvalue(res, i, 0), "shkeeper") != 0)
+			continue;
 		long long prev = json_object_object_get_ex(totals, outcome, &t) ? json_object_get_int64(t) : 0;
 		json_object_object_add(totals, outcome, json_object_new_int64(prev + n));
 		total += n;
 	}
+	json_object_object_add(data, "provider", json_object_new_string("shkeeper"));
 	json_object_object_add(data, "total", json_object_new_int64(total));
 	json_object_object_add(data, "byOutcome", totals);
 	json_object_object_add(data, "deliveries", rows);
