@@ -259,6 +259,13 @@ void chainpay_verify(struct db *db, const struct config *cfg, const PGresult *pa
 			out->kind = CHAINPAY_PENDING;
 			break;
 		}
+		/* Polling a payment already waiting on this hash only moves its depth:
+		 * no transition, no event for every poll. */
+		if (recorded && strcmp(status, "processing") == 0) {
+			out->kind = CHAINPAY_PENDING;
+			record_depth(db, id, out->vr.confirmations, out);
+			break;
+		}
 		apply(db, id, "processing", tx_hash, network, actor, request_id,
 		      "on-chain transfer seen, awaiting confirmations", out, CHAINPAY_PENDING);
 		break;

@@ -262,6 +262,15 @@ void h_chain_fetch_tx(struct request *req, struct response *resp)
 
 	if (pay == NULL)
 		return;
+	/* A buyer's search is limited to their own wallet's transfers; searching
+	 * everyone's transfers to the escrow (and claiming one) is an admin's call. */
+	if (!req_is_admin(req) && PQgetisnull(pay, 0, CP_SENDER)) {
+		resp_error(resp, 403, "forbidden", NULL,
+		           "payment %s has no sender wallet to search by; ask an admin to look its transaction up",
+		           PQgetvalue(pay, 0, CP_ID));
+		PQclear(pay);
+		return;
+	}
 	chainpay_fetch_tx(req->app->db, req->app->cfg, pay, 0, req->auth.sub, req->request_id,
 	                  time(NULL) + FETCH_ONE_SECONDS, &out);
 	if (out.kind == CHAINPAY_CONFIRMED) {
@@ -295,7 +304,11 @@ void h_chain_fetch_missing(struct request *req, struct response *resp)
 	st = db_exec(req->app->db, &rows,
 	             "SELECT " PAYMENT_COLUMNS " FROM payments p WHERE p.direction = 'in'"
 	             " AND p.status = 'completed' AND p.tx_hash IS NULL"
-	             " ORDER BY p.completed_at DESC NULLS LAST, p.id LIMIT $1::integer", 1, p);
+	             /* Payments with nothing to search by would fill every batch. */
+	             " AND (p.provider = 'shkeeper' OR (p.network IS NOT NULL"
+	             "      AND p.token_contract IS NOT NULL AND p.receiver_address IS NOT NULL))"
+	             " ORDER BY p.provider = 'shkeeper', p.completed_at DESC NULLS LAST, p.id"
+	             " LIMIT $1::integer", 1, p);
 	if (st != DB_OK) {
 		resp_db_error(resp, st);
 		return;

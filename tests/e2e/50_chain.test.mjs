@@ -242,10 +242,22 @@ test('fetch-tx finds the missing hash of a completed payment in the Transfer log
   // Completed elsewhere (an admin's decision), without a hash.
   sql(`UPDATE payments SET status = 'completed', escrow_state = 'funded', completed_at = now() WHERE id = :'id';`, { id: p.paymentId });
   const hash = await transferAndMine(buyers[1], escrow, 725n * UNIT / 100n);
-  const r = await api('POST', `/api/payment/payments/${p.paymentId}/fetch-tx`, { token: t });
+  // Without the buyer's wallet to search by, only an admin may claim a transfer.
+  assert.equal((await api('POST', `/api/payment/payments/${p.paymentId}/fetch-tx`, { token: t })).status, 403);
+  const r = await api('POST', `/api/payment/payments/${p.paymentId}/fetch-tx`, { token: admin });
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.data.transactionHash, hash);
   assert.equal(r.json.data.payment.transactionHash, hash);
+  // A buyer who gave their wallet may search its transfers themselves.
+  const [q, tq] = await intent('7.5', { fromAddress: buyers[2] });
+  sql(`UPDATE payments SET status = 'completed', escrow_state = 'funded', completed_at = now() WHERE id = :'id';`, { id: q.paymentId });
+  // The buyer's transfer first: the newest matching one is someone else's.
+  const mineTx = await transferAndMine(buyers[2], escrow, 75n * UNIT / 10n);
+  const other = await transferAndMine(buyers[3], escrow, 75n * UNIT / 10n);
+  const own = await api('POST', `/api/payment/payments/${q.paymentId}/fetch-tx`, { token: tq });
+  assert.equal(own.status, 200, own.text);
+  assert.equal(own.json.data.transactionHash, mineTx);
+  assert.notEqual(own.json.data.transactionHash, other);
   // A SHKeeper payment is left to its invoice lookup, with a message saying so.
   const [[sid]] = sql(`INSERT INTO payments (direction, provider, status, escrow_state, purchase_request_id, buyer_id, amount, currency, network, token, token_contract, receiver_address, created_by)
     VALUES ('in', 'shkeeper', 'completed', 'funded', :'pr', 'shk-buyer', 9.99, 'USDT', 'bsc', 'USDT', :'c', :'e', 'test') RETURNING id;`,
