@@ -40,11 +40,12 @@ test('a worker is replaced after max_requests, and no request fails meanwhile', 
 test('SIGTERM drains: the request in flight completes, then the pool exits', async () => {
   const m = marketplace(1);
   await fake.reset();
-  await fake.mode('slow', { delayMs: 900 });   // under shkeeper_timeout_ms
+  // Slow, but well inside shkeeper_timeout_ms (1.5 s) even on a loaded machine.
+  await fake.mode('slow', { delayMs: 600 });
   try {
     const pool = master();
     const inFlight = api('POST', '/api/payment/shkeeper/intents', { token: m.token, body: intentBody(m) });
-    await sleep(400);   // the worker is now waiting on SHKeeper
+    await sleep(250);   // the worker is now waiting on SHKeeper
     process.kill(pool, 'SIGTERM');
     const r = await inFlight;
     assert.ok(r.status === 201 || r.status === 200, `the request in flight completed: ${r.status} ${r.text}`);

@@ -14,7 +14,7 @@
 #   tests/stack/stack.sh run           `up .run` in the repository, print a
 #                                      development token, wait; Ctrl-C stops
 #
-# Environment: HTTPS_PORT (8443), HTTP_PORT (8080), PGPORT_LOCAL (55432),
+# Environment: HTTPS_PORT (8443), HTTP_PORT (8080), PGPORT_LOCAL (25432; ports below 32768 stay clear of outgoing connections),
 # SHKEEPER_PORT (18990, the fake SHKeeper tests/fakes/shkeeper.mjs),
 # BIN (the built binary, $BUILD/fcgi-payments, BUILD defaulting to build).
 set -eu
@@ -24,7 +24,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PGBIN=/usr/lib/postgresql/15/bin
 HTTPS_PORT=${HTTPS_PORT:-8443}
 HTTP_PORT=${HTTP_PORT:-8080}
-PGPORT_LOCAL=${PGPORT_LOCAL:-55432}
+PGPORT_LOCAL=${PGPORT_LOCAL:-25432}
 SHKEEPER_PORT=${SHKEEPER_PORT:-18990}
 BIN=${BIN:-$ROOT/${BUILD:-build}/fcgi-payments}
 DB_NAME=payments
