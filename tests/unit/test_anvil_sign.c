@@ -123,11 +123,12 @@ static void test_legacy_accepted(void **state)
 	struct ethtx tx = { 0 };
 	uint8_t data[ERC20_TRANSFER_CALLDATA_LEN];
 	struct rpc_error e;
-	BIGNUM *price = BN_new();
+	BIGNUM *price;
 
 	(void)state;
 	if (getenv("ANVIL_URL") == NULL)
 		skip();
+	price = BN_new();
 	tx.type = ETHTX_LEGACY;
 	fill_common(&tx, data);
 	assert_int_equal(rpc_gas_price(&client, price, &e), RPC_OK);
@@ -141,11 +142,13 @@ static void test_eip1559_accepted(void **state)
 	struct ethtx tx = { 0 };
 	uint8_t data[ERC20_TRANSFER_CALLDATA_LEN];
 	struct rpc_error e;
-	BIGNUM *price = BN_new(), *fee = BN_new();
+	BIGNUM *price, *fee;
 
 	(void)state;
 	if (getenv("ANVIL_URL") == NULL)
 		skip();
+	price = BN_new();
+	fee = BN_new();
 	tx.type = ETHTX_EIP1559;
 	fill_common(&tx, data);
 	assert_int_equal(rpc_gas_price(&client, price, &e), RPC_OK);
