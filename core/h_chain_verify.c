@@ -42,26 +42,6 @@ static json_object *outcome_json(const struct chainpay_outcome *out, const char 
 	return o;
 }
 
-/* Writes {"success": false, …, "data": …}: a refusal that still shows what the chain said. */
-static void resp_refusal(struct response *resp, int status, const char *code, const char *field,
-                         const char *message, json_object *data)
-{
-	json_object *root = json_object_new_object(), *err = json_object_new_object();
-
-	json_object_object_add(root, "success", json_object_new_boolean(0));
-	json_object_object_add(root, "message", json_object_new_string(message));
-	json_object_object_add(err, "code", json_object_new_string(code));
-	if (field)
-		json_object_object_add(err, "field", json_object_new_string(field));
-	json_object_object_add(root, "error", err);
-	json_object_object_add(root, "data", data);
-	resp->status = status;
-	resp->content_type = "application/json";
-	buf_reset(&resp->body);
-	buf_puts(&resp->body, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(root);
-}
-
 static void answer(struct response *resp, struct chainpay_outcome *out, const char *id)
 {
 	int status = chainpay_http_status(out);
@@ -72,11 +52,12 @@ static void answer(struct response *resp, struct chainpay_outcome *out, const ch
 		resp_ok(resp, status, outcome_json(out, id), out->message);
 		return;
 	case CHAINPAY_FAILED:
-		resp_refusal(resp, status, verify_reason_name(out->vr.reason), "transactionHash", out->message,
-		             outcome_json(out, id));
+		resp_error_data(resp, status, verify_reason_name(out->vr.reason), "transactionHash",
+		                outcome_json(out, id), "%s", out->message);
 		return;
 	case CHAINPAY_TX_USED:
-		resp_refusal(resp, status, "tx_hash_used", "transactionHash", out->message, outcome_json(out, id));
+		resp_error_data(resp, status, "tx_hash_used", "transactionHash", outcome_json(out, id), "%s",
+		                out->message);
 		return;
 	case CHAINPAY_UNAVAILABLE:
 	case CHAINPAY_UPSTREAM:

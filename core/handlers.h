@@ -18,7 +18,7 @@ handler_fn h_export;
 /* h_admin.c */
 handler_fn h_cleanup_pending, h_callback;
 /* h_shkeeper.c, h_shk_webhook.c, h_shk_dev.c */
-handler_fn h_shkeeper_intent, h_shkeeper_webhook;
+handler_fn h_shkeeper_intent, h_shkeeper_webhook, h_shk_confirm;
 handler_fn h_shk_test, h_shk_callback_test, h_shk_create_test_payment, h_shk_trigger_webhook;
 /* h_observe.c */
 handler_fn h_webhook_stats, h_wallet_monitor_status, h_auto_webhook_status, h_admin_events;

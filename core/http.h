@@ -87,6 +87,9 @@ void resp_ok_with(struct response *resp, int status, json_object *data, const ch
 /* {"success":false,"message":…,"error":{"code":…,"field":…}}; field may be NULL. */
 void resp_error(struct response *resp, int status, const char *code, const char *field,
                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* resp_error() that also carries data (owned), e.g. what the chain said about a refused hash. */
+void resp_error_data(struct response *resp, int status, const char *code, const char *field,
+                     json_object *data, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /* Writes the head now; later resp_write() calls go straight to the client. */
 int resp_stream_begin(struct response *resp, int status, const char *content_type);
 int resp_write(struct response *resp, const void *data, size_t len);

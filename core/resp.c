@@ -1,6 +1,7 @@
 #include "http.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -147,23 +148,42 @@ void resp_ok(struct response *resp, int status, json_object *data, const char *m
 	resp_ok_with(resp, status, data, message, NULL);
 }
 
-void resp_error(struct response *resp, int status, const char *code, const char *field,
-                const char *fmt, ...)
+static void error_body(struct response *resp, int status, const char *code, const char *field,
+                       json_object *data, const char *fmt, va_list ap)
 {
 	char msg[512];
-	va_list ap;
 	json_object *root = json_object_new_object(), *err = json_object_new_object();
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	json_object_object_add(root, "success", json_object_new_boolean(0));
 	json_object_object_add(root, "message", json_object_new_string(msg));
 	json_object_object_add(err, "code", json_object_new_string(code));
 	if (field)
 		json_object_object_add(err, "field", json_object_new_string(field));
 	json_object_object_add(root, "error", err);
+	if (data)
+		json_object_object_add(root, "data", data);
 	set_json_body(resp, status, root);
+}
+
+void resp_error(struct response *resp, int status, const char *code, const char *field,
+                const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	error_body(resp, status, code, field, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void resp_error_data(struct response *resp, int status, const char *code, const char *field,
+                     json_object *data, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	error_body(resp, status, code, field, data, fmt, ap);
+	va_end(ap);
 }
 
 const char *http_reason(int status)

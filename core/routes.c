@@ -14,6 +14,7 @@ const struct route app_routes[] = {
 	/* SHKeeper pay-ins, their callbacks, and what admins watch. */
 	{ HTTP_POST, P "/shkeeper/intents",          h_shkeeper_intent,  ACCESS_USER,   ROUTE_DB },
 	{ HTTP_POST, P "/shkeeper/webhook",          h_shkeeper_webhook, ACCESS_PUBLIC, ROUTE_DB },
+	{ HTTP_POST, P "/shkeeper/confirm-transaction", h_shk_confirm,   ACCESS_USER,   ROUTE_DB },
 	{ HTTP_GET,  P "/shkeeper/webhook-stats",    h_webhook_stats,    ACCESS_ADMIN,  ROUTE_DB },
 	{ HTTP_GET,  P "/shkeeper/wallet-monitor/status", h_wallet_monitor_status, ACCESS_PUBLIC, ROUTE_DB },
 	{ HTTP_GET,  P "/shkeeper/auto-webhook/status",   h_auto_webhook_status,   ACCESS_PUBLIC, ROUTE_DB },
