@@ -94,21 +94,21 @@ static enum db_status find_tx_owner(struct db *db, const char *tx, const char *n
 /* Only pay-ins we can check on chain: ours, with a network, token and receiver. */
 static int check_verifiable(const PGresult *pay, int r, struct chainpay_outcome *out)
 {
-	const char *provider = PQgetvalue(pay, r, CP_PROVIDER);
+	const char *provider = PQgetvalue(pay, r, PCOL_PROVIDER);
 
 	if (strcmp(provider, "shkeeper") == 0) {
 		say(out, CHAINPAY_NOT_VERIFIABLE, "payment %s is a SHKeeper payment: confirm it through /api/payment/shkeeper/confirm-transaction",
-		    PQgetvalue(pay, r, CP_ID));
+		    PQgetvalue(pay, r, PCOL_ID));
 		return -1;
 	}
-	if (strcmp(PQgetvalue(pay, r, CP_DIRECTION), "in") != 0 ||
+	if (strcmp(PQgetvalue(pay, r, PCOL_DIRECTION), "in") != 0 ||
 	    (strcmp(provider, "decentralized") != 0 && strcmp(provider, "manual") != 0)) {
-		say(out, CHAINPAY_NOT_VERIFIABLE, "payment %s is not a wallet-direct pay-in", PQgetvalue(pay, r, CP_ID));
+		say(out, CHAINPAY_NOT_VERIFIABLE, "payment %s is not a wallet-direct pay-in", PQgetvalue(pay, r, PCOL_ID));
 		return -1;
 	}
-	if (col(pay, r, CP_NETWORK) == NULL || col(pay, r, CP_CONTRACT) == NULL || col(pay, r, CP_RECEIVER) == NULL) {
+	if (col(pay, r, PCOL_NETWORK) == NULL || col(pay, r, PCOL_CONTRACT) == NULL || col(pay, r, PCOL_RECEIVER) == NULL) {
 		say(out, CHAINPAY_NOT_VERIFIABLE, "payment %s has no network, token contract or receiving address to check",
-		    PQgetvalue(pay, r, CP_ID));
+		    PQgetvalue(pay, r, PCOL_ID));
 		return -1;
 	}
 	return 0;
@@ -119,10 +119,10 @@ static int expectation(const struct config *cfg, const PGresult *pay, int r, str
 {
 	char err[256];
 
-	if (verify_expect_init(x, cfg, PQgetvalue(pay, r, CP_NETWORK), PQgetvalue(pay, r, CP_CONTRACT),
-	                       PQgetvalue(pay, r, CP_RECEIVER), PQgetvalue(pay, r, CP_AMOUNT),
-	                       col(pay, r, CP_SENDER), err, sizeof(err)) != 0) {
-		say(out, CHAINPAY_NOT_VERIFIABLE, "payment %s cannot be checked: %s", PQgetvalue(pay, r, CP_ID), err);
+	if (verify_expect_init(x, cfg, PQgetvalue(pay, r, PCOL_NETWORK), PQgetvalue(pay, r, PCOL_CONTRACT),
+	                       PQgetvalue(pay, r, PCOL_RECEIVER), PQgetvalue(pay, r, PCOL_AMOUNT),
+	                       col(pay, r, PCOL_SENDER), err, sizeof(err)) != 0) {
+		say(out, CHAINPAY_NOT_VERIFIABLE, "payment %s cannot be checked: %s", PQgetvalue(pay, r, PCOL_ID), err);
 		return -1;
 	}
 	out->decimals = x->decimals;
@@ -183,7 +183,7 @@ static void apply(struct db *db, const char *id, const char *status, const char 
 		break;
 	case COORD_BACKWARD:
 		say(out, CHAINPAY_CONFLICT, "payment %s is %s; the chain's answer (%s) cannot move it", id,
-		    out->row ? PQgetvalue(out->row, 0, CP_STATUS) : "?", verify_verdict_name(out->vr.verdict));
+		    out->row ? PQgetvalue(out->row, 0, PCOL_STATUS) : "?", verify_verdict_name(out->vr.verdict));
 		break;
 	case COORD_NOT_FOUND:
 		say(out, CHAINPAY_CONFLICT, "payment %s disappeared", id);
@@ -203,8 +203,8 @@ void chainpay_verify(struct db *db, const struct config *cfg, const PGresult *pa
     const char *tx_hash, const char *actor, const char *request_id,
     struct chainpay_outcome *out)
 {
-	const char *id = PQgetvalue(pay, r, CP_ID), *status = PQgetvalue(pay, r, CP_STATUS);
-	const char *recorded = col(pay, r, CP_TX), *network = col(pay, r, CP_NETWORK);
+	const char *id = PQgetvalue(pay, r, PCOL_ID), *status = PQgetvalue(pay, r, PCOL_STATUS);
+	const char *recorded = col(pay, r, PCOL_TX), *network = col(pay, r, PCOL_NETWORK);
 	struct verify_expect x;
 	struct rpc_client c;
 	struct rpc_error e;
@@ -325,8 +325,8 @@ static int scan_logs(struct db *db, json_object *logs, const struct verify_expec
 void chainpay_fetch_tx(struct db *db, const struct config *cfg, const PGresult *pay, int r,
     const char *actor, const char *request_id, time_t deadline, struct chainpay_outcome *out)
 {
-	const char *id = PQgetvalue(pay, r, CP_ID), *status = PQgetvalue(pay, r, CP_STATUS);
-	const char *network = col(pay, r, CP_NETWORK), *recorded = col(pay, r, CP_TX);
+	const char *id = PQgetvalue(pay, r, PCOL_ID), *status = PQgetvalue(pay, r, PCOL_STATUS);
+	const char *network = col(pay, r, PCOL_NETWORK), *recorded = col(pay, r, PCOL_TX);
 	struct verify_expect x;
 	struct rpc_client c;
 	struct rpc_error e;
@@ -334,7 +334,7 @@ void chainpay_fetch_tx(struct db *db, const struct config *cfg, const PGresult *
 	int found = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (strcmp(PQgetvalue(pay, r, CP_PROVIDER), "shkeeper") == 0) {
+	if (strcmp(PQgetvalue(pay, r, PCOL_PROVIDER), "shkeeper") == 0) {
 		say(out, CHAINPAY_NOT_VERIFIABLE,
 		    "payment %s is a SHKeeper payment: its transaction is found through its invoice, not here", id);
 		return;
@@ -361,8 +361,8 @@ void chainpay_fetch_tx(struct db *db, const struct config *cfg, const PGresult *
 		uint64_t lo = hi >= FETCH_WINDOW - 1 ? hi - (FETCH_WINDOW - 1) : 0;
 		json_object *logs = NULL;
 		struct rpc_log_filter f = {
-			.contract = PQgetvalue(pay, r, CP_CONTRACT), .from = col(pay, r, CP_SENDER),
-			.to = PQgetvalue(pay, r, CP_RECEIVER), .from_block = lo, .to_block = hi,
+			.contract = PQgetvalue(pay, r, PCOL_CONTRACT), .from = col(pay, r, PCOL_SENDER),
+			.to = PQgetvalue(pay, r, PCOL_RECEIVER), .from_block = lo, .to_block = hi,
 		};
 		if (time(NULL) > deadline) {
 			out->retry_after = 1;
@@ -386,7 +386,7 @@ void chainpay_fetch_tx(struct db *db, const struct config *cfg, const PGresult *
 	}
 	if (!found) {
 		say(out, CHAINPAY_NOT_FOUND, "no unclaimed transfer of exactly the payment's amount to %s in the last %" PRIu64 " blocks",
-		    PQgetvalue(pay, r, CP_RECEIVER), scanned);
+		    PQgetvalue(pay, r, PCOL_RECEIVER), scanned);
 		return;
 	}
 	json_object *meta = json_object_new_object(), *info = json_object_new_object();

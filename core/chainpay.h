@@ -16,12 +16,8 @@
 
 #include "config.h"
 #include "db.h"
+#include "payment.h"
 #include "verify.h"
-
-/* Positions in PAYMENT_COLUMNS (payment.h) that these functions read. */
-enum { CP_ID = 0, CP_DIRECTION = 1, CP_PROVIDER = 2, CP_STATUS = 3, CP_BUYER = 7, CP_AMOUNT = 9,
-       CP_CURRENCY = 10, CP_NETWORK = 11, CP_TOKEN = 12, CP_CONTRACT = 13, CP_RECEIVER = 14,
-       CP_SENDER = 15, CP_TX = 16, CP_CONFIRMATIONS = 17 };
 
 enum chainpay_kind {
 	CHAINPAY_CONFIRMED,         /* completed, now or before (200) */

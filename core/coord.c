@@ -156,3 +156,25 @@ enum coord_result coord_apply(struct db *db, const char *id, const struct coord_
 	}
 	return r;
 }
+
+enum db_status coord_created(struct db *db, const PGresult *row, const char *source,
+                             const char *actor, const char *reason, const char *request_id)
+{
+	const char *id = PQgetvalue(row, 0, PCOL_ID);
+	const char *a[5] = { id, source, actor, reason, request_id };
+	const char *e[4] = { id, PQgetvalue(row, 0, PCOL_BUYER), PQgetvalue(row, 0, PCOL_REQUEST),
+	                     PQgetvalue(row, 0, PCOL_PROVIDER) };
+	enum db_status st;
+
+	st = db_exec(db, NULL,
+	             "INSERT INTO payment_transitions (payment_id, to_status, to_escrow_state, source,"
+	             " actor, reason, request_id) VALUES ($1, 'pending', 'unfunded', $2, $3, $4, $5)", 5, a);
+	if (st == DB_OK)
+		st = db_exec(db, NULL,
+		             "INSERT INTO events (event, room, payload, payment_id)"
+		             " SELECT 'payment-created', room, jsonb_build_object('paymentId', $1::text,"
+		             "  'status', 'pending', 'provider', $4::text, 'buyerId', $2::text,"
+		             "  'purchaseRequestId', $3::text), $1::uuid"
+		             " FROM unnest(ARRAY['global', 'user:' || $2, 'request:' || $3]) AS room", 4, e);
+	return st;
+}

@@ -3,6 +3,8 @@
 
 #include <stdbool.h>
 
+#include <libpq-fe.h>
+
 #include "db.h"
 
 /*
@@ -42,5 +44,14 @@ enum coord_result {
  */
 enum coord_result coord_apply(struct db *db, const char *id, const struct coord_change *change,
                               PGresult **row, enum db_status *dbst);
+
+/*
+ * Records a new payment inside the caller's open transaction: its first
+ * audit row (to pending, unfunded) and the payment-created events for the
+ * buyer, the purchase request's room and the global room. `row` is the
+ * inserted PAYMENT_COLUMNS row.
+ */
+enum db_status coord_created(struct db *db, const PGresult *row, const char *source,
+                             const char *actor, const char *reason, const char *request_id);
 
 #endif

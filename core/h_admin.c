@@ -18,19 +18,15 @@ static const struct jfield cleanup_fields[1] = {
 
 void h_cleanup_pending(struct request *req, struct response *resp)
 {
-	struct jval v[1] = { 0 };
-	json_object *body = NULL;
+	struct jval v[1];
+	json_object *body;
 	PGresult *stale = NULL;
 	char minutes[16];
 	long cancelled = 0;
 	enum db_status st;
 
-	if (req->body_len > 0) {
-		if ((body = jin_body(req, resp)) == NULL)
-			return;
-		if (jin_check(cleanup_fields, 1, body, NULL, v, resp) != 0)
-			goto out;
-	}
+	if (jin_optional(req, resp, cleanup_fields, 1, v, &body) != 0)
+		goto out;
 	snprintf(minutes, sizeof(minutes), "%lld",
 	         v[0].present ? v[0].num : (long long)req->app->cfg->stale_pending_minutes);
 	const char *p[1] = { minutes };

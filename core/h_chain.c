@@ -39,24 +39,24 @@ static const struct jfield save_fields[S_N] = {
 /* What the buyer's wallet needs to pay: the escrow address and the exact amount. */
 static json_object *intent_json(const struct config *cfg, PGresult *row)
 {
-	const struct token_conf *t = config_token(cfg, PQgetvalue(row, 0, CP_NETWORK), PQgetvalue(row, 0, CP_TOKEN));
-	const struct network_conf *net = config_network(cfg, PQgetvalue(row, 0, CP_NETWORK));
+	const struct token_conf *t = config_token(cfg, PQgetvalue(row, 0, PCOL_NETWORK), PQgetvalue(row, 0, PCOL_TOKEN));
+	const struct network_conf *net = config_network(cfg, PQgetvalue(row, 0, PCOL_NETWORK));
 	json_object *o = json_object_new_object();
 	char base[UNITS_DEC_BUFSZ] = "";
 	BIGNUM *v = BN_new();
 
-	json_object_object_add(o, "paymentId", json_object_new_string(PQgetvalue(row, 0, CP_ID)));
-	json_object_object_add(o, "status", json_object_new_string(PQgetvalue(row, 0, CP_STATUS)));
-	json_object_object_add(o, "escrowAddress", json_object_new_string(PQgetvalue(row, 0, CP_RECEIVER)));
-	json_object_object_add(o, "network", json_object_new_string(PQgetvalue(row, 0, CP_NETWORK)));
+	json_object_object_add(o, "paymentId", json_object_new_string(PQgetvalue(row, 0, PCOL_ID)));
+	json_object_object_add(o, "status", json_object_new_string(PQgetvalue(row, 0, PCOL_STATUS)));
+	json_object_object_add(o, "escrowAddress", json_object_new_string(PQgetvalue(row, 0, PCOL_RECEIVER)));
+	json_object_object_add(o, "network", json_object_new_string(PQgetvalue(row, 0, PCOL_NETWORK)));
 	json_object_object_add(o, "chainId", net && net->chain_id ? json_object_new_int64(net->chain_id) : NULL);
-	json_object_object_add(o, "token", json_object_new_string(PQgetvalue(row, 0, CP_TOKEN)));
-	json_object_object_add(o, "tokenContract", json_object_new_string(PQgetvalue(row, 0, CP_CONTRACT)));
+	json_object_object_add(o, "token", json_object_new_string(PQgetvalue(row, 0, PCOL_TOKEN)));
+	json_object_object_add(o, "tokenContract", json_object_new_string(PQgetvalue(row, 0, PCOL_CONTRACT)));
 	json_object_object_add(o, "decimals", t ? json_object_new_int(t->decimals) : NULL);
-	json_object_object_add(o, "amount", json_decimal(PQgetvalue(row, 0, CP_AMOUNT)));
-	json_object_object_add(o, "amountDecimal", json_object_new_string(PQgetvalue(row, 0, CP_AMOUNT)));
+	json_object_object_add(o, "amount", json_decimal(PQgetvalue(row, 0, PCOL_AMOUNT)));
+	json_object_object_add(o, "amountDecimal", json_object_new_string(PQgetvalue(row, 0, PCOL_AMOUNT)));
 	/* Base units as a string: 18-decimal amounts do not fit a JSON client's double. */
-	if (t && v && units_parse(PQgetvalue(row, 0, CP_AMOUNT), (unsigned)t->decimals, v) == UNITS_OK &&
+	if (t && v && units_parse(PQgetvalue(row, 0, PCOL_AMOUNT), (unsigned)t->decimals, v) == UNITS_OK &&
 	    units_format(v, 0, base, sizeof(base)) == UNITS_OK)
 		json_object_object_add(o, "amountBaseUnits", json_object_new_string(base));
 	json_object_object_add(o, "payment", payment_json(row, 0));
@@ -176,24 +176,15 @@ void h_chain_save(struct request *req, struct response *resp)
 		             " RETURNING " PAYMENT_COLUMNS, 12, pc);
 		if (st != DB_OK)
 			goto dberr;
-		const char *a[3] = { PQgetvalue(row, 0, CP_ID), req->auth.sub, req->request_id };
-		const char *e[2] = { PQgetvalue(row, 0, CP_ID), buyer };
-		if ((st = db_exec(db, NULL,
-		                  "INSERT INTO payment_transitions (payment_id, to_status, to_escrow_state, source,"
-		                  " actor, reason, request_id) VALUES ($1, 'pending', 'unfunded', 'decentralized', $2,"
-		                  " 'wallet-direct intent created', $3)", 3, a)) != DB_OK ||
-		    (st = db_exec(db, NULL,
-		                  "INSERT INTO events (event, room, payload, payment_id) VALUES"
-		                  " ('payment-created', 'user:' || $2,"
-		                  "  jsonb_build_object('paymentId', $1::text, 'status', 'pending',"
-		                  "   'provider', 'decentralized'), $1::uuid)", 2, e)) != DB_OK)
+		if ((st = coord_created(db, row, "decentralized", req->auth.sub, "wallet-direct intent created",
+		                        req->request_id)) != DB_OK)
 			goto dberr;
 		created = 1;
 	}
 	if ((st = db_commit(db)) != DB_OK)
 		goto dberr;
 	if (created)
-		log_info("wallet-direct payment %s created by %s", PQgetvalue(row, 0, CP_ID), req->auth.sub);
+		log_info("wallet-direct payment %s created by %s", PQgetvalue(row, 0, PCOL_ID), req->auth.sub);
 	resp_ok(resp, created ? 201 : 200, intent_json(req->app->cfg, row),
 	        created ? "payment created: transfer the exact amount to the escrow address, then verify"
 	                : "an active payment already exists for this purchase request; returned as it is");
@@ -233,7 +224,7 @@ PGresult *chain_visible_payment(struct request *req, struct response *resp, cons
 		return NULL;
 	}
 	/* Someone else's payment is answered exactly like a missing one. */
-	if (PQntuples(res) == 0 || !req_may_see(req, PQgetvalue(res, 0, CP_BUYER))) {
+	if (PQntuples(res) == 0 || !req_may_see(req, PQgetvalue(res, 0, PCOL_BUYER))) {
 		resp_error(resp, 404, "not_found", NULL, "payment %s not found", id);
 		PQclear(res);
 		return NULL;
@@ -249,12 +240,12 @@ void h_chain_status(struct request *req, struct response *resp)
 	if (row == NULL)
 		return;
 	o = json_object_new_object();
-	json_object_object_add(o, "paymentId", json_object_new_string(PQgetvalue(row, 0, CP_ID)));
-	json_object_object_add(o, "status", json_object_new_string(PQgetvalue(row, 0, CP_STATUS)));
+	json_object_object_add(o, "paymentId", json_object_new_string(PQgetvalue(row, 0, PCOL_ID)));
+	json_object_object_add(o, "status", json_object_new_string(PQgetvalue(row, 0, PCOL_STATUS)));
 	json_object_object_add(o, "escrowState", json_object_new_string(PQgetvalue(row, 0, 4)));
-	json_object_object_add(o, "transactionHash", PQgetisnull(row, 0, CP_TX) ? NULL :
-	                       json_object_new_string(PQgetvalue(row, 0, CP_TX)));
-	json_object_object_add(o, "confirmations", json_object_new_int(atoi(PQgetvalue(row, 0, CP_CONFIRMATIONS))));
+	json_object_object_add(o, "transactionHash", PQgetisnull(row, 0, PCOL_TX) ? NULL :
+	                       json_object_new_string(PQgetvalue(row, 0, PCOL_TX)));
+	json_object_object_add(o, "confirmations", json_object_new_int(atoi(PQgetvalue(row, 0, PCOL_CONFIRMATIONS))));
 	json_object_object_add(o, "payment", payment_json(row, 0));
 	resp_ok(resp, 200, o, NULL);
 	PQclear(row);
@@ -293,37 +284,9 @@ void h_chain_receiver(struct request *req, struct response *resp)
 void h_chain_history(struct request *req, struct response *resp)
 {
 	const char *user;
-	char limit[16], offset[24];
-	PGresult *rows = NULL, *count = NULL;
-	enum db_status st;
 
-	if (scope_user(req, resp, &user) != 0 || page_params(req, resp, 50, limit, offset) != 0)
-		return;
-	const char *p[3] = { user, limit, offset };
-	st = db_exec(req->app->db, &rows,
-	             "SELECT " PAYMENT_COLUMNS " FROM payments p WHERE p.buyer_id = $1"
-	             " AND p.provider = 'decentralized' ORDER BY p.created_at DESC, p.id LIMIT $2 OFFSET $3", 3, p);
-	if (st == DB_OK)
-		st = db_exec(req->app->db, &count,
-		             "SELECT count(*) FROM payments p WHERE p.buyer_id = $1 AND p.provider = 'decentralized'", 1, p);
-	if (st != DB_OK) {
-		resp_db_error(resp, st);
-		goto out;
-	}
-	json_object *list = json_object_new_array(), *data = json_object_new_object(),
-	            *page = json_object_new_object();
-	for (int i = 0; i < PQntuples(rows); i++)
-		json_object_array_add(list, payment_json(rows, i));
-	json_object_object_add(page, "total", json_object_new_int64(atoll(PQgetvalue(count, 0, 0))));
-	json_object_object_add(page, "limit", json_object_new_int(atoi(limit)));
-	json_object_object_add(page, "offset", json_object_new_int64(atoll(offset)));
-	json_object_object_add(data, "userId", json_object_new_string(user));
-	json_object_object_add(data, "payments", list);
-	json_object_object_add(data, "pagination", page);
-	resp_ok(resp, 200, data, NULL);
-out:
-	PQclear(rows);
-	PQclear(count);
+	if (scope_user(req, resp, &user) == 0)
+		payments_list(req, resp, user, NULL, "decentralized");
 }
 
 /* An admin may record progress and give up on a payment; only the chain completes one. */
@@ -371,7 +334,7 @@ void h_chain_update(struct request *req, struct response *resp)
 	}
 	if ((row = chain_visible_payment(req, resp, v[U_ID].str)) == NULL)
 		goto out;
-	if (strcmp(PQgetvalue(row, 0, CP_PROVIDER), "decentralized") != 0) {
+	if (strcmp(PQgetvalue(row, 0, PCOL_PROVIDER), "decentralized") != 0) {
 		resp_error(resp, 409, "not_verifiable", "paymentId", "payment %s is not a wallet-direct payment", v[U_ID].str);
 		goto out;
 	}
@@ -388,7 +351,7 @@ void h_chain_update(struct request *req, struct response *resp)
 			break;
 		case COORD_BACKWARD:
 			resp_error(resp, 409, "invalid_transition", "status", "payment %s is %s; it cannot move to %s",
-			           v[U_ID].str, PQgetvalue(row, 0, CP_STATUS), status);
+			           v[U_ID].str, PQgetvalue(row, 0, PCOL_STATUS), status);
 			goto out;
 		case COORD_NOT_FOUND:
 			resp_error(resp, 404, "not_found", NULL, "payment %s not found", v[U_ID].str);

@@ -102,9 +102,9 @@ void h_chain_verify(struct request *req, struct response *resp)
 	if ((pay = chain_visible_payment(req, resp, id ? id : v[V_ID].str)) == NULL)
 		goto out;
 	chainpay_verify(req->app->db, req->app->cfg, pay, 0, v[V_TX].str, req->auth.sub, req->request_id, &out);
-	log_info("payment %s: verify %s -> %s (%s)", PQgetvalue(pay, 0, CP_ID), v[V_TX].str,
+	log_info("payment %s: verify %s -> %s (%s)", PQgetvalue(pay, 0, PCOL_ID), v[V_TX].str,
 	         chainpay_kind_name(out.kind), out.message);
-	answer(resp, &out, PQgetvalue(pay, 0, CP_ID));
+	answer(resp, &out, PQgetvalue(pay, 0, PCOL_ID));
 out:
 	PQclear(out.row);
 	PQclear(pay);
@@ -221,7 +221,7 @@ void h_chain_verify_all(struct request *req, struct response *resp)
 		                req->request_id, &out);
 		counts[out.kind]++;
 		checked++;
-		json_object_array_add(list, batch_item(&out, PQgetvalue(rows, i, CP_ID)));
+		json_object_array_add(list, batch_item(&out, PQgetvalue(rows, i, PCOL_ID)));
 		PQclear(out.row);
 	}
 	for (int k = 0; k <= CHAINPAY_DB; k++)
@@ -245,10 +245,10 @@ void h_chain_fetch_tx(struct request *req, struct response *resp)
 		return;
 	/* A buyer's search is limited to their own wallet's transfers; searching
 	 * everyone's transfers to the escrow (and claiming one) is an admin's call. */
-	if (!req_is_admin(req) && PQgetisnull(pay, 0, CP_SENDER)) {
+	if (!req_is_admin(req) && PQgetisnull(pay, 0, PCOL_SENDER)) {
 		resp_error(resp, 403, "forbidden", NULL,
 		           "payment %s has no sender wallet to search by; ask an admin to look its transaction up",
-		           PQgetvalue(pay, 0, CP_ID));
+		           PQgetvalue(pay, 0, PCOL_ID));
 		PQclear(pay);
 		return;
 	}
@@ -256,15 +256,15 @@ void h_chain_fetch_tx(struct request *req, struct response *resp)
 	                  time(NULL) + FETCH_ONE_SECONDS, &out);
 	if (out.kind == CHAINPAY_CONFIRMED) {
 		json_object *o = json_object_new_object();
-		json_object_object_add(o, "paymentId", json_object_new_string(PQgetvalue(pay, 0, CP_ID)));
+		json_object_object_add(o, "paymentId", json_object_new_string(PQgetvalue(pay, 0, PCOL_ID)));
 		json_object_object_add(o, "transactionHash", json_object_new_string(out.tx_hash));
-		json_object_object_add(o, "network", json_object_new_string(PQgetvalue(pay, 0, CP_NETWORK)));
+		json_object_object_add(o, "network", json_object_new_string(PQgetvalue(pay, 0, PCOL_NETWORK)));
 		json_object_object_add(o, "source", json_object_new_string("eth_getLogs"));
 		if (out.row)
 			json_object_object_add(o, "payment", payment_json(out.row, 0));
 		resp_ok(resp, 200, o, out.message);
 	} else {
-		answer(resp, &out, PQgetvalue(pay, 0, CP_ID));
+		answer(resp, &out, PQgetvalue(pay, 0, PCOL_ID));
 	}
 	PQclear(out.row);
 	PQclear(pay);
@@ -301,7 +301,7 @@ void h_chain_fetch_missing(struct request *req, struct response *resp)
 		chainpay_fetch_tx(req->app->db, req->app->cfg, rows, i, req->auth.sub, req->request_id, deadline, &out);
 		found += out.kind == CHAINPAY_CONFIRMED;
 		checked++;
-		json_object_array_add(list, batch_item(&out, PQgetvalue(rows, i, CP_ID)));
+		json_object_array_add(list, batch_item(&out, PQgetvalue(rows, i, PCOL_ID)));
 		PQclear(out.row);
 	}
 	json_object_object_add(data, "checked", json_object_new_int(checked));

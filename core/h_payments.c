@@ -96,8 +96,8 @@ static int status_filter(struct request *req, struct response *resp, const char 
 	return 0;
 }
 
-static void list_payments(struct request *req, struct response *resp, const char *user,
-                          const char *dflt_status)
+void payments_list(struct request *req, struct response *resp, const char *user,
+                   const char *dflt_status, const char *provider)
 {
 	char statuses[128], limit[16], offset[24];
 	PGresult *rows = NULL, *count = NULL;
@@ -106,17 +106,19 @@ static void list_payments(struct request *req, struct response *resp, const char
 	if (status_filter(req, resp, dflt_status, statuses) != 0 ||
 	    page_params(req, resp, 50, limit, offset) != 0)
 		return;
-	const char *p[4] = { user, statuses[0] ? statuses : NULL, limit, offset };
+	const char *p[5] = { user, statuses[0] ? statuses : NULL, provider, limit, offset };
 	st = db_exec(req->app->db, &rows,
 	             "SELECT " PAYMENT_COLUMNS " FROM payments p"
 	             " WHERE ($1::text IS NULL OR p.buyer_id = $1 OR p.seller_id = $1)"
 	             "   AND ($2::text[] IS NULL OR p.status = ANY ($2::text[]))"
-	             " ORDER BY p.created_at DESC, p.id LIMIT $3 OFFSET $4", 4, p);
+	             "   AND ($3::text IS NULL OR p.provider = $3)"
+	             " ORDER BY p.created_at DESC, p.id LIMIT $4 OFFSET $5", 5, p);
 	if (st == DB_OK)
 		st = db_exec(req->app->db, &count,
 		             "SELECT count(*) FROM payments p"
 		             " WHERE ($1::text IS NULL OR p.buyer_id = $1 OR p.seller_id = $1)"
-		             "   AND ($2::text[] IS NULL OR p.status = ANY ($2::text[]))", 2, p);
+		             "   AND ($2::text[] IS NULL OR p.status = ANY ($2::text[]))"
+		             "   AND ($3::text IS NULL OR p.provider = $3)", 3, p);
 	if (st != DB_OK) {
 		resp_db_error(resp, st);
 		goto out;
@@ -128,6 +130,7 @@ static void list_payments(struct request *req, struct response *resp, const char
 	json_object_object_add(page, "total", json_object_new_int64(atoll(PQgetvalue(count, 0, 0))));
 	json_object_object_add(page, "limit", json_object_new_int(atoi(limit)));
 	json_object_object_add(page, "offset", json_object_new_int64(atoll(offset)));
+	json_object_object_add(data, "userId", user ? json_object_new_string(user) : NULL);
 	json_object_object_add(data, "payments", list);
 	json_object_object_add(data, "pagination", page);
 	resp_ok(resp, 200, data, NULL);
@@ -139,7 +142,7 @@ out:
 void h_payment_list(struct request *req, struct response *resp)
 {
 	/* The older API listed settled payments unless asked otherwise; status=all lifts that. */
-	list_payments(req, resp, req_is_admin(req) ? NULL : req->auth.sub, "completed");
+	payments_list(req, resp, req_is_admin(req) ? NULL : req->auth.sub, "completed", NULL);
 }
 
 void h_payment_by_user(struct request *req, struct response *resp)
@@ -147,7 +150,7 @@ void h_payment_by_user(struct request *req, struct response *resp)
 	const char *user;
 
 	if (scope_user(req, resp, &user) == 0)
-		list_payments(req, resp, user, NULL);
+		payments_list(req, resp, user, NULL, NULL);
 }
 
 /* The payment at :id if the caller may see it; otherwise a 400 or 404 has been written. */
@@ -366,17 +369,7 @@ void h_payment_create(struct request *req, struct response *resp)
 	}
 	if (st != DB_OK)
 		goto dberr;
-	const char *a[3] = { PQgetvalue(row, 0, PCOL_ID), req->auth.sub, req->request_id };
-	const char *e[2] = { PQgetvalue(row, 0, PCOL_ID), v[C_BUYER].str };
-	st = db_exec(db, NULL,
-	             "INSERT INTO payment_transitions (payment_id, to_status, to_escrow_state, source,"
-	             " actor, reason, request_id) VALUES ($1, 'pending', 'unfunded', 'api', $2,"
-	             " 'created', $3)", 3, a);
-	if (st == DB_OK)
-		st = db_exec(db, NULL,
-		             "INSERT INTO events (event, room, payload, payment_id) VALUES"
-		             " ('payment-created', 'user:' || $2,"
-		             "  jsonb_build_object('paymentId', $1::text, 'status', 'pending'), $1::uuid)", 2, e);
+	st = coord_created(db, row, "api", req->auth.sub, "created", req->request_id);
 	if (st == DB_OK)
 		st = db_commit(db);
 	if (st != DB_OK)

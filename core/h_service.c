@@ -79,19 +79,14 @@ static const struct jfield config_fields[] = {
 void h_configuration(struct request *req, struct response *resp)
 {
 	struct jval v[3];
-	json_object *body = NULL;
+	json_object *body;
 
 	/* The body only scopes the answer; an empty one is fine, a malformed one is not. */
-	if (req->body_len > 0) {
-		if ((body = jin_body(req, resp)) == NULL)
-			return;
-		if (jin_check(config_fields, 3, body, NULL, v, resp) != 0)
-			goto out;
-		if (v[1].present && config_currency(req->app->cfg, v[1].str) == NULL) {
-			resp_error(resp, 400, "invalid_field", "currency", "currency %s is not accepted",
-			           v[1].str);
-			goto out;
-		}
+	if (jin_optional(req, resp, config_fields, 3, v, &body) != 0)
+		goto out;
+	if (v[1].present && config_currency(req->app->cfg, v[1].str) == NULL) {
+		resp_error(resp, 400, "invalid_field", "currency", "currency %s is not accepted", v[1].str);
+		goto out;
 	}
 	resp_ok(resp, 200, widget_config(req->app->cfg), NULL);
 out:

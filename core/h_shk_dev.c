@@ -59,15 +59,13 @@ static const struct jfield test_payment_fields[3] = {
 
 void h_shk_create_test_payment(struct request *req, struct response *resp)
 {
-	struct jval v[3] = { 0 };
-	json_object *body = NULL;
+	struct jval v[3];
+	json_object *body;
 	PGresult *row = NULL;
 	char request[48];
 
-	if (req->body_len > 0) {
-		if ((body = jin_body(req, resp)) == NULL || jin_check(test_payment_fields, 3, body, NULL, v, resp) != 0)
-			goto out;
-	}
+	if (jin_optional(req, resp, test_payment_fields, 3, v, &body) != 0)
+		goto out;
 	snprintf(request, sizeof(request), "test-request-%ld", (long)time(NULL));
 	const char *p[3] = { v[0].present ? v[0].str : "test-buyer", v[1].present ? v[1].amount : "10",
 	                     v[2].present ? v[2].str : request };

@@ -207,19 +207,7 @@ static enum db_status claim(struct request *req, const struct intent *in, enum c
 	             " FROM g RETURNING " INTENT_COLUMNS, 12, p);
 	if (st != DB_OK)
 		goto out;
-	const char *a[3] = { PQgetvalue(*row, 0, PCOL_ID), in->buyer, req->request_id };
-	st = db_exec(db, NULL,
-	             "INSERT INTO payment_transitions (payment_id, to_status, to_escrow_state, source, actor,"
-	             " reason, request_id) VALUES ($1, 'pending', 'unfunded', 'api', $2, 'shkeeper intent', $3)",
-	             3, a);
-	if (st == DB_OK)
-		st = db_exec(db, NULL,
-		             "INSERT INTO events (event, room, payload, payment_id) VALUES"
-		             " ('payment-created', 'global', jsonb_build_object('paymentId', $1::text,"
-		             "   'provider', 'shkeeper', 'buyerId', $2::text, 'purchaseRequestId', $3::text), $1::uuid),"
-		             " ('payment-created', 'request:' || $3, jsonb_build_object('paymentId', $1::text,"
-		             "   'provider', 'shkeeper'), $1::uuid)",
-		             3, (const char *const[]){ a[0], in->buyer, in->request });
+	st = coord_created(db, *row, "api", in->buyer, "shkeeper intent", req->request_id);
 	*out = CLAIM_MINE;
 	*created = true;
 commit:

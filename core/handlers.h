@@ -36,6 +36,13 @@ void resp_db_error(struct response *resp, enum db_status st);
  * admin, meaning everyone). Returns 0, or -1 with the response written.
  */
 int scope_user(struct request *req, struct response *resp, const char **user);
+/*
+ * Answers a page of payments: those where `user` is buyer or seller (NULL:
+ * everyone's), with the request's `status` filter (dflt_status when absent,
+ * NULL: any) and `provider` (NULL: any), newest first, with the total.
+ */
+void payments_list(struct request *req, struct response *resp, const char *user,
+                   const char *dflt_status, const char *provider);
 /* Reads limit (1..100, default dflt) and offset (>= 0) from the query; 400 on bad values. */
 int page_params(struct request *req, struct response *resp, long dflt, char limit[16],
                 char offset[24]);

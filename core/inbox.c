@@ -6,32 +6,23 @@
 
 #include <openssl/sha.h>
 
+#include "hex.h"
 #include "xalloc.h"
-
-static void to_hex(const unsigned char *data, size_t len, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < len; i++) {
-		out[2 * i] = digits[data[i] >> 4];
-		out[2 * i + 1] = digits[data[i] & 15];
-	}
-	out[2 * len] = '\0';
-}
 
 enum db_status inbox_store(struct db *db, const struct inbox_delivery *d, struct inbox_entry *out)
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
 	char digest[65];
 	/* The raw bytes travel as hex: a body need not be valid UTF-8 to be kept. */
-	char *body_hex = xmalloc(2 * d->body_len + 1);
+	size_t hexlen = 2 * d->body_len + 1;
+	char *body_hex = xmalloc(hexlen);
 	PGresult *res = NULL;
 	enum db_status st;
 
 	memset(out, 0, sizeof(*out));
 	SHA256((const unsigned char *)d->body, d->body_len, md);
-	to_hex(md, sizeof(md), digest);
-	to_hex((const unsigned char *)d->body, d->body_len, body_hex);
+	hex_encode(md, sizeof(md), digest, sizeof(digest));
+	hex_encode((const uint8_t *)d->body, d->body_len, body_hex, hexlen);
 	const char *p[7] = { d->provider, d->headers_json, body_hex, digest,
 	                     d->verdict, d->external_id, d->event_key };
 	st = db_exec(db, &res,

@@ -164,3 +164,15 @@ int jin_check(const struct jfield *spec, size_t n, json_object *obj, const char 
 	}
 	return 0;
 }
+
+int jin_optional(const struct request *req, struct response *resp, const struct jfield *spec,
+                 size_t n, struct jval *out, json_object **body)
+{
+	memset(out, 0, n * sizeof(*out));
+	*body = NULL;
+	if (req->body_len == 0)
+		return 0;
+	if ((*body = jin_body(req, resp)) == NULL)
+		return -1;
+	return jin_check(spec, n, *body, NULL, out, resp);
+}

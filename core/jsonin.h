@@ -60,4 +60,12 @@ json_object *jin_body(const struct request *req, struct response *resp);
 int jin_check(const struct jfield *spec, size_t n, json_object *obj, const char *prefix,
               struct jval *out, struct response *resp);
 
+/*
+ * For endpoints whose body is optional: no body gives all-absent values and
+ * *body NULL; a body is parsed and checked as jin_body() and jin_check() do.
+ * Returns 0, or -1 with a 400 written. The caller puts *body.
+ */
+int jin_optional(const struct request *req, struct response *resp, const struct jfield *spec,
+                 size_t n, struct jval *out, json_object **body);
+
 #endif
