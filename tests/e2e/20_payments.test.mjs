@@ -81,7 +81,9 @@ test('create: 201 with the exact amount as a JSON number, the record, an audit r
     [['12.345678', 'USDT', 'pending']]);
   assert.deepEqual(sql(`SELECT from_status IS NULL, to_status, to_escrow_state, actor FROM payment_transitions WHERE payment_id = :'id'`, { id: p.id }),
     [['t', 'pending', 'unfunded', buyer]]);
-  assert.equal(count('events', `payment_id = :'id' AND event = 'payment-created'`, { id: p.id }), 1);
+  // Announced once in each room that follows new payments: the buyer's, the request's, the global one.
+  const rooms = sql(`SELECT room FROM events WHERE payment_id = :'id' AND event = 'payment-created' ORDER BY room;`, { id: p.id }).map(([r]) => r);
+  assert.deepEqual(rooms, ['global', `request:${p.purchaseRequestId}`, `user:${p.buyerId}`].sort());
 });
 
 test('create: an amount given as a decimal string is stored exactly and answered as a number', async () => {
@@ -556,7 +558,7 @@ test('debug: an admin sees the payment, its transitions and its events', async (
   assert.equal(d.payment.id, p.id);
   assert.equal(d.payment.status, 'processing');
   assert.deepEqual(d.transitions.map((t) => [t.fromStatus, t.toStatus]), [[null, 'pending'], ['pending', 'processing']]);
-  assert.deepEqual(d.events.map((e) => e.event), ['payment-created', 'payment-update']);
+  assert.deepEqual(d.events.map((e) => e.event), ['payment-created', 'payment-created', 'payment-created', 'payment-update']);
   assert.equal(d.events[1].payload.status, 'processing');
   assert.ok(Array.isArray(d.webhookDeliveries));
   assert.equal(typeof d.walletMonitor, 'object');
