@@ -1,0 +1,181 @@
+/* SHKeeper: callback authentication (PROVIDERS.md's vector), status meanings, the trigger transaction. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "shkeeper.h"
+
+static const char body[] = "{\"external_id\":\"147\",\"paid\":true,\"status\":\"PAID\"}";
+static const char vector_sig[] = "d5ed95bc2abd1ea10589d1cafd4c4132664461135eefc011789e744e8c3d4ee3";
+#define TS 1700000000
+
+static struct config cfg_with(const char *api_key, const char *secret, bool allow_key_header)
+{
+	struct config c;
+
+	memset(&c, 0, sizeof(c));
+	c.shkeeper_api_key = (char *)api_key;
+	c.shkeeper_api_key_len = api_key ? strlen(api_key) : 0;
+	c.shkeeper_webhook_secret = (char *)secret;
+	c.shkeeper_webhook_secret_len = secret ? strlen(secret) : 0;
+	c.shkeeper_allow_api_key_header = allow_key_header;
+	return c;
+}
+
+static enum shk_auth auth(const struct config *c, struct shk_auth_input in, time_t now)
+{
+	return shk_authenticate(c, &in, body, strlen(body), now);
+}
+
+static void test_signature_vector(void **state)
+{
+	(void)state;
+	char sig[65];
+
+	shk_sign("test-api-key", 12, "1700000000", body, strlen(body), sig);
+	assert_string_equal(sig, vector_sig);
+}
+
+static void test_timestamped_signature(void **state)
+{
+	(void)state;
+	struct config c = cfg_with("test-api-key", NULL, false);
+	char upper[65];
+
+	assert_int_equal(auth(&c, (struct shk_auth_input){ .signature = vector_sig, .timestamp = "1700000000" }, TS),
+	                 SHK_AUTH_SIGNED);
+	/* ±300 s is the window SHKeeper's own verifier uses. */
+	assert_int_equal(auth(&c, (struct shk_auth_input){ .signature = vector_sig, .timestamp = "1700000000" }, TS + 300),
+	                 SHK_AUTH_SIGNED);
+	assert_int_equal(auth(&c, (struct shk_auth_input){ .signature = vector_sig, .timestamp = "1700000000" }, TS + 301),
+	                 SHK_AUTH_STALE);
+	assert_int_equal(auth(&c, (struct shk_auth_input){ .signature = vector_sig, .timestamp = "1700000000" }, TS - 301),
+	                 SHK_AUTH_STALE);
+	for (int i = 0; i < 64; i++)
+		upper[i] = (char)(vector_sig[i] >= 'a' ? vector_sig[i] - 32 : vector_sig[i]);
+	upper[64] = '\0';
+	assert_int_equal(auth(&c, (struct shk_auth_input){ .signature = upper, .timestamp = "1700000000" }, TS),
+	                 SHK_AUTH_SIGNED);
+	/* Another timestamp, a truncated MAC, a key of another installation. */
+	assert_int_equal(auth(&c, (struct shk_auth_input){ .signature = vector_sig, .timestamp = "1700000001" }, TS),
+	                 SHK_AUTH_BAD);
+	assert_int_equal(auth(&c, (struct shk_auth_input){ .signature = "d5ed95bc", .timestamp = "1700000000" }, TS),
+	                 SHK_AUTH_BAD);
+	struct config other = cfg_with("another-key", NULL, false);
+	assert_int_equal(auth(&other, (struct shk_auth_input){ .signature = vector_sig, .timestamp = "1700000000" }, TS),
+	                 SHK_AUTH_BAD);
+	assert_int_equal(auth(&c, (struct shk_auth_input){ 0 }, TS), SHK_AUTH_MISSING);
+}
+
+static void test_older_schemes(void **state)
+{
+	(void)state;
+	const char *secret = "a webhook secret of some length";
+	struct config c = cfg_with("test-api-key", secret, false);
+	char mac[65], prefixed[80];
+
+	/* The body alone, keyed with the webhook secret, in any of the seed's headers. */
+	shk_sign(secret, strlen(secret), NULL, body, strlen(body), mac);
+	assert_int_equal(auth(&c, (struct shk_auth_input){ .signature = mac }, TS), SHK_AUTH_BODY_HMAC);
+	assert_int_equal(auth(&c, (struct shk_auth_input){ .alt_signatures = { NULL, mac } }, TS), SHK_AUTH_BODY_HMAC);
+	snprintf(prefixed, sizeof(prefixed), "sha256=%s", mac);
+	assert_int_equal(auth(&c, (struct shk_auth_input){ .alt_signatures = { NULL, NULL, NULL, prefixed } }, TS),
+	                 SHK_AUTH_BODY_HMAC);
+	/* Without the secret configured, the same header proves nothing. */
+	struct config no_secret = cfg_with("test-api-key", NULL, false);
+	assert_int_equal(auth(&no_secret, (struct shk_auth_input){ .signature = mac }, TS), SHK_AUTH_BAD);
+
+	/* The bare API key header only where the operator allowed it. */
+	assert_int_equal(auth(&c, (struct shk_auth_input){ .api_key = "test-api-key" }, TS), SHK_AUTH_BAD);
+	struct config legacy = cfg_with("test-api-key", NULL, true);
+	assert_int_equal(auth(&legacy, (struct shk_auth_input){ .api_key = "test-api-key" }, TS), SHK_AUTH_API_KEY);
+	assert_int_equal(auth(&legacy, (struct shk_auth_input){ .api_key = "test-api-ke" }, TS), SHK_AUTH_BAD);
+	assert_int_equal(auth(&legacy, (struct shk_auth_input){ .api_key = "test-api-keyy" }, TS), SHK_AUTH_BAD);
+}
+
+static void test_status_meanings(void **state)
+{
+	(void)state;
+	struct shk_effect e;
+
+	assert_int_equal(shk_map_status("PAID", &e), 0);
+	assert_string_equal(e.status, "completed");
+	assert_string_equal(e.escrow, "funded");
+	assert_int_equal(shk_map_status("OVERPAID", &e), 0);
+	assert_string_equal(e.escrow, "funded");
+	assert_int_equal(shk_map_status("PARTIAL", &e), 0);
+	assert_null(e.status);
+	assert_string_equal(e.escrow, "partial");
+	assert_int_equal(shk_map_status("EXPIRED", &e), 0);
+	assert_string_equal(e.status, "failed");
+	assert_int_equal(shk_map_status("CANCELLED", &e), 0);
+	assert_string_equal(e.status, "cancelled");
+	for (const char *const *s = (const char *const[]){ "PENDING", "UNPAID", "unconfirmed", NULL }; *s; s++) {
+		assert_int_equal(shk_map_status(*s, &e), 0);
+		assert_true(e.record_only);
+	}
+	assert_int_equal(shk_map_status("paid", &e), -1);
+	assert_int_equal(shk_map_status("OUTGOING", &e), -1);
+}
+
+static void test_trigger_transaction(void **state)
+{
+	(void)state;
+	char txid[67];
+	const char *a = "0x" "1111111111111111111111111111111111111111111111111111111111111111";
+	const char *b = "0x" "2222222222222222222222222222222222222222222222222222222222222222";
+	char text[512];
+
+	snprintf(text, sizeof(text), "{\"transactions\":[{\"txid\":\"%s\",\"trigger\":true},{\"txid\":\"%s\",\"trigger\":false}]}", a, b);
+	json_object *o = json_tokener_parse(text);
+	shk_trigger_txid(o, txid);
+	assert_string_equal(txid, a);
+	json_object_put(o);
+	/* No trigger marked: the last listed. */
+	snprintf(text, sizeof(text), "{\"transactions\":[{\"txid\":\"%s\"},{\"txid\":\"%s\"}]}", a, b);
+	o = json_tokener_parse(text);
+	shk_trigger_txid(o, txid);
+	assert_string_equal(txid, b);
+	json_object_put(o);
+	/* The early notice carries it at the top; a malformed id is ignored. */
+	snprintf(text, sizeof(text), "{\"status\":\"unconfirmed\",\"txid\":\"%s\"}", a);
+	o = json_tokener_parse(text);
+	shk_trigger_txid(o, txid);
+	assert_string_equal(txid, a);
+	json_object_put(o);
+	o = json_tokener_parse("{\"transactions\":[{\"txid\":\"0x12\",\"trigger\":true}]}");
+	shk_trigger_txid(o, txid);
+	assert_string_equal(txid, "");
+	json_object_put(o);
+}
+
+static void test_crypto_names(void **state)
+{
+	(void)state;
+	char name[24];
+
+	assert_int_equal(shk_crypto_name("bsc", "USDT", name), 0);
+	assert_string_equal(name, "BNB-USDT");
+	assert_int_equal(shk_crypto_name("ethereum", "USDC", name), 0);
+	assert_string_equal(name, "ETH-USDC");
+	assert_int_equal(shk_crypto_name("tron", "USDT", name), -1);
+	assert_int_equal(shk_crypto_name("bsc", "usdt", name), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_signature_vector),
+		cmocka_unit_test(test_timestamped_signature),
+		cmocka_unit_test(test_older_schemes),
+		cmocka_unit_test(test_status_meanings),
+		cmocka_unit_test(test_trigger_transaction),
+		cmocka_unit_test(test_crypto_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
