@@ -82,11 +82,15 @@ static const struct jfield callback_fields[4] = {
 void h_callback(struct request *req, struct response *resp)
 {
 	struct jval v[4];
-	json_object *body = jin_body(req, resp), *headers;
+	json_object *body, *headers;
 	PGresult *pay = NULL;
 	enum db_status st;
 
-	if (body == NULL)
+	if (req->body_len > INBOX_MAX_BODY) {
+		resp_error(resp, 413, "body_too_large", NULL, "a callback is at most %d bytes", INBOX_MAX_BODY);
+		return;
+	}
+	if ((body = jin_body(req, resp)) == NULL)
 		return;
 	if (jin_check(callback_fields, 4, body, NULL, v, resp) != 0)
 		goto out;

@@ -124,6 +124,10 @@ void h_shkeeper_webhook(struct request *req, struct response *resp)
 		.alt_signatures = { header(req, "HTTP_X_SIGNATURE"), header(req, "HTTP_SIGNATURE"),
 		                    header(req, "HTTP_X_HUB_SIGNATURE"), header(req, "HTTP_X_HUB_SIGNATURE_256") },
 	};
+	if (req->body_len > INBOX_MAX_BODY) {
+		resp_error(resp, 413, "body_too_large", NULL, "a SHKeeper callback is at most %d bytes", INBOX_MAX_BODY);
+		return;
+	}
 	enum shk_auth auth = shk_authenticate(req->app->cfg, &in, req->body, req->body_len, time(NULL));
 	bool ok = shk_auth_ok(auth);
 	/* Only an authentic body is parsed: nothing an attacker wrote steers the inbox's indexing. */

@@ -13,6 +13,13 @@
  * first (the unique index webhook_inbox_once decides which is first).
  */
 
+/*
+ * The largest delivery kept. A SHKeeper callback listing a hundred
+ * transactions is a few tens of kilobytes; anything far larger is not a
+ * provider's and would only fill the inbox.
+ */
+#define INBOX_MAX_BODY (256 * 1024)
+
 struct inbox_delivery {
 	const char *provider;       /* webhook_inbox.provider */
 	const char *headers_json;   /* the headers that matter, never a secret */
