@@ -13,6 +13,7 @@
 #include "erc20.h"
 #include "log.h"
 #include "payment.h"
+#include "shkeeper.h"
 #include "units.h"
 #include "valid.h"
 
@@ -322,6 +323,81 @@ static int scan_logs(struct db *db, json_object *logs, const struct verify_expec
 	return 0;
 }
 
+/*
+ * Records a found hash on a completed payment through the coordinator (no
+ * state moves: the coordinator records a hash where none is) and fills out.
+ * `how` names where it was found; `source` is the audit source.
+ */
+static void record_found(struct db *db, const char *id, const char *network, const char *how,
+                         const char *source, const char *actor, const char *request_id,
+                         struct chainpay_outcome *out)
+{
+	char reason[96];
+	json_object *meta = json_object_new_object(), *info = json_object_new_object();
+
+	snprintf(reason, sizeof(reason), "transaction hash found by %s", how);
+	json_object_object_add(info, "transactionHash", json_object_new_string(out->tx_hash));
+	if (out->vr.block_number)
+		json_object_object_add(info, "blockNumber", json_object_new_int64((int64_t)out->vr.block_number));
+	json_object_object_add(info, "source", json_object_new_string(how));
+	json_object_object_add(meta, "txFetch", info);
+	struct coord_change change = {
+		.tx_hash = out->tx_hash,
+		.metadata = json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN),
+		.source = source,
+		.actor = actor,
+		.reason = reason,
+		.request_id = request_id,
+	};
+	switch (coord_apply(db, id, &change, &out->row, &out->dbst)) {
+	case COORD_APPLIED:
+	case COORD_UNCHANGED:
+		say(out, CHAINPAY_CONFIRMED, "transaction %s found by %s", out->tx_hash, how);
+		log_info("payment %s: transaction hash %s found by %s", id, out->tx_hash, how);
+		break;
+	case COORD_TX_USED:
+		find_tx_owner(db, out->tx_hash, network, id, out->used_by);
+		say(out, CHAINPAY_TX_USED, "transaction %s already pays payment %s", out->tx_hash, out->used_by);
+		break;
+	case COORD_DB:
+		say(out, CHAINPAY_DB, "database error");
+		break;
+	default:
+		say(out, CHAINPAY_CONFLICT, "payment %s changed meanwhile", id);
+	}
+	json_object_put(meta);
+}
+
+/* A SHKeeper pay-in's hash comes from SHKeeper's own record of its invoice. */
+static void fetch_from_shkeeper(struct db *db, const struct config *cfg, const PGresult *pay, int r,
+                                const char *actor, const char *request_id, struct chainpay_outcome *out)
+{
+	const char *id = PQgetvalue(pay, r, PCOL_ID);
+	char msg[300];
+
+	if (PQgetisnull(pay, r, PCOL_EXTERNAL_ID)) {
+		say(out, CHAINPAY_NOT_VERIFIABLE, "payment %s has no SHKeeper invoice", id);
+		return;
+	}
+	switch (shk_invoice_txid(cfg, PQgetvalue(pay, r, PCOL_EXTERNAL_ID), out->tx_hash, msg, sizeof(msg))) {
+	case SHK_OK:
+		break;
+	case SHK_UNAVAILABLE:
+		out->retry_after = 5;
+		say(out, CHAINPAY_UNAVAILABLE, "%s", msg);
+		return;
+	case SHK_REFUSED:
+		say(out, CHAINPAY_UPSTREAM, "%s", msg);
+		return;
+	}
+	if (out->tx_hash[0] == '\0') {
+		say(out, CHAINPAY_NOT_FOUND, "SHKeeper lists no confirmed transaction for payment %s", id);
+		return;
+	}
+	record_found(db, id, col(pay, r, PCOL_NETWORK), "SHKeeper invoice lookup", "shkeeper", actor,
+	             request_id, out);
+}
+
 void chainpay_fetch_tx(struct db *db, const struct config *cfg, const PGresult *pay, int r,
     const char *actor, const char *request_id, time_t deadline, struct chainpay_outcome *out)
 {
@@ -334,11 +410,6 @@ void chainpay_fetch_tx(struct db *db, const struct config *cfg, const PGresult *
 	int found = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (strcmp(PQgetvalue(pay, r, PCOL_PROVIDER), "shkeeper") == 0) {
-		say(out, CHAINPAY_NOT_VERIFIABLE,
-		    "payment %s is a SHKeeper payment: its transaction is found through its invoice, not here", id);
-		return;
-	}
 	if (recorded) {
 		snprintf(out->tx_hash, sizeof(out->tx_hash), "%s", recorded);
 		say(out, CHAINPAY_CONFIRMED, "payment %s already has its transaction hash", id);
@@ -347,6 +418,10 @@ void chainpay_fetch_tx(struct db *db, const struct config *cfg, const PGresult *
 	if (strcmp(status, "completed") != 0 && strcmp(status, "released") != 0 && strcmp(status, "refunded") != 0) {
 		say(out, CHAINPAY_CONFLICT, "payment %s is %s: only a completed payment's hash is looked up; verify a pending one with its hash",
 		    id, status);
+		return;
+	}
+	if (strcmp(PQgetvalue(pay, r, PCOL_PROVIDER), "shkeeper") == 0) {
+		fetch_from_shkeeper(db, cfg, pay, r, actor, request_id, out);
 		return;
 	}
 	if (check_verifiable(pay, r, out) != 0 || expectation(cfg, pay, r, &x, out) != 0)
@@ -389,34 +464,5 @@ void chainpay_fetch_tx(struct db *db, const struct config *cfg, const PGresult *
 		    PQgetvalue(pay, r, PCOL_RECEIVER), scanned);
 		return;
 	}
-	json_object *meta = json_object_new_object(), *info = json_object_new_object();
-	json_object_object_add(info, "transactionHash", json_object_new_string(out->tx_hash));
-	json_object_object_add(info, "blockNumber", json_object_new_int64((int64_t)out->vr.block_number));
-	json_object_object_add(info, "source", json_object_new_string("eth_getLogs"));
-	json_object_object_add(meta, "txFetch", info);
-	struct coord_change change = {
-		.tx_hash = out->tx_hash,
-		.metadata = json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN),
-		.source = "chain",
-		.actor = actor,
-		.reason = "transaction hash found in the token's Transfer logs",
-		.request_id = request_id,
-	};
-	switch (coord_apply(db, id, &change, &out->row, &out->dbst)) {
-	case COORD_APPLIED:
-	case COORD_UNCHANGED:
-		say(out, CHAINPAY_CONFIRMED, "transaction %s found in block %" PRIu64, out->tx_hash, out->vr.block_number);
-		log_info("payment %s: transaction hash %s found in the Transfer logs", id, out->tx_hash);
-		break;
-	case COORD_TX_USED:
-		find_tx_owner(db, out->tx_hash, network, id, out->used_by);
-		say(out, CHAINPAY_TX_USED, "transaction %s already pays payment %s", out->tx_hash, out->used_by);
-		break;
-	case COORD_DB:
-		say(out, CHAINPAY_DB, "database error");
-		break;
-	default:
-		say(out, CHAINPAY_CONFLICT, "payment %s changed meanwhile", id);
-	}
-	json_object_put(meta);
+	record_found(db, id, network, "eth_getLogs", "chain", actor, request_id, out);
 }

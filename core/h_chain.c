@@ -208,33 +208,9 @@ out:
 	json_object_put(body);
 }
 
-/* The wallet-direct payment named by `id` if the caller may see it; else an answer is written. */
-PGresult *chain_visible_payment(struct request *req, struct response *resp, const char *id)
-{
-	PGresult *res = NULL;
-	enum db_status st;
-
-	if (id == NULL || !valid_uuid(id)) {
-		resp_error(resp, 400, "invalid_field", "paymentId", "paymentId must be a payment id (UUID)");
-		return NULL;
-	}
-	const char *p[1] = { id };
-	if ((st = db_exec(req->app->db, &res, "SELECT " PAYMENT_COLUMNS " FROM payments p WHERE p.id = $1", 1, p)) != DB_OK) {
-		resp_db_error(resp, st);
-		return NULL;
-	}
-	/* Someone else's payment is answered exactly like a missing one. */
-	if (PQntuples(res) == 0 || !req_may_see(req, PQgetvalue(res, 0, PCOL_BUYER))) {
-		resp_error(resp, 404, "not_found", NULL, "payment %s not found", id);
-		PQclear(res);
-		return NULL;
-	}
-	return res;
-}
-
 void h_chain_status(struct request *req, struct response *resp)
 {
-	PGresult *row = chain_visible_payment(req, resp, req_path_param(req, "paymentId"));
+	PGresult *row = payment_visible(req, resp, req_path_param(req, "paymentId"), "paymentId", PARTY_BUYER);
 	json_object *o;
 
 	if (row == NULL)
@@ -332,7 +308,7 @@ void h_chain_update(struct request *req, struct response *resp)
 		resp_error(resp, 400, "invalid_field", NULL, "nothing to change: give status or confirmations");
 		goto out;
 	}
-	if ((row = chain_visible_payment(req, resp, v[U_ID].str)) == NULL)
+	if ((row = payment_visible(req, resp, v[U_ID].str, "paymentId", PARTY_BUYER)) == NULL)
 		goto out;
 	if (strcmp(PQgetvalue(row, 0, PCOL_PROVIDER), "decentralized") != 0) {
 		resp_error(resp, 409, "not_verifiable", "paymentId", "payment %s is not a wallet-direct payment", v[U_ID].str);

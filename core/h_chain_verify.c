@@ -99,7 +99,7 @@ void h_chain_verify(struct request *req, struct response *resp)
 		resp_error(resp, 400, "invalid_field", "paymentId", "paymentId is required");
 		goto out;
 	}
-	if ((pay = chain_visible_payment(req, resp, id ? id : v[V_ID].str)) == NULL)
+	if ((pay = payment_visible(req, resp, id ? id : v[V_ID].str, "paymentId", PARTY_BUYER)) == NULL)
 		goto out;
 	chainpay_verify(req->app->db, req->app->cfg, pay, 0, v[V_TX].str, req->auth.sub, req->request_id, &out);
 	log_info("payment %s: verify %s -> %s (%s)", PQgetvalue(pay, 0, PCOL_ID), v[V_TX].str,
@@ -239,13 +239,15 @@ void h_chain_verify_all(struct request *req, struct response *resp)
 void h_chain_fetch_tx(struct request *req, struct response *resp)
 {
 	struct chainpay_outcome out;
-	PGresult *pay = chain_visible_payment(req, resp, req_path_param(req, "id"));
+	PGresult *pay = payment_visible(req, resp, req_path_param(req, "id"), "id", PARTY_BUYER);
 
 	if (pay == NULL)
 		return;
+	bool shkeeper = strcmp(PQgetvalue(pay, 0, PCOL_PROVIDER), "shkeeper") == 0;
 	/* A buyer's search is limited to their own wallet's transfers; searching
-	 * everyone's transfers to the escrow (and claiming one) is an admin's call. */
-	if (!req_is_admin(req) && PQgetisnull(pay, 0, PCOL_SENDER)) {
+	 * everyone's transfers to the escrow (and claiming one) is an admin's call.
+	 * A SHKeeper invoice names its own transactions: its buyer may ask. */
+	if (!req_is_admin(req) && !shkeeper && PQgetisnull(pay, 0, PCOL_SENDER)) {
 		resp_error(resp, 403, "forbidden", NULL,
 		           "payment %s has no sender wallet to search by; ask an admin to look its transaction up",
 		           PQgetvalue(pay, 0, PCOL_ID));
@@ -258,8 +260,9 @@ void h_chain_fetch_tx(struct request *req, struct response *resp)
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "paymentId", json_object_new_string(PQgetvalue(pay, 0, PCOL_ID)));
 		json_object_object_add(o, "transactionHash", json_object_new_string(out.tx_hash));
-		json_object_object_add(o, "network", json_object_new_string(PQgetvalue(pay, 0, PCOL_NETWORK)));
-		json_object_object_add(o, "source", json_object_new_string("eth_getLogs"));
+		json_object_object_add(o, "network", PQgetisnull(pay, 0, PCOL_NETWORK) ? NULL :
+		                       json_object_new_string(PQgetvalue(pay, 0, PCOL_NETWORK)));
+		json_object_object_add(o, "source", json_object_new_string(shkeeper ? "shkeeper" : "eth_getLogs"));
 		if (out.row)
 			json_object_object_add(o, "payment", payment_json(out.row, 0));
 		resp_ok(resp, 200, o, out.message);

@@ -153,18 +153,17 @@ void h_payment_by_user(struct request *req, struct response *resp)
 		payments_list(req, resp, user, NULL, NULL);
 }
 
-/* The payment at :id if the caller may see it; otherwise a 400 or 404 has been written. */
-static PGresult *visible_payment(struct request *req, struct response *resp, const char **id)
+PGresult *payment_visible(struct request *req, struct response *resp, const char *id,
+                          const char *field, enum party who)
 {
 	PGresult *res = NULL;
 	enum db_status st;
 
-	*id = req_path_param(req, "id");
-	if (*id == NULL || !valid_uuid(*id)) {
-		resp_error(resp, 400, "invalid_field", "id", "id must be a payment id (UUID)");
+	if (id == NULL || !valid_uuid(id)) {
+		resp_error(resp, 400, "invalid_field", field, "%s must be a payment id (UUID)", field);
 		return NULL;
 	}
-	const char *p[1] = { *id };
+	const char *p[1] = { id };
 	st = db_exec(req->app->db, &res, "SELECT " PAYMENT_COLUMNS " FROM payments p WHERE p.id = $1", 1, p);
 	if (st != DB_OK) {
 		resp_db_error(resp, st);
@@ -172,12 +171,20 @@ static PGresult *visible_payment(struct request *req, struct response *resp, con
 	}
 	/* Someone else's payment is answered exactly like a missing one. */
 	if (PQntuples(res) == 0 || !(req_may_see(req, PQgetvalue(res, 0, PCOL_BUYER)) ||
-	                             req_may_see(req, PQgetvalue(res, 0, PCOL_SELLER)))) {
-		resp_error(resp, 404, "not_found", NULL, "payment %s not found", *id);
+	                             (who == PARTY_BUYER_OR_SELLER &&
+	                              req_may_see(req, PQgetvalue(res, 0, PCOL_SELLER))))) {
+		resp_error(resp, 404, "not_found", NULL, "payment %s not found", id);
 		PQclear(res);
 		return NULL;
 	}
 	return res;
+}
+
+/* The payment at :id, for its buyer, its seller or an admin. */
+static PGresult *visible_payment(struct request *req, struct response *resp, const char **id)
+{
+	*id = req_path_param(req, "id");
+	return payment_visible(req, resp, *id, "id", PARTY_BUYER_OR_SELLER);
 }
 
 void h_payment_get(struct request *req, struct response *resp)

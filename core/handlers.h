@@ -25,8 +25,15 @@ handler_fn h_webhook_stats, h_wallet_monitor_status, h_auto_webhook_status, h_ad
 /* h_chain.c, h_chain_verify.c: wallet-direct payments and on-chain verification */
 handler_fn h_chain_save, h_chain_status, h_chain_update, h_chain_receiver, h_chain_history;
 handler_fn h_chain_verify, h_chain_verify_all, h_chain_fetch_tx, h_chain_fetch_missing;
-/* The payment `id` if its buyer or an admin asks; otherwise NULL with 400 or 404 written. */
-PGresult *chain_visible_payment(struct request *req, struct response *resp, const char *id);
+
+enum party { PARTY_BUYER, PARTY_BUYER_OR_SELLER };
+/*
+ * The payment `id` (a PAYMENT_COLUMNS row, the caller's to PQclear) if an
+ * admin asks, or its buyer (or, with PARTY_BUYER_OR_SELLER, its seller);
+ * otherwise NULL with a 400 naming `field`, or a 404, written.
+ */
+PGresult *payment_visible(struct request *req, struct response *resp, const char *id,
+                          const char *field, enum party who);
 
 /* Answers for a failed database call: 503 with Retry-After when it is down, else 500. */
 void resp_db_error(struct response *resp, enum db_status st);

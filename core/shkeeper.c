@@ -293,3 +293,43 @@ enum shk_err shk_list_crypto(const struct config *cfg, json_object **out, char *
 {
 	return call(cfg, "GET", "/api/v1/crypto", NULL, out, msg, msglen);
 }
+
+enum shk_err shk_invoice_txid(const struct config *cfg, const char *external_id, char txid[67],
+                              char *msg, size_t msglen)
+{
+	char path[200];
+	json_object *resp = NULL, *invoices;
+	enum shk_err e;
+
+	txid[0] = '\0';
+	/* Our external ids are UUIDs or "template-" + UUID: nothing to escape in a path. */
+	if (!valid_id(external_id)) {
+		snprintf(msg, msglen, "external id %.64s cannot be looked up", external_id);
+		return SHK_REFUSED;
+	}
+	snprintf(path, sizeof(path), "/api/v1/invoices/%s", external_id);
+	if ((e = call(cfg, "GET", path, NULL, &resp, msg, msglen)) != SHK_OK)
+		return e;
+	if (!json_object_object_get_ex(resp, "invoices", &invoices) || !json_object_is_type(invoices, json_type_array)) {
+		snprintf(msg, msglen, "SHKeeper's invoice lookup has no invoices list");
+		json_object_put(resp);
+		return SHK_REFUSED;
+	}
+	for (size_t i = 0; i < json_object_array_length(invoices); i++) {
+		json_object *inv = json_object_array_get_idx(invoices, i), *ext, *txs;
+		if (!json_object_object_get_ex(inv, "external_id", &ext) ||
+		    strcmp(json_object_get_string(ext), external_id) != 0 ||
+		    !json_object_object_get_ex(inv, "txs", &txs) || !json_object_is_type(txs, json_type_array))
+			continue;
+		for (size_t t = 0; t < json_object_array_length(txs); t++) {
+			json_object *tx = json_object_array_get_idx(txs, t), *id, *status;
+			if (json_object_object_get_ex(tx, "status", &status) &&
+			    strcmp(json_object_get_string(status), "CONFIRMED") == 0 &&
+			    json_object_object_get_ex(tx, "txid", &id) && json_object_is_type(id, json_type_string) &&
+			    valid_tx_hash(json_object_get_string(id)))
+				snprintf(txid, 67, "%s", json_object_get_string(id));
+		}
+	}
+	json_object_put(resp);
+	return SHK_OK;
+}

@@ -46,6 +46,13 @@ enum shk_err shk_create_invoice(const struct config *cfg, const char *crypto,
                                 struct shk_invoice *out, char *msg, size_t msglen,
                                 int *retry_after);
 
+/*
+ * GET /api/v1/invoices/<external_id>: the latest CONFIRMED transaction of
+ * that invoice into txid, or "" when SHKeeper lists none.
+ */
+enum shk_err shk_invoice_txid(const struct config *cfg, const char *external_id, char txid[67],
+                              char *msg, size_t msglen);
+
 /* GET /api/v1/crypto: is the gateway there and is our key usable? Caller owns *out. */
 enum shk_err shk_list_crypto(const struct config *cfg, json_object **out, char *msg, size_t msglen);
 

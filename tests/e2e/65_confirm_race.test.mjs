@@ -79,3 +79,24 @@ test('after the callback won, the buyer\'s confirmation is a no-op that says so'
   assert.equal(c.json.data.status, 'completed');
   assert.equal(count('payment_transitions', `payment_id = :'id'`, { id: inv.paymentId }), 2);   // created, completed
 });
+
+test('a completed SHKeeper pay-in missing its hash gets it from SHKeeper\'s invoice', async () => {
+  await fake.reset();
+  const m = marketplace(1);
+  const inv = await intent(m);
+  const w = await fake.pay({ external_id: inv.externalId, amount_crypto: '10' });
+  assert.equal(w.lastStatus, 202);
+  assert.equal(payment(inv.paymentId).status, 'completed');
+  // A record from before hashes were kept: the hash is gone, the payment is settled.
+  sql(`UPDATE payments SET tx_hash = NULL WHERE id = :'id';`, { id: inv.paymentId });
+  const transitions = count('payment_transitions', `payment_id = :'id'`, { id: inv.paymentId });
+
+  const other = await api('POST', `/api/payment/payments/${inv.paymentId}/fetch-tx`, { token: marketplace(0).token });
+  assert.equal(other.status, 404, other.text);
+  const r = await api('POST', `/api/payment/payments/${inv.paymentId}/fetch-tx`, { token: m.token });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.data.transactionHash, w.txid);
+  assert.equal(r.json.data.source, 'shkeeper');
+  assert.deepEqual(payment(inv.paymentId), { status: 'completed', escrow: 'funded', txHash: w.txid });
+  assert.equal(count('payment_transitions', `payment_id = :'id'`, { id: inv.paymentId }), transitions, 'no state moved');
+});
