@@ -308,7 +308,7 @@ static int scan_logs(struct db *db, json_object *logs, const struct verify_expec
 		json_object *addr, *data;
 		if (!json_object_object_get_ex(log, "address", &addr) || !json_object_object_get_ex(log, "data", &data) ||
 		    erc20_decode_transfer_log(json_object_get_string(addr), topics, 3, json_object_get_string(data), &t) != ERC20_OK ||
-		    memcmp(t.token, x->token, 20) != 0 || memcmp(t.to, x->recipient, 20) != 0 ||
+		    !verify_same_address(t.token, x->token) || !verify_same_address(t.to, x->recipient) ||
 		    memcmp(t.value, x->min_amount, 32) != 0)
 			continue;
 		if ((out->dbst = find_tx_owner(db, hash, network, self, used_by)) != DB_OK)

@@ -177,7 +177,7 @@ void verify_decide(const struct verify_expect *x, const struct verify_receipt *r
 		out->reason = VR_REVERTED;
 		/* Final only when the buyer's call went to our token: a reverted
 		 * transaction to some other contract says nothing about this payment. */
-		out->final = r->has_to && memcmp(r->to, x->token, VERIFY_ADDR_LEN) == 0;
+		out->final = r->has_to && verify_same_address(r->to, x->token);
 		say(out, "the transaction reverted in block %llu", (unsigned long long)r->block_number);
 		goto out;
 	}
@@ -185,15 +185,15 @@ void verify_decide(const struct verify_expect *x, const struct verify_receipt *r
 	for (size_t i = 0; i < r->n_logs; i++) {
 		const struct verify_log *l = &r->logs[i];
 		any_transfer = true;
-		if (memcmp(l->token, x->token, VERIFY_ADDR_LEN) != 0)
+		if (!verify_same_address(l->token, x->token))
 			continue;
 		from_token = true;
-		if (memcmp(l->to, x->recipient, VERIFY_ADDR_LEN) != 0)
+		if (!verify_same_address(l->to, x->recipient))
 			continue;
 		to_recipient = true;
 		/* Several transfers to us in one transaction add up; a transfer of
 		 * ours elsewhere, or from someone else's wallet, does not. */
-		if (x->has_sender && memcmp(l->from, x->sender, VERIFY_ADDR_LEN) != 0)
+		if (x->has_sender && !verify_same_address(l->from, x->sender))
 			continue;
 		from_sender = true;
 		if (units_from_word(l->value, v) != UNITS_OK || !BN_add(sum, sum, v))

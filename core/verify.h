@@ -22,6 +22,15 @@
 
 #define VERIFY_ADDR_LEN 20
 #define VERIFY_WORD_LEN 32
+/* Two 20-byte addresses (public values, compared plainly). */
+static inline bool verify_same_address(const uint8_t *a, const uint8_t *b)
+{
+	for (int i = 0; i < VERIFY_ADDR_LEN; i++)
+		if (a[i] != b[i])
+			return false;
+	return true;
+}
+
 /* A receipt with more logs than this is refused rather than scanned. */
 #define VERIFY_MAX_LOGS 512
 
