@@ -47,7 +47,11 @@ static void spawn(struct master *m, struct slot *s)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGCHLD, SIG_DFL);
-		_exit(worker_run(m->listen_fd, m->cfg, m->started));
+		/*
+		 * exit(), not _exit(): the master has no stdio buffers to flush twice,
+		 * and exit handlers let a sanitizer build check the worker for leaks.
+		 */
+		exit(worker_run(m->listen_fd, m->cfg, m->started));
 	}
 	s->pid = pid;
 	s->generation = m->generation;
