@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "xalloc.h"
 
 void db_init(struct db *db, const char *database_url, int connect_timeout)
 {
@@ -26,6 +27,50 @@ void db_close(struct db *db)
 		PQfinish(db->conn);
 	db->conn = NULL;
 	db->in_tx = false;
+	/* Prepared statements die with their connection. */
+	for (int i = 0; i < db->n_stmts; i++)
+		free(db->stmts[i].sql);
+	db->n_stmts = 0;
+}
+
+static unsigned long long fnv1a(const char *s)
+{
+	unsigned long long h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/*
+ * The name of sql's prepared statement on this connection, preparing it if
+ * needed. NULL when the cache is full (run it unprepared), or when
+ * PostgreSQL refused it: *failed then holds the error result.
+ */
+static const char *prepared(struct db *db, const char *sql, int nparams, char name[16],
+                            PGresult **failed)
+{
+	unsigned long long h = fnv1a(sql);
+	int i;
+
+	for (i = 0; i < db->n_stmts; i++)
+		if (db->stmts[i].hash == h && strcmp(db->stmts[i].sql, sql) == 0)
+			break;
+	snprintf(name, 16, "s%d", i);
+	if (i < db->n_stmts)
+		return name;
+	if (i == DB_STMT_CACHE)
+		return NULL;
+	PGresult *res = PQprepare(db->conn, name, sql, nparams, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		*failed = res;
+		return NULL;
+	}
+	PQclear(res);
+	db->stmts[i].hash = h;
+	db->stmts[i].sql = xstrdup(sql);
+	db->n_stmts++;
+	return name;
 }
 
 enum db_status db_ready(struct db *db)
@@ -84,7 +129,13 @@ enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int npara
 		return st;
 	if (db->conn == NULL)
 		return DB_UNAVAILABLE;
-	res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	char name[16];
+	res = NULL;
+	const char *stmt = prepared(db, sql, nparams, name, &res);
+	if (stmt)
+		res = PQexecPrepared(db->conn, stmt, nparams, params, NULL, NULL, 0);
+	else if (res == NULL)
+		res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	switch (PQresultStatus(res)) {
 	case PGRES_COMMAND_OK:
 	case PGRES_TUPLES_OK:

@@ -25,8 +25,22 @@ enum db_status {
 	DB_FAILED,          /* anything else: a bug or an operator problem, logged */
 };
 
+/*
+ * Statements are prepared on first use on each connection and executed by
+ * name afterwards: PostgreSQL then parses and plans each of them once per
+ * connection instead of on every request.
+ */
+#define DB_STMT_CACHE 160
+
+struct db_stmt {
+	unsigned long long hash;    /* of the SQL text */
+	char *sql;                  /* owned copy, compared on a hash match */
+};
+
 struct db {
 	PGconn *conn;
+	struct db_stmt stmts[DB_STMT_CACHE];    /* prepared on this connection as "s<index>" */
+	int n_stmts;
 	char conninfo[1200];
 	time_t last_attempt;
 	bool in_tx;
