@@ -1,6 +1,7 @@
 #include "master.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,12 +80,17 @@ static void reap(struct master *m)
 
 		if (s == NULL)
 			continue;
+		bool failed = WIFSIGNALED(status) || WEXITSTATUS(status) != 0;
 		if (WIFSIGNALED(status))
 			log_warn("worker %d killed by signal %d", (int)pid, WTERMSIG(status));
 		else if (WEXITSTATUS(status) != 0)
 			log_warn("worker %d exited with status %d", (int)pid, WEXITSTATUS(status));
-		/* A worker that dies at once would otherwise be respawned in a tight loop. */
-		s->respawn_at = (now - s->started < 1 && !s->stopping) ? now + 1 : now;
+		/*
+		 * A worker that fails at once would be respawned in a tight loop: wait
+		 * a second. One recycled after max_requests is replaced at once, however
+		 * fast it got there.
+		 */
+		s->respawn_at = failed && now - s->started < 1 && !s->stopping ? now + 1 : now;
 		s->pid = 0;
 	}
 }
