@@ -8,9 +8,6 @@
 #include "log.h"
 #include "payment.h"
 
-/* Namespaces of the two-int advisory lock keys. */
-#define LOCK_NS_REQUEST "1"
-#define LOCK_NS_PAYMENT "2"
 #define MAX_ATTEMPTS 3
 
 static enum db_status lock_payment(struct db *db, const char *id, char *request_id, size_t len)

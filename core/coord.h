@@ -16,6 +16,16 @@
  * and says so, so late or repeated events are harmless.
  */
 
+/*
+ * Namespaces of the two-int advisory lock keys (namespace, hashtext(key)),
+ * all transaction-scoped. The coordinator takes REQUEST then PAYMENT; the
+ * pay-in intents take PAYIN on "<buyer>/<request>/<provider>" so a duplicate
+ * check and its insert cannot interleave.
+ */
+#define LOCK_NS_REQUEST "1"
+#define LOCK_NS_PAYMENT "2"
+#define LOCK_NS_PAYIN "3"
+
 struct coord_change {
 	const char *status;         /* new status, or NULL to keep it */
 	const char *escrow;         /* new escrow state, or NULL: follows the status */

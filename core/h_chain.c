@@ -16,8 +16,6 @@
 #include "units.h"
 
 #define METADATA_MAX 8192
-/* Namespace of the advisory lock on a pay-in's natural key (the coordinator uses 1 and 2). */
-#define LOCK_NS_PAYIN "3"
 
 enum { S_REQUEST, S_OFFER, S_BUYER, S_SELLER, S_AMOUNT, S_CURRENCY, S_TOKEN, S_NETWORK, S_FROM,
        S_WALLET, S_TX, S_META, S_N };

@@ -156,7 +156,8 @@ static enum db_status claim(struct request *req, const struct intent *in, enum c
 	if ((st = db_begin(db)) != DB_OK)
 		return st;
 	/* After this point, all errors should use goto out. */
-	st = db_exec(db, NULL, "SELECT pg_advisory_xact_lock(3, hashtext($1 || '/' || $2 || '/shkeeper'))", 2, k);
+	st = db_exec(db, NULL, "SELECT pg_advisory_xact_lock(" LOCK_NS_PAYIN ", hashtext($1 || '/' || $2 || '/shkeeper'))",
+	             2, k);
 	if (st == DB_OK && in->template_checkout) {
 		st = db_exec(db, row,
 		             "SELECT " INTENT_COLUMNS " FROM payments p WHERE p.buyer_id = $1"
