@@ -39,7 +39,8 @@ static const char *const known_keys[] = {
 	"redirect_success_url", "redirect_cancel_url", "log_level", "rpc_timeout_ms",
 	"rpc_connect_timeout_ms", "shkeeper_url", "shkeeper_api_key_file",
 	"shkeeper_webhook_secret_file", "shkeeper_allow_api_key_header", "shkeeper_timeout_ms",
-	"shkeeper_connect_timeout_ms", "breaker_failures", "breaker_cooldown_seconds",
+	"shkeeper_connect_timeout_ms", "shkeeper_verify_on_chain", "breaker_failures",
+	"breaker_cooldown_seconds",
 	"internal_token_file",
 };
 
@@ -429,9 +430,9 @@ static int parse_tokens(struct kv *kv, struct config *cfg, char *err, size_t err
 	return 0;
 }
 
-static int get_bool(struct kv *kv, const char *key, bool *out, char *err, size_t errlen)
+static int get_bool(struct kv *kv, const char *key, bool dflt, bool *out, char *err, size_t errlen)
 {
-	const char *v = get(kv, key, "false");
+	const char *v = get(kv, key, dflt ? "true" : "false");
 
 	if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
 		return fail(err, errlen, "setting %s: expected true or false, got \"%s\"", key, v);
@@ -482,7 +483,8 @@ static int build_upstreams(struct kv *kv, struct config *cfg, char *err, size_t 
 	    read_secret("shkeeper_webhook_secret_file", v, 16, &cfg->shkeeper_webhook_secret,
 	                &cfg->shkeeper_webhook_secret_len, err, errlen))
 		return -1;
-	if (get_bool(kv, "shkeeper_allow_api_key_header", &cfg->shkeeper_allow_api_key_header, err, errlen))
+	if (get_bool(kv, "shkeeper_allow_api_key_header", false, &cfg->shkeeper_allow_api_key_header, err, errlen) ||
+	    get_bool(kv, "shkeeper_verify_on_chain", true, &cfg->shkeeper_verify_on_chain, err, errlen))
 		return -1;
 	if ((v = get(kv, "internal_token_file", NULL)) != NULL &&
 	    read_secret("internal_token_file", v, 32, &cfg->internal_token, &cfg->internal_token_len,

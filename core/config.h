@@ -80,6 +80,7 @@ struct config {
 	char *shkeeper_webhook_secret;   /* the older HMAC-of-body scheme; NULL if unset */
 	size_t shkeeper_webhook_secret_len;
 	bool shkeeper_allow_api_key_header;
+	bool shkeeper_verify_on_chain;   /* check a PAID callback's transactions before funding */
 	int shkeeper_timeout_ms;
 	int shkeeper_connect_timeout_ms;
 

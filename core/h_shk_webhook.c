@@ -13,6 +13,7 @@
 #include "inbox.h"
 #include "log.h"
 #include "payment.h"
+#include "shk_onchain.h"
 #include "shkeeper.h"
 
 static const char *header(const struct request *req, const char *name)
@@ -68,51 +69,84 @@ static void answer(struct response *resp, long long delivery, const char *outcom
 	resp_ok(resp, 202, d, "delivery accepted");
 }
 
-/* Applies a stored, authentic callback. Returns the inbox outcome; *payment is the payment's id. */
-static const char *apply(struct request *req, json_object *cb, const char *external_id,
-                         const char *status, char payment[40], const char **detail,
-                         enum db_status *st)
+/* What came of applying a callback: an inbox outcome, or "ask again later". */
+struct applied {
+	const char *outcome;        /* NULL: a database error (see st) */
+	const char *detail;
+	bool retry_later;           /* the chain is not final or not reachable: answer 503 */
+	char payment[40];
+	char note[300];
+	enum db_status st;
+};
+
+/* Columns of the lookup: the payment, then what the on-chain check needs. */
+#define CB_CRYPTO_COL 29
+
+/* Applies a stored, authentic callback. */
+static void apply(struct request *req, json_object *cb, const char *external_id, const char *status,
+                  struct applied *a)
 {
 	struct shk_effect effect;
-	char txid[67];
+	char txid[67], reason[64];
 	PGresult *res = NULL;
 
-	*detail = NULL;
-	payment[0] = '\0';
+	memset(a, 0, sizeof(*a));
 	if (shk_map_status(status, &effect) != 0) {
-		*detail = "status not known to SHKeeper";
-		return "ignored";
+		a->outcome = "ignored";
+		a->detail = "status not known to SHKeeper";
+		return;
 	}
 	const char *p[1] = { external_id };
-	if ((*st = db_exec(req->app->db, &res,
-	                   "SELECT id FROM payments WHERE provider = 'shkeeper' AND external_id = $1", 1, p)) != DB_OK)
-		return NULL;
+	if ((a->st = db_exec(req->app->db, &res,
+	                     "SELECT " PAYMENT_COLUMNS ", p.crypto_name FROM payments p"
+	                     " WHERE p.provider = 'shkeeper' AND p.external_id = $1", 1, p)) != DB_OK)
+		return;
+	/* After this point, all errors should use goto out. */
 	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return "unknown_payment";
+		a->outcome = "unknown_payment";
+		goto out;
 	}
-	snprintf(payment, 40, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
+	snprintf(a->payment, sizeof(a->payment), "%s", PQgetvalue(res, 0, PCOL_ID));
 	if (effect.record_only) {
-		*detail = "noted; no state change";
-		return "recorded";
+		a->outcome = "recorded";
+		a->detail = "noted; no state change";
+		goto out;
+	}
+	/* Funding moves money in our books: SHKeeper's word is checked on the chain first. */
+	if (effect.escrow && strcmp(effect.escrow, "funded") == 0 &&
+	    strcmp(PQgetvalue(res, 0, PCOL_STATUS), "completed") != 0) {
+		enum onchain oc = shk_check_on_chain(req->app->cfg, cb, res, CB_CRYPTO_COL, a->note, sizeof(a->note));
+		a->detail = a->note;
+		if (oc == ONCHAIN_NOT_FINAL || oc == ONCHAIN_UNAVAILABLE) {
+			a->outcome = "received";
+			a->retry_later = true;
+			goto out;
+		}
+		if (oc == ONCHAIN_REFUTED) {
+			log_error("SHKeeper says %s paid, the chain does not: %s", external_id, a->note);
+			a->outcome = "rejected";
+			goto out;
+		}
 	}
 	shk_trigger_txid(cb, txid);
-	char reason[64];
 	snprintf(reason, sizeof(reason), "SHKeeper callback %s", status);
 	struct coord_change change = {
 		.status = effect.status, .escrow = effect.escrow, .tx_hash = txid[0] ? txid : NULL,
 		.source = "shkeeper", .actor = "shkeeper", .reason = reason, .request_id = req->request_id,
 	};
-	switch (coord_apply(req->app->db, payment, &change, NULL, st)) {
-	case COORD_APPLIED: return "applied";
-	case COORD_UNCHANGED: *detail = "already in that state"; return "duplicate";
-	case COORD_BACKWARD: *detail = "would move the payment backwards"; return "stale";
-	case COORD_TX_USED: *detail = "the transaction already pays another payment"; return "rejected";
-	case COORD_NOT_FOUND: return "unknown_payment";
-	case COORD_DB: return NULL;
+	switch (coord_apply(req->app->db, a->payment, &change, NULL, &a->st)) {
+	case COORD_APPLIED: a->outcome = "applied"; break;
+	case COORD_UNCHANGED: a->outcome = "duplicate"; a->detail = "already in that state"; break;
+	case COORD_BACKWARD: a->outcome = "stale"; a->detail = "would move the payment backwards"; break;
+	case COORD_TX_USED:
+		a->outcome = "rejected";
+		a->detail = "the transaction already pays another payment";
+		break;
+	case COORD_NOT_FOUND: a->outcome = "unknown_payment"; break;
+	case COORD_DB: a->outcome = NULL; break;
 	}
-	return NULL;
+out:
+	PQclear(res);
 }
 
 void h_shkeeper_webhook(struct request *req, struct response *resp)
@@ -133,9 +167,9 @@ void h_shkeeper_webhook(struct request *req, struct response *resp)
 	/* Only an authentic body is parsed: nothing an attacker wrote steers the inbox's indexing. */
 	json_object *cb = ok ? json_tokener_parse(req->body) : NULL, *headers = kept_headers(req);
 	const char *external_id = string_member(cb, "external_id"), *status = string_member(cb, "status");
-	char txid[67] = "", payment[40] = "";
-	const char *outcome, *detail = NULL;
+	char txid[67] = "";
 	struct inbox_entry entry;
+	struct applied a = { .outcome = "rejected" };
 	enum db_status st;
 
 	if (cb)
@@ -162,18 +196,26 @@ void h_shkeeper_webhook(struct request *req, struct response *resp)
 		goto out;
 	}
 	if (external_id == NULL || status == NULL) {
-		outcome = "rejected";
-		detail = "not a SHKeeper callback: external_id or status missing";
-	} else if ((outcome = apply(req, cb, external_id, status, payment, &detail, &st)) == NULL) {
-		/* Stored but not applied: a 503 makes SHKeeper retry, and the retry finishes it. */
-		resp_db_error(resp, st);
+		a.detail = "not a SHKeeper callback: external_id or status missing";
+	} else {
+		apply(req, cb, external_id, status, &a);
+		if (a.outcome == NULL) {
+			/* Stored but not applied: a 503 makes SHKeeper retry, and the retry finishes it. */
+			resp_db_error(resp, a.st);
+			goto out;
+		}
+	}
+	if ((st = inbox_finish(req->app->db, entry.id, a.outcome, a.payment[0] ? a.payment : NULL, a.detail)) != DB_OK)
+		log_warn("delivery %lld: outcome %s not recorded", entry.id, a.outcome);
+	log_info("SHKeeper delivery %lld for %s (%s): %s%s%s", entry.id, external_id ? external_id : "?",
+	         status ? status : "?", a.outcome, a.detail ? ": " : "", a.detail ? a.detail : "");
+	if (a.retry_later) {
+		/* Stored and left unfinished: SHKeeper delivers again in a minute, and that one finishes it. */
+		resp_header(resp, "Retry-After", "60");
+		resp_error(resp, 503, "not_final", NULL, "%s; deliver again later", a.detail);
 		goto out;
 	}
-	if ((st = inbox_finish(req->app->db, entry.id, outcome, payment[0] ? payment : NULL, detail)) != DB_OK)
-		log_warn("delivery %lld: outcome %s not recorded", entry.id, outcome);
-	log_info("SHKeeper delivery %lld for %s (%s): %s", entry.id, external_id ? external_id : "?",
-	         status ? status : "?", outcome);
-	answer(resp, entry.id, entry.duplicate ? "duplicate" : outcome, payment[0] ? payment : NULL);
+	answer(resp, entry.id, entry.duplicate ? "duplicate" : a.outcome, a.payment[0] ? a.payment : NULL);
 out:
 	json_object_put(cb);
 	json_object_put(headers);

@@ -36,12 +36,15 @@ enum db_status inbox_store(struct db *db, const struct inbox_delivery *d, struct
 		PQclear(res);
 		res = NULL;
 		st = db_exec(db, &res,
-		             "INSERT INTO webhook_inbox (provider, headers, body, body_digest, verdict,"
-		             " external_id, event_key, outcome, duplicate_of, processed_at)"
-		             " SELECT $1, $2::jsonb, decode($3, 'hex'), $4, $5, $6, $7, 'duplicate', f.id, now()"
-		             " FROM webhook_inbox f WHERE f.provider = $1 AND f.body_digest = $4"
-		             "  AND f.duplicate_of IS NULL AND f.verdict = 'valid'"
-		             " RETURNING id, (SELECT outcome = 'received' FROM webhook_inbox WHERE id = duplicate_of)",
+		             "WITH first AS ("
+		             "  SELECT id, outcome FROM webhook_inbox WHERE provider = $1 AND body_digest = $4"
+		             "  AND duplicate_of IS NULL AND verdict = 'valid'),"
+		             " ins AS ("
+		             "  INSERT INTO webhook_inbox (provider, headers, body, body_digest, verdict,"
+		             "   external_id, event_key, outcome, duplicate_of, processed_at)"
+		             "  SELECT $1, $2::jsonb, decode($3, 'hex'), $4, $5, $6, $7, 'duplicate', first.id, now()"
+		             "  FROM first RETURNING id)"
+		             " SELECT ins.id, first.outcome = 'received' FROM ins, first",
 		             7, p);
 		if (st == DB_OK && PQntuples(res) == 1) {
 			out->duplicate = true;

@@ -1,0 +1,94 @@
+// SHKeeper's PAID checked on the chain before the escrow counts as funded,
+// through a second pool that has the check on (the main test pool has it off
+// because the fake SHKeeper's transactions are made up): real transfers on
+// the local chain to the invoice's deposit address.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { env, stack, sql } from './lib.mjs';
+import { fake, marketplace, intent, payment, callback, randomTxid, WEBHOOK } from './shkeeper_lib.mjs';
+import { rpc, mine, waitReceipt, transferData } from '../chain/rpc.mjs';
+
+const URL = env.ANVIL_URL;
+const skip = URL ? false : 'no test chain in this stack (tests/chain/setup.sh)';
+const UNIT = 10n ** 18n;
+const wallet = () => (env.CHAIN_BUYERS ?? '').split(',').at(-2);
+let base2;
+
+before(() => {
+  if (skip) return;
+  process.env.PAYMENTS_SHKEEPER_VERIFY_ON_CHAIN = 'true';
+  try {
+    stack('pool2-up');
+  } finally {
+    delete process.env.PAYMENTS_SHKEEPER_VERIFY_ON_CHAIN;
+  }
+  base2 = readFileSync(process.env.STACK_ENV, 'utf8').match(/^BASE_URL2=(.*)$/m)?.[1];
+});
+
+after(() => { if (!skip) stack('pool2-down'); });
+
+async function transfer(to, units, depth) {
+  const h = await rpc(URL, 'eth_sendTransaction', [{ from: wallet(), to: env.CHAIN_TOKEN_USDT, data: transferData(to, units) }]);
+  await mine(URL, depth);
+  await waitReceipt(URL, h);
+  return h;
+}
+
+// SHKeeper's PAID for the invoice, listing these transactions, sent to the checking pool.
+const paid = (inv, txs) => fake.deliver({
+  callback_url: base2 + WEBHOOK,
+  body: callback({ externalId: inv.externalId, status: 'PAID', addr: inv.walletAddress, txs }),
+});
+
+const inbox = (id) => sql(`SELECT outcome, coalesce(detail, '') FROM webhook_inbox WHERE payment_id = :'id' ORDER BY id DESC LIMIT 1;`, { id })[0];
+
+test('a PAID whose transfer is on the chain and final funds the escrow', { skip }, async () => {
+  const m = marketplace(2);
+  const inv = await intent(m);
+  const hash = await transfer(inv.walletAddress, 10n * UNIT, 4);
+  const r = await paid(inv, [{ txid: hash, amount: '10', trigger: true }]);
+  assert.equal(r.lastStatus, 202, JSON.stringify(r));
+  assert.deepEqual(payment(inv.paymentId), { status: 'completed', escrow: 'funded', txHash: hash });
+});
+
+test('a PAID the chain contradicts is stored and not acted on', { skip }, async () => {
+  // To another address, and too little to the right one: both refuted.
+  const elsewhere = await transfer('0x' + '42'.repeat(20), 10n * UNIT, 4);
+  const m1 = marketplace(1);
+  const inv1 = await intent(m1);
+  const r1 = await paid(inv1, [{ txid: elsewhere, amount: '10', trigger: true }]);
+  assert.equal(r1.lastStatus, 202, JSON.stringify(r1));
+  assert.equal(payment(inv1.paymentId).status, 'pending');
+  assert.equal(inbox(inv1.paymentId)[0], 'rejected');
+  assert.match(inbox(inv1.paymentId)[1], /does not pay the deposit address/);
+
+  const m2 = marketplace(1);
+  const inv2 = await intent(m2);
+  const short = await transfer(inv2.walletAddress, 5n * UNIT, 4);
+  const r2 = await paid(inv2, [{ txid: short, amount: '10', trigger: true }]);
+  assert.equal(r2.lastStatus, 202);
+  assert.equal(payment(inv2.paymentId).status, 'pending');
+  assert.deepEqual(inbox(inv2.paymentId), ['rejected', 'the transfers to the deposit address total 5 USDT; the invoice asks 10']);
+});
+
+test('a transfer not yet final, or unknown, is answered 503 so SHKeeper delivers again; the next delivery applies it', { skip }, async () => {
+  const m = marketplace(1);
+  const inv = await intent(m);
+  const unknown = await paid(inv, [{ txid: randomTxid(), amount: '10', trigger: true }]);
+  assert.equal(unknown.lastStatus, 503, JSON.stringify(unknown));
+  assert.equal(payment(inv.paymentId).status, 'pending');
+
+  const hash = await transfer(inv.walletAddress, 10n * UNIT, 1);   // mined, not final
+  const body = callback({ externalId: inv.externalId, status: 'PAID', addr: inv.walletAddress,
+    txs: [{ txid: hash, amount: '10', trigger: true }] });
+  const early = await fake.deliver({ callback_url: base2 + WEBHOOK, body });
+  assert.equal(early.lastStatus, 503, JSON.stringify(early));
+  assert.equal(payment(inv.paymentId).status, 'pending');
+  assert.equal(inbox(inv.paymentId)[0], 'received');
+
+  await mine(URL, 3);
+  const again = await fake.deliver({ callback_url: base2 + WEBHOOK, body });   // the same bytes
+  assert.equal(again.lastStatus, 202, JSON.stringify(again));
+  assert.deepEqual(payment(inv.paymentId), { status: 'completed', escrow: 'funded', txHash: hash });
+});
