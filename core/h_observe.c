@@ -123,3 +123,51 @@ void h_admin_events(struct request *req, struct response *resp)
 	resp_ok(resp, 200, data, NULL);
 	PQclear(res);
 }
+
+static const char *const inbox_outcomes[] = {
+	"received", "applied", "duplicate", "stale", "ignored", "unknown_payment", "rejected", "recorded",
+	"failed", NULL,
+};
+
+/* The inbox, newest first, without bodies: what arrived, whether it was authentic, what came of it. */
+void h_admin_webhooks(struct request *req, struct response *resp)
+{
+	char outcome[32], limit[16], offset[24];
+	PGresult *res = NULL;
+	int found = req_query(req, "outcome", outcome, sizeof(outcome));
+	bool known = false;
+
+	for (const char *const *o = inbox_outcomes; found > 0 && *o; o++)
+		known |= strcmp(*o, outcome) == 0;
+	if (found < 0 || (found > 0 && !known)) {
+		resp_error(resp, 400, "invalid_field", "outcome", "outcome must be one of the inbox's outcomes (received, applied, …)");
+		return;
+	}
+	if (page_params(req, resp, 50, limit, offset) != 0)
+		return;
+	const char *p[3] = { found > 0 ? outcome : NULL, limit, offset };
+	enum db_status st = db_exec(req->app->db, &res,
+	                            "SELECT id::text, provider, verdict, outcome, external_id, payment_id::text,"
+	                            " event_key, detail, duplicate_of::text, length(body),"
+	                            " to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+	                            " FROM webhook_inbox WHERE $1::text IS NULL OR outcome = $1"
+	                            " ORDER BY id DESC LIMIT $2::int OFFSET $3::bigint", 3, p);
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
+		return;
+	}
+	static const char *const names[] = { "id", "provider", "verdict", "outcome", "externalId", "paymentId",
+	                                     "eventKey", "detail", "duplicateOf", "bodyBytes", "receivedAt" };
+	json_object *list = json_object_new_array(), *data = json_object_new_object();
+	for (int i = 0; i < PQntuples(res); i++) {
+		json_object *d = json_object_new_object();
+		for (int c = 0; c < (int)(sizeof(names) / sizeof(names[0])); c++)
+			json_object_object_add(d, names[c], PQgetisnull(res, i, c) ? NULL :
+			                       c == 9 ? json_object_new_int64(atoll(PQgetvalue(res, i, c)))
+			                              : json_object_new_string(PQgetvalue(res, i, c)));
+		json_object_array_add(list, d);
+	}
+	json_object_object_add(data, "deliveries", list);
+	resp_ok(resp, 200, data, NULL);
+	PQclear(res);
+}

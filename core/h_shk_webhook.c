@@ -5,6 +5,7 @@
  * when the delivery could not be stored, so SHKeeper's retry brings it back.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -149,6 +150,40 @@ out:
 	PQclear(res);
 }
 
+/*
+ * Acts on a stored, authentic delivery and answers for it: 202 with what
+ * came of it, 503 when the database failed or the chain asks to wait.
+ */
+static void process(struct request *req, struct response *resp, long long delivery, bool duplicate,
+                    json_object *cb)
+{
+	const char *external_id = string_member(cb, "external_id"), *status = string_member(cb, "status");
+	struct applied a = { .outcome = "rejected" };
+	enum db_status st;
+
+	if (external_id == NULL || status == NULL) {
+		a.detail = "not a SHKeeper callback: external_id or status missing";
+	} else {
+		apply(req, cb, external_id, status, &a);
+		if (a.outcome == NULL) {
+			/* Stored but not applied: a 503 makes SHKeeper retry, and the retry finishes it. */
+			resp_db_error(resp, a.st);
+			return;
+		}
+	}
+	if ((st = inbox_finish(req->app->db, delivery, a.outcome, a.payment[0] ? a.payment : NULL, a.detail)) != DB_OK)
+		log_warn("delivery %lld: outcome %s not recorded", delivery, a.outcome);
+	log_info("SHKeeper delivery %lld for %s (%s): %s%s%s", delivery, external_id ? external_id : "?",
+	         status ? status : "?", a.outcome, a.detail ? ": " : "", a.detail ? a.detail : "");
+	if (a.retry_later) {
+		/* Stored and left unfinished: SHKeeper delivers again in a minute, and that one finishes it. */
+		resp_header(resp, "Retry-After", "60");
+		resp_error(resp, 503, "not_final", NULL, "%s; deliver again later", a.detail);
+		return;
+	}
+	answer(resp, delivery, duplicate ? "duplicate" : a.outcome, a.payment[0] ? a.payment : NULL);
+}
+
 void h_shkeeper_webhook(struct request *req, struct response *resp)
 {
 	struct shk_auth_input in = {
@@ -166,10 +201,9 @@ void h_shkeeper_webhook(struct request *req, struct response *resp)
 	bool ok = shk_auth_ok(auth);
 	/* Only an authentic body is parsed: nothing an attacker wrote steers the inbox's indexing. */
 	json_object *cb = ok ? json_tokener_parse(req->body) : NULL, *headers = kept_headers(req);
-	const char *external_id = string_member(cb, "external_id"), *status = string_member(cb, "status");
+	const char *external_id = string_member(cb, "external_id");
 	char txid[67] = "";
 	struct inbox_entry entry;
-	struct applied a = { .outcome = "rejected" };
 	enum db_status st;
 
 	if (cb)
@@ -195,28 +229,60 @@ void h_shkeeper_webhook(struct request *req, struct response *resp)
 		answer(resp, entry.id, "duplicate", NULL);
 		goto out;
 	}
-	if (external_id == NULL || status == NULL) {
-		a.detail = "not a SHKeeper callback: external_id or status missing";
-	} else {
-		apply(req, cb, external_id, status, &a);
-		if (a.outcome == NULL) {
-			/* Stored but not applied: a 503 makes SHKeeper retry, and the retry finishes it. */
-			resp_db_error(resp, a.st);
-			goto out;
-		}
-	}
-	if ((st = inbox_finish(req->app->db, entry.id, a.outcome, a.payment[0] ? a.payment : NULL, a.detail)) != DB_OK)
-		log_warn("delivery %lld: outcome %s not recorded", entry.id, a.outcome);
-	log_info("SHKeeper delivery %lld for %s (%s): %s%s%s", entry.id, external_id ? external_id : "?",
-	         status ? status : "?", a.outcome, a.detail ? ": " : "", a.detail ? a.detail : "");
-	if (a.retry_later) {
-		/* Stored and left unfinished: SHKeeper delivers again in a minute, and that one finishes it. */
-		resp_header(resp, "Retry-After", "60");
-		resp_error(resp, 503, "not_final", NULL, "%s; deliver again later", a.detail);
-		goto out;
-	}
-	answer(resp, entry.id, entry.duplicate ? "duplicate" : a.outcome, a.payment[0] ? a.payment : NULL);
+	process(req, resp, entry.id, entry.duplicate, cb);
 out:
 	json_object_put(cb);
 	json_object_put(headers);
+}
+
+/*
+ * An admin acts again on a stored delivery that changed nothing the first
+ * time (left unfinished, its payment unknown then, or refuted by the chain):
+ * the stored bytes were authenticated when they arrived and are used as
+ * they are. Deliveries that did change something are not replayed.
+ */
+void h_webhook_replay(struct request *req, struct response *resp)
+{
+	const char *id = req_path_param(req, "id");
+	PGresult *res = NULL;
+	json_object *cb = NULL;
+	enum db_status st;
+
+	if (id == NULL || strspn(id, "0123456789") != strlen(id) || strlen(id) > 18) {
+		resp_error(resp, 400, "invalid_field", "id", "id must be a delivery id (a whole number)");
+		return;
+	}
+	const char *p[1] = { id };
+	st = db_exec(req->app->db, &res,
+	             "SELECT provider, verdict, outcome, convert_from(body, 'UTF8') FROM webhook_inbox WHERE id = $1::bigint",
+	             1, p);
+	if (st == DB_CHECK) {
+		resp_error(resp, 409, "not_replayable", NULL, "delivery %s is not text", id);
+		return;
+	}
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
+		return;
+	}
+	/* After this point, all errors should use goto out. */
+	if (PQntuples(res) == 0) {
+		resp_error(resp, 404, "not_found", NULL, "delivery %s not found", id);
+		goto out;
+	}
+	const char *outcome = PQgetvalue(res, 0, 2);
+	if (strcmp(PQgetvalue(res, 0, 0), "shkeeper") != 0 || strcmp(PQgetvalue(res, 0, 1), "valid") != 0) {
+		resp_error(resp, 409, "not_replayable", NULL, "only authentic SHKeeper deliveries are replayed");
+		goto out;
+	}
+	if (strcmp(outcome, "received") != 0 && strcmp(outcome, "unknown_payment") != 0 &&
+	    strcmp(outcome, "rejected") != 0 && strcmp(outcome, "ignored") != 0) {
+		resp_error(resp, 409, "already_processed", NULL, "delivery %s was %s: nothing to replay", id, outcome);
+		goto out;
+	}
+	cb = json_tokener_parse(PQgetvalue(res, 0, 3));
+	log_info("delivery %s replayed by %s (was %s)", id, req->auth.sub, outcome);
+	process(req, resp, atoll(id), false, cb);
+out:
+	json_object_put(cb);
+	PQclear(res);
 }

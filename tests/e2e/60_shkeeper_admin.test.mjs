@@ -101,3 +101,37 @@ test('trigger-webhook sends a correctly signed delivery to our own webhook', asy
   assert.ok(rows && rows.some((x) => x.verdict === 'valid'), `a valid delivery stored: ${JSON.stringify(rows)}`);
   assert.equal((await eventually(() => payment(d.paymentId).status === 'completed' && payment(d.paymentId))).status, 'completed');
 });
+
+test('the inbox list and replay: only deliveries that changed nothing are replayed', async () => {
+  const m = marketplace(1);
+  const inv = await intent(m);
+  const lost = callback({ externalId: uid('nobody'), status: 'PAID', txs: [{ txid: randomTxid(), amount: '10', trigger: true }] });
+  assert.equal((await fake.deliver({ callback_url: webhookUrl(), body: lost })).lastStatus, 202);
+  const forged = callback({ externalId: inv.externalId, status: 'PAID', txs: [{ txid: randomTxid(), amount: '10', trigger: true }] });
+  assert.equal((await fake.deliver({ callback_url: webhookUrl(), body: forged, signature: '00'.repeat(32) })).lastStatus, 401);
+  const w = await fake.pay({ external_id: inv.externalId, amount_crypto: '10' });
+  assert.equal(w.lastStatus, 202);
+
+  assert.equal((await api('GET', '/api/payment/admin/webhooks', { token: m.token })).status, 403);
+  assert.equal((await api('GET', '/api/payment/admin/webhooks?outcome=bogus', { token: admin })).status, 400);
+  const list = await api('GET', '/api/payment/admin/webhooks?outcome=unknown_payment&limit=100', { token: admin });
+  assert.equal(list.status, 200, list.text);
+  assert.ok(list.json.data.deliveries.every((d) => d.outcome === 'unknown_payment'));
+  const all = (await api('GET', '/api/payment/admin/webhooks?limit=100', { token: admin })).json.data.deliveries;
+  const byBody = (outcome) => all.find((d) => d.outcome === outcome && (d.externalId === inv.externalId || outcome === 'unknown_payment'));
+
+  const applied = byBody('applied');
+  const rejected = all.find((d) => d.verdict === 'invalid' && d.externalId === null);
+  const unknown = list.json.data.deliveries[0];
+  assert.ok(applied && rejected && unknown, JSON.stringify(all.slice(0, 5)));
+  const replay = (id) => api('POST', `/api/payment/admin/webhooks/${id}/replay`, { token: admin });
+  assert.equal((await replay(applied.id)).json.error.code, 'already_processed');
+  assert.equal((await replay(rejected.id)).json.error.code, 'not_replayable');
+  assert.equal((await replay('999999999')).status, 404);
+  assert.equal((await replay('abc')).status, 400);
+  // The unknown one is still unknown: replayed, answered, and nothing else changes.
+  const again = await replay(unknown.id);
+  assert.equal(again.status, 202, again.text);
+  assert.equal(again.json.data.outcome, 'unknown_payment');
+  assert.equal(payment(inv.paymentId).status, 'completed');
+});

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { env, stack, sql } from './lib.mjs';
+import { env, stack, sql, token } from './lib.mjs';
 import { fake, marketplace, intent, payment, callback, randomTxid, WEBHOOK } from './shkeeper_lib.mjs';
 import { rpc, mine, waitReceipt, transferData } from '../chain/rpc.mjs';
 
@@ -90,5 +90,20 @@ test('a transfer not yet final, or unknown, is answered 503 so SHKeeper delivers
   await mine(URL, 3);
   const again = await fake.deliver({ callback_url: base2 + WEBHOOK, body });   // the same bytes
   assert.equal(again.lastStatus, 202, JSON.stringify(again));
+  assert.deepEqual(payment(inv.paymentId), { status: 'completed', escrow: 'funded', txHash: hash });
+});
+
+test('an unfinished delivery can be replayed by an admin once the chain is final', { skip }, async () => {
+  const m = marketplace(1);
+  const inv = await intent(m);
+  const hash = await transfer(inv.walletAddress, 10n * UNIT, 1);
+  assert.equal((await paid(inv, [{ txid: hash, amount: '10', trigger: true }])).lastStatus, 503);
+  const [[delivery]] = sql(`SELECT id FROM webhook_inbox WHERE payment_id = :'id' AND outcome = 'received';`, { id: inv.paymentId });
+  await mine(URL, 3);
+  const r = await fetch(`${base2}/api/payment/admin/webhooks/${delivery}/replay`,
+    { method: 'POST', headers: { authorization: `Bearer ${token('adm-replay', 'admin')}` } });
+  const j = await r.json();
+  assert.equal(r.status, 202, JSON.stringify(j));
+  assert.equal(j.data.outcome, 'applied');
   assert.deepEqual(payment(inv.paymentId), { status: 'completed', escrow: 'funded', txHash: hash });
 });
