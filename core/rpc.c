@@ -138,7 +138,15 @@ static int call_url(struct rpc_client *c, size_t i, const char *payload, size_t 
 	int rc;
 
 	he = httpc_do(&rq, &rs, err, sizeof(err));
-	if (he != HTTPC_OK)
+	/*
+	 * An answer too large to read came from a working node (a buyer can name
+	 * a huge transaction on purpose): a bad answer, not an outage, so it
+	 * never trips the breaker that every verification depends on.
+	 */
+	if (he == HTTPC_TOO_LARGE)
+		rc = fail(e, RPC_EBADANSWER, "rpc.%s #%zu: the answer is larger than %zu bytes", c->net->name, i + 1,
+		          rq.max_response);
+	else if (he != HTTPC_OK)
 		/* curl's message may quote the URL: give only the kind of failure. */
 		rc = fail(e, RPC_EUNAVAILABLE, "rpc.%s #%zu: %s", c->net->name, i + 1, httpc_strerror(he));
 	else if (rs.status != 200)
@@ -180,7 +188,7 @@ int rpc_call(struct rpc_client *c, const char *method, json_object *params, size
 			break;
 		log_warn("%s: %s", method, e->message);
 	}
-	if (rc == RPC_OK || rc == RPC_EREMOTE) {
+	if (rc == RPC_OK || rc == RPC_EREMOTE || rc == RPC_EBADANSWER) {
 		breaker_success(c->upstream);
 	} else {
 		breaker_failure(c->upstream);

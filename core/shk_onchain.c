@@ -34,7 +34,7 @@ static bool listed_before(json_object *txs, size_t upto, const char *txid)
 	for (size_t i = 0; i < upto; i++) {
 		json_object *id;
 		if (json_object_object_get_ex(json_object_array_get_idx(txs, i), "txid", &id) &&
-		    strcasecmp(json_object_get_string(id), txid) == 0)
+		    json_object_is_type(id, json_type_string) && strcasecmp(json_object_get_string(id), txid) == 0)
 			return true;
 	}
 	return false;
@@ -79,8 +79,10 @@ enum onchain shk_check_on_chain(const struct config *cfg, json_object *callback,
 		const char *txid;
 
 		/* Stray deposits of another crypto are SHKeeper's to count, not ours. */
-		if (!json_object_object_get_ex(t, "crypto", &c) || strcmp(json_object_get_string(c), crypto) != 0 ||
-		    !json_object_object_get_ex(t, "txid", &id) || !valid_tx_hash(txid = json_object_get_string(id)) ||
+		if (!json_object_object_get_ex(t, "crypto", &c) || !json_object_is_type(c, json_type_string) ||
+		    strcmp(json_object_get_string(c), crypto) != 0 ||
+		    !json_object_object_get_ex(t, "txid", &id) || !json_object_is_type(id, json_type_string) ||
+		    !valid_tx_hash(txid = json_object_get_string(id)) ||
 		    listed_before(txs, i, txid))
 			continue;
 		checked++;

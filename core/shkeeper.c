@@ -219,14 +219,14 @@ static enum shk_err call(const struct config *cfg, const char *method, const cha
 	}
 	obj = json_tokener_parse(resp.body.data ? resp.body.data : "");
 	if (obj == NULL || !json_object_is_type(obj, json_type_object) ||
-	    !json_object_object_get_ex(obj, "status", &status)) {
+	    !json_object_object_get_ex(obj, "status", &status) || !json_object_is_type(status, json_type_string)) {
 		snprintf(msg, msglen, "SHKeeper answered something that is not its JSON");
 		goto out;
 	}
 	if (strcmp(json_object_get_string(status), "success") != 0) {
 		json_object *m;
 		snprintf(msg, msglen, "SHKeeper refused: %.200s",
-		         json_object_object_get_ex(obj, "message", &m) ? json_object_get_string(m) : "no message");
+		         json_object_object_get_ex(obj, "message", &m) && json_object_get_string(m) ? json_object_get_string(m) : "no message");
 		goto out;
 	}
 	*out = obj;
@@ -317,13 +317,13 @@ enum shk_err shk_invoice_txid(const struct config *cfg, const char *external_id,
 	}
 	for (size_t i = 0; i < json_object_array_length(invoices); i++) {
 		json_object *inv = json_object_array_get_idx(invoices, i), *ext, *txs;
-		if (!json_object_object_get_ex(inv, "external_id", &ext) ||
+		if (!json_object_object_get_ex(inv, "external_id", &ext) || !json_object_is_type(ext, json_type_string) ||
 		    strcmp(json_object_get_string(ext), external_id) != 0 ||
 		    !json_object_object_get_ex(inv, "txs", &txs) || !json_object_is_type(txs, json_type_array))
 			continue;
 		for (size_t t = 0; t < json_object_array_length(txs); t++) {
 			json_object *tx = json_object_array_get_idx(txs, t), *id, *status;
-			if (json_object_object_get_ex(tx, "status", &status) &&
+			if (json_object_object_get_ex(tx, "status", &status) && json_object_is_type(status, json_type_string) &&
 			    strcmp(json_object_get_string(status), "CONFIRMED") == 0 &&
 			    json_object_object_get_ex(tx, "txid", &id) && json_object_is_type(id, json_type_string) &&
 			    valid_tx_hash(json_object_get_string(id)))

@@ -54,12 +54,13 @@ bool valid_network(const char *s)
 	return strcmp(s, "bsc") == 0 || strcmp(s, "ethereum") == 0;
 }
 
+/* The prefix is "0x" exactly: the schema's CHECKs hold stored values to it. */
 bool valid_address(const char *s)
 {
-	return s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && strlen(s) == 42 && all_hex(s + 2, 40);
+	return s[0] == '0' && s[1] == 'x' && strlen(s) == 42 && all_hex(s + 2, 40);
 }
 
 bool valid_tx_hash(const char *s)
 {
-	return s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && strlen(s) == 66 && all_hex(s + 2, 64);
+	return s[0] == '0' && s[1] == 'x' && strlen(s) == 66 && all_hex(s + 2, 64);
 }
