@@ -70,4 +70,6 @@ void app_handle(struct request *req, struct response *resp)
 		log_error("handler for %s left a transaction open; rolled back", route->pattern);
 		db_rollback(req->app->db);
 	}
+	if (req->app->db->tx_lost)
+		db_rollback(req->app->db);
 }

@@ -48,14 +48,32 @@ enum db_status cascade_funded(struct db *db, const PGresult *payment)
 	if (strncmp(request, TEMPLATE_CHECKOUT_PREFIX, strlen(TEMPLATE_CHECKOUT_PREFIX)) == 0)
 		return template_checkout(db, p);
 
-	st = db_exec(db, &req, "SELECT status FROM purchase_requests WHERE id = $1 FOR UPDATE", 1, p + 1);
+	st = db_exec(db, &req,
+	             "SELECT r.status, r.buyer_id = $2 AND r.status IN ('open', 'offers')"
+	             "  AND EXISTS (SELECT 1 FROM seller_offers o WHERE o.id = $3 AND o.purchase_request_id = r.id"
+	             "              AND o.status IN ('pending', 'accepted'))"
+	             " FROM purchase_requests r WHERE r.id = $1 FOR UPDATE OF r", 3,
+	             (const char *const[]){ request, buyer, offer });
 	if (st != DB_OK)
 		return st;
-	if (PQntuples(req) == 0) {
-		/* The money is real even if the marketplace row is missing: notify, and say so. */
-		log_warn("payment %s funded for unknown purchase request %s", payment_id, request);
+	/*
+	 * The money is real whatever the marketplace rows say: the payment stays
+	 * funded and both parties hear of it. But a request that is not this
+	 * buyer's, is already paid, or lacks the offer is not rearranged on this
+	 * payment's word: an admin event says a person must look.
+	 */
+	if (PQntuples(req) == 0 || strcmp(PQgetvalue(req, 0, 1), "t") != 0) {
+		log_error("payment %s funded, but purchase request %s (%s) does not take it: left for an admin",
+		          payment_id, request, PQntuples(req) ? PQgetvalue(req, 0, 0) : "unknown");
 		PQclear(req);
-		return notify_parties(db, p);
+		st = notify_parties(db, p);
+		if (st == DB_OK)
+			st = db_exec(db, NULL,
+			             "INSERT INTO events (event, room, payload, payment_id) VALUES"
+			             " ('payment-needs-review', 'admin', jsonb_build_object('paymentId', $1::text,"
+			             "  'purchaseRequestId', $2::text, 'reason', 'funded for a request that does not take it'),"
+			             "  $1::uuid)", 2, p);
+		return st;
 	}
 	const char *q[6] = { payment_id, request, offer, buyer, seller, PQgetvalue(req, 0, 0) };
 	st = db_exec(db, NULL,

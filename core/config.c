@@ -34,7 +34,7 @@ struct kv {
 
 static const char *const known_keys[] = {
 	"listen", "socket_mode", "workers", "max_requests", "max_body_bytes", "drain_seconds",
-	"database_url", "db_connect_timeout", "jwt_secret_file", "jwt_leeway_seconds", "mode",
+	"database_url", "db_connect_timeout", "db_prepare", "jwt_secret_file", "jwt_leeway_seconds", "mode",
 	"public_base_url", "stale_pending_minutes", "escrow_address", "currencies", "networks",
 	"redirect_success_url", "redirect_cancel_url", "log_level", "rpc_timeout_ms",
 	"rpc_connect_timeout_ms", "shkeeper_url", "shkeeper_api_key_file",
@@ -530,7 +530,8 @@ static int build(struct kv *kv, struct config *cfg, char *err, size_t errlen)
 		return fail(err, errlen, "setting database_url is required (a libpq connection string)");
 	if (copy_str("database_url", v, cfg->database_url, sizeof(cfg->database_url), err, errlen))
 		return -1;
-	if (get_long(kv, "db_connect_timeout", 3, 1, 60, &n, err, errlen))
+	if (get_long(kv, "db_connect_timeout", 3, 1, 60, &n, err, errlen) ||
+	    get_bool(kv, "db_prepare", true, &cfg->db_prepare, err, errlen))
 		return -1;
 	cfg->db_connect_timeout = (int)n;
 

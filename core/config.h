@@ -53,6 +53,7 @@ struct config {
 
 	char database_url[1024];
 	int db_connect_timeout;
+	bool db_prepare;              /* off behind a transaction-mode pooler without prepared-statement support */
 
 	char *jwt_secret;             /* owned; wiped by config_free() */
 	size_t jwt_secret_len;

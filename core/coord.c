@@ -57,9 +57,10 @@ static enum coord_result attempt(struct db *db, const char *id, const struct coo
 	from_status = PQgetvalue(cur, 0, PCOL_STATUS);
 	from_escrow = PQgetvalue(cur, 0, PCOL_ESCROW);
 	to_status = c->status ? c->status : from_status;
-	to_escrow = c->escrow ? c->escrow : payment_escrow_for(to_status, from_escrow);
-
 	bool status_moves = strcmp(to_status, from_status) != 0;
+	/* The escrow follows a status that moves; a hash or metadata alone leaves it where it is. */
+	to_escrow = c->escrow ? c->escrow : status_moves ? payment_escrow_for(to_status, from_escrow) : from_escrow;
+
 	bool escrow_moves = strcmp(to_escrow, from_escrow) != 0;
 	if ((status_moves && !payment_status_allows(from_status, to_status)) ||
 	    (escrow_moves && !payment_escrow_allows(from_escrow, to_escrow))) {

@@ -7,9 +7,10 @@
 #include "log.h"
 #include "xalloc.h"
 
-void db_init(struct db *db, const char *database_url, int connect_timeout)
+void db_init(struct db *db, const char *database_url, int connect_timeout, bool prepare)
 {
 	memset(db, 0, sizeof(*db));
+	db->prepare = prepare;
 	/*
 	 * A URI and a key=value string take options differently; the environment
 	 * variable sets the timeout for both without rewriting the operator's string.
@@ -26,6 +27,12 @@ void db_close(struct db *db)
 	if (db->conn)
 		PQfinish(db->conn);
 	db->conn = NULL;
+	/*
+	 * A transaction cut short by a lost connection is gone: every statement
+	 * the caller still sends for it fails, rather than running on a fresh
+	 * connection outside any transaction, until the caller rolls back.
+	 */
+	db->tx_lost = db->in_tx;
 	db->in_tx = false;
 	/* Prepared statements die with their connection. */
 	for (int i = 0; i < db->n_stmts; i++)
@@ -125,13 +132,15 @@ enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int npara
 
 	if (out)
 		*out = NULL;
+	if (db->tx_lost)
+		return DB_UNAVAILABLE;
 	if (!db->in_tx && (st = db_ready(db)) != DB_OK)
 		return st;
 	if (db->conn == NULL)
 		return DB_UNAVAILABLE;
 	char name[16];
 	res = NULL;
-	const char *stmt = prepared(db, sql, nparams, name, &res);
+	const char *stmt = db->prepare ? prepared(db, sql, nparams, name, &res) : NULL;
 	if (stmt)
 		res = PQexecPrepared(db->conn, stmt, nparams, params, NULL, NULL, 0);
 	else if (res == NULL)
@@ -177,8 +186,15 @@ enum db_status db_begin(struct db *db)
 
 enum db_status db_commit(struct db *db)
 {
-	enum db_status st = db_exec(db, NULL, "COMMIT", 0, NULL);
+	PGresult *res = NULL;
+	enum db_status st = db_exec(db, &res, "COMMIT", 0, NULL);
 
+	/* COMMIT of a transaction that had failed answers ROLLBACK, not an error. */
+	if (st == DB_OK && strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+		log_error("COMMIT answered %s: the transaction was rolled back", PQcmdStatus(res));
+		st = DB_FAILED;
+	}
+	PQclear(res);
 	db->in_tx = false;
 	return st;
 }
@@ -190,4 +206,5 @@ void db_rollback(struct db *db)
 		PQclear(res);
 	}
 	db->in_tx = false;
+	db->tx_lost = false;
 }

@@ -43,12 +43,14 @@ struct db {
 	int n_stmts;
 	char conninfo[1200];
 	time_t last_attempt;
+	bool prepare;               /* prepare statements (off behind a transaction-mode pooler) */
 	bool in_tx;
+	bool tx_lost;               /* the connection died inside a transaction: fail until rollback */
 	char constraint[64];        /* constraint named by the last error */
 	char sqlstate[6];
 };
 
-void db_init(struct db *db, const char *database_url, int connect_timeout);
+void db_init(struct db *db, const char *database_url, int connect_timeout, bool prepare);
 void db_close(struct db *db);
 /* Connects if needed. */
 enum db_status db_ready(struct db *db);

@@ -31,7 +31,8 @@ void h_cleanup_pending(struct request *req, struct response *resp)
 	         v[0].present ? v[0].num : (long long)req->app->cfg->stale_pending_minutes);
 	const char *p[1] = { minutes };
 	st = db_exec(req->app->db, &stale,
-	             "SELECT id FROM payments WHERE status = 'pending' AND direction = 'in'"
+	             /* Money already seen (a partial deposit) is never cleaned up: it needs a person. */
+	             "SELECT id FROM payments WHERE status = 'pending' AND direction = 'in' AND escrow_state = 'unfunded'"
 	             " AND updated_at < now() - make_interval(mins => $1::int)"
 	             " ORDER BY created_at LIMIT " CLEANUP_BATCH, 1, p);
 	if (st != DB_OK) {

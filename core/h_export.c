@@ -48,6 +48,16 @@ static void csv_row(struct buf *out, const PGresult *res)
 	buf_puts(out, "\r\n");
 }
 
+static void cancel_query(PGconn *conn)
+{
+	char err[128];
+	PGcancel *c = PQgetCancel(conn);
+
+	if (c && !PQcancel(c, err, sizeof(err)))
+		log_warn("export: cancel failed: %s", err);
+	PQfreeCancel(c);
+}
+
 void h_export(struct request *req, struct response *resp)
 {
 	char format[8] = "json";
@@ -56,7 +66,7 @@ void h_export(struct request *req, struct response *resp)
 	PGresult *res;
 	struct buf line = BUF_INIT;
 	long rows = 0;
-	bool broken = false;
+	bool broken = false, cancelled = false;
 	int found = req_query(req, "format", format, sizeof(format));
 
 	if (found < 0 || (strcmp(format, "json") != 0 && strcmp(format, "csv") != 0)) {
@@ -92,6 +102,11 @@ void h_export(struct request *req, struct response *resp)
 			resp_stream_begin(resp, 200, csv ? "text/csv; charset=utf-8" : "application/json");
 			resp_write(resp, csv ? csv_header : "{\"success\":true,\"data\":[",
 			           strlen(csv ? csv_header : "{\"success\":true,\"data\":["));
+		}
+		if (resp->failed && !cancelled) {
+			/* The client went away: stop the query instead of reading every remaining row. */
+			cancel_query(conn);
+			cancelled = true;
 		}
 		if (rs == PGRES_SINGLE_TUPLE && !resp->failed) {
 			buf_reset(&line);

@@ -431,6 +431,11 @@ void h_payment_update(struct request *req, struct response *resp)
 		           "blockchain cannot change after a payment is created");
 		goto out;
 	}
+	/* The buyer's payment record is the buyer's to annotate; the seller may read it, not write it. */
+	if (!req_is_admin(req) && strcmp(req->auth.sub, PQgetvalue(cur, 0, PCOL_BUYER)) != 0) {
+		resp_error(resp, 403, "forbidden", NULL, "only the buyer or an admin may change payment %s", id);
+		goto out;
+	}
 	if (!req_is_admin(req) && (v[U_STATUS].present || v[U_TX].present)) {
 		resp_error(resp, 403, "forbidden", v[U_STATUS].present ? "status" : "transactionHash",
 		           "only an admin may change a payment's status or transaction hash");
@@ -459,7 +464,7 @@ void h_payment_update(struct request *req, struct response *resp)
 	case COORD_BACKWARD:
 		resp_error(resp, 409, "invalid_transition", "status",
 		           "payment %s is %s; it cannot move to %s", id, PQgetvalue(row, 0, PCOL_STATUS),
-		           change.status);
+		           change.status ? change.status : "that state");
 		break;
 	case COORD_NOT_FOUND:
 		resp_error(resp, 404, "not_found", NULL, "payment %s not found", id);

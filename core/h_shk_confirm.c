@@ -13,6 +13,7 @@
 #include "jsonin.h"
 #include "log.h"
 #include "payment.h"
+#include "shk_onchain.h"
 #include "verify.h"
 
 enum { F_ID, F_TX, F_NETWORK, F_N };
@@ -115,12 +116,18 @@ void h_shk_confirm(struct request *req, struct response *resp)
 		resp_error(resp, 409, "no_invoice", NULL, "payment %s has no SHKeeper invoice to pay yet", v[F_ID].str);
 		goto out;
 	}
+	const struct token_conf *tok = config_token(req->app->cfg, PQgetvalue(row, 0, PCOL_NETWORK),
+	                                            PQgetvalue(row, 0, PCOL_TOKEN));
+	char due[96];
+	if (tok == NULL ||
+	    shk_invoice_amount(PQgetvalue(row, 0, PCOL_CRYPTO_AMOUNT), (unsigned)tok->decimals, due, sizeof(due)) != 0) {
+		resp_error(resp, 409, "not_verifiable", NULL, "payment %s's token is not configured here", v[F_ID].str);
+		goto out;
+	}
 	/* No transaction is open while the chain is asked. */
 	enum verify_verdict verdict = verify_payment_tx(
 	    req->app->cfg, PQgetvalue(row, 0, PCOL_NETWORK), PQgetvalue(row, 0, PCOL_CONTRACT),
-	    PQgetvalue(row, 0, PCOL_RECEIVER), PQgetvalue(row, 0, PCOL_CRYPTO_AMOUNT), NULL, v[F_TX].str, &vr);
-	const struct token_conf *tok = config_token(req->app->cfg, PQgetvalue(row, 0, PCOL_NETWORK),
-	                                            PQgetvalue(row, 0, PCOL_TOKEN));
+	    PQgetvalue(row, 0, PCOL_RECEIVER), due, NULL, v[F_TX].str, &vr);
 	json_object *chain = verify_result_json(&vr, tok ? (unsigned)tok->decimals : 18);
 	log_info("confirm-transaction %s %s: %s (%s)", v[F_ID].str, v[F_TX].str, verify_verdict_name(verdict),
 	         verify_reason_name(vr.reason));
@@ -138,6 +145,10 @@ void h_shk_confirm(struct request *req, struct response *resp)
 		break;
 	case VERIFY_ERROR:
 		json_object_put(chain);
+		if (vr.rpc.kind == RPC_ENOCONF) {
+			resp_error(resp, 409, "not_verifiable", NULL, "%s", vr.message[0] ? vr.message : vr.rpc.message);
+			break;
+		}
 		resp_header(resp, "Retry-After", "%d", vr.rpc.retry_after > 0 ? vr.rpc.retry_after : 5);
 		resp_error(resp, vr.rpc.kind == RPC_EUNAVAILABLE ? 503 : 502, "chain_unavailable", NULL, "%s",
 		           vr.message[0] ? vr.message : vr.rpc.message);

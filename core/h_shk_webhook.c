@@ -80,6 +80,26 @@ struct applied {
 	enum db_status st;
 };
 
+/*
+ * SHKeeper says paid, but the payment was closed meanwhile (cancelled as
+ * stale, or failed): the buyer's money arrived and must go back or be
+ * matched by a person. Nothing moves on its own; an admin event says so.
+ */
+static void funds_after_close(struct request *req, const char *payment, const char *status,
+                              const char *shk_status)
+{
+	const char *p[3] = { payment, status, shk_status };
+
+	if (strcmp(status, "cancelled") != 0 && strcmp(status, "failed") != 0)
+		return;
+	log_error("payment %s is %s but SHKeeper reports it %s: the funds need a person", payment, status, shk_status);
+	db_exec(req->app->db, NULL,
+	        "INSERT INTO events (event, room, payload, payment_id) VALUES"
+	        " ('payment-needs-review', 'admin', jsonb_build_object('paymentId', $1::text,"
+	        "  'reason', 'funds arrived for a ' || $2 || ' payment', 'provider', 'shkeeper',"
+	        "  'providerStatus', $3::text), $1::uuid)", 3, p);
+}
+
 /* Columns of the lookup: the payment, then what the on-chain check needs. */
 #define CB_CRYPTO_COL 29
 
@@ -138,7 +158,12 @@ static void apply(struct request *req, json_object *cb, const char *external_id,
 	switch (coord_apply(req->app->db, a->payment, &change, NULL, &a->st)) {
 	case COORD_APPLIED: a->outcome = "applied"; break;
 	case COORD_UNCHANGED: a->outcome = "duplicate"; a->detail = "already in that state"; break;
-	case COORD_BACKWARD: a->outcome = "stale"; a->detail = "would move the payment backwards"; break;
+	case COORD_BACKWARD:
+		a->outcome = "stale";
+		a->detail = "would move the payment backwards";
+		if (effect.escrow && strcmp(effect.escrow, "funded") == 0)
+			funds_after_close(req, a->payment, PQgetvalue(res, 0, PCOL_STATUS), status);
+		break;
 	case COORD_TX_USED:
 		a->outcome = "rejected";
 		a->detail = "the transaction already pays another payment";

@@ -27,6 +27,8 @@ enum { ICOL_CRYPTO = 29, ICOL_DISPLAY = 30, ICOL_LEASED = 31 };
 /* Template checkouts: a recent pending intent is reused, an older one replaced. */
 #define TEMPLATE_DEDUPE_MINUTES "5"
 #define TEMPLATE_REUSE_HOURS "24"
+/* The longest a request waits for another worker's call to SHKeeper. */
+#define AWAIT_MAX_MS 3000
 
 enum { I_REQUEST, I_OFFER, I_SELLER, I_AMOUNT, I_TOKEN, I_NETWORK, I_META, I_N };
 static const struct jfield intent_fields[I_N] = {
@@ -80,18 +82,23 @@ static json_object *intent_json(const PGresult *res)
 	return d;
 }
 
-/* Checks the request belongs to the buyer and the offer to the request. 0, or -1 answered. */
+/*
+ * Checks what is being paid for: the request is the caller's and still open
+ * for payment, the offer is on it, from that seller, still open, and for the
+ * amount asked (when the offer states one). 0, or -1 with the answer written.
+ */
 static int check_marketplace(struct request *req, struct response *resp, const struct intent *in)
 {
-	const char *p[2] = { in->request, in->offer };
+	const char *p[3] = { in->request, in->offer, in->amount };
 	PGresult *res = NULL;
 	enum db_status st;
 	int rc = -1;
 
 	st = db_exec(req->app->db, &res,
-	             "SELECT r.buyer_id, r.status, o.purchase_request_id, o.seller_id, o.status"
+	             "SELECT r.buyer_id, r.status, o.purchase_request_id, o.seller_id, o.status,"
+	             " o.amount IS NULL OR o.amount = $3::numeric, o.amount::text"
 	             " FROM purchase_requests r LEFT JOIN seller_offers o ON o.id = $2"
-	             " WHERE r.id = $1", 2, p);
+	             " WHERE r.id = $1", 3, p);
 	if (st != DB_OK) {
 		resp_db_error(resp, st);
 		return -1;
@@ -99,6 +106,9 @@ static int check_marketplace(struct request *req, struct response *resp, const s
 	/* Another buyer's request is answered like a missing one. */
 	if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), in->buyer) != 0)
 		resp_error(resp, 404, "not_found", "purchaseRequestId", "purchase request %s not found", in->request);
+	else if (strcmp(PQgetvalue(res, 0, 1), "open") != 0 && strcmp(PQgetvalue(res, 0, 1), "offers") != 0)
+		resp_error(resp, 409, "request_closed", "purchaseRequestId", "purchase request %s is %s: it takes no payment",
+		           in->request, PQgetvalue(res, 0, 1));
 	else if (PQgetisnull(res, 0, 2) || strcmp(PQgetvalue(res, 0, 2), in->request) != 0)
 		resp_error(resp, 400, "invalid_field", "sellerOfferId", "offer %s is not an offer on request %s",
 		           in->offer, in->request);
@@ -108,6 +118,9 @@ static int check_marketplace(struct request *req, struct response *resp, const s
 	else if (strcmp(PQgetvalue(res, 0, 4), "pending") != 0 && strcmp(PQgetvalue(res, 0, 4), "accepted") != 0)
 		resp_error(resp, 409, "offer_closed", "sellerOfferId", "offer %s is %s", in->offer,
 		           PQgetvalue(res, 0, 4));
+	else if (strcmp(PQgetvalue(res, 0, 5), "t") != 0)
+		resp_error(resp, 400, "invalid_field", "amount", "amount %s is not the offer's %s", in->amount,
+		           PQgetvalue(res, 0, 6));
 	else
 		rc = 0;
 	PQclear(res);
@@ -124,6 +137,7 @@ static enum db_status retire_stale_template(struct request *req, const struct in
 	st = db_exec(req->app->db, &res,
 	             "SELECT id FROM payments WHERE buyer_id = $1 AND purchase_request_id = $2"
 	             " AND provider = 'shkeeper' AND direction = 'in' AND status = 'pending'"
+	             " AND escrow_state = 'unfunded'"
 	             " AND created_at < now() - interval '" TEMPLATE_DEDUPE_MINUTES " minutes'", 2, p);
 	struct coord_change cancel = { .status = "cancelled", .source = "api", .actor = in->buyer,
 	                               .reason = "superseded by a new template checkout",
@@ -245,7 +259,13 @@ static enum db_status record_invoice(struct request *req, const char *id, const 
 	             " crypto_amount = $5::numeric, exchange_rate = $6::numeric,"
 	             " expires_at = CASE WHEN $7::int > 0 THEN now() + make_interval(hours => $7::int) END,"
 	             " metadata = p.metadata || $8::jsonb, upstream_lease_until = NULL, updated_at = now()"
-	             " WHERE p.id = $1 RETURNING " INTENT_COLUMNS, 8, p);
+	             " WHERE p.id = $1 AND p.status IN ('pending', 'processing') RETURNING " INTENT_COLUMNS, 8, p);
+	if (st == DB_OK && PQntuples(*row) == 0) {
+		/* Cancelled while SHKeeper was being asked: the invoice is not attached to a closed payment. */
+		PQclear(*row);
+		*row = NULL;
+		st = DB_CHECK;
+	}
 	json_object_put(meta);
 	return st;
 }
@@ -261,7 +281,13 @@ static void release_lease(struct request *req, const char *id)
 static enum db_status await_invoice(struct request *req, const char *id, PGresult **row)
 {
 	const char *p[1] = { id };
+	/*
+	 * Bounded well below SHKeeper's own timeout: each waiting request holds
+	 * one of the pool's few workers, so a slow SHKeeper must not pile them up.
+	 */
 	long waited = 0, limit = req->app->cfg->shkeeper_timeout_ms + 2000L;
+	if (limit > AWAIT_MAX_MS)
+		limit = AWAIT_MAX_MS;
 	enum db_status st = DB_OK;
 
 	while (waited < limit) {
@@ -276,6 +302,14 @@ static enum db_status await_invoice(struct request *req, const char *id, PGresul
 		*row = NULL;
 	}
 	return DB_OK;
+}
+
+/* Does an existing pay-in ask for what this request asks? A repeat must not change the price. */
+static bool same_intent(const PGresult *row, const struct intent *in)
+{
+	return strcmp(PQgetvalue(row, 0, PCOL_AMOUNT), in->amount) == 0 &&
+	       strcmp(PQgetvalue(row, 0, ICOL_CRYPTO), in->crypto) == 0 &&
+	       (PQgetisnull(row, 0, PCOL_OFFER) || strcmp(PQgetvalue(row, 0, PCOL_OFFER), in->offer) == 0);
 }
 
 static int parse_intent(struct request *req, struct response *resp, json_object *body,
@@ -355,12 +389,23 @@ void h_shkeeper_intent(struct request *req, struct response *resp)
 		}
 		who = CLAIM_READY;
 	}
+	if (!created && !same_intent(row, &in)) {
+		resp_error(resp, 409, "payment_exists", NULL,
+		           "payment %s for this request asks %s %s in %s; cancel it before asking for another",
+		           PQgetvalue(row, 0, PCOL_ID), PQgetvalue(row, 0, PCOL_AMOUNT), PQgetvalue(row, 0, PCOL_CURRENCY),
+		           PQgetvalue(row, 0, ICOL_CRYPTO));
+		if (who == CLAIM_MINE)
+			release_lease(req, PQgetvalue(row, 0, PCOL_ID));
+		goto out;
+	}
 	if (who == CLAIM_MINE) {
 		struct shk_invoice inv;
 		char msg[300];
 		int retry;
-		enum shk_err e = shk_create_invoice(req->app->cfg, in.crypto, PQgetvalue(row, 0, PCOL_EXTERNAL_ID),
-		                                    in.amount, &inv, msg, sizeof(msg), &retry);
+		/* The stored pay-in is what SHKeeper is asked for, whatever this request said. */
+		enum shk_err e = shk_create_invoice(req->app->cfg, PQgetvalue(row, 0, ICOL_CRYPTO),
+		                                    PQgetvalue(row, 0, PCOL_EXTERNAL_ID), PQgetvalue(row, 0, PCOL_AMOUNT),
+		                                    &inv, msg, sizeof(msg), &retry);
 		if (e == SHK_OK && !valid_address(inv.wallet)) {
 			e = SHK_REFUSED;
 			snprintf(msg, sizeof(msg), "SHKeeper gave a deposit address that is not an EVM address");
@@ -374,7 +419,12 @@ void h_shkeeper_intent(struct request *req, struct response *resp)
 			           PQgetvalue(row, 0, PCOL_ID));
 			goto out;
 		}
-		if ((st = record_invoice(req, PQgetvalue(row, 0, PCOL_ID), &inv, &done)) != DB_OK)
+		if ((st = record_invoice(req, PQgetvalue(row, 0, PCOL_ID), &inv, &done)) == DB_CHECK) {
+			resp_error(resp, 409, "payment_closed", NULL, "payment %s was closed while SHKeeper was asked; start again",
+			           PQgetvalue(row, 0, PCOL_ID));
+			goto out;
+		}
+		if (st != DB_OK)
 			goto dberr;
 		PQclear(row);
 		row = done;

@@ -67,9 +67,15 @@ enum db_status inbox_finish(struct db *db, long long id, const char *outcome,
 
 	snprintf(idtext, sizeof(idtext), "%lld", id);
 	const char *p[4] = { idtext, outcome, payment_id, detail };
-	/* A repeat keeps its 'duplicate' label; what it found is in detail. */
+	/*
+	 * A repeat keeps its 'duplicate' label; what it found is in detail. When
+	 * a repeat finishes what the first delivery left unfinished, the first
+	 * is finished with it, so nothing stays 'received' that was acted on.
+	 */
 	return db_exec(db, NULL,
 	               "UPDATE webhook_inbox SET outcome = CASE WHEN outcome = 'duplicate' THEN outcome ELSE $2 END,"
 	               " payment_id = coalesce($3::uuid, payment_id), detail = $4, processed_at = now()"
-	               " WHERE id = $1", 4, p);
+	               " WHERE id = $1::bigint"
+	               "  OR (id = (SELECT duplicate_of FROM webhook_inbox WHERE id = $1::bigint)"
+	               "      AND outcome = 'received' AND $2 <> 'received')", 4, p);
 }

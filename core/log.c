@@ -55,6 +55,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
+	/* Paths and provider texts are outside input: a line break in one must not forge a log line. */
+	for (char *c = line + n; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	/* One write per line keeps lines from different workers whole. */
 	size_t len = strlen(line);
 	if (len < sizeof(line) - 1)

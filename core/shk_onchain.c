@@ -14,18 +14,30 @@
 /* More than any invoice needs; a longer list is not SHKeeper's. */
 #define MAX_TXS 32
 
-/* The invoice's amount in base units, its fraction cut to the token's decimals. */
+int shk_invoice_amount(const char *crypto_amount, unsigned decimals, char *out, size_t outlen)
+{
+	const char *dot = strchr(crypto_amount, '.');
+	size_t len = strlen(crypto_amount);
+
+	if (dot) {
+		size_t keep = (size_t)(dot - crypto_amount) + (decimals ? 1 + decimals : 0);
+		if (keep < len)
+			len = keep;
+	}
+	if (len + 1 > outlen)
+		return -1;
+	memcpy(out, crypto_amount, len);
+	out[len] = '\0';
+	return 0;
+}
+
+/* The invoice's amount in base units. */
 static int required_units(const char *amount, unsigned decimals, BIGNUM *out)
 {
 	char text[96];
-	const char *dot = strchr(amount, '.');
 
-	snprintf(text, sizeof(text), "%s", amount);
-	if (dot) {
-		size_t keep = (size_t)(dot - amount) + (decimals ? 1 + decimals : 0);
-		if (keep < strlen(text))
-			text[keep] = '\0';
-	}
+	if (shk_invoice_amount(amount, decimals, text, sizeof(text)) != 0)
+		return -1;
 	return units_parse(text, decimals, out) == UNITS_OK ? 0 : -1;
 }
 

@@ -31,4 +31,11 @@ enum onchain {
 enum onchain shk_check_on_chain(const struct config *cfg, json_object *callback, const PGresult *pay,
                                 int crypto_col, char *msg, size_t msglen);
 
+/*
+ * An invoice's crypto amount as the token can hold it: SHKeeper prints up to
+ * ten decimals, a 6-decimal token holds six, so the rest is cut (the buyer is
+ * never asked for more than the invoice). Returns 0, or -1 if it does not fit.
+ */
+int shk_invoice_amount(const char *crypto_amount, unsigned decimals, char *out, size_t outlen);
+
 #endif

@@ -102,7 +102,7 @@ int main(int argc, char **argv)
 		}
 	} else if (strcmp(argv[i], "migrate") == 0) {
 		struct db db;
-		db_init(&db, cfg->database_url, cfg->db_connect_timeout);
+		db_init(&db, cfg->database_url, cfg->db_connect_timeout, false);
 		rc = migrate_run(&db) == 0 ? 0 : 1;
 		db_close(&db);
 	} else if (strcmp(argv[i], "check") == 0) {

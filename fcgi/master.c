@@ -20,6 +20,7 @@ struct slot {
 	time_t started;
 	time_t respawn_at;      /* back-off after a worker died young */
 	int stopping;           /* asked to exit as part of a rolling restart */
+	time_t stop_deadline;   /* …and killed if still there at this time */
 };
 
 struct master {
@@ -144,6 +145,13 @@ static void tend(struct master *m)
 		if (s->pid == 0 && now >= s->respawn_at)
 			spawn(m, s);
 		restarting |= s->pid && s->stopping;
+		/* A worker held up past the drain time (a slow client, say) must not stall the restart. */
+		if (s->pid && s->stopping && now >= s->stop_deadline) {
+			log_warn("worker %d did not finish within %d s of the restart; killing it", (int)s->pid,
+			         m->cfg->drain_seconds);
+			kill(s->pid, SIGKILL);
+			s->stop_deadline = now + 5;
+		}
 	}
 	if (restarting)
 		return;
@@ -151,6 +159,7 @@ static void tend(struct master *m)
 		struct slot *s = &m->slots[i];
 		if (s->pid && s->generation != m->generation) {
 			s->stopping = 1;
+			s->stop_deadline = now + m->cfg->drain_seconds;
 			kill(s->pid, SIGTERM);
 			return;
 		}

@@ -187,7 +187,7 @@ int worker_run(int listen_fd, const struct config *cfg, time_t started)
 		log_error("FastCGI initialisation failed");
 		return 1;
 	}
-	db_init(&db, cfg->database_url, cfg->db_connect_timeout);
+	db_init(&db, cfg->database_url, cfg->db_connect_timeout, cfg->db_prepare);
 	log_info("worker ready");
 
 	while (!stopping && (cfg->max_requests == 0 || served < cfg->max_requests)) {

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "shk_onchain.h"
 #include "shkeeper.h"
 
 static const char body[] = "{\"external_id\":\"147\",\"paid\":true,\"status\":\"PAID\"}";
@@ -167,6 +168,23 @@ static void test_crypto_names(void **state)
 	assert_int_equal(shk_crypto_name("bsc", "usdt", name), -1);
 }
 
+static void test_invoice_amount_in_token_units(void **state)
+{
+	(void)state;
+	char out[64];
+
+	/* SHKeeper prints ten decimals; a 6-decimal token holds six, and the buyer is never asked for more. */
+	assert_int_equal(shk_invoice_amount("18.2536507301", 6, out, sizeof(out)), 0);
+	assert_string_equal(out, "18.253650");
+	assert_int_equal(shk_invoice_amount("0.01080125", 18, out, sizeof(out)), 0);
+	assert_string_equal(out, "0.01080125");
+	assert_int_equal(shk_invoice_amount("10", 6, out, sizeof(out)), 0);
+	assert_string_equal(out, "10");
+	assert_int_equal(shk_invoice_amount("7.5", 0, out, sizeof(out)), 0);
+	assert_string_equal(out, "7");
+	assert_int_equal(shk_invoice_amount("123456.789", 2, out, 5), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -176,6 +194,7 @@ int main(void)
 		cmocka_unit_test(test_status_meanings),
 		cmocka_unit_test(test_trigger_transaction),
 		cmocka_unit_test(test_crypto_names),
+		cmocka_unit_test(test_invoice_amount_in_token_units),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
