@@ -567,3 +567,13 @@ test('debug: an admin sees the payment, its transitions and its events', async (
   const missing = await api('GET', '/api/payment/6f1c2a4e-0000-4000-8000-000000000002/debug', { token: ADMIN });
   assert.equal(missing.status, 404, missing.text);
 });
+
+test('update: the seller may read the buyer\'s payment but not write it', async () => {
+  const buyer = uid('b');
+  const p = await create(buyer);
+  const seller = token(p.sellerId, 'seller');
+  assert.equal((await api('GET', `/api/payment/${p.id}`, { token: seller })).status, 200);
+  const r = await api('PUT', `/api/payment/${p.id}`, { token: seller, body: { metadata: { note: 'mine now' } } });
+  assert.equal(r.status, 403, r.text);
+  assert.deepEqual(sql(`SELECT metadata::text FROM payments WHERE id = :'id'`, { id: p.id }), [['{}']]);
+});
