@@ -27,10 +27,27 @@ static int fail(struct rpc_error *e, enum rpc_err kind, const char *fmt, ...)
 	e->kind = kind;
 	e->code = 0;
 	e->retry_after = 0;
+	e->detail[0] = '\0';
 	va_start(ap, fmt);
 	vsnprintf(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);
 	return kind;
+}
+
+/*
+ * What a JSON-RPC error code means, in our words: clients learn what kind of
+ * refusal it was (a revert matters to a payout) without the node's own text.
+ */
+static const char *code_text(long long code)
+{
+	switch (code) {
+	case 3: return "execution reverted";
+	case -32600: return "invalid request";
+	case -32601: return "method not supported by the node";
+	case -32602: return "invalid parameters";
+	case -32005: return "the node's rate or size limit was exceeded";
+	default: return "the node refused the call";
+	}
 }
 
 const char *rpc_strerror(enum rpc_err e)
@@ -60,6 +77,7 @@ int rpc_client_init(struct rpc_client *c, const struct config *cfg, const char *
 	c->next_id = 1;
 	e->kind = RPC_OK;
 	e->message[0] = '\0';
+	e->detail[0] = '\0';
 	return RPC_OK;
 }
 
@@ -108,13 +126,17 @@ int rpc_parse_answer(const char *body, size_t len, long long id, json_object **r
 			rc = fail(e, RPC_EBADANSWER, "the answer's error lacks an integer code or a message");
 			goto out;
 		}
-		rc = fail(e, RPC_EREMOTE, "%.200s", json_object_get_string(msg));
-		e->code = json_object_get_int64(code);
+		/* The node's text stays in detail: clients get the code and a generic message. */
+		long long n = json_object_get_int64(code);
+		rc = fail(e, RPC_EREMOTE, "%s (JSON-RPC error %lld)", code_text(n), n);
+		e->code = n;
+		snprintf(e->detail, sizeof(e->detail), "%s", json_object_get_string(msg));
 		goto out;
 	}
 	*result = json_object_get(res);
 	e->kind = RPC_OK;
 	e->message[0] = '\0';
+	e->detail[0] = '\0';
 	rc = RPC_OK;
 out:
 	json_object_put(root);
@@ -144,8 +166,7 @@ static int call_url(struct rpc_client *c, size_t i, const char *payload, size_t 
 	 * never trips the breaker that every verification depends on.
 	 */
 	if (he == HTTPC_TOO_LARGE)
-		rc = fail(e, RPC_EBADANSWER, "rpc.%s #%zu: the answer is larger than %zu bytes", c->net->name, i + 1,
-		          rq.max_response);
+		rc = fail(e, RPC_EBADANSWER, "the answer is larger than %zu bytes", rq.max_response);
 	else if (he != HTTPC_OK)
 		/* curl's message may quote the URL: give only the kind of failure. */
 		rc = fail(e, RPC_EUNAVAILABLE, "rpc.%s #%zu: %s", c->net->name, i + 1, httpc_strerror(he));
@@ -197,9 +218,10 @@ int rpc_call(struct rpc_client *c, const char *method, json_object *params, size
 			e->retry_after = 5;
 	}
 	if (rc == RPC_EREMOTE) {
-		char msg[RPC_MSG_MAX];
-		snprintf(msg, sizeof(msg), "%s", e->message);
-		snprintf(e->message, sizeof(e->message), "%s: %.180s (code %lld)", method, msg, e->code);
+		/* The operator reads the node's own words here; the caller's message stays generic. */
+		log_warn("%s: the %s node answered JSON-RPC error %lld: %s", method, c->net->name, e->code, e->detail);
+		snprintf(e->message, sizeof(e->message), "%s: %s (JSON-RPC error %lld)", method, code_text(e->code),
+		         e->code);
 	}
 out:
 	json_object_put(rq);
@@ -267,7 +289,7 @@ static int by_hash(struct rpc_client *c, const char *method, const char *tx_hash
 	int rc;
 
 	json_object_array_add(params, json_object_new_string(tx_hash));
-	rc = rpc_call(c, method, params, 0, out, e);
+	rc = rpc_call(c, method, params, RPC_MAX_RECEIPT_ANSWER, out, e);
 	if (rc == RPC_OK && *out != NULL && !json_object_is_type(*out, json_type_object)) {
 		json_object_put(*out);
 		*out = NULL;

@@ -4,7 +4,9 @@
  * answers, every call has the configured connect and total timeouts, and the
  * network's circuit breaker (shared by the pool) is asked before and told
  * after. A JSON-RPC error from a node is an answer, not an outage: it comes
- * back with the node's code and message and does not trip the breaker.
+ * back with the node's code and does not trip the breaker. The node's own
+ * text is logged and kept in `detail`, never in `message`: messages reach API
+ * clients, and a node's text can name its software, paths or internal hosts.
  *
  * Quantities arrive as hex strings and are read with units_*: nothing here
  * goes through a double. Messages never contain an RPC URL (they often carry
@@ -23,10 +25,17 @@
 #include "config.h"
 
 #define RPC_MSG_MAX 256
+#define RPC_DETAIL_MAX 512
 /* "0x" + 64 hex + NUL: a transaction hash as nodes write it. */
 #define RPC_HASH_BUFSZ 67
-/* Answers are bounded; getLogs windows are kept small enough to fit. */
+/*
+ * Answers are bounded; getLogs windows are kept small enough to fit. A
+ * receipt is as large as its transaction makes it: 4 MiB holds several
+ * thousand logs (an exchange's batch withdrawal) and is still a bounded parse
+ * per worker. A larger one is a bad answer, never an outage (see rpc_call).
+ */
 #define RPC_MAX_ANSWER (1u << 20)
+#define RPC_MAX_RECEIPT_ANSWER (4u << 20)
 #define RPC_MAX_LOGS_ANSWER (8u << 20)
 
 enum rpc_err {
@@ -39,9 +48,10 @@ enum rpc_err {
 
 struct rpc_error {
 	enum rpc_err kind;
-	long long code;             /* RPC_EREMOTE: the node's error code */
-	char message[RPC_MSG_MAX];  /* for a person; names the method */
-	int retry_after;            /* RPC_EUNAVAILABLE: seconds until worth retrying */
+	long long code;               /* RPC_EREMOTE: the node's error code */
+	char message[RPC_MSG_MAX];    /* for a person, client-safe; names the method */
+	char detail[RPC_DETAIL_MAX];  /* RPC_EREMOTE: the node's own text, for logs only */
+	int retry_after;              /* RPC_EUNAVAILABLE: seconds until worth retrying */
 };
 
 /* Plain data on the caller's stack; borrows cfg, which must outlive it. */
@@ -62,7 +72,8 @@ int rpc_client_init(struct rpc_client *c, const struct config *cfg, const char *
 /* Reads one JSON-RPC answer (pure: no I/O). On RPC_OK *result is the
  * caller's (json_object_put), and may be NULL for a JSON null result. An
  * answer whose id is not `id`, or that has both or neither of result and
- * error, is RPC_EBADANSWER. */
+ * error, is RPC_EBADANSWER. An error is RPC_EREMOTE with the node's code, a
+ * generic message and the node's text in detail. */
 int rpc_parse_answer(const char *body, size_t len, long long id, json_object **result,
     struct rpc_error *e);
 
@@ -80,7 +91,7 @@ int rpc_block_number(struct rpc_client *c, uint64_t *out, struct rpc_error *e);
  * depth below head instead. */
 int rpc_finalized_block(struct rpc_client *c, uint64_t *out, bool *found, struct rpc_error *e);
 /* *out is the caller's, NULL while the node does not know the transaction
- * (unknown, or not mined for the receipt). */
+ * (unknown, or not mined for the receipt). Answers up to RPC_MAX_RECEIPT_ANSWER. */
 int rpc_get_receipt(struct rpc_client *c, const char *tx_hash, json_object **out,
     struct rpc_error *e);
 int rpc_get_transaction(struct rpc_client *c, const char *tx_hash, json_object **out,

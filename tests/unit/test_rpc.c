@@ -51,11 +51,34 @@ static void test_error(void **state)
 	assert_null(res);
 	assert_int_equal(e.kind, RPC_EREMOTE);
 	assert_int_equal(e.code, 3);
-	assert_string_equal(e.message, "execution reverted");
+	assert_string_equal(e.detail, "execution reverted");
+	assert_non_null(strstr(e.message, "reverted"));
 
 	assert_int_equal(parse("{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":-32601,\"message\":\"Method not found\"}}",
 	                       2, &res, &e), RPC_EREMOTE);
 	assert_int_equal(e.code, -32601);
+}
+
+/* A node's error text can name its software, paths and internal hosts: the
+ * message (what clients see) keeps only the code; the text is in detail. */
+static void test_error_text_stays_internal(void **state)
+{
+	json_object *res;
+	struct rpc_error e;
+
+	(void)state;
+	assert_int_equal(parse("{\"jsonrpc\":\"2.0\",\"id\":4,\"error\":{\"code\":-32000,"
+	                       "\"message\":\"geth/v1.13 at 10.0.3.7: leveldb /srv/geth/chaindata corrupt\"}}",
+	                       4, &res, &e), RPC_EREMOTE);
+	assert_int_equal(e.code, -32000);
+	assert_null(strstr(e.message, "10.0.3.7"));
+	assert_null(strstr(e.message, "/srv"));
+	assert_non_null(strstr(e.message, "-32000"));
+	assert_non_null(strstr(e.detail, "/srv/geth/chaindata"));
+	/* Other answers leave no detail behind. */
+	assert_int_equal(parse("{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":\"0x1\"}", 5, &res, &e), RPC_OK);
+	assert_string_equal(e.detail, "");
+	json_object_put(res);
 }
 
 static void test_refusals(void **state)
@@ -137,6 +160,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_result),
 		cmocka_unit_test(test_error),
+		cmocka_unit_test(test_error_text_stays_internal),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_no_rpc_configured),
 		cmocka_unit_test(test_unreachable_and_breaker),
