@@ -43,11 +43,22 @@ static const char *string_field(json_object *o, const char *name)
 	return json_object_get_string(v);
 }
 
+/* A log removed by a reorganisation is not part of the chain any more; an
+ * odd `removed` (neither false nor null) is taken as removed, never as paid. */
+static bool removed_log(json_object *log)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(log, "removed", &v) || v == NULL)
+		return false;
+	return !json_object_is_type(v, json_type_boolean) || json_object_get_boolean(v);
+}
+
 /* Decodes one log into out; 1 if it is a Transfer to keep, 0 to skip, -1 malformed. */
 static int parse_log(json_object *log, struct verify_log *out, char *err, size_t errlen)
 {
 	const char *topics[MAX_TOPICS], *address, *data;
-	json_object *v, *arr;
+	json_object *arr;
 	struct erc20_transfer t;
 	size_t n;
 
@@ -55,8 +66,7 @@ static int parse_log(json_object *log, struct verify_log *out, char *err, size_t
 		snprintf(err, errlen, "a log is not an object");
 		return -1;
 	}
-	/* A log removed by a reorganisation is not part of the chain any more. */
-	if (json_object_object_get_ex(log, "removed", &v) && json_object_get_boolean(v))
+	if (removed_log(log))
 		return 0;
 	address = string_field(log, "address");
 	data = string_field(log, "data");
@@ -87,19 +97,71 @@ static int parse_log(json_object *log, struct verify_log *out, char *err, size_t
 	return 1;
 }
 
+int verify_parse_found_log(json_object *log, struct verify_log *out, char tx_hash[RPC_HASH_BUFSZ],
+    uint64_t *block)
+{
+	const char *hash, *num;
+	char err[128];
+
+	if (parse_log(log, out, err, sizeof(err)) != 1)
+		return 0;
+	hash = string_field(log, "transactionHash");
+	num = string_field(log, "blockNumber");
+	if (hash == NULL || !valid_tx_hash(hash) || num == NULL || units_hexqty_u64(num, block) != UNITS_OK)
+		return 0;
+	snprintf(tx_hash, RPC_HASH_BUFSZ, "%s", hash);
+	return 1;
+}
+
+/* Optional address field: 0 absent or null, 1 read into out, -1 not an address. */
+static int address_field(json_object *o, const char *name, uint8_t out[VERIFY_ADDR_LEN])
+{
+	const char *s = string_field(o, name);
+
+	if (s == NULL)
+		return 0;
+	return eip55_parse(s, out, NULL) == EIP55_OK ? 1 : -1;
+}
+
+/* The Transfer logs of a receipt; the cap counts Transfers only. */
+static int parse_logs(json_object *logs, struct verify_receipt *out, char *err, size_t errlen)
+{
+	struct verify_log l;
+	size_t n = json_object_array_length(logs);
+
+	for (size_t i = 0; i < n; i++) {
+		int rc = parse_log(json_object_array_get_idx(logs, i), &l, err, errlen);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			continue;
+		if (out->n_logs == VERIFY_MAX_LOGS) {
+			snprintf(err, errlen, "the receipt has more than %d Transfer logs", VERIFY_MAX_LOGS);
+			return -1;
+		}
+		out->logs[out->n_logs++] = l;
+	}
+	return 0;
+}
+
 int verify_parse_receipt(json_object *receipt, struct verify_receipt *out, char *err,
     size_t errlen)
 {
-	const char *status, *block, *to;
+	const char *status, *block, *hash;
 	json_object *logs;
 	uint64_t st;
-	size_t n;
+	int rc;
 
 	memset(out, 0, offsetof(struct verify_receipt, logs));
 	if (!json_object_is_type(receipt, json_type_object)) {
 		snprintf(err, errlen, "the receipt is not an object");
 		return -1;
 	}
+	if ((hash = string_field(receipt, "transactionHash")) == NULL || !valid_tx_hash(hash)) {
+		snprintf(err, errlen, "the receipt's transactionHash is not a transaction hash");
+		return -1;
+	}
+	snprintf(out->tx_hash, sizeof(out->tx_hash), "%s", hash);
 	status = string_field(receipt, "status");
 	block = string_field(receipt, "blockNumber");
 	if (status == NULL || units_hexqty_u64(status, &st) != UNITS_OK || st > 1) {
@@ -112,29 +174,21 @@ int verify_parse_receipt(json_object *receipt, struct verify_receipt *out, char 
 		return -1;
 	}
 	/* `to` is null for a contract creation. */
-	if ((to = string_field(receipt, "to")) != NULL) {
-		if (eip55_parse(to, out->to, NULL) != EIP55_OK) {
-			snprintf(err, errlen, "the receipt's to is not an address");
-			return -1;
-		}
-		out->has_to = true;
+	if ((rc = address_field(receipt, "to", out->to)) < 0) {
+		snprintf(err, errlen, "the receipt's to is not an address");
+		return -1;
 	}
+	out->has_to = rc == 1;
+	if ((rc = address_field(receipt, "from", out->from)) < 0) {
+		snprintf(err, errlen, "the receipt's from is not an address");
+		return -1;
+	}
+	out->has_from = rc == 1;
 	if (!json_object_object_get_ex(receipt, "logs", &logs) || !json_object_is_type(logs, json_type_array)) {
 		snprintf(err, errlen, "the receipt has no logs array");
 		return -1;
 	}
-	n = json_object_array_length(logs);
-	if (n > VERIFY_MAX_LOGS) {
-		snprintf(err, errlen, "the receipt has %zu logs (at most %d are read)", n, VERIFY_MAX_LOGS);
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		int rc = parse_log(json_object_array_get_idx(logs, i), &out->logs[out->n_logs], err, errlen);
-		if (rc < 0)
-			return -1;
-		out->n_logs += (size_t)rc;
-	}
-	return 0;
+	return parse_logs(logs, out, err, errlen);
 }
 
 static void set_depth(const struct verify_expect *x, const struct verify_receipt *r, uint64_t head,
@@ -157,6 +211,29 @@ static bool deep_enough(const struct verify_result *out)
 	return out->head >= out->block_number && out->head - out->block_number >= out->required;
 }
 
+/*
+ * A reverted transaction pays nothing, but it fails the payment only once its
+ * block is final (a reorganisation may yet put the transaction in another
+ * block, where it succeeds), and only when it was the payment's wallet calling
+ * our token: a reverted call to some other contract, or from someone else's
+ * wallet, says nothing about this payment.
+ */
+static void decide_reverted(const struct verify_expect *x, const struct verify_receipt *r,
+    struct verify_result *out)
+{
+	out->reason = VR_REVERTED;
+	if (!deep_enough(out)) {
+		out->verdict = VERIFY_PENDING;
+		say(out, "the transaction reverted in block %llu, which is not final yet",
+		    (unsigned long long)r->block_number);
+		return;
+	}
+	out->verdict = VERIFY_FAILED;
+	out->final = r->has_to && verify_same_address(r->to, x->token) &&
+	             (!x->has_sender || (r->has_from && verify_same_address(r->from, x->sender)));
+	say(out, "the transaction reverted in block %llu", (unsigned long long)r->block_number);
+}
+
 void verify_decide(const struct verify_expect *x, const struct verify_receipt *r, uint64_t head,
     bool has_finalized, uint64_t finalized, struct verify_result *out)
 {
@@ -174,11 +251,7 @@ void verify_decide(const struct verify_expect *x, const struct verify_receipt *r
 	}
 	/* After this point, all errors should use goto out. */
 	if (!r->success) {
-		out->reason = VR_REVERTED;
-		/* Final only when the buyer's call went to our token: a reverted
-		 * transaction to some other contract says nothing about this payment. */
-		out->final = r->has_to && verify_same_address(r->to, x->token);
-		say(out, "the transaction reverted in block %llu", (unsigned long long)r->block_number);
+		decide_reverted(x, r, out);
 		goto out;
 	}
 	BN_zero(sum);
@@ -322,6 +395,15 @@ static void rpc_failed(struct verify_result *out, const struct rpc_error *e)
 	say(out, "%s", e->message);
 }
 
+/* The node answered, but not with something we can use (RPC_EBADANSWER). */
+static void bad_receipt(struct verify_result *out, const char *why)
+{
+	struct rpc_error e = { .kind = RPC_EBADANSWER };
+
+	snprintf(e.message, sizeof(e.message), "eth_getTransactionReceipt: %s", why);
+	rpc_failed(out, &e);
+}
+
 /* The node must serve the payment's chain; once it did, this process trusts it. */
 static int check_chain(struct rpc_client *c, const struct verify_expect *x, struct verify_result *out)
 {
@@ -393,11 +475,12 @@ enum verify_verdict verify_tx(struct rpc_client *c, const struct verify_expect *
 		goto out;
 	}
 	if (verify_parse_receipt(receipt, &parsed, err, sizeof(err)) != 0) {
-		e.kind = RPC_EBADANSWER;
-		e.code = 0;
-		e.retry_after = 0;
-		snprintf(e.message, sizeof(e.message), "eth_getTransactionReceipt: %s", err);
-		rpc_failed(out, &e);
+		bad_receipt(out, err);
+		goto out;
+	}
+	/* A misbehaving node or proxy must not answer for one transaction with another's receipt. */
+	if (strcasecmp(parsed.tx_hash, tx_hash) != 0) {
+		bad_receipt(out, "the receipt is of another transaction");
 		goto out;
 	}
 	if (rpc_block_number(c, &head, &e) != RPC_OK || rpc_finalized_block(c, &fin, &has_fin, &e) != RPC_OK) {
@@ -417,14 +500,11 @@ enum verify_verdict verify_payment_tx(const struct config *cfg, const char *netw
 {
 	struct verify_expect x;
 	struct rpc_client c;
-	struct rpc_error e;
+	struct rpc_error e = { .kind = RPC_ENOCONF };
 
 	memset(out, 0, sizeof(*out));
 	if (verify_expect_init(&x, cfg, network, token_contract, recipient, amount, sender,
 	                       e.message, sizeof(e.message)) != 0) {
-		e.kind = RPC_ENOCONF;
-		e.code = 0;
-		e.retry_after = 0;
 		rpc_failed(out, &e);
 		return out->verdict;
 	}

@@ -5,7 +5,8 @@
  * contract go to the expected recipient (from the expected sender, when one is
  * known), their values add up to at least the expected amount, and the block
  * is final: at or below the node's `finalized` block where it reports one,
- * else at least `confirmations` blocks below head.
+ * else at least `confirmations` blocks below head. A revert is final only in
+ * a final block too: until then a reorganisation may still replace it.
  *
  * The decision (verify_decide) is pure, over a parsed receipt and a view of
  * the chain's head; verify_tx does the RPC calls around it. */
@@ -31,7 +32,9 @@ static inline bool verify_same_address(const uint8_t *a, const uint8_t *b)
 	return true;
 }
 
-/* A receipt with more logs than this is refused rather than scanned. */
+/* A receipt with more Transfer logs than this is refused rather than summed.
+ * Other events do not count: a payment inside an exchange's batch withdrawal,
+ * among hundreds of other events, must still verify. */
 #define VERIFY_MAX_LOGS 512
 
 struct verify_expect {
@@ -58,7 +61,7 @@ enum verify_reason {
 	VR_NOT_FOUND,        /* pending: the node does not know the hash */
 	VR_NOT_MINED,        /* pending: known, not in a block yet */
 	VR_NOT_DEEP,         /* pending: mined, not final yet */
-	VR_REVERTED,
+	VR_REVERTED,         /* failed; pending while its block is not final */
 	VR_NO_TRANSFER,      /* no Transfer log at all */
 	VR_WRONG_TOKEN,      /* Transfer logs, none from the configured token contract */
 	VR_WRONG_RECIPIENT,  /* token transfers, none to the expected recipient */
@@ -94,8 +97,11 @@ struct verify_log {
 
 /* What the decision needs of a receipt. */
 struct verify_receipt {
+	char tx_hash[RPC_HASH_BUFSZ];    /* the transaction the node answered about */
 	bool success;
 	uint64_t block_number;
+	bool has_from;
+	uint8_t from[VERIFY_ADDR_LEN];   /* who sent the transaction */
 	bool has_to;
 	uint8_t to[VERIFY_ADDR_LEN];     /* the called contract */
 	size_t n_logs;                   /* Transfer logs, removed ones left out */
@@ -107,6 +113,14 @@ struct verify_receipt {
  * a message in err. */
 int verify_parse_receipt(json_object *receipt, struct verify_receipt *out, char *err,
     size_t errlen);
+
+/* Reads one entry of an eth_getLogs answer: the Transfer it carries (decoded
+ * as in receipts), its transaction hash and block number. Returns 1 for a
+ * Transfer to consider, 0 to skip it: removed by a reorganisation, another
+ * event, or any field missing or of the wrong JSON type (a node's null never
+ * reaches a decoder). */
+int verify_parse_found_log(json_object *log, struct verify_log *out, char tx_hash[RPC_HASH_BUFSZ],
+    uint64_t *block);
 
 /* The decision, given the receipt and the chain's head (and finalized block,
  * when has_finalized). Fills out (verdict, reason, final, depth, amount). */
