@@ -6,16 +6,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/bn.h>
-
 #include "chain.h"
 #include "coord.h"
-#include "erc20.h"
 #include "log.h"
 #include "payment.h"
 #include "shkeeper.h"
-#include "units.h"
-#include "valid.h"
 
 /* getLogs in windows providers accept, over a bounded stretch of history. */
 #define FETCH_WINDOW 2000
@@ -112,6 +107,17 @@ static int check_verifiable(const PGresult *pay, int r, struct chainpay_outcome 
 		    PQgetvalue(pay, r, PCOL_ID));
 		return -1;
 	}
+	/*
+	 * Every wallet-direct payment shares the escrow address, so a transfer
+	 * counts for a payment only when it comes from its buyer's registered
+	 * wallet (sender_address, set at save from user_wallets). Without one,
+	 * anyone's transfer could be claimed: nothing is checked or searched.
+	 */
+	if (col(pay, r, PCOL_SENDER) == NULL) {
+		say(out, CHAINPAY_NOT_VERIFIABLE, "payment %s has no sender wallet: only transfers from the buyer's registered wallet count",
+		    PQgetvalue(pay, r, PCOL_ID));
+		return -1;
+	}
 	return 0;
 }
 
@@ -155,8 +161,8 @@ static void record_depth(struct db *db, const char *id, uint64_t depth, struct c
 	PQclear(res);
 }
 
-/* Applies a verifier answer through the coordinator. */
-static void apply(struct db *db, const char *id, const char *status, const char *tx,
+/* Applies a verifier answer through the coordinator; replace_tx records tx over another hash. */
+static void apply(struct db *db, const char *id, const char *status, const char *tx, bool replace_tx,
     const char *network, const char *actor, const char *request_id, const char *reason,
     struct chainpay_outcome *out, enum chainpay_kind on_success)
 {
@@ -168,6 +174,7 @@ static void apply(struct db *db, const char *id, const char *status, const char 
 	struct coord_change change = {
 		.status = status,
 		.tx_hash = out->vr.verdict == VERIFY_FAILED ? NULL : tx,
+		.replace_tx = replace_tx,
 		.metadata = json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN),
 		.source = "chain",
 		.actor = actor,
@@ -200,12 +207,40 @@ static void apply(struct db *db, const char *id, const char *status, const char 
 	json_object_put(meta);
 }
 
+/*
+ * A payment waiting on a recorded hash takes no other, so a buyer cannot swap
+ * hashes under it; unless the node no longer knows the recorded transaction
+ * at all. A reorganisation dropped it (or it left the pool), and refusing
+ * every other hash would leave the payment in processing for good: the new
+ * hash, once it verifies on its own, is recorded in its place through the
+ * coordinator. Returns 0 when the recorded hash is gone, else -1 with out
+ * filled (a conflict, or the chain could not be asked).
+ */
+static int recorded_gone(struct rpc_client *c, const struct verify_expect *x, const char *id,
+    const char *recorded, struct chainpay_outcome *out)
+{
+	struct verify_result vr;
+
+	if (verify_tx(c, x, recorded, &vr) == VERIFY_ERROR) {
+		rpc_trouble(out, &vr.rpc);
+		return -1;
+	}
+	if (vr.verdict == VERIFY_PENDING && vr.reason == VR_NOT_FOUND) {
+		log_info("payment %s: the node does not know its recorded transaction %s any more; another may replace it",
+		         id, recorded);
+		return 0;
+	}
+	say(out, CHAINPAY_CONFLICT, "payment %s is already being paid by transaction %s", id, recorded);
+	return -1;
+}
+
 void chainpay_verify(struct db *db, const struct config *cfg, const PGresult *pay, int r,
     const char *tx_hash, const char *actor, const char *request_id,
     struct chainpay_outcome *out)
 {
 	const char *id = PQgetvalue(pay, r, PCOL_ID), *status = PQgetvalue(pay, r, PCOL_STATUS);
 	const char *recorded = col(pay, r, PCOL_TX), *network = col(pay, r, PCOL_NETWORK);
+	bool replacing = recorded && strcasecmp(recorded, tx_hash) != 0;
 	struct verify_expect x;
 	struct rpc_client c;
 	struct rpc_error e;
@@ -228,10 +263,6 @@ void chainpay_verify(struct db *db, const struct config *cfg, const PGresult *pa
 		say(out, CHAINPAY_CONFLICT, "payment %s is %s; it cannot be verified", id, status);
 		return;
 	}
-	if (recorded && strcasecmp(recorded, tx_hash) != 0) {
-		say(out, CHAINPAY_CONFLICT, "payment %s is already being paid by transaction %s", id, recorded);
-		return;
-	}
 	/* A friendly answer before asking the chain; the unique index decides under a race. */
 	if ((out->dbst = find_tx_owner(db, tx_hash, network, id, out->used_by)) != DB_OK) {
 		say(out, CHAINPAY_DB, "database error");
@@ -246,12 +277,15 @@ void chainpay_verify(struct db *db, const struct config *cfg, const PGresult *pa
 		rpc_trouble(out, &e);
 		return;
 	}
+	if (replacing && recorded_gone(&c, &x, id, recorded, out) != 0)
+		return;
 	verify_tx(&c, &x, tx_hash, &out->vr);
 	out->verified = true;
 	snprintf(out->message, sizeof(out->message), "%s", out->vr.message);
 	switch (out->vr.verdict) {
 	case VERIFY_CONFIRMED:
-		apply(db, id, "completed", tx_hash, network, actor, request_id, "on-chain transfer confirmed",
+		/* Moving to completed records the hash; never over one that completed it meanwhile. */
+		apply(db, id, "completed", tx_hash, false, network, actor, request_id, "on-chain transfer confirmed",
 		      out, CHAINPAY_CONFIRMED);
 		break;
 	case VERIFY_PENDING:
@@ -262,20 +296,24 @@ void chainpay_verify(struct db *db, const struct config *cfg, const PGresult *pa
 		}
 		/* Polling a payment already waiting on this hash only moves its depth:
 		 * no transition, no event for every poll. */
-		if (recorded && strcmp(status, "processing") == 0) {
+		if (recorded && !replacing && strcmp(status, "processing") == 0) {
 			out->kind = CHAINPAY_PENDING;
 			record_depth(db, id, out->vr.confirmations, out);
 			break;
 		}
-		apply(db, id, "processing", tx_hash, network, actor, request_id,
+		/* Two racing replacements: the last one wins, and both came from the buyer's wallet. */
+		apply(db, id, "processing", tx_hash, replacing, network, actor, request_id,
 		      "on-chain transfer seen, awaiting confirmations", out, CHAINPAY_PENDING);
+		/* No status moves, so no audit row: the log keeps the replacement. */
+		if (replacing && out->kind == CHAINPAY_PENDING)
+			log_info("payment %s: transaction %s recorded in place of %s", id, tx_hash, recorded);
 		break;
 	case VERIFY_FAILED:
 		if (!out->vr.final) {
 			out->kind = CHAINPAY_FAILED;
 			break;
 		}
-		apply(db, id, "failed", tx_hash, network, actor, request_id, out->vr.message, out,
+		apply(db, id, "failed", tx_hash, false, network, actor, request_id, out->vr.message, out,
 		      CHAINPAY_FAILED);
 		break;
 	case VERIFY_ERROR:
@@ -286,40 +324,56 @@ void chainpay_verify(struct db *db, const struct config *cfg, const PGresult *pa
 		snprintf(out->message, sizeof(out->message), "%s", out->vr.message);
 }
 
-/* Looks through one window of logs, newest first, for an unused exact-amount transfer. */
-static int scan_logs(struct db *db, json_object *logs, const struct verify_expect *x,
+/*
+ * Looks through one window of logs, newest first, for an unused transfer of
+ * exactly the amount from the payment's wallet, in a final block (at most
+ * `safe`). The node was asked for exactly these; each is checked again, so a
+ * node that ignores part of the filter cannot hand us someone else's transfer.
+ */
+static int scan_logs(struct db *db, json_object *logs, const struct verify_expect *x, uint64_t safe,
     const char *network, const char *self, struct chainpay_outcome *out)
 {
 	for (size_t i = json_object_array_length(logs); i-- > 0;) {
-		json_object *log = json_object_array_get_idx(logs, i), *v, *arr;
-		const char *topics[3], *hash;
-		struct erc20_transfer t;
-		char used_by[40];
+		struct verify_log l;
+		char hash[RPC_HASH_BUFSZ], used_by[40];
+		uint64_t block;
 
-		if (!json_object_is_type(log, json_type_object) ||
-		    (json_object_object_get_ex(log, "removed", &v) && json_object_get_boolean(v)) ||
-		    !json_object_object_get_ex(log, "topics", &arr) || !json_object_is_type(arr, json_type_array) ||
-		    json_object_array_length(arr) != 3 ||
-		    !json_object_object_get_ex(log, "transactionHash", &v) || !valid_tx_hash(json_object_get_string(v)))
-			continue;
-		hash = json_object_get_string(v);
-		for (size_t k = 0; k < 3; k++)
-			topics[k] = json_object_get_string(json_object_array_get_idx(arr, k));
-		json_object *addr, *data;
-		if (!json_object_object_get_ex(log, "address", &addr) || !json_object_object_get_ex(log, "data", &data) ||
-		    erc20_decode_transfer_log(json_object_get_string(addr), topics, 3, json_object_get_string(data), &t) != ERC20_OK ||
-		    !verify_same_address(t.token, x->token) || !verify_same_address(t.to, x->recipient) ||
-		    memcmp(t.value, x->min_amount, 32) != 0)
+		if (verify_parse_found_log(json_object_array_get_idx(logs, i), &l, hash, &block) != 1 ||
+		    block > safe || !verify_same_address(l.token, x->token) ||
+		    !verify_same_address(l.to, x->recipient) || !verify_same_address(l.from, x->sender) ||
+		    memcmp(l.value, x->min_amount, VERIFY_WORD_LEN) != 0)
 			continue;
 		if ((out->dbst = find_tx_owner(db, hash, network, self, used_by)) != DB_OK)
 			return -1;
 		if (used_by[0])
 			continue;
 		snprintf(out->tx_hash, sizeof(out->tx_hash), "%s", hash);
-		if (json_object_object_get_ex(log, "blockNumber", &v))
-			units_hexqty_u64(json_object_get_string(v), &out->vr.block_number);
+		out->vr.block_number = block;
 		return 1;
 	}
+	return 0;
+}
+
+/* The newest block a found transfer may be in: the finalized one, else head - confirmations. */
+static int safe_block(struct rpc_client *c, const struct verify_expect *x, uint64_t *safe,
+    struct chainpay_outcome *out)
+{
+	struct rpc_error e;
+	uint64_t head;
+	bool has_fin;
+
+	if (rpc_finalized_block(c, safe, &has_fin, &e) != RPC_OK ||
+	    (!has_fin && rpc_block_number(c, &head, &e) != RPC_OK)) {
+		rpc_trouble(out, &e);
+		return -1;
+	}
+	if (has_fin)
+		return 0;
+	if (head < x->confirmations) {
+		say(out, CHAINPAY_NOT_FOUND, "the chain has no block %" PRIu64 " deep yet", x->confirmations);
+		return -1;
+	}
+	*safe = head - x->confirmations;
 	return 0;
 }
 
@@ -406,7 +460,7 @@ void chainpay_fetch_tx(struct db *db, const struct config *cfg, const PGresult *
 	struct verify_expect x;
 	struct rpc_client c;
 	struct rpc_error e;
-	uint64_t head, scanned = 0;
+	uint64_t safe, scanned = 0;
 	int found = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -424,19 +478,22 @@ void chainpay_fetch_tx(struct db *db, const struct config *cfg, const PGresult *
 		fetch_from_shkeeper(db, cfg, pay, r, actor, request_id, out);
 		return;
 	}
+	/* Only the payment's own wallet is searched (check_verifiable): never everyone's transfers. */
 	if (check_verifiable(pay, r, out) != 0 || expectation(cfg, pay, r, &x, out) != 0)
 		return;
-	if (chain_ready(cfg, network, &e) != RPC_OK || rpc_client_init(&c, cfg, network, &e) != RPC_OK ||
-	    rpc_block_number(&c, &head, &e) != RPC_OK) {
+	if (chain_ready(cfg, network, &e) != RPC_OK || rpc_client_init(&c, cfg, network, &e) != RPC_OK) {
 		rpc_trouble(out, &e);
 		return;
 	}
+	/* A hash recorded on a completed payment is never checked again: it must be final now. */
+	if (safe_block(&c, &x, &safe, out) != 0)
+		return;
 	/* Newest first: the payment was completed recently more often than not. */
-	for (uint64_t hi = head; scanned < FETCH_MAX_BLOCKS && found == 0; ) {
+	for (uint64_t hi = safe; scanned < FETCH_MAX_BLOCKS && found == 0; ) {
 		uint64_t lo = hi >= FETCH_WINDOW - 1 ? hi - (FETCH_WINDOW - 1) : 0;
 		json_object *logs = NULL;
 		struct rpc_log_filter f = {
-			.contract = PQgetvalue(pay, r, PCOL_CONTRACT), .from = col(pay, r, PCOL_SENDER),
+			.contract = PQgetvalue(pay, r, PCOL_CONTRACT), .from = PQgetvalue(pay, r, PCOL_SENDER),
 			.to = PQgetvalue(pay, r, PCOL_RECEIVER), .from_block = lo, .to_block = hi,
 		};
 		if (time(NULL) > deadline) {
@@ -448,7 +505,7 @@ void chainpay_fetch_tx(struct db *db, const struct config *cfg, const PGresult *
 			rpc_trouble(out, &e);
 			return;
 		}
-		found = scan_logs(db, logs, &x, network, id, out);
+		found = scan_logs(db, logs, &x, safe, network, id, out);
 		json_object_put(logs);
 		if (found < 0) {
 			say(out, CHAINPAY_DB, "database error");
@@ -460,8 +517,8 @@ void chainpay_fetch_tx(struct db *db, const struct config *cfg, const PGresult *
 		hi = lo - 1;
 	}
 	if (!found) {
-		say(out, CHAINPAY_NOT_FOUND, "no unclaimed transfer of exactly the payment's amount to %s in the last %" PRIu64 " blocks",
-		    PQgetvalue(pay, r, PCOL_RECEIVER), scanned);
+		say(out, CHAINPAY_NOT_FOUND, "no unclaimed transfer of exactly the payment's amount from %s to %s in the last %" PRIu64 " final blocks",
+		    PQgetvalue(pay, r, PCOL_SENDER), PQgetvalue(pay, r, PCOL_RECEIVER), scanned);
 		return;
 	}
 	record_found(db, id, network, "eth_getLogs", "chain", actor, request_id, out);

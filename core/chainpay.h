@@ -1,13 +1,21 @@
 /* chainpay: wallet-direct pay-ins checked on chain, apart from HTTP.
  *
+ * Every wallet-direct payment shares one receiving address, so only transfers
+ * from the payment's sender_address (its buyer's wallet as registered in
+ * user_wallets, copied at save) count for it; a payment without one is not
+ * verifiable.
+ *
  * chainpay_verify() takes a payment row and a transaction hash from its
  * buyer (or an admin, or the re-verify job), asks the chain (verify.h) with no
  * database transaction open, and applies the outcome through the coordinator:
  * confirmed -> completed (escrow funded); mined but not final -> processing
- * with the hash recorded; reverted -> failed; anything else changes nothing.
+ * with the hash recorded; reverted in a final block -> failed; anything else
+ * changes nothing. A processing payment takes another hash only when the node
+ * no longer knows the recorded one (dropped by a reorganisation).
  *
  * chainpay_fetch_tx() finds the missing hash of a completed payment in the
- * token's Transfer logs to its receiving address and records it. */
+ * token's Transfer logs from its sender to its receiving address, in final
+ * blocks only, and records it. */
 #ifndef CHAINPAY_H
 #define CHAINPAY_H
 

@@ -74,7 +74,7 @@ static enum db_status find_active(struct db *db, const char *buyer, const char *
 
 /* Checks the body and fills the token and the exact amount; 400 written on failure. */
 static int check_save(struct request *req, struct response *resp, struct jval *v,
-                      const struct token_conf **tok, char amount[MONEY_TEXT_MAX], const char **sender)
+                      const struct token_conf **tok, char amount[MONEY_TEXT_MAX])
 {
 	const struct config *cfg = req->app->cfg;
 	const char *network = v[S_NETWORK].present ? v[S_NETWORK].str : "bsc";
@@ -107,11 +107,44 @@ static int check_save(struct request *req, struct response *resp, struct jval *v
 		           money_strerror(e), symbol, scale);
 		return -1;
 	}
-	if (v[S_FROM].present && v[S_WALLET].present && strcasecmp(v[S_FROM].str, v[S_WALLET].str) != 0) {
-		resp_error(resp, 400, "invalid_field", "walletAddress", "fromAddress and walletAddress differ");
+	return 0;
+}
+
+/*
+ * The payment's sender: the buyer's wallet as the marketplace registered it
+ * (user_wallets, kept after the buyer proved they own it), never an address
+ * the body declares. All wallet-direct payments share one escrow address, so
+ * the sender is what tells this buyer's transfer from anyone else's. A wallet
+ * the body names must be that one. Fills sender; on failure writes the answer.
+ */
+static int registered_wallet(struct request *req, struct response *resp, const char *buyer,
+                             const char *network, const struct jval *v, char sender[64])
+{
+	const char *p[2] = { buyer, network };
+	PGresult *res = NULL;
+	enum db_status st;
+
+	if ((st = db_exec(req->app->db, &res, "SELECT address FROM user_wallets WHERE user_id = $1 AND network = $2",
+	                  2, p)) != DB_OK) {
+		resp_db_error(resp, st);
 		return -1;
 	}
-	*sender = v[S_FROM].present ? v[S_FROM].str : v[S_WALLET].present ? v[S_WALLET].str : NULL;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		resp_error(resp, 409, "wallet_not_registered", NULL,
+		           "buyer %s has no %s wallet registered with the marketplace: register the wallet you will pay from, then create the payment",
+		           buyer, network);
+		return -1;
+	}
+	snprintf(sender, 64, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	for (int f = S_FROM; f <= S_WALLET; f++)
+		if (v[f].present && strcasecmp(v[f].str, sender) != 0) {
+			resp_error(resp, 400, "invalid_field", save_fields[f].name,
+			           "%s is not the buyer's registered %s wallet; transfers count only from %s",
+			           save_fields[f].name, network, sender);
+			return -1;
+		}
 	return 0;
 }
 
@@ -130,8 +163,8 @@ void h_chain_save(struct request *req, struct response *resp)
 {
 	struct jval v[S_N];
 	const struct token_conf *tok;
-	const char *buyer, *sender, *meta;
-	char amount[MONEY_TEXT_MAX], key[256];
+	const char *buyer, *meta;
+	char amount[MONEY_TEXT_MAX], key[256], sender[64];
 	json_object *body = jin_body(req, resp), *meta_obj = NULL;
 	PGresult *row = NULL;
 	struct db *db = req->app->db;
@@ -142,13 +175,15 @@ void h_chain_save(struct request *req, struct response *resp)
 		return;
 	/* After this point, all errors should use goto out. */
 	if (jin_check(save_fields, S_N, body, NULL, v, resp) != 0 ||
-	    check_save(req, resp, v, &tok, amount, &sender) != 0)
+	    check_save(req, resp, v, &tok, amount) != 0)
 		goto out;
 	buyer = v[S_BUYER].present ? v[S_BUYER].str : req->auth.sub;
 	if (!req_may_see(req, buyer)) {
 		resp_error(resp, 403, "forbidden", "buyerId", "you may only create payments as their buyer");
 		goto out;
 	}
+	if (registered_wallet(req, resp, buyer, tok->network, v, sender) != 0)
+		goto out;
 	meta = save_metadata(v, &meta_obj);
 	snprintf(key, sizeof(key), "%s/%s/decentralized", buyer, v[S_REQUEST].str);
 	const char *k[1] = { key };

@@ -201,11 +201,12 @@ void h_chain_verify_all(struct request *req, struct response *resp)
 	}
 	snprintf(lim, sizeof(lim), "%ld", limit);
 	const char *p[1] = { lim };
-	/* Oldest check first, so a batch that stops early does not starve the rest. */
+	/* Oldest check first, so a batch that stops early does not starve the rest.
+	 * A payment without a sender wallet cannot be verified: it would head every batch. */
 	st = db_exec(req->app->db, &rows,
 	             "SELECT " PAYMENT_COLUMNS ", coalesce(p.tx_hash, p.metadata->>'submittedTxHash')"
 	             " FROM payments p WHERE p.provider = 'decentralized' AND p.direction = 'in'"
-	             " AND p.status IN ('pending', 'processing')"
+	             " AND p.status IN ('pending', 'processing') AND p.sender_address IS NOT NULL"
 	             " AND coalesce(p.tx_hash, p.metadata->>'submittedTxHash') ~ '^0x[0-9a-fA-F]{64}$'"
 	             " ORDER BY p.updated_at, p.id LIMIT $1::integer", 1, p);
 	if (st != DB_OK) {
@@ -244,16 +245,8 @@ void h_chain_fetch_tx(struct request *req, struct response *resp)
 	if (pay == NULL)
 		return;
 	bool shkeeper = strcmp(PQgetvalue(pay, 0, PCOL_PROVIDER), "shkeeper") == 0;
-	/* A buyer's search is limited to their own wallet's transfers; searching
-	 * everyone's transfers to the escrow (and claiming one) is an admin's call.
-	 * A SHKeeper invoice names its own transactions: its buyer may ask. */
-	if (!req_is_admin(req) && !shkeeper && PQgetisnull(pay, 0, PCOL_SENDER)) {
-		resp_error(resp, 403, "forbidden", NULL,
-		           "payment %s has no sender wallet to search by; ask an admin to look its transaction up",
-		           PQgetvalue(pay, 0, PCOL_ID));
-		PQclear(pay);
-		return;
-	}
+	/* The search covers the payment's own wallet only, for its buyer and an
+	 * admin alike; a payment without one is not searched (409). */
 	chainpay_fetch_tx(req->app->db, req->app->cfg, pay, 0, req->auth.sub, req->request_id,
 	                  time(NULL) + FETCH_ONE_SECONDS, &out);
 	if (out.kind == CHAINPAY_CONFIRMED) {
@@ -289,8 +282,8 @@ void h_chain_fetch_missing(struct request *req, struct response *resp)
 	             "SELECT " PAYMENT_COLUMNS " FROM payments p WHERE p.direction = 'in'"
 	             " AND p.status = 'completed' AND p.tx_hash IS NULL"
 	             /* Payments with nothing to search by would fill every batch. */
-	             " AND (p.provider = 'shkeeper' OR (p.network IS NOT NULL"
-	             "      AND p.token_contract IS NOT NULL AND p.receiver_address IS NOT NULL))"
+	             " AND (p.provider = 'shkeeper' OR (p.network IS NOT NULL AND p.token_contract IS NOT NULL"
+	             "      AND p.receiver_address IS NOT NULL AND p.sender_address IS NOT NULL))"
 	             " ORDER BY p.provider = 'shkeeper', p.completed_at DESC NULLS LAST, p.id"
 	             " LIMIT $1::integer", 1, p);
 	if (st != DB_OK) {

@@ -42,6 +42,14 @@ contract TestToken {
         return true;
     }
 
+    // One transfer among `noise` other events, as in an exchange's batch
+    // withdrawal: lets a test check that a payment inside a long receipt counts.
+    function transferNoisy(address to, uint256 value, uint256 noise) external returns (bool) {
+        for (uint256 i = 0; i < noise; i++) emit Approval(msg.sender, address(uint160(i + 1)), i);
+        _move(msg.sender, to, value);
+        return true;
+    }
+
     function approve(address spender, uint256 value) external returns (bool) {
         allowance[msg.sender][spender] = value;
         emit Approval(msg.sender, spender, value);

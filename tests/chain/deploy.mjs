@@ -74,6 +74,7 @@ const env = [
   `CHAIN_BUYERS=${addrs.slice(1, 9).join(',')}`,
   `CHAIN_SIGNER_KEY=${keys[9]}`,
   `CHAIN_SELECTOR_TRANSFER_TWO=0x${evm.methodIdentifiers['transferTwo(address,uint256,address,uint256)']}`,
+  `CHAIN_SELECTOR_TRANSFER_NOISY=0x${evm.methodIdentifiers['transferNoisy(address,uint256,uint256)']}`,
   `CHAIN_SIGNER_ADDRESS=${addrs[9]}`,
   `PAYMENTS_RPC_BSC=${url}`,
   'PAYMENTS_CHAIN_ID_BSC=56',

@@ -1,7 +1,8 @@
 // Wallet-direct payments against a real node: anvil as BSC (chain id 56) with
 // test tokens (tests/chain). Transfers are sent from anvil's unlocked test
 // accounts and mined only when a test says so, so depth is under control:
-// anvil's finalized block is head - 2.
+// anvil's finalized block is head - 2. Buyers pay from the wallet the
+// marketplace registered for them (user_wallets), written here with sql().
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -21,13 +22,20 @@ async function send(from, to, data, extra = {}) {
   return rpc(URL, 'eth_sendTransaction', [{ from, to, data, ...extra }]);
 }
 
-// A buyer's intent for `amount` USDT; returns [payment data, buyer token].
-async function intent(amount = '12.5', body = {}) {
+// What the marketplace does once a buyer proved they own a wallet.
+const registerWallet = (user, address) => sql(
+  `INSERT INTO user_wallets (user_id, network, address) VALUES (:'u', 'bsc', :'a')
+   ON CONFLICT (user_id, network) DO UPDATE SET address = EXCLUDED.address;`, { u: user, a: address });
+
+const saveBody = (amount, body = {}) =>
+  ({ purchaseRequestId: uid('cpr'), sellerOfferId: 'o1', sellerId: 's1', amount, token: 'USDT', network: 'bsc', ...body });
+
+// An intent for `amount` USDT by a new buyer paying from `wallet`; returns [payment data, buyer token, buyer id].
+async function intent(amount = '12.5', body = {}, wallet = buyers[0]) {
   const buyer = uid('cb');
   const t = token(buyer, 'buyer');
-  const r = await api('POST', '/api/payment/decentralized/save', {
-    token: t, body: { purchaseRequestId: uid('cpr'), sellerOfferId: 'o1', sellerId: 's1', amount, token: 'USDT', network: 'bsc', ...body },
-  });
+  registerWallet(buyer, wallet);
+  const r = await api('POST', '/api/payment/decentralized/save', { token: t, body: saveBody(amount, body) });
   assert.equal(r.status, 201, r.text);
   return [r.json.data, t, buyer];
 }
@@ -67,6 +75,7 @@ test('the receiver address is public', { skip }, async () => {
 test('save records a pending pay-in with the exact amount; a repeat returns the same payment', { skip }, async () => {
   const buyer = uid('cb');
   const t = token(buyer, 'buyer');
+  registerWallet(buyer, buyers[0]);
   const body = { purchaseRequestId: uid('cpr'), amount: '12.5', token: 'USDT', network: 'bsc' };
   const r = await api('POST', '/api/payment/decentralized/save', { token: t, body });
   assert.equal(r.status, 201, r.text);
@@ -77,6 +86,8 @@ test('save records a pending pay-in with the exact amount; a repeat returns the 
   assert.equal(d.tokenContract.toLowerCase(), USDT.toLowerCase());
   assert.equal(d.chainId, 56);
   assert.equal(d.payment.provider, 'decentralized');
+  const [[sender]] = sql(`SELECT sender_address FROM payments WHERE id = :'id';`, { id: d.paymentId });
+  assert.equal(sender, buyers[0]);
   const again = await api('POST', '/api/payment/decentralized/create', { token: t, body });
   assert.equal(again.status, 200, again.text);
   assert.equal(again.json.data.paymentId, d.paymentId);
@@ -93,7 +104,7 @@ test('save records a pending pay-in with the exact amount; a repeat returns the 
 });
 
 test('a correct transfer is pending until final, then completes the payment', { skip }, async () => {
-  const [p, t, buyer] = await intent('12.5', { fromAddress: buyers[0] });
+  const [p, t, buyer] = await intent('12.5', { fromAddress: buyers[0] }, buyers[0]);
   const hash = await send(buyers[0], USDT, transferData(escrow, 125n * UNIT / 10n));
   // In the mempool, not mined: pending, nothing recorded.
   let r = await verify(p.paymentId, hash, t);
@@ -134,11 +145,11 @@ test('a correct transfer is pending until final, then completes the payment', { 
 });
 
 test('the same hash offered for a second payment is refused with the first payment id', { skip }, async () => {
-  const [p1, t1] = await intent('3');
+  const [p1, t1] = await intent('3', {}, buyers[1]);
   const hash = await transferAndMine(buyers[1], escrow, 3n * UNIT);
   await mine(URL, 2);
   assert.equal((await verify(p1.paymentId, hash, t1)).status, 200);
-  const [p2, t2] = await intent('3');
+  const [p2, t2] = await intent('3', {}, buyers[1]);
   const r = await verify(p2.paymentId, hash, t2);
   assert.equal(r.status, 409, r.text);
   assert.equal(r.json.error.code, 'tx_hash_used');
@@ -150,7 +161,7 @@ test('the same hash offered for a second payment is refused with the first payme
 });
 
 test('wrong recipient, short amount, another token and an unknown hash change nothing', { skip }, async () => {
-  const [p, t] = await intent('5');
+  const [p, t] = await intent('5', {}, buyers[2]);
   const stranger = '0x000000000000000000000000000000000000dEaD';
   const cases = [
     [await transferAndMine(buyers[2], stranger, 5n * UNIT), 422, 'wrong_recipient'],
@@ -171,7 +182,7 @@ test('wrong recipient, short amount, another token and an unknown hash change no
 test('several transfers in one transaction count only when they go to the escrow', { skip }, async () => {
   const sel = env.CHAIN_SELECTOR_TRANSFER_TWO;
   const half = 2n * UNIT;
-  const [p, t] = await intent('4');
+  const [p, t] = await intent('4', {}, buyers[3]);
   const elsewhere = await send(buyers[3], USDT, sel + addrWord(escrow) + word(half) + addrWord(buyers[4]) + word(half));
   const both = await send(buyers[3], USDT, sel + addrWord(escrow) + word(half) + addrWord(escrow) + word(half));
   await mine(URL, 3);
@@ -183,24 +194,78 @@ test('several transfers in one transaction count only when they go to the escrow
   assert.equal(r.json.data.amountReceivedBaseUnits, (4n * UNIT).toString());
 });
 
-test('a transfer from another wallet than the one given at save is refused', { skip }, async () => {
-  const [p, t] = await intent('1', { walletAddress: buyers[5] });
-  const hash = await transferAndMine(buyers[6], escrow, UNIT);
-  await mine(URL, 2);
-  const r = await verify(p.paymentId, hash, t);
-  assert.equal(r.status, 422, r.text);
-  assert.equal(r.json.error.code, 'wrong_sender');
-  unchanged(p.paymentId);
+test('save needs the buyer\'s registered wallet, and a declared wallet must be that one', { skip }, async () => {
+  const buyer = uid('cb');
+  const t = token(buyer, 'buyer');
+  const save = (body) => api('POST', '/api/payment/decentralized/save', { token: t, body: saveBody('1', body) });
+  let r = await save();
+  assert.equal(r.status, 409, r.text);
+  assert.equal(r.json.error.code, 'wallet_not_registered');
+  assert.match(r.json.message, /register/);
+  assert.equal(count('payments', `buyer_id = :'b'`, { b: buyer }), 0);
+  registerWallet(buyer, buyers[5]);
+  r = await save({ fromAddress: buyers[6] });
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.error.field, 'fromAddress');
+  r = await save({ walletAddress: buyers[6] });
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.error.field, 'walletAddress');
+  assert.equal(count('payments', `buyer_id = :'b'`, { b: buyer }), 0);
+  // The registered wallet in another case is the same wallet; it is stored as registered.
+  r = await save({ fromAddress: buyers[5].toLowerCase(), walletAddress: buyers[5].toUpperCase().replace('0X', '0x') });
+  assert.equal(r.status, 201, r.text);
+  assert.equal(sql(`SELECT sender_address FROM payments WHERE id = :'id';`, { id: r.json.data.paymentId })[0][0], buyers[5]);
 });
 
-test('a reverted transfer to the token fails the payment', { skip }, async () => {
-  const [p, t] = await intent('2');
+test('another buyer\'s transfer cannot fund your payment, from the mempool or the chain', { skip }, async () => {
+  // A pays; B, paying from another wallet, offers A's hash for a payment of the same amount.
+  const [a, ta] = await intent('1.25', {}, buyers[5]);
+  const [b, tb] = await intent('1.25', {}, buyers[6]);
+  const hash = await send(buyers[5], USDT, transferData(escrow, 125n * UNIT / 100n));
+  let r = await verify(b.paymentId, hash, tb);
+  assert.equal(r.status, 202, r.text);
+  assert.equal(r.json.data.reason, 'not_mined');
+  unchanged(b.paymentId);
+  await mine(URL, 1);
+  await waitReceipt(URL, hash);
+  r = await verify(b.paymentId, hash, tb);
+  assert.equal(r.status, 422, r.text);
+  assert.equal(r.json.error.code, 'wrong_sender');
+  unchanged(b.paymentId);
+  await mine(URL, 2);
+  r = await verify(b.paymentId, hash, tb);
+  assert.equal(r.json.error.code, 'wrong_sender');
+  unchanged(b.paymentId);
+  // The transfer still funds A's payment.
+  r = await verify(a.paymentId, hash, ta);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.data.payment.status, 'completed');
+  // A payment with no sender wallet (made before wallets were registered) is not verified at all.
+  const [c, tc] = await intent('1.25', {}, buyers[6]);
+  sql(`UPDATE payments SET sender_address = NULL WHERE id = :'id';`, { id: c.paymentId });
+  const other = await transferAndMine(buyers[6], escrow, 125n * UNIT / 100n);
+  await mine(URL, 2);
+  r = await verify(c.paymentId, other, tc);
+  assert.equal(r.status, 409, r.text);
+  assert.equal(r.json.error.code, 'not_verifiable');
+  unchanged(c.paymentId);
+});
+
+test('a reverted transfer fails the payment once its block is final', { skip }, async () => {
+  const [p, t] = await intent('2', {}, buyers[7]);
   // More than the account holds, with gas given so the node does not refuse it up front.
   const hash = await send(buyers[7], USDT, transferData(escrow, 10n ** 30n), { gas: '0x30000' });
   await mine(URL, 1);
   const rec = await waitReceipt(URL, hash);
   assert.equal(rec.status, '0x0');
-  const r = await verify(p.paymentId, hash, t);
+  // Not final yet: a reorganisation could still put it in a block where it succeeds.
+  let r = await verify(p.paymentId, hash, t);
+  assert.equal(r.status, 202, r.text);
+  assert.equal(r.json.data.reason, 'reverted');
+  assert.equal(r.json.data.final, false);
+  unchanged(p.paymentId);
+  await mine(URL, 2);
+  r = await verify(p.paymentId, hash, t);
   assert.equal(r.status, 422, r.text);
   assert.equal(r.json.error.code, 'reverted');
   assert.equal(r.json.data.final, true);
@@ -208,8 +273,50 @@ test('a reverted transfer to the token fails the payment', { skip }, async () =>
   assert.deepEqual([status, tx], ['failed', '']);
 });
 
+test('a payment whose transaction a reorganisation dropped takes the buyer\'s new one', { skip }, async () => {
+  const [p, t] = await intent('2.5', {}, buyers[4]);
+  const first = await transferAndMine(buyers[4], escrow, 25n * UNIT / 10n);
+  let r = await verify(p.paymentId, first, t);
+  assert.equal(r.status, 202, r.text);
+  assert.equal(r.json.data.payment.transactionHash, first);
+  // While the node knows the recorded transaction, no other hash is taken.
+  const extra = await transferAndMine(buyers[4], escrow, 25n * UNIT / 10n);
+  r = await verify(p.paymentId, extra, t);
+  assert.equal(r.status, 409, r.text);
+  assert.equal(r.json.error.code, 'invalid_state');
+  // The two blocks are reorganised away: the node forgets both transactions.
+  await rpc(URL, 'anvil_rollback', [2]);
+  assert.equal(await rpc(URL, 'eth_getTransactionByHash', [first]), null);
+  // The buyer pays again (a wei more, so the transaction differs from the dropped one).
+  const again = await transferAndMine(buyers[4], escrow, 25n * UNIT / 10n + 1n);
+  r = await verify(p.paymentId, again, t);
+  assert.equal(r.status, 202, r.text);
+  assert.equal(r.json.data.reason, 'not_deep');
+  assert.equal(r.json.data.payment.status, 'processing');
+  assert.equal(r.json.data.payment.transactionHash, again);
+  await mine(URL, 2);
+  r = await verify(p.paymentId, again, t);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.data.payment.status, 'completed');
+  assert.equal(r.json.data.payment.transactionHash, again);
+});
+
+test('a payment inside a transaction with thousands of other events verifies', { skip }, async () => {
+  // Like an exchange's batch withdrawal: one Transfer among 3000 other logs,
+  // a receipt of well over 1 MiB.
+  const [p, t] = await intent('3.5', {}, buyers[3]);
+  const hash = await send(buyers[3], USDT, env.CHAIN_SELECTOR_TRANSFER_NOISY + addrWord(escrow) + word(35n * UNIT / 10n) + word(3000));
+  await mine(URL, 3);
+  const rec = await waitReceipt(URL, hash);
+  assert.equal(rec.status, '0x1');
+  assert.ok(JSON.stringify(rec).length > 1 << 20);
+  const r = await verify(p.paymentId, hash, t);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.data.amountReceivedBaseUnits, (35n * UNIT / 10n).toString());
+});
+
 test('verify-all-pending takes an admin or the internal token and completes what became final', { skip }, async () => {
-  const [p, t] = await intent('1.5');
+  const [p, t] = await intent('1.5', {}, buyers[0]);
   const hash = await transferAndMine(buyers[0], escrow, 15n * UNIT / 10n);
   assert.equal((await verify(p.paymentId, hash, t)).status, 202);
   await mine(URL, 2);
@@ -237,27 +344,41 @@ test('admin update records confirmations and gives up, but never completes', { s
   assert.equal(r.json.data.status, 'cancelled');
 });
 
-test('fetch-tx finds the missing hash of a completed payment in the Transfer logs', { skip }, async () => {
-  const [p, t] = await intent('7.25');
+test('fetch-tx finds the missing hash of a completed payment among its buyer\'s final transfers', { skip }, async () => {
+  const completed = (id) => sql(`UPDATE payments SET status = 'completed', escrow_state = 'funded', completed_at = now() WHERE id = :'id';`, { id });
+  const fetchTx = (id, t) => api('POST', `/api/payment/payments/${id}/fetch-tx`, { token: t });
   // Completed elsewhere (an admin's decision), without a hash.
-  sql(`UPDATE payments SET status = 'completed', escrow_state = 'funded', completed_at = now() WHERE id = :'id';`, { id: p.paymentId });
+  const [p, t] = await intent('7.25', {}, buyers[1]);
+  completed(p.paymentId);
   const hash = await transferAndMine(buyers[1], escrow, 725n * UNIT / 100n);
-  // Without the buyer's wallet to search by, only an admin may claim a transfer.
-  assert.equal((await api('POST', `/api/payment/payments/${p.paymentId}/fetch-tx`, { token: t })).status, 403);
-  const r = await api('POST', `/api/payment/payments/${p.paymentId}/fetch-tx`, { token: admin });
+  // Mined, not final: a hash recorded now would never be checked again.
+  let r = await fetchTx(p.paymentId, admin);
+  assert.equal(r.status, 404, r.text);
+  await mine(URL, 2);
+  r = await fetchTx(p.paymentId, t);
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.data.transactionHash, hash);
   assert.equal(r.json.data.payment.transactionHash, hash);
-  // A buyer who gave their wallet may search its transfers themselves.
-  const [q, tq] = await intent('7.5', { fromAddress: buyers[2] });
-  sql(`UPDATE payments SET status = 'completed', escrow_state = 'funded', completed_at = now() WHERE id = :'id';`, { id: q.paymentId });
-  // The buyer's transfer first: the newest matching one is someone else's.
+  // The buyer's transfer first: the newest one of the amount is someone else's, and is never taken.
+  const [q, tq] = await intent('7.5', {}, buyers[2]);
+  completed(q.paymentId);
   const mineTx = await transferAndMine(buyers[2], escrow, 75n * UNIT / 10n);
   const other = await transferAndMine(buyers[3], escrow, 75n * UNIT / 10n);
-  const own = await api('POST', `/api/payment/payments/${q.paymentId}/fetch-tx`, { token: tq });
+  await mine(URL, 2);
+  const own = await fetchTx(q.paymentId, tq);
   assert.equal(own.status, 200, own.text);
   assert.equal(own.json.data.transactionHash, mineTx);
   assert.notEqual(own.json.data.transactionHash, other);
+  // Another buyer's unclaimed transfer is no one's to claim: not even an admin searches without a sender wallet.
+  const [u, tu] = await intent('7.5', {}, buyers[3]);
+  completed(u.paymentId);
+  sql(`UPDATE payments SET sender_address = NULL WHERE id = :'id';`, { id: u.paymentId });
+  for (const who of [tu, admin]) {
+    r = await fetchTx(u.paymentId, who);
+    assert.equal(r.status, 409, r.text);
+    assert.equal(r.json.error.code, 'not_verifiable');
+  }
+  assert.equal(count('payments', `id = :'id' AND tx_hash IS NULL`, { id: u.paymentId }), 1);
   // A SHKeeper payment is left to its invoice lookup, with a message saying so.
   const [[sid]] = sql(`INSERT INTO payments (direction, provider, status, escrow_state, purchase_request_id, buyer_id, amount, currency, network, token, token_contract, receiver_address, created_by)
     VALUES ('in', 'shkeeper', 'completed', 'funded', :'pr', 'shk-buyer', 9.99, 'USDT', 'bsc', 'USDT', :'c', :'e', 'test') RETURNING id;`,
