@@ -149,6 +149,9 @@ void resp_ok(struct response *resp, int status, json_object *data, const char *m
 }
 
 static void error_body(struct response *resp, int status, const char *code, const char *field,
+                       json_object *data, const char *fmt, va_list ap) __attribute__((format(printf, 6, 0)));
+
+static void error_body(struct response *resp, int status, const char *code, const char *field,
                        json_object *data, const char *fmt, va_list ap)
 {
 	char msg[512];
