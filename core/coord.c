@@ -97,10 +97,15 @@ static enum coord_result attempt(struct db *db, const char *id, const struct coo
 	}
 	if (*dbst != DB_OK)
 		goto out;
-	if (status_moves || escrow_moves) {
-		const char *a[8] = { id, from_status, to_status, from_escrow, to_escrow, c->source,
-		                     c->actor, c->reason };
-		const char *ap[9] = { a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], c->request_id };
+	/* A recorded hash replaced (an admin's correction, a reorg) is audited like a move. */
+	bool tx_replaced = tx_moves && !PQgetisnull(cur, 0, PCOL_TX);
+	if (status_moves || escrow_moves || tx_replaced) {
+		char reason[256];
+		if (tx_replaced)
+			snprintf(reason, sizeof(reason), "%s; transaction hash %s replaced by %s", c->reason ? c->reason : "",
+			         PQgetvalue(cur, 0, PCOL_TX), c->tx_hash);
+		const char *ap[9] = { id, from_status, to_status, from_escrow, to_escrow, c->source,
+		                      c->actor, tx_replaced ? reason : c->reason, c->request_id };
 		if ((*dbst = db_exec(db, NULL,
 		                     "INSERT INTO payment_transitions (payment_id, from_status, to_status,"
 		                     " from_escrow_state, to_escrow_state, source, actor, reason, request_id)"
