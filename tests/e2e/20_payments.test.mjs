@@ -577,3 +577,17 @@ test('update: the seller may read the buyer\'s payment but not write it', async 
   assert.equal(r.status, 403, r.text);
   assert.deepEqual(sql(`SELECT metadata::text FROM payments WHERE id = :'id'`, { id: p.id }), [['{}']]);
 });
+
+test('update: an admin replacing a recorded transaction hash leaves an audit row naming both', async () => {
+  const p = await create(uid('b'));
+  const first = '0x' + 'a1'.repeat(32), second = '0x' + 'b2'.repeat(32);
+  assert.equal((await api('PUT', `/api/payment/${p.id}`, { token: ADMIN, body: { transactionHash: first } })).status, 200);
+  const before = count('payment_transitions', `payment_id = :'id'`, { id: p.id });
+  const r = await api('PUT', `/api/payment/${p.id}`, { token: ADMIN, body: { transactionHash: second } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.data.transactionHash, second);
+  assert.equal(count('payment_transitions', `payment_id = :'id'`, { id: p.id }), before + 1);
+  const [[reason, source]] = sql(`SELECT reason, source FROM payment_transitions WHERE payment_id = :'id' ORDER BY id DESC LIMIT 1`, { id: p.id });
+  assert.ok(reason.includes(first) && reason.includes(second), reason);
+  assert.equal(source, 'admin');
+});
