@@ -66,10 +66,16 @@ enum onchain shk_check_on_chain(const struct config *cfg, json_object *callback,
 	size_t checked = 0;
 
 	msg[0] = '\0';
-	if (!cfg->shkeeper_verify_on_chain || net == NULL || net->n_rpc == 0) {
-		snprintf(msg, msglen, "not checked on chain (%s)", cfg->shkeeper_verify_on_chain ?
-		         "no RPC for the payment's network" : "shkeeper_verify_on_chain = false");
+	if (!cfg->shkeeper_verify_on_chain) {
+		snprintf(msg, msglen, "not checked on chain (shkeeper_verify_on_chain = false)");
 		result = ONCHAIN_UNCHECKED;
+		goto out;
+	}
+	/* Unchecked is not trusted: held (SHKeeper delivers again) until an RPC is configured. */
+	if (net == NULL || net->n_rpc == 0) {
+		snprintf(msg, msglen, "no rpc.%s to check it on: configure one (or set shkeeper_verify_on_chain = false)",
+		         network ? network : "<none>");
+		result = ONCHAIN_UNAVAILABLE;
 		goto out;
 	}
 	/* After this point, all errors should use goto out. */

@@ -18,9 +18,9 @@
 
 enum onchain {
 	ONCHAIN_CONFIRMED,      /* the chain agrees */
-	ONCHAIN_UNCHECKED,      /* checking is off, or the network has no RPC: SHKeeper's signed word stands */
+	ONCHAIN_UNCHECKED,      /* checking is turned off: SHKeeper's signed word stands */
 	ONCHAIN_NOT_FINAL,      /* seen, not final yet: ask SHKeeper to deliver again later */
-	ONCHAIN_UNAVAILABLE,    /* the chain cannot be asked now: likewise */
+	ONCHAIN_UNAVAILABLE,    /* the chain cannot be asked (down, or no RPC configured): likewise */
 	ONCHAIN_REFUTED,        /* the chain says otherwise: the callback is not acted on */
 };
 
