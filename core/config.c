@@ -490,14 +490,6 @@ static int build_upstreams(struct kv *kv, struct config *cfg, char *err, size_t 
 	if (get_bool(kv, "shkeeper_allow_api_key_header", false, &cfg->shkeeper_allow_api_key_header, err, errlen) ||
 	    get_bool(kv, "shkeeper_verify_on_chain", true, &cfg->shkeeper_verify_on_chain, err, errlen))
 		return -1;
-	/* SHKeeper's PAID is a claim about the chain: where it is checked, every network must be reachable. */
-	for (size_t i = 0; cfg->shkeeper_url[0] && cfg->shkeeper_verify_on_chain && i < cfg->n_tokens; i++) {
-		const struct network_conf *net = config_network(cfg, cfg->tokens[i].network);
-		if (net == NULL || net->n_rpc == 0)
-			return fail(err, errlen, "setting rpc.%s is required to check SHKeeper's payments on %s"
-			            " (or set shkeeper_verify_on_chain = false)", cfg->tokens[i].network,
-			            cfg->tokens[i].network);
-	}
 	if ((v = get(kv, "internal_token_file", NULL)) != NULL &&
 	    read_secret("internal_token_file", v, 32, &cfg->internal_token, &cfg->internal_token_len,
 	                err, errlen))

@@ -122,19 +122,6 @@ static void test_refusals_name_the_setting(void **state)
 		if (strstr(err, cases[i].named) == NULL)
 			fail_msg("case %zu: \"%s\" does not name %s", i, err, cases[i].named);
 	}
-	/* SHKeeper on a network the service cannot check: refused unless the check is turned off. */
-	write_file(secret, "0123456789abcdef0123456789abcdef\n");
-	char key_file[160];
-	snprintf(key_file, sizeof(key_file), "%s/shk", dir);
-	write_file(key_file, "shkeeper-api-key\n");
-	snprintf(text, sizeof(text), "%sshkeeper_url = https://pay.example.com\nshkeeper_api_key_file = %s\n",
-	         base_conf(), key_file);
-	assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "rpc.bsc"));
-	strncat(text, "shkeeper_verify_on_chain = false\n", sizeof(text) - strlen(text) - 1);
-	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
-	config_free(&cfg);
-	unlink(key_file);
 	assert_int_equal(load("database_url = x\n", &cfg, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "jwt_secret_file"));
 	write_file(secret, "short\n");
