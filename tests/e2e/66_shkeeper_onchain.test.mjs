@@ -107,3 +107,16 @@ test('an unfinished delivery can be replayed by an admin once the chain is final
   assert.equal(j.data.outcome, 'applied');
   assert.deepEqual(payment(inv.paymentId), { status: 'completed', escrow: 'funded', txHash: hash });
 });
+
+test('a PAID on a network this service cannot check is held, not taken on SHKeeper\'s word', { skip }, async () => {
+  const m = marketplace(1);
+  const inv = await intent(m, { network: 'ethereum', token: 'USDC' });   // the stack has no rpc.ethereum
+  const r = await fake.deliver({
+    callback_url: base2 + WEBHOOK,
+    body: callback({ externalId: inv.externalId, status: 'PAID', addr: inv.walletAddress, crypto: 'ETH-USDC',
+      txs: [{ txid: randomTxid(), amount: '10', trigger: true }] }),
+  });
+  assert.equal(r.lastStatus, 503, JSON.stringify(r));
+  assert.equal(payment(inv.paymentId).status, 'pending');
+  assert.match(inbox(inv.paymentId)[1], /no rpc\.ethereum/);
+});
