@@ -183,6 +183,45 @@ static int call_url(struct rpc_client *c, size_t i, const char *payload, size_t 
 	return rc;
 }
 
+/*
+ * Does URL i serve the configured chain? Asked once per URL in each worker,
+ * before its first answer is used: a fallback node on another chain (a
+ * testnet, a fork) must never confirm a payment. RPC_OK, or a failure that
+ * makes the caller try the next URL.
+ */
+static int url_serves_chain(struct rpc_client *c, size_t i, struct rpc_error *e)
+{
+	/* URLs (with the chain they were checked for) seen to serve it, in this process. */
+	static struct { char url[256]; long long chain_id; } seen[CONFIG_MAX_NETWORKS * CONFIG_MAX_RPC];
+	static size_t n_seen;
+	static const char ask[] = "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"eth_chainId\",\"params\":[]}";
+	const char *url = c->net->rpc_urls[i];
+	json_object *res = NULL;
+	uint64_t id = 0;
+	int rc;
+
+	for (size_t k = 0; k < n_seen; k++)
+		if (seen[k].chain_id == c->net->chain_id && strcmp(seen[k].url, url) == 0)
+			return RPC_OK;
+	rc = call_url(c, i, ask, sizeof(ask) - 1, 0, 4096, &res, e);
+	if (rc == RPC_OK && (!json_object_is_type(res, json_type_string) ||
+	                     units_hexqty_u64(json_object_get_string(res), &id) != UNITS_OK))
+		rc = fail(e, RPC_EBADANSWER, "rpc.%s #%zu: eth_chainId answered no quantity", c->net->name, i + 1);
+	json_object_put(res);
+	if (rc != RPC_OK)
+		return rc == RPC_EREMOTE ? RPC_EUNAVAILABLE : rc;
+	if ((long long)id != c->net->chain_id) {
+		log_error("rpc.%s #%zu serves chain %llu, not %lld: it is not used", c->net->name, i + 1,
+		          (unsigned long long)id, c->net->chain_id);
+		return fail(e, RPC_EUNAVAILABLE, "rpc.%s #%zu serves another chain", c->net->name, i + 1);
+	}
+	if (n_seen < sizeof(seen) / sizeof(seen[0])) {
+		snprintf(seen[n_seen].url, sizeof(seen[n_seen].url), "%s", url);
+		seen[n_seen++].chain_id = c->net->chain_id;
+	}
+	return RPC_OK;
+}
+
 int rpc_call(struct rpc_client *c, const char *method, json_object *params, size_t max_answer,
     json_object **result, struct rpc_error *e)
 {
@@ -204,6 +243,11 @@ int rpc_call(struct rpc_client *c, const char *method, json_object *params, size
 	const char *payload = json_object_to_json_string_ext(rq, JSON_C_TO_STRING_PLAIN);
 	size_t plen = strlen(payload);
 	for (size_t i = 0; i < c->net->n_rpc; i++) {
+		/* eth_chainId itself is how the start-up check learns a node's chain: asked as is. */
+		if (strcmp(method, "eth_chainId") != 0 && (rc = url_serves_chain(c, i, e)) != RPC_OK) {
+			log_warn("%s: %s", method, e->message);
+			continue;
+		}
 		rc = call_url(c, i, payload, plen, id, max_answer ? max_answer : RPC_MAX_ANSWER, result, e);
 		if (rc == RPC_OK || rc == RPC_EREMOTE)
 			break;

@@ -534,6 +534,31 @@ static enum verify_verdict verify_against(const char *receipt_answer, struct ver
 	return out->verdict;
 }
 
+/* A node on another chain (a testnet at the same URL, say) is never asked about a payment. */
+static void test_node_on_another_chain(void **state)
+{
+	const struct canned c[] = {
+		{ "eth_chainId", "\"result\":\"0x61\"" },
+		{ "eth_blockNumber", "\"result\":\"0xc8\"" },
+		{ "eth_getTransactionReceipt", "\"result\":null" },
+		{ NULL, NULL },
+	};
+	struct verify_expect x;
+	struct verify_result out;
+	struct rpc_client rc;
+	struct rpc_error e;
+
+	(void)state;
+	expect(&x, true);
+	node_start(c);
+	assert_int_equal(rpc_client_init(&rc, &cfg, "bsc", &e), RPC_OK);
+	verify_tx(&rc, &x, TXHASH, &out);
+	node_stop();
+	assert_int_equal(out.verdict, VERIFY_ERROR);
+	assert_int_equal(out.rpc.kind, RPC_EUNAVAILABLE);
+	assert_non_null(strstr(out.rpc.message, "serves another chain"));
+}
+
 static char *result_of(char *receipt_json)
 {
 	char *a;
@@ -595,6 +620,7 @@ int main(void)
 		cmocka_unit_test(test_cap_counts_transfers_only),
 		cmocka_unit_test(test_found_log_fields),
 		cmocka_unit_test(test_node_answers),
+		cmocka_unit_test(test_node_on_another_chain),
 		cmocka_unit_test(test_node_large_receipt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
