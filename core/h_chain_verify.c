@@ -148,22 +148,15 @@ static int job_caller(struct request *req, struct response *resp, const char **a
 }
 
 /* {limit} from an optional body; 400 written on a bad one. */
+/* {"limit": n} in an optional body; 400 written on a bad one. */
 static int batch_limit(struct request *req, struct response *resp, long dflt, long max, long *limit)
 {
 	const struct jfield f[1] = { { "limit", JK_INT, false, 1, max, NULL } };
 	struct jval v[1];
 	json_object *body;
-	int rc = 0;
+	int rc = jin_optional(req, resp, f, 1, v, &body);
 
-	*limit = dflt;
-	if (req->body_len == 0)
-		return 0;
-	if ((body = jin_body(req, resp)) == NULL)
-		return -1;
-	if (jin_check(f, 1, body, NULL, v, resp) != 0)
-		rc = -1;
-	else if (v[0].present)
-		*limit = (long)v[0].num;
+	*limit = rc == 0 && v[0].present ? (long)v[0].num : dflt;
 	json_object_put(body);
 	return rc;
 }

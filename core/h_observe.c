@@ -1,4 +1,5 @@
 /* What admins and dashboards watch: webhook deliveries, watchers, and the outbox of events. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,20 +84,18 @@ void h_auto_webhook_status(struct request *req, struct response *resp)
 
 void h_admin_events(struct request *req, struct response *resp)
 {
-	char after[24] = "0", limit[16] = "100", *end;
+	char after[24], limit[16];
 	PGresult *res = NULL;
-	int a = req_query(req, "after", after, sizeof(after)), l = req_query(req, "limit", limit, sizeof(limit));
-	long long av = strtoll(after, &end, 10);
+	long long av;
+	long a, l;
 
-	if (a < 0 || *end || av < 0 || !*after) {
-		resp_error(resp, 400, "invalid_field", "after", "after must be an event id (a whole number >= 0)");
+	/* Event ids fit a long on the platforms this runs on (LP64). */
+	if (query_long(req, resp, "after", 0, 0, LONG_MAX, &a) != 0 ||
+	    query_long(req, resp, "limit", 100, 1, 500, &l) != 0)
 		return;
-	}
-	long lv = strtol(limit, &end, 10);
-	if (l < 0 || *end || lv < 1 || lv > 500) {
-		resp_error(resp, 400, "invalid_field", "limit", "limit must be a whole number from 1 to 500");
-		return;
-	}
+	av = a;
+	snprintf(after, sizeof(after), "%ld", a);
+	snprintf(limit, sizeof(limit), "%ld", l);
 	const char *p[2] = { after, limit };
 	enum db_status st = db_exec(req->app->db, &res,
 	                            "SELECT id, event, room, payload::text, payment_id,"

@@ -30,8 +30,8 @@ int scope_user(struct request *req, struct response *resp, const char **user)
 	return 0;
 }
 
-static int query_long(struct request *req, struct response *resp, const char *name, long dflt,
-                      long min, long max, long *out)
+int query_long(struct request *req, struct response *resp, const char *name, long dflt,
+               long min, long max, long *out)
 {
 	char text[24], *end;
 	int found = req_query(req, name, text, sizeof(text));

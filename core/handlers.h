@@ -51,6 +51,9 @@ int scope_user(struct request *req, struct response *resp, const char **user);
  */
 void payments_list(struct request *req, struct response *resp, const char *user,
                    const char *dflt_status, const char *provider);
+/* Query parameter `name` as a whole number in [min, max], dflt when absent; 400 written on a bad one. */
+int query_long(struct request *req, struct response *resp, const char *name, long dflt, long min,
+               long max, long *out);
 /* Reads limit (1..100, default dflt) and offset (>= 0) from the query; 400 on bad values. */
 int page_params(struct request *req, struct response *resp, long dflt, char limit[16],
                 char offset[24]);
