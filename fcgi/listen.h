@@ -1,7 +1,7 @@
 #ifndef FCGI_LISTEN_H
 #define FCGI_LISTEN_H
 
-#include "config.h"
+#include "base/config.h"
 
 /*
  * Opens the FastCGI listening socket the configuration names, or takes the

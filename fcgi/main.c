@@ -14,16 +14,16 @@
 #include <string.h>
 #include <time.h>
 
-#include "breaker.h"
-#include "chain.h"
-#include "config.h"
-#include "db.h"
-#include "jwt.h"
+#include "base/breaker.h"
+#include "evm/chain.h"
+#include "base/config.h"
+#include "base/db.h"
+#include "http/jwt.h"
 #include "listen.h"
-#include "log.h"
+#include "base/log.h"
 #include "master.h"
-#include "migrate.h"
-#include "xalloc.h"
+#include "base/migrate.h"
+#include "base/xalloc.h"
 
 static int usage(void)
 {

@@ -10,9 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "base/log.h"
 #include "worker.h"
-#include "xalloc.h"
+#include "base/xalloc.h"
 
 struct slot {
 	pid_t pid;              /* 0: empty */

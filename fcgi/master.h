@@ -1,7 +1,7 @@
 #ifndef FCGI_MASTER_H
 #define FCGI_MASTER_H
 
-#include "config.h"
+#include "base/config.h"
 
 /*
  * The master process: forks cfg->workers workers on listen_fd and keeps that

@@ -12,9 +12,9 @@
 #include <fcgiapp.h>
 #include <openssl/rand.h>
 
-#include "app.h"
-#include "log.h"
-#include "xalloc.h"
+#include "api/app.h"
+#include "base/log.h"
+#include "base/xalloc.h"
 
 static volatile sig_atomic_t stopping;
 

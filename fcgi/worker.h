@@ -3,7 +3,7 @@
 
 #include <time.h>
 
-#include "config.h"
+#include "base/config.h"
 
 /*
  * A worker's whole life: accept one FastCGI request at a time on listen_fd,

@@ -3,7 +3,7 @@
 # The bytes are emitted as hex so no quoting of the SQL text can go wrong.
 set -eu
 echo '/* Generated from sql/ by sql/embed.sh. */'
-echo '#include "migrate.h"'
+echo '#include "base/migrate.h"'
 n=0
 for f in "$@"; do
 	base=$(basename "$f" .sql)

@@ -76,7 +76,7 @@ export async function eventually(fn, ms = 15000, step = 200) {
 }
 
 // A setting as the pool sees it: the stack's PAYMENTS_* overrides (the local
-// chain's token contracts, for one) win over the rendered file, as in core/config.c.
+// chain's token contracts, for one) win over the rendered file, as in core/base/config.c.
 const fileSettings = Object.fromEntries(readFileSync(env.CONFIG, 'utf8').split('\n')
   .map((l) => l.replace(/#.*/, '').trim()).filter((l) => l.includes('='))
   .map((l) => [l.slice(0, l.indexOf('=')).trim(), l.slice(l.indexOf('=') + 1).trim()]));

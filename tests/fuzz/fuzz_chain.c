@@ -5,10 +5,10 @@
 
 #include <openssl/bn.h>
 
-#include "eip55.h"
-#include "hex.h"
-#include "rlp.h"
-#include "units.h"
+#include "evm/eip55.h"
+#include "base/hex.h"
+#include "evm/rlp.h"
+#include "evm/units.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jwt.h"
+#include "http/jwt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "router.h"
-#include "routes.h"
+#include "http/router.h"
+#include "api/routes.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 

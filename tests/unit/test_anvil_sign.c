@@ -17,12 +17,12 @@
 #include <cmocka.h>
 #include <openssl/crypto.h>
 
-#include "eip55.h"
-#include "erc20.h"
-#include "ethtx.h"
-#include "hex.h"
-#include "rpc.h"
-#include "units.h"
+#include "evm/eip55.h"
+#include "evm/erc20.h"
+#include "evm/ethtx.h"
+#include "base/hex.h"
+#include "evm/rpc.h"
+#include "evm/units.h"
 
 static struct config cfg;
 static struct rpc_client client;

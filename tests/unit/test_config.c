@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "config.h"
+#include "base/config.h"
 
 static char dir[] = "/tmp/payments-config-XXXXXX";
 static char conf[128], secret[128];

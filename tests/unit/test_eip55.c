@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "eip55.h"
+#include "evm/eip55.h"
 
 static const char *const valid[] = {
 	"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",

@@ -15,12 +15,12 @@
 #include <openssl/crypto.h>
 #include <secp256k1.h>
 
-#include "eip55.h"
-#include "erc20.h"
-#include "ethtx.h"
-#include "hex.h"
-#include "keccak.h"
-#include "units.h"
+#include "evm/eip55.h"
+#include "evm/erc20.h"
+#include "evm/ethtx.h"
+#include "base/hex.h"
+#include "evm/keccak.h"
+#include "evm/units.h"
 
 #define EIP155_SIGNED "f86c098504a817c800825208943535353535353535353535353535353535353535880de0b6b3a76400008025a028ef61340bd939bc2195fe537567866003e1a15d3c71ff63e1590620aa636276a067cbe9d8997f761aecb703304b3800ccf555c9f3dc64214b297fb1966a3b6d83"
 #define ANVIL_KEY "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"

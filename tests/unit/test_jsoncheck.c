@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "jsoncheck.h"
+#include "http/jsoncheck.h"
 
 static bool ok(const char *s) { return json_strict_valid(s, strlen(s), 16); }
 

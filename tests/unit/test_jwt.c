@@ -11,8 +11,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "b64url.h"
-#include "jwt.h"
+#include "base/b64url.h"
+#include "http/jwt.h"
 
 static const char key[] = "0123456789abcdef0123456789abcdef";
 #define NOW 1700000000

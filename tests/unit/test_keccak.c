@@ -8,8 +8,8 @@
 
 #include <cmocka.h>
 
-#include "hex.h"
-#include "keccak.h"
+#include "base/hex.h"
+#include "evm/keccak.h"
 
 static void assert_digest(const uint8_t d[KECCAK256_LEN], const char *want)
 {

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "money.h"
+#include "base/money.h"
 
 static void expect(const char *in, int scale, enum money_err err, const char *out)
 {

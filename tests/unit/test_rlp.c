@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "hex.h"
-#include "rlp.h"
+#include "base/hex.h"
+#include "evm/rlp.h"
 
 /* ---- hex ---- */
 

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "rpc.h"
+#include "evm/rpc.h"
 
 static int parse(const char *body, long long id, json_object **res, struct rpc_error *e)
 {

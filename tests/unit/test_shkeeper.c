@@ -8,8 +8,8 @@
 
 #include <cmocka.h>
 
-#include "shk_onchain.h"
-#include "shkeeper.h"
+#include "flow/shk_onchain.h"
+#include "shkeeper/shkeeper.h"
 
 static const char body[] = "{\"external_id\":\"147\",\"paid\":true,\"status\":\"PAID\"}";
 static const char vector_sig[] = "d5ed95bc2abd1ea10589d1cafd4c4132664461135eefc011789e744e8c3d4ee3";

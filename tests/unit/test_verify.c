@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "eip55.h"
-#include "verify.h"
+#include "evm/eip55.h"
+#include "evm/verify.h"
 
 #define TOKEN  "0x55d398326f99059ff775485246999027b3197955"
 #define OTHER  "0x8ac76a51cc950d9822d68b83fe1ad97b32cd580d"

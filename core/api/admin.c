@@ -1,0 +1,135 @@
+/* Admin maintenance, and the older SDK's generic payment callback. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pay/coord.h"
+#include "api/handlers.h"
+#include "pay/inbox.h"
+#include "http/jsonin.h"
+#include "base/log.h"
+
+/* Bounded so one call cannot hold a worker for long; call again for the rest. */
+#define CLEANUP_BATCH "500"
+
+static const struct jfield cleanup_fields[1] = {
+	{ "olderThanMinutes", JK_INT, false, 1, 525600, NULL },
+};
+
+void h_cleanup_pending(struct request *req, struct response *resp)
+{
+	struct jval v[1];
+	json_object *body;
+	PGresult *stale = NULL;
+	char minutes[16];
+	long cancelled = 0;
+	enum db_status st;
+
+	if (jin_optional(req, resp, cleanup_fields, 1, v, &body) != 0)
+		goto out;
+	snprintf(minutes, sizeof(minutes), "%lld",
+	         v[0].present ? v[0].num : (long long)req->app->cfg->stale_pending_minutes);
+	const char *p[1] = { minutes };
+	st = db_exec(req->app->db, &stale,
+	             /* Money already seen (a partial deposit) is never cleaned up: it needs a person. */
+	             "SELECT id FROM payments WHERE status = 'pending' AND direction = 'in' AND escrow_state = 'unfunded'"
+	             " AND updated_at < now() - make_interval(mins => $1::int)"
+	             " ORDER BY created_at LIMIT " CLEANUP_BATCH, 1, p);
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
+		goto out;
+	}
+	/*
+	 * Stale payments are cancelled, never deleted: the record and its audit
+	 * stay. Each goes through the coordinator, so one that moved meanwhile
+	 * (a late webhook) is left alone.
+	 */
+	struct coord_change change = {
+		.status = "cancelled", .source = "admin", .actor = req->auth.sub,
+		.reason = "stale pending payment cleanup", .request_id = req->request_id,
+	};
+	for (int i = 0; i < PQntuples(stale); i++) {
+		enum coord_result r = coord_apply(req->app->db, PQgetvalue(stale, i, 0), &change, NULL, &st);
+		if (r == COORD_DB) {
+			resp_db_error(resp, st);
+			goto out;
+		}
+		cancelled += r == COORD_APPLIED;
+	}
+	char msg[128];
+	snprintf(msg, sizeof(msg), "cancelled %ld stale pending payments", cancelled);
+	json_object *data = json_object_new_object(), *extra = json_object_new_object();
+	json_object_object_add(data, "cancelledCount", json_object_new_int64(cancelled));
+	json_object_object_add(data, "olderThanMinutes", json_object_new_int(atoi(minutes)));
+	json_object_object_add(extra, "deletedCount", json_object_new_int64(cancelled));
+	resp_ok_with(resp, 200, data, msg, extra);
+out:
+	PQclear(stale);
+	json_object_put(body);
+}
+
+static const struct jfield callback_fields[4] = {
+	{ "paymentId", JK_UUID, true, 0, 0, NULL },
+	{ "transactionHash", JK_TXHASH, false, 0, 0, NULL },
+	{ "status", JK_STRING, false, 0, 32, NULL },
+	{ "data", JK_ANY, false, 0, 0, NULL },
+};
+
+/*
+ * The older SDK reports a payment's outcome here, unsigned. Its word is not
+ * enough to complete a payment (only a check on the chain is), so the call is
+ * recorded against the payment it names and answered 202.
+ */
+void h_callback(struct request *req, struct response *resp)
+{
+	struct jval v[4];
+	json_object *body, *headers;
+	PGresult *pay = NULL;
+	enum db_status st;
+
+	if (req->body_len > INBOX_MAX_BODY) {
+		resp_error(resp, 413, "body_too_large", NULL, "a callback is at most %d bytes", INBOX_MAX_BODY);
+		return;
+	}
+	if ((body = jin_body(req, resp)) == NULL)
+		return;
+	if (jin_check(callback_fields, 4, body, NULL, v, resp) != 0)
+		goto out;
+	const char *id[1] = { v[0].str };
+	if ((st = db_exec(req->app->db, &pay, "SELECT id FROM payments WHERE id = $1", 1, id)) != DB_OK) {
+		resp_db_error(resp, st);
+		goto out;
+	}
+	bool known = PQntuples(pay) == 1;
+	const char *ua = req_param(req, "HTTP_USER_AGENT"), *ct = req_param(req, "CONTENT_TYPE");
+	headers = json_object_new_object();
+	json_object_object_add(headers, "content-type", json_object_new_string(ct ? ct : ""));
+	json_object_object_add(headers, "user-agent", json_object_new_string(ua ? ua : ""));
+	struct inbox_delivery d = {
+		.provider = "callback", .verdict = "unsigned", .body = req->body, .body_len = req->body_len,
+		.headers_json = json_object_to_json_string_ext(headers, JSON_C_TO_STRING_PLAIN),
+		.external_id = v[0].str, .event_key = v[1].present ? v[1].str : NULL,
+	};
+	struct inbox_entry entry;
+	st = inbox_store(req->app->db, &d, &entry);
+	if (st == DB_OK)
+		st = inbox_finish(req->app->db, entry.id, known ? "recorded" : "unknown_payment",
+		                  known ? v[0].str : NULL, "the SDK callback is unsigned; awaiting verification");
+	json_object_put(headers);
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
+		goto out;
+	}
+	if (!known) {
+		resp_error(resp, 404, "not_found", "paymentId", "payment %s not found", v[0].str);
+		goto out;
+	}
+	log_info("callback recorded for payment %s", v[0].str);
+	json_object *data = json_object_new_object();
+	json_object_object_add(data, "paymentId", json_object_new_string(v[0].str));
+	json_object_object_add(data, "recorded", json_object_new_boolean(1));
+	resp_ok(resp, 202, data, "callback recorded; the payment changes only after on-chain verification");
+out:
+	PQclear(pay);
+	json_object_put(body);
+}

@@ -1,0 +1,22 @@
+#ifndef PAY_APP_H
+#define PAY_APP_H
+
+#include <time.h>
+
+#include "base/config.h"
+#include "base/db.h"
+#include "http/http.h"
+
+#define PAYMENTS_VERSION "0.1.0"
+
+/* What a worker process holds for its whole life. */
+struct app {
+	const struct config *cfg;
+	struct db *db;
+	time_t started;
+};
+
+/* Routes one request and fills the response. Never fails: errors are responses. */
+void app_handle(struct request *req, struct response *resp);
+
+#endif

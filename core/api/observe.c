@@ -1,0 +1,172 @@
+/* What admins and dashboards watch: webhook deliveries, watchers, and the outbox of events. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/handlers.h"
+
+void h_webhook_stats(struct request *req, struct response *resp)
+{
+	PGresult *res = NULL;
+	enum db_status st = db_exec(req->app->db, &res,
+	                            "SELECT provider, verdict, outcome, count(*),"
+	                            " to_char(max(received_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+	                            " FROM webhook_inbox GROUP BY provider, verdict, outcome"
+	                            " ORDER BY provider, verdict, outcome", 0, NULL);
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
+		return;
+	}
+	json_object *data = json_object_new_object(), *rows = json_object_new_array(),
+	            *totals = json_object_new_object();
+	long long total = 0;
+	for (int i = 0; i < PQntuples(res); i++) {
+		json_object *r = json_object_new_object(), *t;
+		long long n = atoll(PQgetvalue(res, i, 3));
+		const char *outcome = PQgetvalue(res, i, 2);
+		json_object_object_add(r, "provider", json_object_new_string(PQgetvalue(res, i, 0)));
+		json_object_object_add(r, "verdict", json_object_new_string(PQgetvalue(res, i, 1)));
+		json_object_object_add(r, "outcome", json_object_new_string(outcome));
+		json_object_object_add(r, "count", json_object_new_int64(n));
+		json_object_object_add(r, "lastReceivedAt", json_object_new_string(PQgetvalue(res, i, 4)));
+		json_object_array_add(rows, r);
+		/* The totals are SHKeeper's; the rows cover every provider. */
+		if (strcmp(PQgetvalue(res, i, 0), "shkeeper") != 0)
+			continue;
+		long long prev = json_object_object_get_ex(totals, outcome, &t) ? json_object_get_int64(t) : 0;
+		json_object_object_add(totals, outcome, json_object_new_int64(prev + n));
+		total += n;
+	}
+	json_object_object_add(data, "provider", json_object_new_string("shkeeper"));
+	json_object_object_add(data, "total", json_object_new_int64(total));
+	json_object_object_add(data, "byOutcome", totals);
+	json_object_object_add(data, "deliveries", rows);
+	resp_ok(resp, 200, data, NULL);
+	PQclear(res);
+}
+
+/*
+ * No chain watcher or invoice poller runs in this service yet: these answer
+ * so honestly, with what such a job would have to watch.
+ */
+static void watcher_status(struct request *req, struct response *resp, const char *running_key,
+                           const char *count_key, const char *reason)
+{
+	PGresult *res = NULL;
+	enum db_status st = db_exec(req->app->db, &res,
+	                            "SELECT count(*) FROM payments WHERE provider = 'shkeeper'"
+	                            " AND status IN ('pending', 'processing') AND receiver_address IS NOT NULL",
+	                            0, NULL);
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
+		return;
+	}
+	json_object *data = json_object_new_object();
+	json_object_object_add(data, running_key, json_object_new_boolean(0));
+	json_object_object_add(data, count_key, json_object_new_int64(atoll(PQgetvalue(res, 0, 0))));
+	json_object_object_add(data, "reason", json_object_new_string(reason));
+	resp_ok(resp, 200, data, NULL);
+	PQclear(res);
+}
+
+void h_wallet_monitor_status(struct request *req, struct response *resp)
+{
+	watcher_status(req, resp, "isMonitoring", "pendingDepositAddresses",
+	               "no chain watcher runs; pay-ins complete by SHKeeper callback or the buyer's verified transaction");
+}
+
+void h_auto_webhook_status(struct request *req, struct response *resp)
+{
+	watcher_status(req, resp, "isRunning", "pendingInvoices",
+	               "no invoice poller runs; SHKeeper callbacks are the only source");
+}
+
+void h_admin_events(struct request *req, struct response *resp)
+{
+	char after[24], limit[16];
+	PGresult *res = NULL;
+	long long av;
+	long a, l;
+
+	/* Event ids fit a long on the platforms this runs on (LP64). */
+	if (query_long(req, resp, "after", 0, 0, LONG_MAX, &a) != 0 ||
+	    query_long(req, resp, "limit", 100, 1, 500, &l) != 0)
+		return;
+	av = a;
+	snprintf(after, sizeof(after), "%ld", a);
+	snprintf(limit, sizeof(limit), "%ld", l);
+	const char *p[2] = { after, limit };
+	enum db_status st = db_exec(req->app->db, &res,
+	                            "SELECT id, event, room, payload::text, payment_id,"
+	                            " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+	                            " FROM events WHERE id > $1::bigint ORDER BY id LIMIT $2::int", 2, p);
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
+		return;
+	}
+	json_object *data = json_object_new_object(), *list = json_object_new_array();
+	for (int i = 0; i < PQntuples(res); i++) {
+		json_object *e = json_object_new_object();
+		json_object_object_add(e, "id", json_object_new_int64(atoll(PQgetvalue(res, i, 0))));
+		json_object_object_add(e, "event", json_object_new_string(PQgetvalue(res, i, 1)));
+		json_object_object_add(e, "room", json_object_new_string(PQgetvalue(res, i, 2)));
+		json_object_object_add(e, "payload", json_tokener_parse(PQgetvalue(res, i, 3)));
+		json_object_object_add(e, "paymentId", PQgetisnull(res, i, 4) ? NULL : json_object_new_string(PQgetvalue(res, i, 4)));
+		json_object_object_add(e, "createdAt", json_object_new_string(PQgetvalue(res, i, 5)));
+		json_object_array_add(list, e);
+	}
+	int n = PQntuples(res);
+	json_object_object_add(data, "events", list);
+	json_object_object_add(data, "nextAfter", json_object_new_int64(n ? atoll(PQgetvalue(res, n - 1, 0)) : av));
+	resp_ok(resp, 200, data, NULL);
+	PQclear(res);
+}
+
+static const char *const inbox_outcomes[] = {
+	"received", "applied", "duplicate", "stale", "ignored", "unknown_payment", "rejected", "recorded",
+	"failed", NULL,
+};
+
+/* The inbox, newest first, without bodies: what arrived, whether it was authentic, what came of it. */
+void h_admin_webhooks(struct request *req, struct response *resp)
+{
+	char outcome[32], limit[16], offset[24];
+	PGresult *res = NULL;
+	int found = req_query(req, "outcome", outcome, sizeof(outcome));
+	bool known = false;
+
+	for (const char *const *o = inbox_outcomes; found > 0 && *o; o++)
+		known |= strcmp(*o, outcome) == 0;
+	if (found < 0 || (found > 0 && !known)) {
+		resp_error(resp, 400, "invalid_field", "outcome", "outcome must be one of the inbox's outcomes (received, applied, …)");
+		return;
+	}
+	if (page_params(req, resp, 50, limit, offset) != 0)
+		return;
+	const char *p[3] = { found > 0 ? outcome : NULL, limit, offset };
+	enum db_status st = db_exec(req->app->db, &res,
+	                            "SELECT id::text, provider, verdict, outcome, external_id, payment_id::text,"
+	                            " event_key, detail, duplicate_of::text, length(body),"
+	                            " to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+	                            " FROM webhook_inbox WHERE $1::text IS NULL OR outcome = $1"
+	                            " ORDER BY id DESC LIMIT $2::int OFFSET $3::bigint", 3, p);
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
+		return;
+	}
+	static const char *const names[] = { "id", "provider", "verdict", "outcome", "externalId", "paymentId",
+	                                     "eventKey", "detail", "duplicateOf", "bodyBytes", "receivedAt" };
+	json_object *list = json_object_new_array(), *data = json_object_new_object();
+	for (int i = 0; i < PQntuples(res); i++) {
+		json_object *d = json_object_new_object();
+		for (int c = 0; c < (int)(sizeof(names) / sizeof(names[0])); c++)
+			json_object_object_add(d, names[c], PQgetisnull(res, i, c) ? NULL :
+			                       c == 9 ? json_object_new_int64(atoll(PQgetvalue(res, i, c)))
+			                              : json_object_new_string(PQgetvalue(res, i, c)));
+		json_object_array_add(list, d);
+	}
+	json_object_object_add(data, "deliveries", list);
+	resp_ok(resp, 200, data, NULL);
+	PQclear(res);
+}

@@ -1,0 +1,57 @@
+#include "api/routes.h"
+
+#include "api/handlers.h"
+
+#define P "/api/payment"
+
+/* Literal paths come before the `/:id` patterns they would otherwise match. */
+const struct route app_routes[] = {
+	{ HTTP_GET,  P "/health",                    h_health,           ACCESS_PUBLIC, 0 },
+	{ HTTP_POST, P "/configuration",             h_configuration,    ACCESS_PUBLIC, 0 },
+	{ HTTP_GET,  P "/shkeeper/config",           h_shkeeper_config,  ACCESS_PUBLIC, 0 },
+	{ HTTP_POST, P "/callback",                  h_callback,         ACCESS_PUBLIC, ROUTE_DB },
+
+	/* SHKeeper pay-ins, their callbacks, and what admins watch. */
+	{ HTTP_POST, P "/shkeeper/intents",          h_shkeeper_intent,  ACCESS_USER,   ROUTE_DB },
+	{ HTTP_POST, P "/shkeeper/webhook",          h_shkeeper_webhook, ACCESS_PUBLIC, ROUTE_DB },
+	{ HTTP_POST, P "/shkeeper/confirm-transaction", h_shk_confirm,   ACCESS_USER,   ROUTE_DB },
+	{ HTTP_GET,  P "/shkeeper/webhook-stats",    h_webhook_stats,    ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_GET,  P "/shkeeper/wallet-monitor/status", h_wallet_monitor_status, ACCESS_PUBLIC, ROUTE_DB },
+	{ HTTP_GET,  P "/shkeeper/auto-webhook/status",   h_auto_webhook_status,   ACCESS_PUBLIC, ROUTE_DB },
+	{ HTTP_GET,  P "/admin/events",              h_admin_events,     ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_GET,  P "/admin/webhooks",            h_admin_webhooks,   ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_POST, P "/admin/webhooks/:id/replay", h_webhook_replay,   ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_POST, P "/shkeeper/test",             h_shk_test,         ACCESS_PUBLIC, ROUTE_DEV },
+	{ HTTP_GET,  P "/shkeeper/callback-test",    h_shk_callback_test, ACCESS_PUBLIC, ROUTE_DEV },
+	{ HTTP_POST, P "/shkeeper/callback-test",    h_shk_callback_test, ACCESS_PUBLIC, ROUTE_DEV },
+	{ HTTP_POST, P "/shkeeper/create-test-payment", h_shk_create_test_payment, ACCESS_PUBLIC, ROUTE_DEV | ROUTE_DB },
+	{ HTTP_POST, P "/shkeeper/trigger-webhook",  h_shk_trigger_webhook, ACCESS_USER, ROUTE_DEV | ROUTE_DB },
+
+	/* Wallet-direct payments and on-chain verification. */
+	{ HTTP_POST, P "/decentralized/save",        h_chain_save,       ACCESS_USER,   ROUTE_DB },
+	{ HTTP_POST, P "/decentralized/create",      h_chain_save,       ACCESS_USER,   ROUTE_DB },
+	{ HTTP_POST, P "/decentralized/verify-all-pending", h_chain_verify_all, ACCESS_PUBLIC, 0 },
+	{ HTTP_POST, P "/decentralized/verify/:paymentId", h_chain_verify, ACCESS_USER,  ROUTE_DB },
+	{ HTTP_POST, P "/decentralized/verify",      h_chain_verify,     ACCESS_USER,   ROUTE_DB },
+	{ HTTP_POST, P "/verify",                    h_chain_verify,     ACCESS_USER,   ROUTE_DB },
+	{ HTTP_GET,  P "/decentralized/status/:paymentId", h_chain_status, ACCESS_USER,  ROUTE_DB },
+	{ HTTP_PUT,  P "/decentralized/update",      h_chain_update,     ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_GET,  P "/decentralized/receiver",    h_chain_receiver,   ACCESS_PUBLIC, 0 },
+	{ HTTP_GET,  P "/decentralized/history/:userId", h_chain_history, ACCESS_USER,  ROUTE_DB },
+	{ HTTP_POST, P "/payments/auto-fetch-missing", h_chain_fetch_missing, ACCESS_ADMIN, ROUTE_DB },
+	{ HTTP_POST, P "/payments/:id/fetch-tx",     h_chain_fetch_tx,   ACCESS_USER,   ROUTE_DB },
+
+	{ HTTP_GET,  P "/stats",                     h_stats,            ACCESS_USER,   ROUTE_DB },
+	{ HTTP_GET,  P "/stats/:userId",             h_stats,            ACCESS_USER,   ROUTE_DB },
+	{ HTTP_GET,  P "/export",                    h_export,           ACCESS_USER,   ROUTE_DB },
+	{ HTTP_GET,  P "/export/:userId",            h_export,           ACCESS_USER,   ROUTE_DB },
+	{ HTTP_GET,  P "/user/:userId",              h_payment_by_user,  ACCESS_USER,   ROUTE_DB },
+	{ HTTP_POST, P "/payments/cleanup-pending",  h_cleanup_pending,  ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_POST, P,                              h_payment_create,   ACCESS_USER,   ROUTE_DB },
+	{ HTTP_GET,  P,                              h_payment_list,     ACCESS_USER,   ROUTE_DB },
+	{ HTTP_GET,  P "/:id/debug",                 h_payment_debug,    ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_GET,  P "/:id",                       h_payment_get,      ACCESS_USER,   ROUTE_DB },
+	{ HTTP_PUT,  P "/:id",                       h_payment_update,   ACCESS_USER,   ROUTE_DB },
+};
+
+const size_t app_routes_len = sizeof(app_routes) / sizeof(app_routes[0]);

@@ -1,0 +1,102 @@
+/* Service endpoints: health and the provider configuration the checkout widget reads. */
+#include <string.h>
+
+#include "base/breaker.h"
+#include "evm/chain.h"
+#include "api/handlers.h"
+#include "http/jsonin.h"
+#include "base/log.h"
+
+void resp_db_error(struct response *resp, enum db_status st)
+{
+	if (st == DB_UNAVAILABLE) {
+		resp_header(resp, "Retry-After", "5");
+		resp_error(resp, 503, "database_unavailable", NULL,
+		           "the database is unavailable; retry shortly");
+	} else {
+		resp_error(resp, 500, "internal", NULL, "internal error (request %s)",
+		           log_request_id());
+	}
+}
+
+void h_health(struct request *req, struct response *resp)
+{
+	struct app *app = req->app;
+	json_object *data, *endpoints;
+	enum db_status st = db_exec(app->db, NULL, "SELECT 1", 0, NULL);
+
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
+		return;
+	}
+	data = json_object_new_object();
+	endpoints = json_object_new_object();
+	json_object_object_add(data, "status", json_object_new_string("ok"));
+	json_object_object_add(data, "database", json_object_new_string("ok"));
+	json_object_object_add(data, "version", json_object_new_string(PAYMENTS_VERSION));
+	json_object_object_add(data, "uptimeSeconds", json_object_new_int64((int64_t)(time(NULL) - app->started)));
+	json_object_object_add(data, "mode", json_object_new_string(app->cfg->dev_mode ? "dev" : "production"));
+	json_object_object_add(endpoints, "shkeeper", json_object_new_string("/api/payment/shkeeper"));
+	json_object_object_add(endpoints, "decentralized", json_object_new_string("/api/payment/decentralized"));
+	json_object_object_add(endpoints, "health", json_object_new_string("/api/payment/health"));
+	json_object_object_add(data, "endpoints", endpoints);
+	json_object_object_add(data, "breakers", breaker_json());
+	json_object_object_add(data, "chains", chain_status_json(app->cfg));
+	resp_ok(resp, 200, data, "payment service is healthy");
+}
+
+static json_object *widget_config(const struct config *cfg)
+{
+	json_object *data = json_object_new_object(), *accept = json_object_new_array(),
+	            *redirect = json_object_new_object();
+	char webhook[512];
+
+	for (size_t i = 0; i < cfg->n_tokens; i++) {
+		json_object *t = json_object_new_object();
+		json_object_object_add(t, "blockchain", json_object_new_string(cfg->tokens[i].network));
+		json_object_object_add(t, "token", json_object_new_string(cfg->tokens[i].contract));
+		json_object_object_add(t, "symbol", json_object_new_string(cfg->tokens[i].symbol));
+		json_object_object_add(t, "receiver", json_object_new_string(cfg->escrow_address));
+		json_object_array_add(accept, t);
+	}
+	snprintf(webhook, sizeof(webhook), "%s/api/payment/shkeeper/webhook", cfg->public_base_url);
+	json_object_object_add(redirect, "success", cfg->redirect_success_url[0] ?
+	                       json_object_new_string(cfg->redirect_success_url) : NULL);
+	json_object_object_add(redirect, "cancel", cfg->redirect_cancel_url[0] ?
+	                       json_object_new_string(cfg->redirect_cancel_url) : NULL);
+	json_object_object_add(data, "accept", accept);
+	json_object_object_add(data, "redirect", redirect);
+	json_object_object_add(data, "webhook", json_object_new_string(webhook));
+	return data;
+}
+
+static const struct jfield config_fields[] = {
+	{ "amount", JK_AMOUNT, false, 0, 0, NULL },
+	{ "currency", JK_CURRENCY, false, 0, 0, NULL },
+	{ "purchaseRequestId", JK_ID, false, 0, 0, NULL },
+};
+
+void h_configuration(struct request *req, struct response *resp)
+{
+	struct jval v[3];
+	json_object *body;
+
+	/* The body only scopes the answer; an empty one is fine, a malformed one is not. */
+	if (jin_optional(req, resp, config_fields, 3, v, &body) != 0)
+		goto out;
+	if (v[1].present && config_currency(req->app->cfg, v[1].str) == NULL) {
+		resp_error(resp, 400, "invalid_field", "currency", "currency %s is not accepted", v[1].str);
+		goto out;
+	}
+	resp_ok(resp, 200, widget_config(req->app->cfg), NULL);
+out:
+	json_object_put(body);
+}
+
+void h_shkeeper_config(struct request *req, struct response *resp)
+{
+	/* The SHKeeper-hosted widget reads this from another origin. */
+	resp_header(resp, "Access-Control-Allow-Origin", "*");
+	resp_header(resp, "Access-Control-Allow-Methods", "GET");
+	resp_ok(resp, 200, widget_config(req->app->cfg), NULL);
+}

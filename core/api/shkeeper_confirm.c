@@ -1,0 +1,160 @@
+/*
+ * The buyer's own word for a SHKeeper pay-in: "I sent it, here is the hash".
+ * The hash is checked on the chain against the invoice's deposit address and
+ * crypto amount, then applied through the coordinator exactly as SHKeeper's
+ * PAID callback would be: whichever of the two comes first moves the
+ * payment, and the other finds it already there and changes nothing.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "pay/coord.h"
+#include "api/handlers.h"
+#include "http/jsonin.h"
+#include "base/log.h"
+#include "pay/payment.h"
+#include "flow/shk_onchain.h"
+#include "evm/verify.h"
+
+enum { F_ID, F_TX, F_NETWORK, F_N };
+static const struct jfield confirm_fields[F_N] = {
+	[F_ID] = { "paymentId", JK_UUID, true, 0, 0, NULL },
+	[F_TX] = { "transactionHash", JK_TXHASH, true, 0, 0, NULL },
+	[F_NETWORK] = { "network", JK_NETWORK, false, 0, 0, NULL },
+};
+
+static json_object *confirm_json(const PGresult *row, const char *tx, json_object *chain)
+{
+	json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "paymentId", json_object_new_string(PQgetvalue(row, 0, PCOL_ID)));
+	json_object_object_add(d, "transactionHash", json_object_new_string(tx));
+	json_object_object_add(d, "status", json_object_new_string(PQgetvalue(row, 0, PCOL_STATUS)));
+	json_object_object_add(d, "escrowState", json_object_new_string(PQgetvalue(row, 0, PCOL_ESCROW)));
+	if (chain)
+		json_object_object_add(d, "chain", chain);
+	return d;
+}
+
+/* Applies a confirmed transaction; answers for every outcome of the coordinator. */
+static void apply_confirmed(struct request *req, struct response *resp, const char *id, const char *tx,
+                            json_object *chain)
+{
+	PGresult *row = NULL;
+	enum db_status st;
+	struct coord_change change = {
+		.status = "completed", .escrow = "funded", .tx_hash = tx, .source = "chain",
+		.actor = req->auth.sub, .reason = "buyer's transaction verified on chain",
+		.request_id = req->request_id,
+	};
+
+	switch (coord_apply(req->app->db, id, &change, &row, &st)) {
+	case COORD_APPLIED:
+		resp_ok(resp, 200, confirm_json(row, tx, chain), "payment confirmed on chain");
+		break;
+	case COORD_UNCHANGED:
+		resp_ok(resp, 200, confirm_json(row, tx, chain), "payment already confirmed");
+		break;
+	case COORD_BACKWARD:
+		resp_error_data(resp, 409, "invalid_transition", NULL, confirm_json(row, tx, chain),
+		                "payment %s is %s and cannot be completed", id, PQgetvalue(row, 0, PCOL_STATUS));
+		break;
+	case COORD_TX_USED:
+		json_object_put(chain);
+		resp_error(resp, 409, "tx_hash_used", "transactionHash",
+		           "this transaction already pays another payment");
+		break;
+	case COORD_NOT_FOUND:
+		json_object_put(chain);
+		resp_error(resp, 404, "not_found", "paymentId", "payment %s not found", id);
+		break;
+	case COORD_DB:
+		json_object_put(chain);
+		resp_db_error(resp, st);
+		break;
+	}
+	PQclear(row);
+}
+
+void h_shk_confirm(struct request *req, struct response *resp)
+{
+	struct jval v[F_N];
+	struct verify_result vr;
+	json_object *body = jin_body(req, resp);
+	PGresult *row = NULL;
+	enum db_status st;
+
+	if (body == NULL || jin_check(confirm_fields, F_N, body, NULL, v, resp) != 0)
+		goto out;
+	const char *p[1] = { v[F_ID].str };
+	st = db_exec(req->app->db, &row,
+	             "SELECT " PAYMENT_COLUMNS " FROM payments p WHERE p.id = $1"
+	             " AND p.provider = 'shkeeper' AND p.direction = 'in'", 1, p);
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
+		goto out;
+	}
+	if (PQntuples(row) == 0 || !req_may_see(req, PQgetvalue(row, 0, PCOL_BUYER))) {
+		resp_error(resp, 404, "not_found", "paymentId", "SHKeeper payment %s not found", v[F_ID].str);
+		goto out;
+	}
+	const char *status = PQgetvalue(row, 0, PCOL_STATUS);
+	if (strcmp(status, "pending") != 0 && strcmp(status, "processing") != 0) {
+		/* Completed by SHKeeper's callback, or closed: the buyer's claim is moot. */
+		if (strcmp(status, "completed") == 0)
+			resp_ok(resp, 200, confirm_json(row, v[F_TX].str, NULL), "payment already confirmed");
+		else
+			resp_error(resp, 409, "invalid_transition", NULL, "payment %s is %s", v[F_ID].str, status);
+		goto out;
+	}
+	if (v[F_NETWORK].present && strcmp(v[F_NETWORK].str, PQgetvalue(row, 0, PCOL_NETWORK)) != 0) {
+		resp_error(resp, 400, "invalid_field", "network", "payment %s is on %s", v[F_ID].str,
+		           PQgetvalue(row, 0, PCOL_NETWORK));
+		goto out;
+	}
+	if (PQgetisnull(row, 0, PCOL_RECEIVER) || PQgetisnull(row, 0, PCOL_CRYPTO_AMOUNT)) {
+		resp_error(resp, 409, "no_invoice", NULL, "payment %s has no SHKeeper invoice to pay yet", v[F_ID].str);
+		goto out;
+	}
+	const struct token_conf *tok = config_token(req->app->cfg, PQgetvalue(row, 0, PCOL_NETWORK),
+	                                            PQgetvalue(row, 0, PCOL_TOKEN));
+	char due[96];
+	if (tok == NULL ||
+	    shk_invoice_amount(PQgetvalue(row, 0, PCOL_CRYPTO_AMOUNT), (unsigned)tok->decimals, due, sizeof(due)) != 0) {
+		resp_error(resp, 409, "not_verifiable", NULL, "payment %s's token is not configured here", v[F_ID].str);
+		goto out;
+	}
+	/* No transaction is open while the chain is asked. */
+	enum verify_verdict verdict = verify_payment_tx(
+	    req->app->cfg, PQgetvalue(row, 0, PCOL_NETWORK), PQgetvalue(row, 0, PCOL_CONTRACT),
+	    PQgetvalue(row, 0, PCOL_RECEIVER), due, NULL, v[F_TX].str, &vr);
+	json_object *chain = verify_result_json(&vr, tok ? (unsigned)tok->decimals : 18);
+	log_info("confirm-transaction %s %s: %s (%s)", v[F_ID].str, v[F_TX].str, verify_verdict_name(verdict),
+	         verify_reason_name(vr.reason));
+	switch (verdict) {
+	case VERIFY_CONFIRMED:
+		apply_confirmed(req, resp, v[F_ID].str, v[F_TX].str, chain);
+		break;
+	case VERIFY_PENDING:
+		resp_ok(resp, 202, confirm_json(row, v[F_TX].str, chain), vr.message);
+		break;
+	case VERIFY_FAILED:
+		/* SHKeeper's invoice stays open: a wrong hash from the buyer does not fail the payment. */
+		resp_error_data(resp, 422, verify_reason_name(vr.reason), "transactionHash",
+		                confirm_json(row, v[F_TX].str, chain), "%s", vr.message);
+		break;
+	case VERIFY_ERROR:
+		json_object_put(chain);
+		if (vr.rpc.kind == RPC_ENOCONF) {
+			resp_error(resp, 409, "not_verifiable", NULL, "%s", vr.message[0] ? vr.message : vr.rpc.message);
+			break;
+		}
+		resp_header(resp, "Retry-After", "%d", vr.rpc.retry_after > 0 ? vr.rpc.retry_after : 5);
+		resp_error(resp, vr.rpc.kind == RPC_EUNAVAILABLE ? 503 : 502, "chain_unavailable", NULL, "%s",
+		           vr.message[0] ? vr.message : vr.rpc.message);
+		break;
+	}
+out:
+	PQclear(row);
+	json_object_put(body);
+}

@@ -1,0 +1,313 @@
+/*
+ * SHKeeper's invoice callbacks. Every delivery is stored before anything
+ * acts on it; the answer is 202 for every stored delivery (SHKeeper repeats
+ * anything else every minute, forever), 401 for a bad signature, and 503 only
+ * when the delivery could not be stored, so SHKeeper's retry brings it back.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pay/coord.h"
+#include "api/handlers.h"
+#include "pay/inbox.h"
+#include "base/log.h"
+#include "pay/payment.h"
+#include "flow/shk_onchain.h"
+#include "shkeeper/shkeeper.h"
+
+static const char *header(const struct request *req, const char *name)
+{
+	const char *v = req_param(req, name);
+	return v && *v ? v : NULL;
+}
+
+/* The headers worth keeping with a delivery. The legacy key header is a secret: only its presence is kept. */
+static json_object *kept_headers(const struct request *req)
+{
+	static const struct { const char *param, *name; } kept[] = {
+		{ "CONTENT_TYPE", "content-type" }, { "HTTP_USER_AGENT", "user-agent" },
+		{ "HTTP_X_SHKEEPER_TIMESTAMP", "x-shkeeper-timestamp" },
+		{ "HTTP_X_SHKEEPER_SIGNATURE", "x-shkeeper-signature" },
+		{ "HTTP_X_SIGNATURE", "x-signature" }, { "HTTP_SIGNATURE", "signature" },
+		{ "HTTP_X_HUB_SIGNATURE", "x-hub-signature" }, { "HTTP_X_HUB_SIGNATURE_256", "x-hub-signature-256" },
+		{ "REMOTE_ADDR", "remote-addr" },
+	};
+	json_object *h = json_object_new_object();
+
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		const char *v = header(req, kept[i].param);
+		if (v)
+			json_object_object_add(h, kept[i].name, json_object_new_string_len(v, (int)strnlen(v, 512)));
+	}
+	if (header(req, "HTTP_X_SHKEEPER_API_KEY"))
+		json_object_object_add(h, "x-shkeeper-api-key", json_object_new_string("(present, not stored)"));
+	return h;
+}
+
+static const char *string_member(json_object *obj, const char *name)
+{
+	json_object *v;
+
+	if (obj == NULL || !json_object_object_get_ex(obj, name, &v))
+		return NULL;
+	if (json_object_is_type(v, json_type_string) && json_object_get_string_len(v) <= 128)
+		return json_object_get_string(v);
+	/* SHKeeper sends external_id as a string; a number from an older server is taken as text. */
+	if (json_object_is_type(v, json_type_int))
+		return json_object_get_string(v);
+	return NULL;
+}
+
+static void answer(struct response *resp, long long delivery, const char *outcome, const char *payment)
+{
+	json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "deliveryId", json_object_new_int64(delivery));
+	json_object_object_add(d, "outcome", json_object_new_string(outcome));
+	json_object_object_add(d, "paymentId", payment ? json_object_new_string(payment) : NULL);
+	resp_ok(resp, 202, d, "delivery accepted");
+}
+
+/* What came of applying a callback: an inbox outcome, or "ask again later". */
+struct applied {
+	const char *outcome;        /* NULL: a database error (see st) */
+	const char *detail;
+	bool retry_later;           /* the chain is not final or not reachable: answer 503 */
+	char payment[40];
+	char note[300];
+	enum db_status st;
+};
+
+/*
+ * SHKeeper says paid, but the payment was closed meanwhile (cancelled as
+ * stale, or failed): the buyer's money arrived and must go back or be
+ * matched by a person. Nothing moves on its own; an admin event says so.
+ */
+static void funds_after_close(struct request *req, const char *payment, const char *status,
+                              const char *shk_status)
+{
+	const char *p[3] = { payment, status, shk_status };
+
+	if (strcmp(status, "cancelled") != 0 && strcmp(status, "failed") != 0)
+		return;
+	log_error("payment %s is %s but SHKeeper reports it %s: the funds need a person", payment, status, shk_status);
+	db_exec(req->app->db, NULL,
+	        "INSERT INTO events (event, room, payload, payment_id) VALUES"
+	        " ('payment-needs-review', 'admin', jsonb_build_object('paymentId', $1::text,"
+	        "  'reason', 'funds arrived for a ' || $2 || ' payment', 'provider', 'shkeeper',"
+	        "  'providerStatus', $3::text), $1::uuid)", 3, p);
+}
+
+/* Columns of the lookup: the payment, then what the on-chain check needs. */
+#define CB_CRYPTO_COL 29
+
+/* Applies a stored, authentic callback. */
+static void apply(struct request *req, json_object *cb, const char *external_id, const char *status,
+                  struct applied *a)
+{
+	struct shk_effect effect;
+	char txid[67], reason[64];
+	PGresult *res = NULL;
+
+	memset(a, 0, sizeof(*a));
+	if (shk_map_status(status, &effect) != 0) {
+		a->outcome = "ignored";
+		a->detail = "status not known to SHKeeper";
+		return;
+	}
+	const char *p[1] = { external_id };
+	if ((a->st = db_exec(req->app->db, &res,
+	                     "SELECT " PAYMENT_COLUMNS ", p.crypto_name FROM payments p"
+	                     " WHERE p.provider = 'shkeeper' AND p.external_id = $1", 1, p)) != DB_OK)
+		return;
+	/* After this point, all errors should use goto out. */
+	if (PQntuples(res) == 0) {
+		a->outcome = "unknown_payment";
+		goto out;
+	}
+	snprintf(a->payment, sizeof(a->payment), "%s", PQgetvalue(res, 0, PCOL_ID));
+	if (effect.record_only) {
+		a->outcome = "recorded";
+		a->detail = "noted; no state change";
+		goto out;
+	}
+	/* Funding moves money in our books: SHKeeper's word is checked on the chain first. */
+	if (effect.escrow && strcmp(effect.escrow, "funded") == 0 &&
+	    strcmp(PQgetvalue(res, 0, PCOL_STATUS), "completed") != 0) {
+		enum onchain oc = shk_check_on_chain(req->app->cfg, cb, res, CB_CRYPTO_COL, a->note, sizeof(a->note));
+		a->detail = a->note;
+		if (oc == ONCHAIN_NOT_FINAL || oc == ONCHAIN_UNAVAILABLE) {
+			a->outcome = "received";
+			a->retry_later = true;
+			goto out;
+		}
+		if (oc == ONCHAIN_REFUTED) {
+			log_error("SHKeeper says %s paid, the chain does not: %s", external_id, a->note);
+			a->outcome = "rejected";
+			goto out;
+		}
+	}
+	shk_trigger_txid(cb, txid);
+	snprintf(reason, sizeof(reason), "SHKeeper callback %s", status);
+	struct coord_change change = {
+		.status = effect.status, .escrow = effect.escrow, .tx_hash = txid[0] ? txid : NULL,
+		.source = "shkeeper", .actor = "shkeeper", .reason = reason, .request_id = req->request_id,
+	};
+	switch (coord_apply(req->app->db, a->payment, &change, NULL, &a->st)) {
+	case COORD_APPLIED: a->outcome = "applied"; break;
+	case COORD_UNCHANGED: a->outcome = "duplicate"; a->detail = "already in that state"; break;
+	case COORD_BACKWARD:
+		a->outcome = "stale";
+		a->detail = "would move the payment backwards";
+		if (effect.escrow && strcmp(effect.escrow, "funded") == 0)
+			funds_after_close(req, a->payment, PQgetvalue(res, 0, PCOL_STATUS), status);
+		break;
+	case COORD_TX_USED:
+		a->outcome = "rejected";
+		a->detail = "the transaction already pays another payment";
+		break;
+	case COORD_NOT_FOUND: a->outcome = "unknown_payment"; break;
+	case COORD_DB: a->outcome = NULL; break;
+	}
+out:
+	PQclear(res);
+}
+
+/*
+ * Acts on a stored, authentic delivery and answers for it: 202 with what
+ * came of it, 503 when the database failed or the chain asks to wait.
+ */
+static void process(struct request *req, struct response *resp, long long delivery, bool duplicate,
+                    json_object *cb)
+{
+	const char *external_id = string_member(cb, "external_id"), *status = string_member(cb, "status");
+	struct applied a = { .outcome = "rejected" };
+	enum db_status st;
+
+	if (external_id == NULL || status == NULL) {
+		a.detail = "not a SHKeeper callback: external_id or status missing";
+	} else {
+		apply(req, cb, external_id, status, &a);
+		if (a.outcome == NULL) {
+			/* Stored but not applied: a 503 makes SHKeeper retry, and the retry finishes it. */
+			resp_db_error(resp, a.st);
+			return;
+		}
+	}
+	if ((st = inbox_finish(req->app->db, delivery, a.outcome, a.payment[0] ? a.payment : NULL, a.detail)) != DB_OK)
+		log_warn("delivery %lld: outcome %s not recorded", delivery, a.outcome);
+	log_info("SHKeeper delivery %lld for %s (%s): %s%s%s", delivery, external_id ? external_id : "?",
+	         status ? status : "?", a.outcome, a.detail ? ": " : "", a.detail ? a.detail : "");
+	if (a.retry_later) {
+		/* Stored and left unfinished: SHKeeper delivers again in a minute, and that one finishes it. */
+		resp_header(resp, "Retry-After", "60");
+		resp_error(resp, 503, "not_final", NULL, "%s; deliver again later", a.detail);
+		return;
+	}
+	answer(resp, delivery, duplicate ? "duplicate" : a.outcome, a.payment[0] ? a.payment : NULL);
+}
+
+void h_shkeeper_webhook(struct request *req, struct response *resp)
+{
+	struct shk_auth_input in = {
+		.signature = header(req, "HTTP_X_SHKEEPER_SIGNATURE"),
+		.timestamp = header(req, "HTTP_X_SHKEEPER_TIMESTAMP"),
+		.api_key = header(req, "HTTP_X_SHKEEPER_API_KEY"),
+		.alt_signatures = { header(req, "HTTP_X_SIGNATURE"), header(req, "HTTP_SIGNATURE"),
+		                    header(req, "HTTP_X_HUB_SIGNATURE"), header(req, "HTTP_X_HUB_SIGNATURE_256") },
+	};
+	if (req->body_len > INBOX_MAX_BODY) {
+		resp_error(resp, 413, "body_too_large", NULL, "a SHKeeper callback is at most %d bytes", INBOX_MAX_BODY);
+		return;
+	}
+	enum shk_auth auth = shk_authenticate(req->app->cfg, &in, req->body, req->body_len, time(NULL));
+	bool ok = shk_auth_ok(auth);
+	/* Only an authentic body is parsed: nothing an attacker wrote steers the inbox's indexing. */
+	json_object *cb = ok ? json_tokener_parse(req->body) : NULL, *headers = kept_headers(req);
+	const char *external_id = string_member(cb, "external_id");
+	char txid[67] = "";
+	struct inbox_entry entry;
+	enum db_status st;
+
+	if (cb)
+		shk_trigger_txid(cb, txid);
+	struct inbox_delivery d = {
+		.provider = "shkeeper", .body = req->body, .body_len = req->body_len,
+		.headers_json = json_object_to_json_string_ext(headers, JSON_C_TO_STRING_PLAIN),
+		.verdict = ok ? "valid" : "invalid", .external_id = external_id,
+		.event_key = txid[0] ? txid : NULL,
+	};
+	if ((st = inbox_store(req->app->db, &d, &entry)) != DB_OK) {
+		resp_db_error(resp, st);
+		goto out;
+	}
+	if (!ok) {
+		inbox_finish(req->app->db, entry.id, "rejected", NULL, shk_auth_name(auth));
+		log_warn("SHKeeper delivery %lld refused: %s", entry.id, shk_auth_name(auth));
+		resp_error(resp, 401, "invalid_signature", NULL, "webhook authentication failed: %s",
+		           shk_auth_name(auth));
+		goto out;
+	}
+	if (entry.duplicate && !entry.first_unfinished) {
+		answer(resp, entry.id, "duplicate", NULL);
+		goto out;
+	}
+	process(req, resp, entry.id, entry.duplicate, cb);
+out:
+	json_object_put(cb);
+	json_object_put(headers);
+}
+
+/*
+ * An admin acts again on a stored delivery that changed nothing the first
+ * time (left unfinished, its payment unknown then, or refuted by the chain):
+ * the stored bytes were authenticated when they arrived and are used as
+ * they are. Deliveries that did change something are not replayed.
+ */
+void h_webhook_replay(struct request *req, struct response *resp)
+{
+	const char *id = req_path_param(req, "id");
+	PGresult *res = NULL;
+	json_object *cb = NULL;
+	enum db_status st;
+
+	if (id == NULL || strspn(id, "0123456789") != strlen(id) || strlen(id) > 18) {
+		resp_error(resp, 400, "invalid_field", "id", "id must be a delivery id (a whole number)");
+		return;
+	}
+	const char *p[1] = { id };
+	st = db_exec(req->app->db, &res,
+	             "SELECT provider, verdict, outcome, convert_from(body, 'UTF8') FROM webhook_inbox WHERE id = $1::bigint",
+	             1, p);
+	if (st == DB_CHECK) {
+		resp_error(resp, 409, "not_replayable", NULL, "delivery %s is not text", id);
+		return;
+	}
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
+		return;
+	}
+	/* After this point, all errors should use goto out. */
+	if (PQntuples(res) == 0) {
+		resp_error(resp, 404, "not_found", NULL, "delivery %s not found", id);
+		goto out;
+	}
+	const char *outcome = PQgetvalue(res, 0, 2);
+	if (strcmp(PQgetvalue(res, 0, 0), "shkeeper") != 0 || strcmp(PQgetvalue(res, 0, 1), "valid") != 0) {
+		resp_error(resp, 409, "not_replayable", NULL, "only authentic SHKeeper deliveries are replayed");
+		goto out;
+	}
+	if (strcmp(outcome, "received") != 0 && strcmp(outcome, "unknown_payment") != 0 &&
+	    strcmp(outcome, "rejected") != 0 && strcmp(outcome, "ignored") != 0) {
+		resp_error(resp, 409, "already_processed", NULL, "delivery %s was %s: nothing to replay", id, outcome);
+		goto out;
+	}
+	cb = json_tokener_parse(PQgetvalue(res, 0, 3));
+	log_info("delivery %s replayed by %s (was %s)", id, req->auth.sub, outcome);
+	process(req, resp, atoll(id), false, cb);
+out:
+	json_object_put(cb);
+	PQclear(res);
+}

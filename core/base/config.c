@@ -1,0 +1,643 @@
+#include "base/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "base/log.h"
+#include "base/valid.h"
+#include "base/xalloc.h"
+
+extern char **environ;
+
+#define MAX_ENTRIES 128
+#define MAX_SECRET 4096
+
+struct entry {
+	char key[64];
+	char value[1024];
+};
+
+struct kv {
+	struct entry e[MAX_ENTRIES];
+	size_t n;
+};
+
+static const char *const known_keys[] = {
+	"listen", "socket_mode", "workers", "max_requests", "max_body_bytes", "drain_seconds",
+	"database_url", "db_connect_timeout", "db_prepare", "jwt_secret_file", "jwt_leeway_seconds", "mode",
+	"public_base_url", "stale_pending_minutes", "escrow_address", "currencies", "networks",
+	"redirect_success_url", "redirect_cancel_url", "log_level", "rpc_timeout_ms",
+	"rpc_connect_timeout_ms", "shkeeper_url", "shkeeper_api_key_file",
+	"shkeeper_webhook_secret_file", "shkeeper_allow_api_key_header", "shkeeper_timeout_ms",
+	"shkeeper_connect_timeout_ms", "shkeeper_verify_on_chain", "breaker_failures",
+	"breaker_cooldown_seconds",
+	"internal_token_file",
+};
+
+/* Per-network and per-token keys: <prefix><network>[.<SYMBOL>]. */
+static const char *const keyed_prefixes[] = {
+	"token.", "token_decimals.", "rpc.", "chain_id.", "confirmations.",
+};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+static bool is_known(const char *key)
+{
+	for (size_t i = 0; i < sizeof(keyed_prefixes) / sizeof(keyed_prefixes[0]); i++)
+		if (strncmp(key, keyed_prefixes[i], strlen(keyed_prefixes[i])) == 0)
+			return true;
+	for (size_t i = 0; i < sizeof(known_keys) / sizeof(known_keys[0]); i++)
+		if (strcmp(key, known_keys[i]) == 0)
+			return true;
+	return false;
+}
+
+static struct entry *kv_find(struct kv *kv, const char *key)
+{
+	for (size_t i = 0; i < kv->n; i++)
+		if (strcmp(kv->e[i].key, key) == 0)
+			return &kv->e[i];
+	return NULL;
+}
+
+static int kv_set(struct kv *kv, const char *key, const char *value, char *err, size_t errlen)
+{
+	struct entry *e = kv_find(kv, key);
+
+	if (strlen(key) >= sizeof(e->key))
+		return fail(err, errlen, "setting name too long: %.64s…", key);
+	if (e == NULL) {
+		if (kv->n == MAX_ENTRIES)
+			return fail(err, errlen, "too many settings (at most %d)", MAX_ENTRIES);
+		e = &kv->e[kv->n++];
+		snprintf(e->key, sizeof(e->key), "%s", key);
+	}
+	if (strlen(value) >= sizeof(e->value))
+		return fail(err, errlen, "setting %s: value too long", key);
+	snprintf(e->value, sizeof(e->value), "%s", value);
+	return 0;
+}
+
+static int read_file_lines(const char *path, struct kv *kv, char *err, size_t errlen)
+{
+	char line[1200];
+	int lineno = 0, rc = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return fail(err, errlen, "config file %s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *s, *eq;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			rc = fail(err, errlen, "%s:%d: line too long", path, lineno);
+			break;
+		}
+		s = trim(line);
+		if (*s == '\0' || *s == '#')
+			continue;
+		eq = strchr(s, '=');
+		if (eq == NULL) {
+			rc = fail(err, errlen, "%s:%d: expected `key = value`", path, lineno);
+			break;
+		}
+		*eq = '\0';
+		char *key = trim(s), *value = trim(eq + 1);
+		if (!is_known(key)) {
+			rc = fail(err, errlen, "%s:%d: unknown setting %s", path, lineno, key);
+			break;
+		}
+		if ((rc = kv_set(kv, key, value, err, errlen)) != 0)
+			break;
+	}
+	fclose(f);
+	return rc;
+}
+
+/*
+ * Fixed keys map 1:1 (PAYMENTS_WORKERS is workers). Keyed ones take the
+ * network in lower case and the symbol as written: PAYMENTS_TOKEN_BSC_USDT is
+ * token.bsc.USDT, PAYMENTS_RPC_BSC is rpc.bsc.
+ */
+static int apply_env(struct kv *kv, char *err, size_t errlen)
+{
+	char key[64];
+
+	for (size_t i = 0; i < sizeof(known_keys) / sizeof(known_keys[0]); i++) {
+		char name[96];
+		const char *v;
+		size_t j;
+
+		snprintf(name, sizeof(name), "PAYMENTS_%s", known_keys[i]);
+		for (j = 9; name[j]; j++)
+			name[j] = (char)toupper((unsigned char)name[j]);
+		if ((v = getenv(name)) != NULL && kv_set(kv, known_keys[i], v, err, errlen) != 0)
+			return -1;
+	}
+	static const struct { const char *env, *key; } keyed[] = {
+		{ "PAYMENTS_TOKEN_DECIMALS_", "token_decimals." }, { "PAYMENTS_TOKEN_", "token." },
+		{ "PAYMENTS_RPC_", "rpc." }, { "PAYMENTS_CHAIN_ID_", "chain_id." },
+		{ "PAYMENTS_CONFIRMATIONS_", "confirmations." },
+	};
+	for (char **ep = environ; *ep; ep++) {
+		const char *s = *ep, *eq = strchr(s, '=');
+		size_t i;
+
+		for (i = 0; i < sizeof(keyed) / sizeof(keyed[0]); i++)
+			if (strncmp(s, keyed[i].env, strlen(keyed[i].env)) == 0)
+				break;
+		if (eq == NULL || i == sizeof(keyed) / sizeof(keyed[0]))
+			continue;
+		s += strlen(keyed[i].env);
+		if ((size_t)(eq - s) >= 40 || eq == s)
+			return fail(err, errlen, "%.*s: malformed name", (int)(eq - *ep), *ep);
+		size_t k = (size_t)snprintf(key, sizeof(key), "%s", keyed[i].key);
+		const char *us = memchr(s, '_', (size_t)(eq - s));
+		const char *net_end = us ? us : eq;
+		for (const char *c = s; c < net_end; c++)
+			key[k++] = (char)tolower((unsigned char)*c);
+		if (us) {
+			key[k++] = '.';
+			for (const char *c = us + 1; c < eq; c++)
+				key[k++] = *c;
+		}
+		key[k] = '\0';
+		if (kv_set(kv, key, eq + 1, err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static const char *get(struct kv *kv, const char *key, const char *fallback)
+{
+	struct entry *e = kv_find(kv, key);
+
+	return e && e->value[0] ? e->value : fallback;
+}
+
+static int get_long(struct kv *kv, const char *key, long fallback, long min, long max,
+                    long *out, char *err, size_t errlen)
+{
+	const char *v = get(kv, key, NULL);
+	char *end;
+
+	if (v == NULL) {
+		*out = fallback;
+		return 0;
+	}
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno || *end || end == v || n < min || n > max)
+		return fail(err, errlen, "setting %s: expected a whole number from %ld to %ld, got \"%s\"",
+		            key, min, max, v);
+	*out = n;
+	return 0;
+}
+
+static int copy_str(const char *key, const char *v, char *dst, size_t dstlen, char *err,
+                    size_t errlen)
+{
+	if (strlen(v) >= dstlen)
+		return fail(err, errlen, "setting %s: value too long (at most %zu bytes)", key,
+		            dstlen - 1);
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+/* Reads a secret file whole; *out is owned by the caller (wipe, then free). */
+static int read_secret(const char *key, const char *path, size_t min_len, char **out,
+                       size_t *outlen, char *err, size_t errlen)
+{
+	char full[PATH_MAX];
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	unsigned char *data = NULL;
+	ssize_t n;
+	size_t len = 0;
+	int fd, rc = -1;
+
+	if (path[0] != '/' && dir != NULL)
+		snprintf(full, sizeof(full), "%s/%s", dir, path);
+	else
+		snprintf(full, sizeof(full), "%s", path);
+	if ((fd = open(full, O_RDONLY | O_CLOEXEC)) < 0)
+		return fail(err, errlen, "setting %s: cannot read %s: %s", key, full, strerror(errno));
+	/* After this point, all errors should use goto out. */
+	data = xmalloc(MAX_SECRET + 1);
+	while ((n = read(fd, data + len, MAX_SECRET + 1 - len)) > 0)
+		len += (size_t)n;
+	if (n < 0) {
+		fail(err, errlen, "setting %s: reading %s: %s", key, full, strerror(errno));
+		goto out;
+	}
+	if (len > MAX_SECRET) {
+		fail(err, errlen, "setting %s: %s is larger than %d bytes", key, full, MAX_SECRET);
+		goto out;
+	}
+	/* A trailing newline from `echo > file` is not part of the secret. */
+	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+		len--;
+	if (len < min_len) {
+		fail(err, errlen, "setting %s: the secret in %s is shorter than %zu bytes", key, full,
+		     min_len);
+		goto out;
+	}
+	data[len] = '\0';
+	*out = (char *)data;
+	*outlen = len;
+	data = NULL;
+	rc = 0;
+out:
+	if (data) {
+		OPENSSL_cleanse(data, MAX_SECRET + 1);
+		free(data);
+	}
+	close(fd);
+	return rc;
+}
+
+static void wipe(char **secret, size_t *len)
+{
+	if (*secret) {
+		OPENSSL_cleanse(*secret, *len);
+		free(*secret);
+	}
+	*secret = NULL;
+	*len = 0;
+}
+
+static int parse_listen(const char *v, struct config *cfg, char *err, size_t errlen)
+{
+	if (strcmp(v, "systemd") == 0) {
+		cfg->listen_kind = LISTEN_SYSTEMD;
+		return 0;
+	}
+	if (strncmp(v, "unix:", 5) == 0 && v[5] == '/') {
+		cfg->listen_kind = LISTEN_UNIX;
+		/* sun_path holds 108 bytes. */
+		if (strlen(v + 5) >= 108)
+			return fail(err, errlen, "setting listen: socket path longer than 107 bytes");
+		return copy_str("listen", v + 5, cfg->listen_addr, sizeof(cfg->listen_addr), err,
+		                errlen);
+	}
+	if (strncmp(v, "tcp:", 4) == 0 && strrchr(v + 4, ':') != NULL) {
+		cfg->listen_kind = LISTEN_TCP;
+		return copy_str("listen", v + 4, cfg->listen_addr, sizeof(cfg->listen_addr), err,
+		                errlen);
+	}
+	return fail(err, errlen, "setting listen: expected unix:/path, tcp:host:port or systemd, got \"%s\"", v);
+}
+
+static int parse_currencies(const char *v, struct config *cfg, char *err, size_t errlen)
+{
+	char copy[1024], *save = NULL;
+
+	snprintf(copy, sizeof(copy), "%s", v);
+	cfg->n_currencies = 0;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(tok, ':'), *end;
+		struct currency_conf *c;
+
+		tok = trim(tok);
+		if (colon == NULL || cfg->n_currencies == CONFIG_MAX_CURRENCIES)
+			return fail(err, errlen, "setting currencies: expected CODE:DECIMALS,… (at most %d)",
+			            CONFIG_MAX_CURRENCIES);
+		*colon = '\0';
+		c = &cfg->currencies[cfg->n_currencies];
+		long scale = strtol(colon + 1, &end, 10);
+		if (!valid_currency(trim(tok)) || *end || scale < 0 || scale > 18)
+			return fail(err, errlen, "setting currencies: bad entry \"%s\"", tok);
+		snprintf(c->code, sizeof(c->code), "%s", trim(tok));
+		c->scale = (int)scale;
+		cfg->n_currencies++;
+	}
+	if (cfg->n_currencies == 0)
+		return fail(err, errlen, "setting currencies: empty");
+	return 0;
+}
+
+static int parse_networks(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+{
+	char copy[1024], key[64], *save = NULL;
+	long n;
+
+	snprintf(copy, sizeof(copy), "%s", get(kv, "networks", "bsc,ethereum"));
+	cfg->n_networks = 0;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		struct network_conf *net;
+		tok = trim(tok);
+		if (!valid_network(tok))
+			return fail(err, errlen, "setting networks: unsupported network \"%s\" (bsc, ethereum)", tok);
+		if (cfg->n_networks == CONFIG_MAX_NETWORKS)
+			return fail(err, errlen, "setting networks: too many");
+		net = &cfg->networks[cfg->n_networks++];
+		snprintf(net->name, sizeof(net->name), "%s", tok);
+
+		snprintf(key, sizeof(key), "chain_id.%s", tok);
+		if (get_long(kv, key, 0, 1, LONG_MAX, &n, err, errlen))
+			return -1;
+		net->chain_id = n;
+		snprintf(key, sizeof(key), "confirmations.%s", tok);
+		/* At least one block on top: a transaction in the head block is never final. */
+		if (get_long(kv, key, strcmp(tok, "bsc") == 0 ? 15 : 12, 1, 10000, &n, err, errlen))
+			return -1;
+		net->confirmations = (int)n;
+		snprintf(key, sizeof(key), "rpc.%s", tok);
+		const char *urls = get(kv, key, NULL);
+		if (urls == NULL)
+			continue;
+		if (net->chain_id == 0)
+			return fail(err, errlen, "setting chain_id.%s is required when rpc.%s is set", tok, tok);
+		char ucopy[1100], *usave = NULL;
+		snprintf(ucopy, sizeof(ucopy), "%s", urls);
+		for (char *u = strtok_r(ucopy, ",", &usave); u; u = strtok_r(NULL, ",", &usave)) {
+			u = trim(u);
+			/* Receipts decide whether money arrived: plain HTTP only to a node on this host. */
+			bool local = strncmp(u, "http://127.0.0.1", 16) == 0 || strncmp(u, "http://localhost", 16) == 0 ||
+			             strncmp(u, "http://[::1]", 12) == 0;
+			if (net->n_rpc == CONFIG_MAX_RPC || strlen(u) >= sizeof(net->rpc_urls[0]) ||
+			    (strncmp(u, "https://", 8) != 0 && !local))
+				return fail(err, errlen, "setting %s: expected up to %d https URLs (http only to this host), comma-separated",
+				            key, CONFIG_MAX_RPC);
+			snprintf(net->rpc_urls[net->n_rpc++], sizeof(net->rpc_urls[0]), "%s", u);
+		}
+	}
+	return 0;
+}
+
+static int parse_tokens(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < kv->n; i++) {
+		const char *key = kv->e[i].key, *dot;
+		struct token_conf *t;
+
+		if (strncmp(key, "token.", 6) != 0)
+			continue;
+		dot = strchr(key + 6, '.');
+		if (dot == NULL || (size_t)(dot - key - 6) >= sizeof(t->network) ||
+		    strlen(dot + 1) >= sizeof(t->symbol))
+			return fail(err, errlen, "setting %s: expected token.<network>.<SYMBOL>", key);
+		if (cfg->n_tokens == CONFIG_MAX_TOKENS)
+			return fail(err, errlen, "setting %s: too many tokens", key);
+		t = &cfg->tokens[cfg->n_tokens];
+		snprintf(t->network, sizeof(t->network), "%.*s", (int)(dot - key - 6), key + 6);
+		snprintf(t->symbol, sizeof(t->symbol), "%s", dot + 1);
+		if (!config_has_network(cfg, t->network))
+			return fail(err, errlen, "setting %s: network %s is not in `networks`", key,
+			            t->network);
+		if (!valid_token_symbol(t->symbol))
+			return fail(err, errlen, "setting %s: bad token symbol", key);
+		if (!valid_address(kv->e[i].value))
+			return fail(err, errlen, "setting %s: expected a 0x-prefixed 20-byte address", key);
+		memcpy(t->contract, kv->e[i].value, sizeof(t->contract));
+		char dkey[64];
+		long dec;
+		snprintf(dkey, sizeof(dkey), "token_decimals.%s.%s", t->network, t->symbol);
+		if (get_long(kv, dkey, strcmp(t->network, "bsc") == 0 ? 18 : 6, 0, 36, &dec, err, errlen))
+			return -1;
+		t->decimals = (int)dec;
+		cfg->n_tokens++;
+	}
+	return 0;
+}
+
+static int get_bool(struct kv *kv, const char *key, bool dflt, bool *out, char *err, size_t errlen)
+{
+	const char *v = get(kv, key, dflt ? "true" : "false");
+
+	if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+		return fail(err, errlen, "setting %s: expected true or false, got \"%s\"", key, v);
+	*out = strcmp(v, "true") == 0;
+	return 0;
+}
+
+/* Timeouts, breaker and provider credentials: everything that talks to the outside. */
+static int build_upstreams(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+{
+	const char *v;
+	long n;
+
+	if (get_long(kv, "rpc_timeout_ms", 10000, 100, 120000, &n, err, errlen))
+		return -1;
+	cfg->rpc_timeout_ms = (int)n;
+	if (get_long(kv, "rpc_connect_timeout_ms", 3000, 100, 60000, &n, err, errlen))
+		return -1;
+	cfg->rpc_connect_timeout_ms = (int)n;
+	if (get_long(kv, "shkeeper_timeout_ms", 10000, 100, 120000, &n, err, errlen))
+		return -1;
+	cfg->shkeeper_timeout_ms = (int)n;
+	if (get_long(kv, "shkeeper_connect_timeout_ms", 3000, 100, 60000, &n, err, errlen))
+		return -1;
+	cfg->shkeeper_connect_timeout_ms = (int)n;
+	if (get_long(kv, "breaker_failures", 5, 1, 1000, &n, err, errlen))
+		return -1;
+	cfg->breaker_failures = (int)n;
+	if (get_long(kv, "breaker_cooldown_seconds", 30, 1, 3600, &n, err, errlen))
+		return -1;
+	cfg->breaker_cooldown_seconds = (int)n;
+
+	v = get(kv, "shkeeper_url", "");
+	if (*v && strncmp(v, "https://", 8) != 0 && !(cfg->dev_mode && strncmp(v, "http://", 7) == 0))
+		return fail(err, errlen, "setting shkeeper_url: expected an https:// URL");
+	if (copy_str("shkeeper_url", v, cfg->shkeeper_url, sizeof(cfg->shkeeper_url), err, errlen))
+		return -1;
+	size_t ulen = strlen(cfg->shkeeper_url);
+	if (ulen && cfg->shkeeper_url[ulen - 1] == '/')
+		cfg->shkeeper_url[ulen - 1] = '\0';
+	if ((v = get(kv, "shkeeper_api_key_file", NULL)) != NULL &&
+	    read_secret("shkeeper_api_key_file", v, 1, &cfg->shkeeper_api_key,
+	                &cfg->shkeeper_api_key_len, err, errlen))
+		return -1;
+	if (cfg->shkeeper_url[0] && cfg->shkeeper_api_key == NULL)
+		return fail(err, errlen, "setting shkeeper_api_key_file is required when shkeeper_url is set");
+	if ((v = get(kv, "shkeeper_webhook_secret_file", NULL)) != NULL &&
+	    read_secret("shkeeper_webhook_secret_file", v, 16, &cfg->shkeeper_webhook_secret,
+	                &cfg->shkeeper_webhook_secret_len, err, errlen))
+		return -1;
+	if (get_bool(kv, "shkeeper_allow_api_key_header", false, &cfg->shkeeper_allow_api_key_header, err, errlen) ||
+	    get_bool(kv, "shkeeper_verify_on_chain", true, &cfg->shkeeper_verify_on_chain, err, errlen))
+		return -1;
+	if ((v = get(kv, "internal_token_file", NULL)) != NULL &&
+	    read_secret("internal_token_file", v, 32, &cfg->internal_token, &cfg->internal_token_len,
+	                err, errlen))
+		return -1;
+	return 0;
+}
+
+static int build(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+{
+	const char *v;
+	long n;
+	char *end;
+	enum log_level level;
+
+	if (parse_listen(get(kv, "listen", getenv("LISTEN_FDS") ? "systemd" : "unix:/run/fcgi-payments/fcgi.sock"),
+	                 cfg, err, errlen))
+		return -1;
+	v = get(kv, "socket_mode", "0660");
+	n = strtol(v, &end, 8);
+	if (*end || n < 0 || n > 0777)
+		return fail(err, errlen, "setting socket_mode: expected an octal mode such as 0660");
+	cfg->socket_mode = (unsigned)n;
+
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (get_long(kv, "workers", cpus > 0 ? cpus : 2, 1, 256, &n, err, errlen))
+		return -1;
+	cfg->workers = (int)n;
+	if (get_long(kv, "max_requests", 10000, 0, LONG_MAX, &cfg->max_requests, err, errlen))
+		return -1;
+	if (get_long(kv, "max_body_bytes", 1L << 20, 1024, 64L << 20, &n, err, errlen))
+		return -1;
+	cfg->max_body_bytes = (size_t)n;
+	if (get_long(kv, "drain_seconds", 30, 1, 3600, &n, err, errlen))
+		return -1;
+	cfg->drain_seconds = (int)n;
+
+	if ((v = get(kv, "database_url", NULL)) == NULL)
+		return fail(err, errlen, "setting database_url is required (a libpq connection string)");
+	if (copy_str("database_url", v, cfg->database_url, sizeof(cfg->database_url), err, errlen))
+		return -1;
+	if (get_long(kv, "db_connect_timeout", 3, 1, 60, &n, err, errlen) ||
+	    get_bool(kv, "db_prepare", true, &cfg->db_prepare, err, errlen))
+		return -1;
+	cfg->db_connect_timeout = (int)n;
+
+	if ((v = get(kv, "jwt_secret_file", NULL)) == NULL)
+		return fail(err, errlen, "setting jwt_secret_file is required");
+	if (read_secret("jwt_secret_file", v, 32, &cfg->jwt_secret, &cfg->jwt_secret_len, err, errlen))
+		return -1;
+	if (get_long(kv, "jwt_leeway_seconds", 30, 0, 300, &n, err, errlen))
+		return -1;
+	cfg->jwt_leeway_seconds = (int)n;
+
+	v = get(kv, "mode", "production");
+	if (strcmp(v, "dev") != 0 && strcmp(v, "production") != 0)
+		return fail(err, errlen, "setting mode: expected production or dev, got \"%s\"", v);
+	cfg->dev_mode = strcmp(v, "dev") == 0;
+
+	if ((v = get(kv, "public_base_url", NULL)) == NULL)
+		return fail(err, errlen, "setting public_base_url is required (e.g. https://pay.example.com)");
+	if (strncmp(v, "https://", 8) != 0 && !(cfg->dev_mode && strncmp(v, "http://", 7) == 0))
+		return fail(err, errlen, "setting public_base_url: expected an https:// URL");
+	if (copy_str("public_base_url", v, cfg->public_base_url, sizeof(cfg->public_base_url), err, errlen))
+		return -1;
+	/* The webhook URL is built by appending a path. */
+	size_t blen = strlen(cfg->public_base_url);
+	if (blen && cfg->public_base_url[blen - 1] == '/')
+		cfg->public_base_url[blen - 1] = '\0';
+
+	if (get_long(kv, "stale_pending_minutes", 60, 1, 525600, &n, err, errlen))
+		return -1;
+	cfg->stale_pending_minutes = (int)n;
+
+	if ((v = get(kv, "escrow_address", NULL)) == NULL || !valid_address(v))
+		return fail(err, errlen, "setting escrow_address is required: a 0x-prefixed 20-byte address");
+	memcpy(cfg->escrow_address, v, sizeof(cfg->escrow_address));  /* valid_address(): 42 bytes + NUL */
+	if (copy_str("redirect_success_url", get(kv, "redirect_success_url", ""),
+	             cfg->redirect_success_url, sizeof(cfg->redirect_success_url), err, errlen) ||
+	    copy_str("redirect_cancel_url", get(kv, "redirect_cancel_url", ""),
+	             cfg->redirect_cancel_url, sizeof(cfg->redirect_cancel_url), err, errlen))
+		return -1;
+
+	if (log_level_parse(get(kv, "log_level", "info"), &level) != 0)
+		return fail(err, errlen, "setting log_level: expected debug, info, warn or error");
+	cfg->log_level = (int)level;
+
+	if (parse_currencies(get(kv, "currencies", "USD:2,EUR:2,USDT:6,USDC:6,BNB:18,ETH:18"),
+	                     cfg, err, errlen) ||
+	    parse_networks(kv, cfg, err, errlen) ||
+	    parse_tokens(kv, cfg, err, errlen))
+		return -1;
+	return build_upstreams(kv, cfg, err, errlen);
+}
+
+int config_load(const char *path, struct config *out, char *err, size_t errlen)
+{
+	struct kv *kv = xcalloc(1, sizeof(*kv));
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (path != NULL && read_file_lines(path, kv, err, errlen) != 0)
+		goto out;
+	if (apply_env(kv, err, errlen) != 0 || build(kv, out, err, errlen) != 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0)
+		config_free(out);
+	OPENSSL_cleanse(kv, sizeof(*kv));
+	free(kv);
+	return rc;
+}
+
+void config_free(struct config *cfg)
+{
+	wipe(&cfg->jwt_secret, &cfg->jwt_secret_len);
+	wipe(&cfg->shkeeper_api_key, &cfg->shkeeper_api_key_len);
+	wipe(&cfg->shkeeper_webhook_secret, &cfg->shkeeper_webhook_secret_len);
+	wipe(&cfg->internal_token, &cfg->internal_token_len);
+}
+
+const struct currency_conf *config_currency(const struct config *cfg, const char *code)
+{
+	for (size_t i = 0; i < cfg->n_currencies; i++)
+		if (strcmp(cfg->currencies[i].code, code) == 0)
+			return &cfg->currencies[i];
+	return NULL;
+}
+
+const struct token_conf *config_token(const struct config *cfg, const char *network,
+                                      const char *symbol)
+{
+	for (size_t i = 0; i < cfg->n_tokens; i++)
+		if (strcmp(cfg->tokens[i].network, network) == 0 &&
+		    strcmp(cfg->tokens[i].symbol, symbol) == 0)
+			return &cfg->tokens[i];
+	return NULL;
+}
+
+const struct network_conf *config_network(const struct config *cfg, const char *network)
+{
+	for (size_t i = 0; i < cfg->n_networks; i++)
+		if (strcmp(cfg->networks[i].name, network) == 0)
+			return &cfg->networks[i];
+	return NULL;
+}
+
+bool config_has_network(const struct config *cfg, const char *network)
+{
+	return config_network(cfg, network) != NULL;
+}

@@ -1,0 +1,525 @@
+#include "flow/chainpay.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "evm/chain.h"
+#include "pay/coord.h"
+#include "base/log.h"
+#include "pay/payment.h"
+#include "shkeeper/shkeeper.h"
+
+/* getLogs in windows providers accept, over a bounded stretch of history. */
+#define FETCH_WINDOW 2000
+#define FETCH_MAX_BLOCKS 200000
+
+static void say(struct chainpay_outcome *out, enum chainpay_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void say(struct chainpay_outcome *out, enum chainpay_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	out->kind = kind;
+	va_start(ap, fmt);
+	vsnprintf(out->message, sizeof(out->message), fmt, ap);
+	va_end(ap);
+}
+
+static const char *col(const PGresult *pay, int r, int c)
+{
+	return PQgetisnull(pay, r, c) ? NULL : PQgetvalue(pay, r, c);
+}
+
+const char *chainpay_kind_name(enum chainpay_kind k)
+{
+	switch (k) {
+	case CHAINPAY_CONFIRMED: return "confirmed";
+	case CHAINPAY_PENDING: return "pending";
+	case CHAINPAY_FAILED: return "failed";
+	case CHAINPAY_TX_USED: return "tx_hash_used";
+	case CHAINPAY_CONFLICT: return "invalid_state";
+	case CHAINPAY_NOT_VERIFIABLE: return "not_verifiable";
+	case CHAINPAY_NOT_FOUND: return "not_found";
+	case CHAINPAY_UNAVAILABLE: return "chain_unavailable";
+	case CHAINPAY_UPSTREAM: return "chain_error";
+	case CHAINPAY_DB: return "database";
+	}
+	return "unknown";
+}
+
+int chainpay_http_status(const struct chainpay_outcome *out)
+{
+	switch (out->kind) {
+	case CHAINPAY_CONFIRMED: return 200;
+	case CHAINPAY_PENDING: return 202;
+	case CHAINPAY_FAILED: return 422;
+	case CHAINPAY_TX_USED:
+	case CHAINPAY_CONFLICT:
+	case CHAINPAY_NOT_VERIFIABLE: return 409;
+	case CHAINPAY_NOT_FOUND: return 404;
+	case CHAINPAY_UNAVAILABLE: return 503;
+	case CHAINPAY_UPSTREAM: return 502;
+	case CHAINPAY_DB: return out->dbst == DB_UNAVAILABLE ? 503 : 500;
+	}
+	return 500;
+}
+
+/* The payment (other than `self`) that already holds this hash on this network. */
+static enum db_status find_tx_owner(struct db *db, const char *tx, const char *network,
+    const char *self, char used_by[40])
+{
+	const char *p[3] = { tx, network, self };
+	PGresult *res = NULL;
+	enum db_status st;
+
+	used_by[0] = '\0';
+	st = db_exec(db, &res,
+	             "SELECT id::text FROM payments WHERE direction = 'in' AND tx_hash IS NOT NULL"
+	             " AND lower(tx_hash) = lower($1) AND coalesce(network, '') = coalesce($2, '')"
+	             " AND id <> $3::uuid LIMIT 1", 3, p);
+	if (st == DB_OK && PQntuples(res) > 0)
+		snprintf(used_by, 40, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return st;
+}
+
+/* Only pay-ins we can check on chain: ours, with a network, token and receiver. */
+static int check_verifiable(const PGresult *pay, int r, struct chainpay_outcome *out)
+{
+	const char *provider = PQgetvalue(pay, r, PCOL_PROVIDER);
+
+	if (strcmp(provider, "shkeeper") == 0) {
+		say(out, CHAINPAY_NOT_VERIFIABLE, "payment %s is a SHKeeper payment: confirm it through /api/payment/shkeeper/confirm-transaction",
+		    PQgetvalue(pay, r, PCOL_ID));
+		return -1;
+	}
+	if (strcmp(PQgetvalue(pay, r, PCOL_DIRECTION), "in") != 0 ||
+	    (strcmp(provider, "decentralized") != 0 && strcmp(provider, "manual") != 0)) {
+		say(out, CHAINPAY_NOT_VERIFIABLE, "payment %s is not a wallet-direct pay-in", PQgetvalue(pay, r, PCOL_ID));
+		return -1;
+	}
+	if (col(pay, r, PCOL_NETWORK) == NULL || col(pay, r, PCOL_CONTRACT) == NULL || col(pay, r, PCOL_RECEIVER) == NULL) {
+		say(out, CHAINPAY_NOT_VERIFIABLE, "payment %s has no network, token contract or receiving address to check",
+		    PQgetvalue(pay, r, PCOL_ID));
+		return -1;
+	}
+	/*
+	 * Every wallet-direct payment shares the escrow address, so a transfer
+	 * counts for a payment only when it comes from its buyer's registered
+	 * wallet (sender_address, set at save from user_wallets). Without one,
+	 * anyone's transfer could be claimed: nothing is checked or searched.
+	 */
+	if (col(pay, r, PCOL_SENDER) == NULL) {
+		say(out, CHAINPAY_NOT_VERIFIABLE, "payment %s has no sender wallet: only transfers from the buyer's registered wallet count",
+		    PQgetvalue(pay, r, PCOL_ID));
+		return -1;
+	}
+	return 0;
+}
+
+static int expectation(const struct config *cfg, const PGresult *pay, int r, struct verify_expect *x,
+    struct chainpay_outcome *out)
+{
+	char err[256];
+
+	if (verify_expect_init(x, cfg, PQgetvalue(pay, r, PCOL_NETWORK), PQgetvalue(pay, r, PCOL_CONTRACT),
+	                       PQgetvalue(pay, r, PCOL_RECEIVER), PQgetvalue(pay, r, PCOL_AMOUNT),
+	                       col(pay, r, PCOL_SENDER), err, sizeof(err)) != 0) {
+		say(out, CHAINPAY_NOT_VERIFIABLE, "payment %s cannot be checked: %s", PQgetvalue(pay, r, PCOL_ID), err);
+		return -1;
+	}
+	out->decimals = x->decimals;
+	return 0;
+}
+
+static void rpc_trouble(struct chainpay_outcome *out, const struct rpc_error *e)
+{
+	out->retry_after = e->retry_after > 0 ? e->retry_after : 5;
+	say(out, e->kind == RPC_EREMOTE || e->kind == RPC_EBADANSWER ? CHAINPAY_UPSTREAM : CHAINPAY_UNAVAILABLE,
+	    "%s", e->message);
+}
+
+/* Raises the confirmations column (a progress count, not a state) and reloads the row. */
+static void record_depth(struct db *db, const char *id, uint64_t depth, struct chainpay_outcome *out)
+{
+	char n[24];
+	PGresult *res = NULL;
+
+	snprintf(n, sizeof(n), "%" PRIu64, depth > INT32_MAX ? (uint64_t)INT32_MAX : depth);
+	const char *p[2] = { id, n };
+	if (db_exec(db, &res,
+	            "UPDATE payments p SET confirmations = greatest(p.confirmations, $2::integer)"
+	            " WHERE p.id = $1 RETURNING " PAYMENT_COLUMNS, 2, p) == DB_OK && PQntuples(res) == 1) {
+		PQclear(out->row);
+		out->row = res;
+		return;
+	}
+	PQclear(res);
+}
+
+/* Applies a verifier answer through the coordinator; replace_tx records tx over another hash. */
+static void apply(struct db *db, const char *id, const char *status, const char *tx, bool replace_tx,
+    const char *network, const char *actor, const char *request_id, const char *reason,
+    struct chainpay_outcome *out, enum chainpay_kind on_success)
+{
+	json_object *meta = json_object_new_object(), *v = verify_result_json(&out->vr, out->decimals);
+	enum coord_result cr;
+
+	json_object_object_add(v, "transactionHash", json_object_new_string(tx));
+	json_object_object_add(meta, "chainVerification", v);
+	struct coord_change change = {
+		.status = status,
+		.tx_hash = out->vr.verdict == VERIFY_FAILED ? NULL : tx,
+		.replace_tx = replace_tx,
+		.metadata = json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN),
+		.source = "chain",
+		.actor = actor,
+		.reason = reason,
+		.request_id = request_id,
+	};
+	cr = coord_apply(db, id, &change, &out->row, &out->dbst);
+	switch (cr) {
+	case COORD_APPLIED:
+	case COORD_UNCHANGED:
+		out->kind = on_success;
+		if (out->vr.mined && out->vr.verdict != VERIFY_FAILED)
+			record_depth(db, id, out->vr.confirmations, out);
+		break;
+	case COORD_BACKWARD:
+		say(out, CHAINPAY_CONFLICT, "payment %s is %s; the chain's answer (%s) cannot move it", id,
+		    out->row ? PQgetvalue(out->row, 0, PCOL_STATUS) : "?", verify_verdict_name(out->vr.verdict));
+		break;
+	case COORD_NOT_FOUND:
+		say(out, CHAINPAY_CONFLICT, "payment %s disappeared", id);
+		break;
+	case COORD_TX_USED:
+		find_tx_owner(db, tx, network, id, out->used_by);
+		say(out, CHAINPAY_TX_USED, "transaction %s already pays payment %s", tx, out->used_by);
+		break;
+	case COORD_DB:
+		say(out, CHAINPAY_DB, "database error");
+		break;
+	}
+	json_object_put(meta);
+}
+
+/*
+ * A payment waiting on a recorded hash takes no other, so a buyer cannot swap
+ * hashes under it; unless the node no longer knows the recorded transaction
+ * at all. A reorganisation dropped it (or it left the pool), and refusing
+ * every other hash would leave the payment in processing for good: the new
+ * hash, once it verifies on its own, is recorded in its place through the
+ * coordinator. Returns 0 when the recorded hash is gone, else -1 with out
+ * filled (a conflict, or the chain could not be asked).
+ */
+static int recorded_gone(struct rpc_client *c, const struct verify_expect *x, const char *id,
+    const char *recorded, struct chainpay_outcome *out)
+{
+	struct verify_result vr;
+
+	if (verify_tx(c, x, recorded, &vr) == VERIFY_ERROR) {
+		rpc_trouble(out, &vr.rpc);
+		return -1;
+	}
+	if (vr.verdict == VERIFY_PENDING && vr.reason == VR_NOT_FOUND) {
+		log_info("payment %s: the node does not know its recorded transaction %s any more; another may replace it",
+		         id, recorded);
+		return 0;
+	}
+	say(out, CHAINPAY_CONFLICT, "payment %s is already being paid by transaction %s", id, recorded);
+	return -1;
+}
+
+void chainpay_verify(struct db *db, const struct config *cfg, const PGresult *pay, int r,
+    const char *tx_hash, const char *actor, const char *request_id,
+    struct chainpay_outcome *out)
+{
+	const char *id = PQgetvalue(pay, r, PCOL_ID), *status = PQgetvalue(pay, r, PCOL_STATUS);
+	const char *recorded = col(pay, r, PCOL_TX), *network = col(pay, r, PCOL_NETWORK);
+	bool replacing = recorded && strcasecmp(recorded, tx_hash) != 0;
+	struct verify_expect x;
+	struct rpc_client c;
+	struct rpc_error e;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->tx_hash, sizeof(out->tx_hash), "%s", tx_hash);
+	if (check_verifiable(pay, r, out) != 0 || expectation(cfg, pay, r, &x, out) != 0)
+		return;
+	if (strcmp(status, "completed") == 0 || strcmp(status, "released") == 0 ||
+	    strcmp(status, "refunded") == 0) {
+		/* Asking again about the hash that completed it is answered as it was. */
+		if (recorded && strcasecmp(recorded, tx_hash) == 0)
+			say(out, CHAINPAY_CONFIRMED, "payment %s was already confirmed by this transaction", id);
+		else
+			say(out, CHAINPAY_CONFLICT, "payment %s is already %s%s%s", id, status,
+			    recorded ? " by transaction " : "", recorded ? recorded : "");
+		return;
+	}
+	if (strcmp(status, "pending") != 0 && strcmp(status, "processing") != 0) {
+		say(out, CHAINPAY_CONFLICT, "payment %s is %s; it cannot be verified", id, status);
+		return;
+	}
+	/* A friendly answer before asking the chain; the unique index decides under a race. */
+	if ((out->dbst = find_tx_owner(db, tx_hash, network, id, out->used_by)) != DB_OK) {
+		say(out, CHAINPAY_DB, "database error");
+		return;
+	}
+	if (out->used_by[0]) {
+		say(out, CHAINPAY_TX_USED, "transaction %s already pays payment %s", tx_hash, out->used_by);
+		return;
+	}
+	/* No transaction is open here: the RPC calls may take seconds. */
+	if (chain_ready(cfg, network, &e) != RPC_OK || rpc_client_init(&c, cfg, network, &e) != RPC_OK) {
+		rpc_trouble(out, &e);
+		return;
+	}
+	if (replacing && recorded_gone(&c, &x, id, recorded, out) != 0)
+		return;
+	verify_tx(&c, &x, tx_hash, &out->vr);
+	out->verified = true;
+	snprintf(out->message, sizeof(out->message), "%s", out->vr.message);
+	switch (out->vr.verdict) {
+	case VERIFY_CONFIRMED:
+		/* Moving to completed records the hash; never over one that completed it meanwhile. */
+		apply(db, id, "completed", tx_hash, false, network, actor, request_id, "on-chain transfer confirmed",
+		      out, CHAINPAY_CONFIRMED);
+		break;
+	case VERIFY_PENDING:
+		if (out->vr.reason != VR_NOT_DEEP) {
+			/* Not seen on chain: nothing is recorded, so a wrong hash holds nothing. */
+			out->kind = CHAINPAY_PENDING;
+			break;
+		}
+		/* Polling a payment already waiting on this hash only moves its depth:
+		 * no transition, no event for every poll. */
+		if (recorded && !replacing && strcmp(status, "processing") == 0) {
+			out->kind = CHAINPAY_PENDING;
+			record_depth(db, id, out->vr.confirmations, out);
+			break;
+		}
+		/* Two racing replacements: the last one wins, and both came from the buyer's wallet. */
+		apply(db, id, "processing", tx_hash, replacing, network, actor, request_id,
+		      "on-chain transfer seen, awaiting confirmations", out, CHAINPAY_PENDING);
+		/* No status moves, so no audit row: the log keeps the replacement. */
+		if (replacing && out->kind == CHAINPAY_PENDING)
+			log_info("payment %s: transaction %s recorded in place of %s", id, tx_hash, recorded);
+		break;
+	case VERIFY_FAILED:
+		if (!out->vr.final) {
+			out->kind = CHAINPAY_FAILED;
+			break;
+		}
+		apply(db, id, "failed", tx_hash, false, network, actor, request_id, out->vr.message, out,
+		      CHAINPAY_FAILED);
+		break;
+	case VERIFY_ERROR:
+		rpc_trouble(out, &out->vr.rpc);
+		break;
+	}
+	if (out->kind == CHAINPAY_CONFIRMED || out->kind == CHAINPAY_PENDING || out->kind == CHAINPAY_FAILED)
+		snprintf(out->message, sizeof(out->message), "%s", out->vr.message);
+}
+
+/*
+ * Looks through one window of logs, newest first, for an unused transfer of
+ * exactly the amount from the payment's wallet, in a final block (at most
+ * `safe`). The node was asked for exactly these; each is checked again, so a
+ * node that ignores part of the filter cannot hand us someone else's transfer.
+ */
+static int scan_logs(struct db *db, json_object *logs, const struct verify_expect *x, uint64_t safe,
+    const char *network, const char *self, struct chainpay_outcome *out)
+{
+	for (size_t i = json_object_array_length(logs); i-- > 0;) {
+		struct verify_log l;
+		char hash[RPC_HASH_BUFSZ], used_by[40];
+		uint64_t block;
+
+		if (verify_parse_found_log(json_object_array_get_idx(logs, i), &l, hash, &block) != 1 ||
+		    block > safe || !verify_same_address(l.token, x->token) ||
+		    !verify_same_address(l.to, x->recipient) || !verify_same_address(l.from, x->sender) ||
+		    memcmp(l.value, x->min_amount, VERIFY_WORD_LEN) != 0)
+			continue;
+		if ((out->dbst = find_tx_owner(db, hash, network, self, used_by)) != DB_OK)
+			return -1;
+		if (used_by[0])
+			continue;
+		snprintf(out->tx_hash, sizeof(out->tx_hash), "%s", hash);
+		out->vr.block_number = block;
+		return 1;
+	}
+	return 0;
+}
+
+/* The newest block a found transfer may be in: the finalized one, else head - confirmations. */
+static int safe_block(struct rpc_client *c, const struct verify_expect *x, uint64_t *safe,
+    struct chainpay_outcome *out)
+{
+	struct rpc_error e;
+	uint64_t head;
+	bool has_fin;
+
+	if (rpc_finalized_block(c, safe, &has_fin, &e) != RPC_OK ||
+	    (!has_fin && rpc_block_number(c, &head, &e) != RPC_OK)) {
+		rpc_trouble(out, &e);
+		return -1;
+	}
+	if (has_fin)
+		return 0;
+	if (head < x->confirmations) {
+		say(out, CHAINPAY_NOT_FOUND, "the chain has no block %" PRIu64 " deep yet", x->confirmations);
+		return -1;
+	}
+	*safe = head - x->confirmations;
+	return 0;
+}
+
+/*
+ * Records a found hash on a completed payment through the coordinator (no
+ * state moves: the coordinator records a hash where none is) and fills out.
+ * `how` names where it was found; `source` is the audit source.
+ */
+static void record_found(struct db *db, const char *id, const char *network, const char *how,
+                         const char *source, const char *actor, const char *request_id,
+                         struct chainpay_outcome *out)
+{
+	char reason[96];
+	json_object *meta = json_object_new_object(), *info = json_object_new_object();
+
+	snprintf(reason, sizeof(reason), "transaction hash found by %s", how);
+	json_object_object_add(info, "transactionHash", json_object_new_string(out->tx_hash));
+	if (out->vr.block_number)
+		json_object_object_add(info, "blockNumber", json_object_new_int64((int64_t)out->vr.block_number));
+	json_object_object_add(info, "source", json_object_new_string(how));
+	json_object_object_add(meta, "txFetch", info);
+	struct coord_change change = {
+		.tx_hash = out->tx_hash,
+		.metadata = json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN),
+		.source = source,
+		.actor = actor,
+		.reason = reason,
+		.request_id = request_id,
+	};
+	switch (coord_apply(db, id, &change, &out->row, &out->dbst)) {
+	case COORD_APPLIED:
+	case COORD_UNCHANGED:
+		say(out, CHAINPAY_CONFIRMED, "transaction %s found by %s", out->tx_hash, how);
+		log_info("payment %s: transaction hash %s found by %s", id, out->tx_hash, how);
+		break;
+	case COORD_TX_USED:
+		find_tx_owner(db, out->tx_hash, network, id, out->used_by);
+		say(out, CHAINPAY_TX_USED, "transaction %s already pays payment %s", out->tx_hash, out->used_by);
+		break;
+	case COORD_DB:
+		say(out, CHAINPAY_DB, "database error");
+		break;
+	default:
+		say(out, CHAINPAY_CONFLICT, "payment %s changed meanwhile", id);
+	}
+	json_object_put(meta);
+}
+
+/* A SHKeeper pay-in's hash comes from SHKeeper's own record of its invoice. */
+static void fetch_from_shkeeper(struct db *db, const struct config *cfg, const PGresult *pay, int r,
+                                const char *actor, const char *request_id, struct chainpay_outcome *out)
+{
+	const char *id = PQgetvalue(pay, r, PCOL_ID);
+	char msg[300];
+
+	if (PQgetisnull(pay, r, PCOL_EXTERNAL_ID)) {
+		say(out, CHAINPAY_NOT_VERIFIABLE, "payment %s has no SHKeeper invoice", id);
+		return;
+	}
+	switch (shk_invoice_txid(cfg, PQgetvalue(pay, r, PCOL_EXTERNAL_ID), out->tx_hash, msg, sizeof(msg))) {
+	case SHK_OK:
+		break;
+	case SHK_UNAVAILABLE:
+		out->retry_after = 5;
+		say(out, CHAINPAY_UNAVAILABLE, "%s", msg);
+		return;
+	case SHK_REFUSED:
+		say(out, CHAINPAY_UPSTREAM, "%s", msg);
+		return;
+	}
+	if (out->tx_hash[0] == '\0') {
+		say(out, CHAINPAY_NOT_FOUND, "SHKeeper lists no confirmed transaction for payment %s", id);
+		return;
+	}
+	record_found(db, id, col(pay, r, PCOL_NETWORK), "SHKeeper invoice lookup", "shkeeper", actor,
+	             request_id, out);
+}
+
+void chainpay_fetch_tx(struct db *db, const struct config *cfg, const PGresult *pay, int r,
+    const char *actor, const char *request_id, time_t deadline, struct chainpay_outcome *out)
+{
+	const char *id = PQgetvalue(pay, r, PCOL_ID), *status = PQgetvalue(pay, r, PCOL_STATUS);
+	const char *network = col(pay, r, PCOL_NETWORK), *recorded = col(pay, r, PCOL_TX);
+	struct verify_expect x;
+	struct rpc_client c;
+	struct rpc_error e;
+	uint64_t safe, scanned = 0;
+	int found = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (recorded) {
+		snprintf(out->tx_hash, sizeof(out->tx_hash), "%s", recorded);
+		say(out, CHAINPAY_CONFIRMED, "payment %s already has its transaction hash", id);
+		return;
+	}
+	if (strcmp(status, "completed") != 0 && strcmp(status, "released") != 0 && strcmp(status, "refunded") != 0) {
+		say(out, CHAINPAY_CONFLICT, "payment %s is %s: only a completed payment's hash is looked up; verify a pending one with its hash",
+		    id, status);
+		return;
+	}
+	if (strcmp(PQgetvalue(pay, r, PCOL_PROVIDER), "shkeeper") == 0) {
+		fetch_from_shkeeper(db, cfg, pay, r, actor, request_id, out);
+		return;
+	}
+	/* Only the payment's own wallet is searched (check_verifiable): never everyone's transfers. */
+	if (check_verifiable(pay, r, out) != 0 || expectation(cfg, pay, r, &x, out) != 0)
+		return;
+	if (chain_ready(cfg, network, &e) != RPC_OK || rpc_client_init(&c, cfg, network, &e) != RPC_OK) {
+		rpc_trouble(out, &e);
+		return;
+	}
+	/* A hash recorded on a completed payment is never checked again: it must be final now. */
+	if (safe_block(&c, &x, &safe, out) != 0)
+		return;
+	/* Newest first: the payment was completed recently more often than not. */
+	for (uint64_t hi = safe; scanned < FETCH_MAX_BLOCKS && found == 0; ) {
+		uint64_t lo = hi >= FETCH_WINDOW - 1 ? hi - (FETCH_WINDOW - 1) : 0;
+		json_object *logs = NULL;
+		struct rpc_log_filter f = {
+			.contract = PQgetvalue(pay, r, PCOL_CONTRACT), .from = PQgetvalue(pay, r, PCOL_SENDER),
+			.to = PQgetvalue(pay, r, PCOL_RECEIVER), .from_block = lo, .to_block = hi,
+		};
+		if (time(NULL) > deadline) {
+			out->retry_after = 1;
+			say(out, CHAINPAY_UNAVAILABLE, "gave up after searching %" PRIu64 " blocks (time budget spent)", scanned);
+			return;
+		}
+		if (rpc_transfer_logs(&c, &f, &logs, &e) != RPC_OK) {
+			rpc_trouble(out, &e);
+			return;
+		}
+		found = scan_logs(db, logs, &x, safe, network, id, out);
+		json_object_put(logs);
+		if (found < 0) {
+			say(out, CHAINPAY_DB, "database error");
+			return;
+		}
+		scanned += hi - lo + 1;
+		if (lo == 0)
+			break;
+		hi = lo - 1;
+	}
+	if (!found) {
+		say(out, CHAINPAY_NOT_FOUND, "no unclaimed transfer of exactly the payment's amount from %s to %s in the last %" PRIu64 " final blocks",
+		    PQgetvalue(pay, r, PCOL_SENDER), PQgetvalue(pay, r, PCOL_RECEIVER), scanned);
+		return;
+	}
+	record_found(db, id, network, "eth_getLogs", "chain", actor, request_id, out);
+}

@@ -1,0 +1,69 @@
+/* chainpay: wallet-direct pay-ins checked on chain, apart from HTTP.
+ *
+ * Every wallet-direct payment shares one receiving address, so only transfers
+ * from the payment's sender_address (its buyer's wallet as registered in
+ * user_wallets, copied at save) count for it; a payment without one is not
+ * verifiable.
+ *
+ * chainpay_verify() takes a payment row and a transaction hash from its
+ * buyer (or an admin, or the re-verify job), asks the chain (verify.h) with no
+ * database transaction open, and applies the outcome through the coordinator:
+ * confirmed -> completed (escrow funded); mined but not final -> processing
+ * with the hash recorded; reverted in a final block -> failed; anything else
+ * changes nothing. A processing payment takes another hash only when the node
+ * no longer knows the recorded one (dropped by a reorganisation).
+ *
+ * chainpay_fetch_tx() finds the missing hash of a completed payment in the
+ * token's Transfer logs from its sender to its receiving address, in final
+ * blocks only, and records it. */
+#ifndef CHAINPAY_H
+#define CHAINPAY_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "base/config.h"
+#include "base/db.h"
+#include "pay/payment.h"
+#include "evm/verify.h"
+
+enum chainpay_kind {
+	CHAINPAY_CONFIRMED,         /* completed, now or before (200) */
+	CHAINPAY_PENDING,           /* not final yet, or not seen yet (202) */
+	CHAINPAY_FAILED,            /* the transaction does not pay this payment (422) */
+	CHAINPAY_TX_USED,           /* the hash pays another payment: used_by (409) */
+	CHAINPAY_CONFLICT,          /* the payment's state does not allow it (409) */
+	CHAINPAY_NOT_VERIFIABLE,    /* not a wallet-direct pay-in, or no chain details (409) */
+	CHAINPAY_NOT_FOUND,         /* fetch: no matching transfer found (404) */
+	CHAINPAY_UNAVAILABLE,       /* the chain cannot be asked now (503, retry_after) */
+	CHAINPAY_UPSTREAM,          /* the node answered with an error or garbage (502) */
+	CHAINPAY_DB,                /* database error: dbst */
+};
+
+struct chainpay_outcome {
+	enum chainpay_kind kind;
+	bool verified;              /* vr holds the verifier's answer */
+	struct verify_result vr;
+	unsigned decimals;
+	char tx_hash[68];           /* the hash verified, found or already recorded */
+	char used_by[40];
+	char message[384];
+	enum db_status dbst;
+	int retry_after;
+	PGresult *row;              /* the payment afterwards (PAYMENT_COLUMNS) or NULL; caller PQclear()s */
+};
+
+/* pay: a PAYMENT_COLUMNS result, row r. source is the audit source ("chain"). */
+void chainpay_verify(struct db *db, const struct config *cfg, const PGresult *pay, int r,
+    const char *tx_hash, const char *actor, const char *request_id,
+    struct chainpay_outcome *out);
+
+/* Gives up (CHAINPAY_UNAVAILABLE) when the wall clock passes deadline. */
+void chainpay_fetch_tx(struct db *db, const struct config *cfg, const PGresult *pay, int r,
+    const char *actor, const char *request_id, time_t deadline, struct chainpay_outcome *out);
+
+/* HTTP status for an outcome. */
+int chainpay_http_status(const struct chainpay_outcome *out);
+const char *chainpay_kind_name(enum chainpay_kind k);
+
+#endif

@@ -1,0 +1,42 @@
+#ifndef PAY_JWT_H
+#define PAY_JWT_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "http/http.h"
+
+/*
+ * HS256 JSON Web Tokens, and nothing else: the header must say "HS256", so a
+ * token claiming "none" or an asymmetric algorithm is refused before any key
+ * is used. `exp` is required; `nbf` and `iat` are honoured when present.
+ */
+
+#define JWT_MAX_LEN 4096
+
+enum jwt_err {
+	JWT_OK = 0,
+	JWT_MALFORMED,          /* not three base64url parts of JSON */
+	JWT_BAD_ALG,            /* alg is not HS256 */
+	JWT_BAD_SIGNATURE,
+	JWT_EXPIRED,            /* exp in the past (beyond the leeway) */
+	JWT_NOT_YET_VALID,      /* nbf or iat in the future */
+	JWT_BAD_CLAIMS,         /* exp missing, sub not an id, role unknown */
+};
+
+struct jwt_claims {
+	char sub[ID_MAX + 1];
+	enum role role;
+	long long exp;
+};
+
+enum jwt_err jwt_verify(const char *token, const void *key, size_t keylen, time_t now,
+                        int leeway, struct jwt_claims *out);
+/* A new token; the caller frees it. NULL if sub or role is invalid. */
+char *jwt_sign(const void *key, size_t keylen, const char *sub, enum role role, time_t exp);
+const char *jwt_strerror(enum jwt_err err);
+
+const char *role_name(enum role role);
+enum role role_parse(const char *name);
+
+#endif

@@ -1,0 +1,45 @@
+#ifndef PAY_ROUTER_H
+#define PAY_ROUTER_H
+
+#include "http/http.h"
+
+/*
+ * Routes: a method, a path pattern with `:name` segments, the handler, who
+ * may call it, and what it needs. The dispatcher enforces access and the
+ * database before the handler runs, so handlers start from a checked caller.
+ */
+
+typedef void handler_fn(struct request *req, struct response *resp);
+
+enum access {
+	ACCESS_PUBLIC,          /* anyone; providers' webhooks authenticate by signature */
+	ACCESS_USER,            /* any valid token; the handler checks ownership */
+	ACCESS_ADMIN,           /* role admin */
+};
+
+#define ROUTE_DB   0x1u     /* needs the database: 503 when it is down */
+#define ROUTE_DEV  0x2u     /* exists only in dev mode */
+
+struct route {
+	enum http_method method;
+	const char *pattern;
+	handler_fn *fn;
+	enum access access;
+	unsigned flags;
+};
+
+enum route_match { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_BAD_METHOD };
+
+/*
+ * Finds the route for req->path and method; fills the request's path
+ * parameters. A path that some literal route names (`/stats`) is that
+ * route's, never a `/:id` value: asked with another method it is
+ * ROUTE_BAD_METHOD. On ROUTE_BAD_METHOD, allow (if not NULL) lists the
+ * methods the path does take, e.g. "GET, PUT".
+ */
+enum route_match router_find(const struct route *routes, size_t n, struct request *req,
+                             const struct route **found, char allow[64]);
+
+const char *http_method_name(enum http_method m);
+
+#endif

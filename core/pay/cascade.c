@@ -1,0 +1,117 @@
+#include "pay/cascade.h"
+
+#include <string.h>
+
+#include "base/log.h"
+#include "pay/payment.h"
+
+static enum db_status notify_parties(struct db *db, const char *const *p)
+{
+	/* p: payment id, request id, offer id, buyer id, seller id */
+	return db_exec(db, NULL,
+	               "INSERT INTO notifications (user_id, kind, title, body, payment_id)"
+	               " SELECT u, k, t, b, $1::uuid FROM (VALUES"
+	               "  ($4, 'payment-confirmed', 'Payment received',"
+	               "   'Your payment for request ' || $2 || ' is confirmed and held in escrow.'),"
+	               "  ($5, 'payment-confirmed', 'Order paid',"
+	               "   'The buyer''s payment for request ' || $2 || ' is held in escrow: start preparing.'),"
+	               "  ($5, 'offer-accepted', 'Offer accepted',"
+	               "   'Your offer ' || $3 || ' was accepted.')) AS n (u, k, t, b)"
+	               " WHERE u IS NOT NULL", 5, p);
+}
+
+static enum db_status template_checkout(struct db *db, const char *const *p)
+{
+	enum db_status st = notify_parties(db, p);
+	const char *e[3] = { p[0], p[1], p[3] };    /* payment, session (request id), buyer */
+
+	if (st == DB_OK)
+		st = db_exec(db, NULL,
+		             "INSERT INTO events (event, room, payload, payment_id) VALUES"
+		             " ('template-checkout-payment-confirmed', 'user:' || $3,"
+		             "  jsonb_build_object('paymentId', $1::text, 'sessionId', $2::text), $1::uuid)",
+		             3, e);
+	return st;
+}
+
+enum db_status cascade_funded(struct db *db, const PGresult *payment)
+{
+	const char *payment_id = PQgetvalue(payment, 0, PCOL_ID);
+	const char *request = PQgetvalue(payment, 0, PCOL_REQUEST);
+	const char *offer = PQgetisnull(payment, 0, PCOL_OFFER) ? NULL : PQgetvalue(payment, 0, PCOL_OFFER);
+	const char *buyer = PQgetvalue(payment, 0, PCOL_BUYER);
+	const char *seller = PQgetisnull(payment, 0, PCOL_SELLER) ? NULL : PQgetvalue(payment, 0, PCOL_SELLER);
+	const char *p[5] = { payment_id, request, offer, buyer, seller };
+	PGresult *req = NULL;
+	enum db_status st;
+
+	if (strncmp(request, TEMPLATE_CHECKOUT_PREFIX, strlen(TEMPLATE_CHECKOUT_PREFIX)) == 0)
+		return template_checkout(db, p);
+
+	st = db_exec(db, &req,
+	             "SELECT r.status, r.buyer_id = $2 AND r.status IN ('open', 'offers')"
+	             "  AND EXISTS (SELECT 1 FROM seller_offers o WHERE o.id = $3 AND o.purchase_request_id = r.id"
+	             "              AND o.status IN ('pending', 'accepted'))"
+	             " FROM purchase_requests r WHERE r.id = $1 FOR UPDATE OF r", 3,
+	             (const char *const[]){ request, buyer, offer });
+	if (st != DB_OK)
+		return st;
+	/*
+	 * The money is real whatever the marketplace rows say: the payment stays
+	 * funded and both parties hear of it. But a request that is not this
+	 * buyer's, is already paid, or lacks the offer is not rearranged on this
+	 * payment's word: an admin event says a person must look.
+	 */
+	if (PQntuples(req) == 0 || strcmp(PQgetvalue(req, 0, 1), "t") != 0) {
+		log_error("payment %s funded, but purchase request %s (%s) does not take it: left for an admin",
+		          payment_id, request, PQntuples(req) ? PQgetvalue(req, 0, 0) : "unknown");
+		PQclear(req);
+		st = notify_parties(db, p);
+		if (st == DB_OK)
+			st = db_exec(db, NULL,
+			             "INSERT INTO events (event, room, payload, payment_id) VALUES"
+			             " ('payment-needs-review', 'admin', jsonb_build_object('paymentId', $1::text,"
+			             "  'purchaseRequestId', $2::text, 'reason', 'funded for a request that does not take it'),"
+			             "  $1::uuid)", 2, p);
+		return st;
+	}
+	const char *q[6] = { payment_id, request, offer, buyer, seller, PQgetvalue(req, 0, 0) };
+	st = db_exec(db, NULL,
+	             "WITH won AS ("
+	             "  UPDATE seller_offers SET status = 'accepted', updated_at = now()"
+	             "  WHERE id = $3 AND purchase_request_id = $2 RETURNING id, seller_id)"
+	             " INSERT INTO events (event, room, payload, payment_id)"
+	             " SELECT 'seller-offer-update', 'user:' || seller_id,"
+	             "  jsonb_build_object('eventType', 'payment-completed', 'offerId', id,"
+	             "   'purchaseRequestId', $2::text, 'paymentId', $1::text), $1::uuid FROM won",
+	             3, q);
+	if (st == DB_OK)
+		st = db_exec(db, NULL,
+		             "WITH lost AS ("
+		             "  UPDATE seller_offers SET status = 'rejected', updated_at = now()"
+		             "  WHERE purchase_request_id = $2 AND id IS DISTINCT FROM $3 AND status = 'pending'"
+		             "  RETURNING id, seller_id)"
+		             " INSERT INTO events (event, room, payload, payment_id)"
+		             " SELECT 'seller-offer-update', 'user:' || seller_id,"
+		             "  jsonb_build_object('eventType', 'offer-rejected', 'offerId', id,"
+		             "   'purchaseRequestId', $2::text, 'reason', 'another offer was paid for'),"
+		             "  $1::uuid FROM lost", 3, q);
+	if (st == DB_OK)
+		st = db_exec(db, NULL,
+		             "UPDATE purchase_requests SET status = 'payment', selected_offer_id = $2,"
+		             " updated_at = now() WHERE id = $1", 2, (const char *const[]){ request, offer });
+	if (st == DB_OK)
+		st = db_exec(db, NULL,
+		             "INSERT INTO events (event, room, payload, payment_id) VALUES"
+		             " ('purchase-request-update', 'request:' || $2,"
+		             "  jsonb_build_object('eventType', 'status-changed', 'purchaseRequestId', $2::text,"
+		             "   'from', $6::text, 'to', 'payment', 'selectedOfferId', $3::text), $1::uuid),"
+		             " ('chat-requested', 'service:chat',"
+		             "  jsonb_build_object('purchaseRequestId', $2::text, 'buyerId', $4::text,"
+		             "   'sellerId', $5::text, 'paymentId', $1::text), $1::uuid)",
+		             6, q);
+	if (st == DB_OK)
+		st = notify_parties(db, p);
+	PQclear(req);
+	return st;
+}

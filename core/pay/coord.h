@@ -1,0 +1,67 @@
+#ifndef PAY_COORD_H
+#define PAY_COORD_H
+
+#include <stdbool.h>
+
+#include <libpq-fe.h>
+
+#include "base/db.h"
+
+/*
+ * The coordinator: the one function through which every change of a payment
+ * passes, whatever its source (admin, provider webhook, chain check, job).
+ * One transaction: advisory locks in a fixed order (purchase request, then
+ * payment), the row locked, the move checked, the row updated, an audit row
+ * and the outbox events written, commit. A move backwards changes nothing
+ * and says so, so late or repeated events are harmless.
+ */
+
+/*
+ * Namespaces of the two-int advisory lock keys (namespace, hashtext(key)),
+ * all transaction-scoped. The coordinator takes REQUEST then PAYMENT; the
+ * pay-in intents take PAYIN on "<buyer>/<request>/<provider>" so a duplicate
+ * check and its insert cannot interleave.
+ */
+#define LOCK_NS_REQUEST "1"
+#define LOCK_NS_PAYMENT "2"
+#define LOCK_NS_PAYIN "3"
+
+struct coord_change {
+	const char *status;         /* new status, or NULL to keep it */
+	const char *escrow;         /* new escrow state, or NULL: follows the status */
+	const char *tx_hash;        /* transaction hash to record, or NULL; see replace_tx */
+	bool replace_tx;            /* replace a recorded hash even when the state does not move */
+	const char *metadata;       /* JSON object merged into metadata, or NULL */
+	const char *source;         /* payment_transitions.source: api, admin, shkeeper, … */
+	const char *actor;          /* who asked: a user id or a provider name */
+	const char *reason;         /* free text for the audit row, may be NULL */
+	const char *request_id;
+};
+
+enum coord_result {
+	COORD_APPLIED,              /* changed and committed */
+	COORD_UNCHANGED,            /* already in that state: nothing written */
+	COORD_BACKWARD,             /* the move is not allowed: nothing written */
+	COORD_NOT_FOUND,
+	COORD_TX_USED,              /* the hash already pays another payment */
+	COORD_DB,                   /* database error; see *dbst */
+};
+
+/*
+ * Applies `change` to payment `id`. On COORD_APPLIED and COORD_UNCHANGED,
+ * *row (if row is not NULL) is the payment's PAYMENT_COLUMNS row after the
+ * change; the caller PQclear()s it. On COORD_BACKWARD it is the current row.
+ */
+enum coord_result coord_apply(struct db *db, const char *id, const struct coord_change *change,
+                              PGresult **row, enum db_status *dbst);
+
+/*
+ * Records a new payment inside the caller's open transaction: its first
+ * audit row (to pending, unfunded) and the payment-created events for the
+ * buyer, the purchase request's room and the global room. `row` is the
+ * inserted PAYMENT_COLUMNS row.
+ */
+enum db_status coord_created(struct db *db, const PGresult *row, const char *source,
+                             const char *actor, const char *reason, const char *request_id);
+
+#endif

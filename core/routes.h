@@ -1,9 +1,0 @@
-#ifndef PAY_ROUTES_H
-#define PAY_ROUTES_H
-
-#include "router.h"
-
-extern const struct route app_routes[];
-extern const size_t app_routes_len;
-
-#endif
