@@ -15,15 +15,15 @@
 #include <time.h>
 
 #include "base/breaker.h"
-#include "evm/chain.h"
 #include "base/config.h"
 #include "base/db.h"
-#include "http/jwt.h"
-#include "listen.h"
 #include "base/log.h"
-#include "master.h"
 #include "base/migrate.h"
 #include "base/xalloc.h"
+#include "evm/chain.h"
+#include "http/jwt.h"
+#include "listen.h"
+#include "master.h"
 
 static int usage(void)
 {

@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "base/log.h"
-#include "worker.h"
 #include "base/xalloc.h"
+#include "worker.h"
 
 struct slot {
 	pid_t pid;              /* 0: empty */

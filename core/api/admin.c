@@ -3,11 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pay/coord.h"
 #include "api/handlers.h"
-#include "pay/inbox.h"
-#include "http/jsonin.h"
 #include "base/log.h"
+#include "http/jsonin.h"
+#include "pay/coord.h"
+#include "pay/inbox.h"
 
 /* Bounded so one call cannot hold a worker for long; call again for the rest. */
 #define CLEANUP_BATCH "500"

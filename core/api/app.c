@@ -3,15 +3,27 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http/jwt.h"
-#include "base/log.h"
-#include "http/router.h"
+#include <openssl/crypto.h>
+
 #include "api/routes.h"
+#include "base/log.h"
+#include "http/jwt.h"
+#include "http/router.h"
+
+/* The internal token of a scheduler calling a job endpoint, compared in constant time. */
+static bool is_internal_token(const struct config *cfg, const char *token)
+{
+	size_t len = strlen(token);
+
+	return cfg->internal_token != NULL && len == cfg->internal_token_len &&
+	       CRYPTO_memcmp(token, cfg->internal_token, len) == 0;
+}
 
 /* Fills req->auth from the bearer token; answers 401 itself on failure. */
-static int authenticate(struct request *req, struct response *resp)
+static int authenticate(struct request *req, struct response *resp, enum access access)
 {
 	const char *h = req_param(req, "HTTP_AUTHORIZATION");
+	const struct config *cfg = req->app->cfg;
 	struct jwt_claims claims;
 	enum jwt_err err;
 
@@ -20,8 +32,15 @@ static int authenticate(struct request *req, struct response *resp)
 		resp_error(resp, 401, "unauthorized", NULL, "an Authorization: Bearer token is required");
 		return -1;
 	}
-	err = jwt_verify(h + 7, req->app->cfg->jwt_secret, req->app->cfg->jwt_secret_len,
-	                 time(NULL), req->app->cfg->jwt_leeway_seconds, &claims);
+	if (access == ACCESS_JOB && is_internal_token(cfg, h + 7)) {
+		req->auth.ok = true;
+		req->auth.internal = true;
+		req->auth.role = ROLE_ADMIN;
+		strcpy(req->auth.sub, "internal");
+		return 0;
+	}
+	err = jwt_verify(h + 7, cfg->jwt_secret, cfg->jwt_secret_len, time(NULL),
+	                 cfg->jwt_leeway_seconds, &claims);
 	if (err != JWT_OK) {
 		resp_header(resp, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
 		resp_error(resp, 401, "invalid_token", NULL, "%s", jwt_strerror(err));
@@ -30,6 +49,39 @@ static int authenticate(struct request *req, struct response *resp)
 	req->auth.ok = true;
 	req->auth.role = claims.role;
 	memcpy(req->auth.sub, claims.sub, sizeof(req->auth.sub));
+	return 0;
+}
+
+/* What the route's access allows this authenticated caller; 400/403 written when nothing. */
+static int authorize(struct request *req, struct response *resp, enum access access)
+{
+	const char *user = req_path_param(req, "userId");
+
+	switch (access) {
+	case ACCESS_ADMIN:
+	case ACCESS_JOB:
+		if (req->auth.role != ROLE_ADMIN) {
+			resp_error(resp, 403, "forbidden", NULL, "this endpoint is for admins only");
+			return -1;
+		}
+		return 0;
+	case ACCESS_SELF:
+		if (user == NULL)
+			return 0;
+		if (!valid_id(user)) {
+			resp_error(resp, 400, "invalid_field", "userId",
+			           "userId must be an id of 1 to 64 letters, digits, '_' or '-'");
+			return -1;
+		}
+		if (!req_may_see(req, user)) {
+			resp_error(resp, 403, "forbidden", NULL, "you may only see your own payments");
+			return -1;
+		}
+		return 0;
+	case ACCESS_PUBLIC:
+	case ACCESS_USER:
+		return 0;
+	}
 	return 0;
 }
 
@@ -52,12 +104,9 @@ void app_handle(struct request *req, struct response *resp)
 		           req->method_name, req->path);
 		return;
 	}
-	if (route->access != ACCESS_PUBLIC && authenticate(req, resp) != 0)
+	if (route->access != ACCESS_PUBLIC &&
+	    (authenticate(req, resp, route->access) != 0 || authorize(req, resp, route->access) != 0))
 		return;
-	if (route->access == ACCESS_ADMIN && req->auth.role != ROLE_ADMIN) {
-		resp_error(resp, 403, "forbidden", NULL, "this endpoint is for admins only");
-		return;
-	}
 	if ((route->flags & ROUTE_DB) && db_ready(req->app->db) != DB_OK) {
 		resp_header(resp, "Retry-After", "5");
 		resp_error(resp, 503, "database_unavailable", NULL,

@@ -5,7 +5,7 @@
 
 #include "base/config.h"
 #include "base/db.h"
-#include "http/http.h"
+#include "http/req.h"
 
 #define PAYMENTS_VERSION "0.1.0"
 

@@ -6,24 +6,24 @@
 
 /* Every endpoint's handler; routes.c says which path, method and access each serves. */
 
-/* h_service.c */
+/* service.c */
 handler_fn h_health, h_configuration, h_shkeeper_config;
-/* h_payments.c */
+/* payments.c */
 handler_fn h_payment_create, h_payment_update, h_payment_list, h_payment_get, h_payment_debug,
     h_payment_by_user;
-/* h_stats.c */
+/* stats.c */
 handler_fn h_stats;
-/* h_export.c */
+/* export.c */
 handler_fn h_export;
-/* h_admin.c */
+/* admin.c */
 handler_fn h_cleanup_pending, h_callback;
-/* h_shkeeper.c, h_shk_webhook.c, h_shk_dev.c */
+/* shkeeper_intents.c, shkeeper_webhook.c, shkeeper_confirm.c, shkeeper_dev.c */
 handler_fn h_shkeeper_intent, h_shkeeper_webhook, h_shk_confirm, h_webhook_replay;
 handler_fn h_shk_test, h_shk_callback_test, h_shk_create_test_payment, h_shk_trigger_webhook;
-/* h_observe.c */
+/* observe.c */
 handler_fn h_webhook_stats, h_wallet_monitor_status, h_auto_webhook_status, h_admin_events,
     h_admin_webhooks;
-/* h_chain.c, h_chain_verify.c: wallet-direct payments and on-chain verification */
+/* wallet_direct.c, chain_verify.c: wallet-direct payments and on-chain verification */
 handler_fn h_chain_save, h_chain_status, h_chain_update, h_chain_receiver, h_chain_history;
 handler_fn h_chain_verify, h_chain_verify_all, h_chain_fetch_tx, h_chain_fetch_missing;
 
@@ -36,14 +36,12 @@ enum party { PARTY_BUYER, PARTY_BUYER_OR_SELLER };
 PGresult *payment_visible(struct request *req, struct response *resp, const char *id,
                           const char *field, enum party who);
 
-/* Answers for a failed database call: 503 with Retry-After when it is down, else 500. */
-void resp_db_error(struct response *resp, enum db_status st);
 /*
- * The user a /…/:userId route is about, after checking the caller may see it
- * (self or admin; 403 otherwise). Without :userId, the caller (NULL for an
- * admin, meaning everyone). Returns 0, or -1 with the response written.
+ * The user an ACCESS_SELF route is about: its :userId (the dispatcher has
+ * checked the caller may see it), else the caller, or NULL (everyone) for an
+ * admin.
  */
-int scope_user(struct request *req, struct response *resp, const char **user);
+const char *scope_user(const struct request *req);
 /*
  * Answers a page of payments: those where `user` is buyer or seller (NULL:
  * everyone's), with the request's `status` filter (dflt_status when absent,
@@ -51,11 +49,4 @@ int scope_user(struct request *req, struct response *resp, const char **user);
  */
 void payments_list(struct request *req, struct response *resp, const char *user,
                    const char *dflt_status, const char *provider);
-/* Query parameter `name` as a whole number in [min, max], dflt when absent; 400 written on a bad one. */
-int query_long(struct request *req, struct response *resp, const char *name, long dflt, long min,
-               long max, long *out);
-/* Reads limit (1..100, default dflt) and offset (>= 0) from the query; 400 on bad values. */
-int page_params(struct request *req, struct response *resp, long dflt, char limit[16],
-                char offset[24]);
-
 #endif

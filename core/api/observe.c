@@ -90,8 +90,8 @@ void h_admin_events(struct request *req, struct response *resp)
 	long a, l;
 
 	/* Event ids fit a long on the platforms this runs on (LP64). */
-	if (query_long(req, resp, "after", 0, 0, LONG_MAX, &a) != 0 ||
-	    query_long(req, resp, "limit", 100, 1, 500, &l) != 0)
+	if (req_query_long(req, resp, "after", 0, 0, LONG_MAX, &a) != 0 ||
+	    req_query_long(req, resp, "limit", 100, 1, 500, &l) != 0)
 		return;
 	av = a;
 	snprintf(after, sizeof(after), "%ld", a);
@@ -142,7 +142,7 @@ void h_admin_webhooks(struct request *req, struct response *resp)
 		resp_error(resp, 400, "invalid_field", "outcome", "outcome must be one of the inbox's outcomes (received, applied, …)");
 		return;
 	}
-	if (page_params(req, resp, 50, limit, offset) != 0)
+	if (req_page(req, resp, 50, limit, offset) != 0)
 		return;
 	const char *p[3] = { found > 0 ? outcome : NULL, limit, offset };
 	enum db_status st = db_exec(req->app->db, &res,

@@ -2,64 +2,21 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pay/coord.h"
 #include "api/handlers.h"
-#include "http/jsonin.h"
 #include "base/log.h"
+#include "http/jsonin.h"
+#include "pay/coord.h"
 #include "pay/payment.h"
 
 #define METADATA_MAX 8192
 
-int scope_user(struct request *req, struct response *resp, const char **user)
+const char *scope_user(const struct request *req)
 {
 	const char *wanted = req_path_param(req, "userId");
 
-	if (wanted == NULL) {
-		*user = req_is_admin(req) ? NULL : req->auth.sub;
-		return 0;
-	}
-	if (!valid_id(wanted)) {
-		resp_error(resp, 400, "invalid_field", "userId", "userId must be an id of 1 to 64 letters, digits, '_' or '-'");
-		return -1;
-	}
-	if (!req_may_see(req, wanted)) {
-		resp_error(resp, 403, "forbidden", NULL, "you may only see your own payments");
-		return -1;
-	}
-	*user = wanted;
-	return 0;
-}
-
-int query_long(struct request *req, struct response *resp, const char *name, long dflt,
-               long min, long max, long *out)
-{
-	char text[24], *end;
-	int found = req_query(req, name, text, sizeof(text));
-
-	*out = dflt;
-	if (found == 0)
-		return 0;
-	long v = found > 0 ? strtol(text, &end, 10) : 0;
-	if (found < 0 || *text == '\0' || *end != '\0' || v < min || v > max) {
-		resp_error(resp, 400, "invalid_field", name, "%s must be a whole number from %ld to %ld",
-		           name, min, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-int page_params(struct request *req, struct response *resp, long dflt, char limit[16],
-                char offset[24])
-{
-	long l, o;
-
-	if (query_long(req, resp, "limit", dflt, 1, 100, &l) != 0 ||
-	    query_long(req, resp, "offset", 0, 0, 1000000000L, &o) != 0)
-		return -1;
-	snprintf(limit, 16, "%ld", l);
-	snprintf(offset, 24, "%ld", o);
-	return 0;
+	if (wanted != NULL)
+		return wanted;
+	return req_is_admin(req) ? NULL : req->auth.sub;
 }
 
 /* "completed,pending" → a PostgreSQL array literal of checked statuses. */
@@ -104,7 +61,7 @@ void payments_list(struct request *req, struct response *resp, const char *user,
 	enum db_status st;
 
 	if (status_filter(req, resp, dflt_status, statuses) != 0 ||
-	    page_params(req, resp, 50, limit, offset) != 0)
+	    req_page(req, resp, 50, limit, offset) != 0)
 		return;
 	const char *p[5] = { user, statuses[0] ? statuses : NULL, provider, limit, offset };
 	st = db_exec(req->app->db, &rows,
@@ -147,10 +104,7 @@ void h_payment_list(struct request *req, struct response *resp)
 
 void h_payment_by_user(struct request *req, struct response *resp)
 {
-	const char *user;
-
-	if (scope_user(req, resp, &user) == 0)
-		payments_list(req, resp, user, NULL, NULL);
+	payments_list(req, resp, scope_user(req), NULL, NULL);
 }
 
 PGresult *payment_visible(struct request *req, struct response *resp, const char *id,

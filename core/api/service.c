@@ -1,23 +1,11 @@
 /* Service endpoints: health and the provider configuration the checkout widget reads. */
 #include <string.h>
 
-#include "base/breaker.h"
-#include "evm/chain.h"
 #include "api/handlers.h"
-#include "http/jsonin.h"
+#include "base/breaker.h"
 #include "base/log.h"
-
-void resp_db_error(struct response *resp, enum db_status st)
-{
-	if (st == DB_UNAVAILABLE) {
-		resp_header(resp, "Retry-After", "5");
-		resp_error(resp, 503, "database_unavailable", NULL,
-		           "the database is unavailable; retry shortly");
-	} else {
-		resp_error(resp, 500, "internal", NULL, "internal error (request %s)",
-		           log_request_id());
-	}
-}
+#include "evm/chain.h"
+#include "http/jsonin.h"
 
 void h_health(struct request *req, struct response *resp)
 {

@@ -8,13 +8,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pay/coord.h"
 #include "api/handlers.h"
-#include "http/jsonin.h"
 #include "base/log.h"
-#include "pay/payment.h"
-#include "flow/shk_onchain.h"
 #include "evm/verify.h"
+#include "flow/shk_onchain.h"
+#include "http/jsonin.h"
+#include "pay/coord.h"
+#include "pay/payment.h"
 
 enum { F_ID, F_TX, F_NETWORK, F_N };
 static const struct jfield confirm_fields[F_N] = {

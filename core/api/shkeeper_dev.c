@@ -12,11 +12,11 @@
 
 #include "api/handlers.h"
 #include "base/httpc.h"
-#include "http/jsonin.h"
 #include "base/log.h"
+#include "base/xalloc.h"
+#include "http/jsonin.h"
 #include "pay/payment.h"
 #include "shkeeper/shkeeper.h"
-#include "base/xalloc.h"
 
 void h_shk_test(struct request *req, struct response *resp)
 {

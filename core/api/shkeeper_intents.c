@@ -10,12 +10,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/handlers.h"
+#include "base/log.h"
+#include "http/jsonin.h"
 #include "pay/cascade.h"
 #include "pay/coord.h"
-#include "api/handlers.h"
 #include "pay/inbox.h"
-#include "http/jsonin.h"
-#include "base/log.h"
 #include "pay/payment.h"
 #include "shkeeper/shkeeper.h"
 

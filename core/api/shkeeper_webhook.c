@@ -9,12 +9,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "pay/coord.h"
 #include "api/handlers.h"
-#include "pay/inbox.h"
 #include "base/log.h"
-#include "pay/payment.h"
 #include "flow/shk_onchain.h"
+#include "pay/coord.h"
+#include "pay/inbox.h"
+#include "pay/payment.h"
 #include "shkeeper/shkeeper.h"
 
 static const char *header(const struct request *req, const char *name)

@@ -10,8 +10,7 @@ void h_stats(struct request *req, struct response *resp)
 	PGresult *res = NULL;
 	enum db_status st;
 
-	if (scope_user(req, resp, &user) != 0)
-		return;
+	user = scope_user(req);
 	const char *p[1] = { user };
 	st = db_exec(req->app->db, &res,
 	             "SELECT status, currency, count(*), sum(amount)::text FROM payments"

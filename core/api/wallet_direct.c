@@ -1,19 +1,19 @@
 /* Wallet-direct payments: the buyer's intent, its status, history, the
  * receiving address, and the admin's limited update. Verification against the
- * chain is in h_chain_verify.c. */
+ * chain is in chain_verify.c. */
 #include <stdio.h>
 #include <string.h>
 
 #include <openssl/bn.h>
 
-#include "evm/chain.h"
-#include "flow/chainpay.h"
-#include "pay/coord.h"
 #include "api/handlers.h"
-#include "http/jsonin.h"
 #include "base/log.h"
-#include "pay/payment.h"
+#include "evm/chain.h"
 #include "evm/units.h"
+#include "flow/chainpay.h"
+#include "http/jsonin.h"
+#include "pay/coord.h"
+#include "pay/payment.h"
 
 #define METADATA_MAX 8192
 
@@ -292,10 +292,7 @@ void h_chain_receiver(struct request *req, struct response *resp)
 
 void h_chain_history(struct request *req, struct response *resp)
 {
-	const char *user;
-
-	if (scope_user(req, resp, &user) == 0)
-		payments_list(req, resp, user, NULL, "decentralized");
+	payments_list(req, resp, scope_user(req), NULL, "decentralized");
 }
 
 /* An admin may record progress and give up on a payment; only the chain completes one. */

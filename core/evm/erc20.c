@@ -2,8 +2,8 @@
 
 #include <string.h>
 
-#include "evm/eip55.h"
 #include "base/hex.h"
+#include "evm/eip55.h"
 
 #define PAD (ERC20_WORD_LEN - ERC20_ADDR_LEN)
 

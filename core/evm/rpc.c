@@ -6,13 +6,13 @@
 #include <string.h>
 
 #include "base/buf.h"
-#include "evm/eip55.h"
-#include "evm/erc20.h"
 #include "base/hex.h"
 #include "base/httpc.h"
 #include "base/log.h"
-#include "evm/units.h"
 #include "base/xalloc.h"
+#include "evm/eip55.h"
+#include "evm/erc20.h"
+#include "evm/units.h"
 
 /* Nesting of any answer we read is shallow: a receipt is four levels deep. */
 #define ANSWER_MAX_DEPTH 16

@@ -8,12 +8,12 @@
 
 #include <openssl/bn.h>
 
+#include "base/hex.h"
+#include "base/valid.h"
 #include "evm/chain.h"
 #include "evm/eip55.h"
 #include "evm/erc20.h"
-#include "base/hex.h"
 #include "evm/units.h"
-#include "base/valid.h"
 
 /* A Transfer log has three topics; a fourth would make it ERC-721's. */
 #define MAX_TOPICS 4

@@ -6,9 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/log.h"
 #include "evm/chain.h"
 #include "pay/coord.h"
-#include "base/log.h"
 #include "pay/payment.h"
 #include "shkeeper/shkeeper.h"
 

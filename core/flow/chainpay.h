@@ -24,8 +24,8 @@
 
 #include "base/config.h"
 #include "base/db.h"
-#include "pay/payment.h"
 #include "evm/verify.h"
+#include "pay/payment.h"
 
 enum chainpay_kind {
 	CHAINPAY_CONFIRMED,         /* completed, now or before (200) */

@@ -6,10 +6,10 @@
 
 #include <openssl/bn.h>
 
-#include "pay/payment.h"
-#include "evm/units.h"
 #include "base/valid.h"
+#include "evm/units.h"
 #include "evm/verify.h"
+#include "pay/payment.h"
 
 /* More than any invoice needs; a longer list is not SHKeeper's. */
 #define MAX_TXS 32

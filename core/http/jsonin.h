@@ -5,8 +5,8 @@
 
 #include <json-c/json.h>
 
-#include "http/http.h"
 #include "base/money.h"
+#include "http/req.h"
 
 /*
  * Request bodies are checked against a declarative table before a handler

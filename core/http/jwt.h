@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "http/http.h"
+#include "http/req.h"
 
 /*
  * HS256 JSON Web Tokens, and nothing else: the header must say "HS256", so a

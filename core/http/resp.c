@@ -1,94 +1,11 @@
-#include "http/http.h"
+#include "http/resp.h"
 
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "api/app.h"
 #include "base/log.h"
-
-const char *req_param(const struct request *req, const char *name)
-{
-	size_t n = strlen(name);
-
-	if (req->env == NULL)
-		return NULL;
-	for (char **p = req->env; *p; p++)
-		if (strncmp(*p, name, n) == 0 && (*p)[n] == '=')
-			return *p + n + 1;
-	return NULL;
-}
-
-const char *req_path_param(const struct request *req, const char *name)
-{
-	size_t n = strlen(name);
-
-	/* Names point into the route pattern, so each ends at '/' or at its end. */
-	for (size_t i = 0; i < req->n_params; i++)
-		if (strncmp(req->param_name[i], name, n) == 0 &&
-		    (req->param_name[i][n] == '\0' || req->param_name[i][n] == '/'))
-			return req->param_value[i];
-	return NULL;
-}
-
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-int req_query(const struct request *req, const char *name, char *out, size_t outlen)
-{
-	size_t nlen = strlen(name);
-	const char *p = req->query;
-
-	while (p && *p) {
-		const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
-
-		if ((size_t)(end - p) >= nlen && strncmp(p, name, nlen) == 0 &&
-		    (p[nlen] == '=' || p + nlen == end)) {
-			const char *v = p[nlen] == '=' ? p + nlen + 1 : end;
-			size_t o = 0;
-
-			for (; v < end; v++) {
-				int c = (unsigned char)*v;
-				if (c == '+')
-					c = ' ';
-				else if (c == '%') {
-					if (end - v < 3)
-						return -1;
-					int hi = hexval((unsigned char)v[1]);
-					int lo = hexval((unsigned char)v[2]);
-					if (hi < 0 || lo < 0)
-						return -1;
-					c = hi * 16 + lo;
-					v += 2;
-				}
-				if (c == 0 || o + 1 >= outlen)
-					return -1;
-				out[o++] = (char)c;
-			}
-			out[o] = '\0';
-			return 1;
-		}
-		p = amp ? amp + 1 : NULL;
-	}
-	return 0;
-}
-
-bool req_is_admin(const struct request *req)
-{
-	return req->auth.ok && req->auth.role == ROLE_ADMIN;
-}
-
-bool req_may_see(const struct request *req, const char *user_id)
-{
-	return req_is_admin(req) ||
-	       (req->auth.ok && user_id != NULL && strcmp(req->auth.sub, user_id) == 0);
-}
 
 void resp_init(struct response *resp, const struct sink *sink, const char *request_id)
 {
@@ -266,4 +183,16 @@ int resp_finish(struct response *resp)
 	if (write_head(resp) != 0)
 		return -1;
 	return sink_write(resp, resp->body.data, resp->body.len);
+}
+
+void resp_db_error(struct response *resp, enum db_status st)
+{
+	if (st == DB_UNAVAILABLE) {
+		resp_header(resp, "Retry-After", "5");
+		resp_error(resp, 503, "database_unavailable", NULL,
+		           "the database is unavailable; retry shortly");
+	} else {
+		resp_error(resp, 500, "internal", NULL, "internal error (request %s)",
+		           log_request_id());
+	}
 }

@@ -1,7 +1,7 @@
 #ifndef PAY_ROUTER_H
 #define PAY_ROUTER_H
 
-#include "http/http.h"
+#include "http/req.h"
 
 /*
  * Routes: a method, a path pattern with `:name` segments, the handler, who
@@ -13,8 +13,10 @@ typedef void handler_fn(struct request *req, struct response *resp);
 
 enum access {
 	ACCESS_PUBLIC,          /* anyone; providers' webhooks authenticate by signature */
-	ACCESS_USER,            /* any valid token; the handler checks ownership */
+	ACCESS_USER,            /* any valid token; the handler checks ownership of the rows */
+	ACCESS_SELF,            /* any valid token; a :userId in the path is the caller, or an admin asks */
 	ACCESS_ADMIN,           /* role admin */
+	ACCESS_JOB,             /* role admin, or the internal token a scheduler sends */
 };
 
 #define ROUTE_DB   0x1u     /* needs the database: 503 when it is down */

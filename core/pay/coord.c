@@ -4,8 +4,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "pay/cascade.h"
 #include "base/log.h"
+#include "pay/cascade.h"
 #include "pay/payment.h"
 
 #define MAX_ATTEMPTS 3

@@ -5,8 +5,8 @@
 
 #include <openssl/bn.h>
 
-#include "evm/eip55.h"
 #include "base/hex.h"
+#include "evm/eip55.h"
 #include "evm/rlp.h"
 #include "evm/units.h"
 

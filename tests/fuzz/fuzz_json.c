@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/money.h"
 #include "http/jsoncheck.h"
 #include "http/jsonin.h"
-#include "base/money.h"
 
 static const struct jfield fields[] = {
 	{ "id", JK_ID, true, 0, 0, NULL },

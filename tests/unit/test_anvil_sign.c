@@ -17,10 +17,10 @@
 #include <cmocka.h>
 #include <openssl/crypto.h>
 
+#include "base/hex.h"
 #include "evm/eip55.h"
 #include "evm/erc20.h"
 #include "evm/ethtx.h"
-#include "base/hex.h"
 #include "evm/rpc.h"
 #include "evm/units.h"
 

@@ -8,9 +8,9 @@
 
 #include <cmocka.h>
 
+#include "base/hex.h"
 #include "evm/eip55.h"
 #include "evm/erc20.h"
-#include "base/hex.h"
 
 #define FROM_T "0x0000000000000000000000005aaeb6053f3e94c9b9a09f33669435e7ef1beaed"
 #define TO_T   "0x000000000000000000000000fb6916095ca1df60bb79ce92ce3ea74c37c5d359"

@@ -15,10 +15,10 @@
 #include <openssl/crypto.h>
 #include <secp256k1.h>
 
+#include "base/hex.h"
 #include "evm/eip55.h"
 #include "evm/erc20.h"
 #include "evm/ethtx.h"
-#include "base/hex.h"
 #include "evm/keccak.h"
 #include "evm/units.h"
 

@@ -7,8 +7,8 @@
 
 #include <cmocka.h>
 
-#include "pay/payment.h"
 #include "http/router.h"
+#include "pay/payment.h"
 
 static void h_a(struct request *req, struct response *resp) { (void)req; (void)resp; }
 static void h_b(struct request *req, struct response *resp) { (void)req; (void)resp; }

@@ -1,5 +1,13 @@
-#ifndef PAY_HTTP_H
-#define PAY_HTTP_H
+/*
+ * resp: a response as handlers build it. JSON answers use the envelope every
+ * endpoint shares ({"success":…}); a streamed answer writes its head once and
+ * then goes straight to the sink the worker gave, which writes to FastCGI.
+ * The response owns its buffers; resp_free() releases them.
+ *
+ * Layer: http (uses base).
+ */
+#ifndef PAY_RESP_H
+#define PAY_RESP_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -7,43 +15,7 @@
 #include <json-c/json.h>
 
 #include "base/buf.h"
-#include "base/valid.h"
-
-/*
- * A request and its response as handlers see them, independent of FastCGI:
- * the worker fills a request from the FastCGI params and body, and gives the
- * response a sink that writes to the FastCGI stream.
- */
-
-enum http_method { HTTP_GET, HTTP_POST, HTTP_PUT, HTTP_DELETE, HTTP_PATCH, HTTP_OTHER };
-
-enum role { ROLE_NONE, ROLE_BUYER, ROLE_SELLER, ROLE_ADMIN };
-
-struct auth {
-	bool ok;
-	char sub[ID_MAX + 1];
-	enum role role;
-};
-
-#define REQ_MAX_PARAMS 3
-
-struct app;
-
-struct request {
-	enum http_method method;
-	const char *method_name;
-	const char *path;               /* without the query string */
-	const char *query;              /* raw query string, may be "" */
-	const char *request_id;
-	char **env;                     /* FastCGI params, valid for this request */
-	const char *body;               /* exactly body_len bytes, NUL-terminated */
-	size_t body_len;
-	const char *param_name[REQ_MAX_PARAMS];
-	char param_value[REQ_MAX_PARAMS][ID_MAX + 1];
-	size_t n_params;
-	struct auth auth;
-	struct app *app;
-};
+#include "base/db.h"
 
 /* Where a response's bytes go. write() returns 0, or -1 when the client is gone. */
 struct sink {
@@ -61,19 +33,6 @@ struct response {
 	bool started;                   /* head already written (streaming) */
 	bool failed;                    /* the client went away mid-stream */
 };
-
-/* FastCGI param lookup: "HTTP_X_SHKEEPER_SIGNATURE", "CONTENT_TYPE", … */
-const char *req_param(const struct request *req, const char *name);
-/* The :name part of the matched route pattern; NULL if the route has none. */
-const char *req_path_param(const struct request *req, const char *name);
-/*
- * Copies the percent-decoded value of query parameter `name` into out.
- * Returns 1 found, 0 absent, -1 malformed or longer than outlen - 1.
- */
-int req_query(const struct request *req, const char *name, char *out, size_t outlen);
-bool req_is_admin(const struct request *req);
-/* True when the caller is `user_id` or an admin. */
-bool req_may_see(const struct request *req, const char *user_id);
 
 void resp_init(struct response *resp, const struct sink *sink, const char *request_id);
 void resp_free(struct response *resp);
@@ -96,5 +55,8 @@ int resp_write(struct response *resp, const void *data, size_t len);
 /* Sends whatever was not streamed. Called once by the worker. */
 int resp_finish(struct response *resp);
 const char *http_reason(int status);
+
+/* Answers for a failed database call: 503 with Retry-After when it is down, else 500. */
+void resp_db_error(struct response *resp, enum db_status st);
 
 #endif
