@@ -1,3 +1,9 @@
+/* app: the entry of every request. app_handle() finds the route, enforces
+ * what the route table says (method, access, dev-only, the database being
+ * up), calls the handler and makes sure no transaction outlives it. The
+ * struct app is what a worker holds for its whole life; fcgi/ fills it and
+ * hands requests in, so nothing below the api layer knows about processes.
+ */
 #ifndef PAY_APP_H
 #define PAY_APP_H
 

@@ -1,10 +1,9 @@
+/* handlers: every endpoint's handler; routes.c says which path, method and access each serves. */
 #ifndef PAY_HANDLERS_H
 #define PAY_HANDLERS_H
 
 #include "api/app.h"
 #include "http/router.h"
-
-/* Every endpoint's handler; routes.c says which path, method and access each serves. */
 
 /* service.c */
 handler_fn h_health, h_configuration, h_shkeeper_config;

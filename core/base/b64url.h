@@ -1,10 +1,9 @@
+/* b64url: base64url without padding (RFC 4648 §5), as JWTs use it. */
 #ifndef PAY_B64URL_H
 #define PAY_B64URL_H
 
 #include <stddef.h>
 #include <sys/types.h>
-
-/* Base64url without padding (RFC 4648 §5), as JWTs use it. */
 
 /* Writes the encoding and a NUL; out needs 4 * ceil(len / 3) + 1 bytes. */
 void b64url_encode(const unsigned char *in, size_t len, char *out);

@@ -1,18 +1,16 @@
-#ifndef PAY_BREAKER_H
-#define PAY_BREAKER_H
-
-#include <stdbool.h>
-
-#include <json-c/json.h>
-
-/*
- * A circuit breaker per upstream, shared by every worker of the pool: the
+/* breaker: a circuit breaker per upstream, shared by every worker of the pool: the
  * state lives in an anonymous shared mapping made by the master before it
  * forks, and is changed only with atomic operations. After `failures`
  * consecutive failures the breaker opens and callers are answered at once;
  * after `cooldown` seconds one caller is let through as a probe; its success
  * closes the breaker, its failure opens it for another cool-down.
  */
+#ifndef PAY_BREAKER_H
+#define PAY_BREAKER_H
+
+#include <stdbool.h>
+
+#include <json-c/json.h>
 
 enum upstream {
 	UPSTREAM_SHKEEPER,

@@ -1,15 +1,14 @@
+/* buf: a growable byte buffer, always NUL-terminated so it can be read as a string.
+ * The struct is owned by whoever declares it; buf_free() releases the bytes.
+ * Allocation failure aborts the process (see xalloc.h): a worker that cannot
+ * allocate a few kilobytes cannot do anything useful, and the master respawns it.
+ */
 #ifndef PAY_BUF_H
 #define PAY_BUF_H
 
 #include <stdarg.h>
 #include <stddef.h>
 
-/*
- * A growable byte buffer, always NUL-terminated so it can be read as a string.
- * The struct is owned by whoever declares it; buf_free() releases the bytes.
- * Allocation failure aborts the process (see xalloc.h): a worker that cannot
- * allocate a few kilobytes cannot do anything useful, and the master respawns it.
- */
 struct buf {
 	char *data;
 	size_t len;

@@ -1,11 +1,4 @@
-#ifndef PAY_CONFIG_H
-#define PAY_CONFIG_H
-
-#include <stdbool.h>
-#include <stddef.h>
-
-/*
- * The service's settings: one file of `key = value` lines, each key
+/* config: the service's settings: one file of `key = value` lines, each key
  * overridable by the environment variable PAYMENTS_<KEY> (upper case, dots
  * as underscores). Secrets are never written in the file itself: `*_file`
  * keys name files to read, resolved against $CREDENTIALS_DIRECTORY when
@@ -14,6 +7,11 @@
  * config_load() either returns a complete, validated config or fails with a
  * message naming the offending setting; nothing starts on a bad config.
  */
+#ifndef PAY_CONFIG_H
+#define PAY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
 
 #define CONFIG_MAX_TOKENS 16
 #define CONFIG_MAX_CURRENCIES 16

@@ -1,13 +1,4 @@
-#ifndef PAY_DB_H
-#define PAY_DB_H
-
-#include <stdbool.h>
-#include <time.h>
-
-#include <libpq-fe.h>
-
-/*
- * One libpq connection per worker, opened lazily and re-opened after a
+/* db: one libpq connection per worker, opened lazily and re-opened after a
  * failure. While the database is unreachable every call answers
  * DB_UNAVAILABLE quickly (at most one connection attempt a second), so the
  * worker keeps serving 503s instead of hanging or dying.
@@ -15,6 +6,13 @@
  * Every statement goes through db_exec() with its parameters apart from the
  * SQL text: nothing from outside is ever spliced into a statement.
  */
+#ifndef PAY_DB_H
+#define PAY_DB_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include <libpq-fe.h>
 
 enum db_status {
 	DB_OK = 0,

@@ -1,13 +1,12 @@
+/* hmac: HMAC-SHA256 over the concatenation of up to four byte strings, as lower-case
+ * hex: webhook signatures are MACs over "<timestamp>." + body, or over the
+ * body alone. Returns 0, or -1 if OpenSSL fails.
+ */
 #ifndef PAY_HMAC_H
 #define PAY_HMAC_H
 
 #include <stddef.h>
 
-/*
- * HMAC-SHA256 over the concatenation of up to four byte strings, as lower-case
- * hex: webhook signatures are MACs over "<timestamp>." + body, or over the
- * body alone. Returns 0, or -1 if OpenSSL fails.
- */
 struct hmac_part {
 	const void *data;
 	size_t len;

@@ -1,3 +1,8 @@
+/* httpc: outbound HTTP over libcurl, for provider APIs and JSON-RPC. One handle per
+ * process, made on first use (so after fork) and reused, keeping connections
+ * to an upstream alive between requests. Every call has a connect timeout,
+ * a total timeout and a bound on the answer's size.
+ */
 #ifndef PAY_HTTPC_H
 #define PAY_HTTPC_H
 
@@ -5,13 +10,6 @@
 #include <stddef.h>
 
 #include "base/buf.h"
-
-/*
- * Outbound HTTP over libcurl, for provider APIs and JSON-RPC. One handle per
- * process, made on first use (so after fork) and reused, keeping connections
- * to an upstream alive between requests. Every call has a connect timeout,
- * a total timeout and a bound on the answer's size.
- */
 
 enum httpc_err {
 	HTTPC_OK = 0,

@@ -1,11 +1,9 @@
-#ifndef PAY_LOG_H
-#define PAY_LOG_H
-
-/*
- * Line-oriented logging to stderr (journald adds the timestamp in production).
+/* log: line-oriented logging to stderr (journald adds the timestamp in production).
  * Every line carries the process id and the id of the request being served,
  * so one request can be followed across the pool. Never pass a secret here.
  */
+#ifndef PAY_LOG_H
+#define PAY_LOG_H
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 

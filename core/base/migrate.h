@@ -1,13 +1,11 @@
+/* migrate: the schema's migrations, compiled in from sql/NNN_name.sql so the binary
+ * and its schema always travel together. Each is applied once, in order, in
+ * its own transaction, and recorded in schema_migrations.
+ */
 #ifndef PAY_MIGRATE_H
 #define PAY_MIGRATE_H
 
 #include "base/db.h"
-
-/*
- * The schema's migrations, compiled in from sql/NNN_name.sql so the binary
- * and its schema always travel together. Each is applied once, in order, in
- * its own transaction, and recorded in schema_migrations.
- */
 
 struct migration {
 	int version;

@@ -1,15 +1,13 @@
-#ifndef PAY_MONEY_H
-#define PAY_MONEY_H
-
-#include <json-c/json.h>
-
-/*
- * Amounts as exact decimal text. An amount from a request is taken from the
+/* money: amounts as exact decimal text. An amount from a request is taken from the
  * JSON source text (a number or a string), checked, and normalised (no
  * leading zeros, no trailing fractional zeros) so the database and every
  * response see the same digits. Nothing here rounds: what cannot be held
  * exactly is refused.
  */
+#ifndef PAY_MONEY_H
+#define PAY_MONEY_H
+
+#include <json-c/json.h>
 
 #define MONEY_MAX_INT_DIGITS 18
 #define MONEY_MAX_SCALE 18

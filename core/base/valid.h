@@ -1,12 +1,10 @@
+/* valid: shape checks for identifiers that arrive from outside. Each answers whether
+ * the whole NUL-terminated string has the shape; none allocates.
+ */
 #ifndef PAY_VALID_H
 #define PAY_VALID_H
 
 #include <stdbool.h>
-
-/*
- * Shape checks for identifiers that arrive from outside. Each answers whether
- * the whole NUL-terminated string has the shape; none allocates.
- */
 
 #define ID_MAX 64
 

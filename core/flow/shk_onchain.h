@@ -1,3 +1,9 @@
+/* shk_onchain: SHKeeper's word that an invoice is paid, checked on the chain before the
+ * escrow counts as funded: every transaction the callback lists in the
+ * invoice's crypto must be final and pay the invoice's deposit address, and
+ * together they must reach what SHKeeper itself calls paid (95 % of the
+ * invoice's crypto amount).
+ */
 #ifndef PAY_SHK_ONCHAIN_H
 #define PAY_SHK_ONCHAIN_H
 
@@ -7,14 +13,6 @@
 #include <libpq-fe.h>
 
 #include "base/config.h"
-
-/*
- * SHKeeper's word that an invoice is paid, checked on the chain before the
- * escrow counts as funded: every transaction the callback lists in the
- * invoice's crypto must be final and pay the invoice's deposit address, and
- * together they must reach what SHKeeper itself calls paid (95 % of the
- * invoice's crypto amount).
- */
 
 enum onchain {
 	ONCHAIN_CONFIRMED,      /* the chain agrees */

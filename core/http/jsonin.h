@@ -1,3 +1,9 @@
+/* jsonin: request bodies are checked against a declarative table before a handler
+ * uses them: each field has a name, a kind and whether it is required.
+ * Unknown fields are refused, so a typo ("ammount") is an error the client
+ * sees instead of a silently ignored value. On a bad body the response is
+ * already a 400 naming the field; the handler just returns.
+ */
 #ifndef PAY_JSONIN_H
 #define PAY_JSONIN_H
 
@@ -7,14 +13,6 @@
 
 #include "base/money.h"
 #include "http/req.h"
-
-/*
- * Request bodies are checked against a declarative table before a handler
- * uses them: each field has a name, a kind and whether it is required.
- * Unknown fields are refused, so a typo ("ammount") is an error the client
- * sees instead of a silently ignored value. On a bad body the response is
- * already a 400 naming the field; the handler just returns.
- */
 
 enum jkind {
 	JK_ID,          /* marketplace id: [A-Za-z0-9_-]{1,64} */

@@ -1,3 +1,7 @@
+/* jwt: HS256 JSON Web Tokens, and nothing else: the header must say "HS256", so a
+ * token claiming "none" or an asymmetric algorithm is refused before any key
+ * is used. `exp` is required; `nbf` and `iat` are honoured when present.
+ */
 #ifndef PAY_JWT_H
 #define PAY_JWT_H
 
@@ -5,12 +9,6 @@
 #include <time.h>
 
 #include "http/req.h"
-
-/*
- * HS256 JSON Web Tokens, and nothing else: the header must say "HS256", so a
- * token claiming "none" or an asymmetric algorithm is refused before any key
- * is used. `exp` is required; `nbf` and `iat` are honoured when present.
- */
 
 #define JWT_MAX_LEN 4096
 

@@ -1,5 +1,4 @@
-/*
- * req: a request as handlers see it, independent of FastCGI. The worker fills
+/* req: a request as handlers see it, independent of FastCGI. The worker fills
  * it from the FastCGI params and body; handlers read it through these
  * functions, which bound and decode what they return. Readers that can refuse
  * a value (a query number, a page) write the 400 themselves, so a handler only

@@ -1,5 +1,4 @@
-/*
- * resp: a response as handlers build it. JSON answers use the envelope every
+/* resp: a response as handlers build it. JSON answers use the envelope every
  * endpoint shares ({"success":…}); a streamed answer writes its head once and
  * then goes straight to the sink the worker gave, which writes to FastCGI.
  * The response owns its buffers; resp_free() releases them.

@@ -1,13 +1,11 @@
+/* router: a route is a method, a path pattern with `:name` segments, the handler, who
+ * may call it, and what it needs. The dispatcher enforces access and the
+ * database before the handler runs, so handlers start from a checked caller.
+ */
 #ifndef PAY_ROUTER_H
 #define PAY_ROUTER_H
 
 #include "http/req.h"
-
-/*
- * Routes: a method, a path pattern with `:name` segments, the handler, who
- * may call it, and what it needs. The dispatcher enforces access and the
- * database before the handler runs, so handlers start from a checked caller.
- */
 
 typedef void handler_fn(struct request *req, struct response *resp);
 

@@ -1,3 +1,10 @@
+/* coord: the coordinator: the one function through which every change of a payment
+ * passes, whatever its source (admin, provider webhook, chain check, job).
+ * One transaction: advisory locks in a fixed order (purchase request, then
+ * payment), the row locked, the move checked, the row updated, an audit row
+ * and the outbox events written, commit. A move backwards changes nothing
+ * and says so, so late or repeated events are harmless.
+ */
 #ifndef PAY_COORD_H
 #define PAY_COORD_H
 
@@ -6,15 +13,6 @@
 #include <libpq-fe.h>
 
 #include "base/db.h"
-
-/*
- * The coordinator: the one function through which every change of a payment
- * passes, whatever its source (admin, provider webhook, chain check, job).
- * One transaction: advisory locks in a fixed order (purchase request, then
- * payment), the row locked, the move checked, the row updated, an audit row
- * and the outbox events written, commit. A move backwards changes nothing
- * and says so, so late or repeated events are harmless.
- */
 
 /*
  * Namespaces of the two-int advisory lock keys (namespace, hashtext(key)),

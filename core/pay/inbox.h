@@ -1,3 +1,8 @@
+/* inbox: the webhook inbox: every delivery from a provider is stored raw, with its
+ * verdict, before anything acts on it, so it can be inspected and replayed.
+ * A byte-identical repeat of a valid delivery is stored too, pointing at the
+ * first (the unique index webhook_inbox_once decides which is first).
+ */
 #ifndef PAY_INBOX_H
 #define PAY_INBOX_H
 
@@ -5,13 +10,6 @@
 #include <stddef.h>
 
 #include "base/db.h"
-
-/*
- * The webhook inbox: every delivery from a provider is stored raw, with its
- * verdict, before anything acts on it, so it can be inspected and replayed.
- * A byte-identical repeat of a valid delivery is stored too, pointing at the
- * first (the unique index webhook_inbox_once decides which is first).
- */
 
 /*
  * The largest delivery kept. A SHKeeper callback listing a hundred

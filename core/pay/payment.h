@@ -1,3 +1,6 @@
+/* payment: what a payment is: its states, the moves between them, and how a row
+ * reads as JSON. States only move forward; see payment_status_allows().
+ */
 #ifndef PAY_PAYMENT_H
 #define PAY_PAYMENT_H
 
@@ -5,11 +8,6 @@
 
 #include <json-c/json.h>
 #include <libpq-fe.h>
-
-/*
- * What a payment is: its states, the moves between them, and how a row
- * reads as JSON. States only move forward; see payment_status_allows().
- */
 
 /* The columns every payment query selects, in the order payment_json() reads them. */
 #define PAYMENT_COLUMNS \

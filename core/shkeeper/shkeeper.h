@@ -1,3 +1,7 @@
+/* shkeeper: the SHKeeper gateway as PROVIDERS.md describes it: invoices are created
+ * with the API key, errors come back as HTTP 200 with status "error", and
+ * callbacks are signed with HMAC-SHA256 over "<timestamp>.<raw body>".
+ */
 #ifndef PAY_SHKEEPER_H
 #define PAY_SHKEEPER_H
 
@@ -9,12 +13,6 @@
 
 #include "base/config.h"
 #include "base/money.h"
-
-/*
- * The SHKeeper gateway as PROVIDERS.md describes it: invoices are created
- * with the API key, errors come back as HTTP 200 with status "error", and
- * callbacks are signed with HMAC-SHA256 over "<timestamp>.<raw body>".
- */
 
 #define SHK_MAX_SKEW 300    /* seconds a callback's timestamp may be off */
 

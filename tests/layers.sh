@@ -1,0 +1,51 @@
+#!/bin/sh
+# Checks that dependencies in core/ point one way: a file may include headers
+# of its own folder and of the folders below it, never of one above or beside.
+# The order is the one README.md's map gives.
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+# folder: the folders it may include from (besides itself)
+allowed() {
+	case "$1" in
+	base) echo "" ;;
+	http | evm | shkeeper) echo "base" ;;
+	pay) echo "base" ;;
+	flow) echo "base http evm shkeeper pay" ;;
+	api) echo "base http evm shkeeper pay flow" ;;
+	*) echo "?" ;;
+	esac
+}
+
+bad=0
+for f in core/*/*.[ch]; do
+	dir=${f#core/}
+	dir=${dir%%/*}
+	ok=$(allowed "$dir")
+	if [ "$ok" = "?" ]; then
+		echo "layers: $f is in a folder the map does not know (add it to tests/layers.sh and README.md)"
+		bad=1
+		continue
+	fi
+	for inc in $(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$f"); do
+		case "$inc" in
+		*/*) to=${inc%%/*} ;;
+		*)
+			echo "layers: $f includes \"$inc\" without its folder"
+			bad=1
+			continue
+			;;
+		esac
+		[ "$to" = "$dir" ] && continue
+		case " $ok " in
+		*" $to "*) ;;
+		*)
+			echo "layers: $f ($dir) includes $inc: $to is not below $dir"
+			bad=1
+			;;
+		esac
+	done
+done
+[ "$bad" -eq 0 ] && echo "layers: every include in core/ points down"
+exit "$bad"
