@@ -22,13 +22,14 @@
 #include "base/xalloc.h"
 #include "evm/chain.h"
 #include "http/jwt.h"
+#include "jobs/jobs.h"
 #include "listen.h"
 #include "master.h"
 
 static int usage(void)
 {
 	fprintf(stderr,
-	        "usage: fcgi-payments [-c FILE] serve | migrate | check\n"
+	        "usage: fcgi-payments [-c FILE] serve | jobs | migrate | check\n"
 	        "       fcgi-payments [-c FILE] token --sub ID --role buyer|seller|admin [--ttl SECONDS]\n");
 	return 2;
 }
@@ -99,6 +100,16 @@ int main(int argc, char **argv)
 			rc = 1;
 		} else {
 			return master_run(cfg, path, fd);
+		}
+	} else if (strcmp(argv[i], "jobs") == 0) {
+		if (breaker_init(cfg->breaker_failures, cfg->breaker_cooldown_seconds) != 0) {
+			fprintf(stderr, "fcgi-payments: cannot map the breaker state\n");
+			rc = 1;
+		} else if (chain_check_startup(cfg, err, sizeof(err)) != 0) {
+			fprintf(stderr, "fcgi-payments: %s\n", err);
+			rc = 1;
+		} else {
+			rc = jobs_main(cfg);
 		}
 	} else if (strcmp(argv[i], "migrate") == 0) {
 		struct db db;

@@ -13,7 +13,8 @@ allowed() {
 	http | evm | shkeeper) echo "base" ;;
 	pay) echo "base" ;;
 	flow) echo "base http evm shkeeper pay" ;;
-	api) echo "base http evm shkeeper pay flow" ;;
+	jobs) echo "base http evm shkeeper pay flow" ;;
+	api) echo "base http evm shkeeper pay flow jobs" ;;
 	*) echo "?" ;;
 	esac
 }

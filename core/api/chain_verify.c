@@ -139,7 +139,6 @@ void h_chain_verify_all(struct request *req, struct response *resp)
 {
 	const char *actor = req->auth.sub;
 	long limit;
-	char lim[16];
 	PGresult *rows = NULL;
 	enum db_status st;
 	int counts[CHAINPAY_DB + 1] = { 0 };
@@ -151,16 +150,7 @@ void h_chain_verify_all(struct request *req, struct response *resp)
 		resp_db_error(resp, DB_UNAVAILABLE);
 		return;
 	}
-	snprintf(lim, sizeof(lim), "%ld", limit);
-	const char *p[1] = { lim };
-	/* Oldest check first, so a batch that stops early does not starve the rest.
-	 * A payment without a sender wallet cannot be verified: it would head every batch. */
-	st = db_exec(req->app->db, &rows,
-	             "SELECT " PAYMENT_COLUMNS ", coalesce(p.tx_hash, p.metadata->>'submittedTxHash')"
-	             " FROM payments p WHERE p.provider = 'decentralized' AND p.direction = 'in'"
-	             " AND p.status IN ('pending', 'processing') AND p.sender_address IS NOT NULL"
-	             " AND coalesce(p.tx_hash, p.metadata->>'submittedTxHash') ~ '^0x[0-9a-fA-F]{64}$'"
-	             " ORDER BY p.updated_at, p.id LIMIT $1::integer", 1, p);
+	st = chainpay_select_unverified(req->app->db, limit, &rows);
 	if (st != DB_OK) {
 		resp_db_error(resp, st);
 		return;
@@ -221,23 +211,13 @@ void h_chain_fetch_tx(struct request *req, struct response *resp)
 void h_chain_fetch_missing(struct request *req, struct response *resp)
 {
 	long limit;
-	char lim[16];
 	PGresult *rows = NULL;
 	enum db_status st;
 	time_t deadline = time(NULL) + BATCH_SECONDS;
 
 	if (batch_limit(req, resp, FETCH_ALL_DEFAULT, FETCH_ALL_MAX, &limit) != 0)
 		return;
-	snprintf(lim, sizeof(lim), "%ld", limit);
-	const char *p[1] = { lim };
-	st = db_exec(req->app->db, &rows,
-	             "SELECT " PAYMENT_COLUMNS " FROM payments p WHERE p.direction = 'in'"
-	             " AND p.status = 'completed' AND p.tx_hash IS NULL"
-	             /* Payments with nothing to search by would fill every batch. */
-	             " AND (p.provider = 'shkeeper' OR (p.network IS NOT NULL AND p.token_contract IS NOT NULL"
-	             "      AND p.receiver_address IS NOT NULL AND p.sender_address IS NOT NULL))"
-	             " ORDER BY p.provider = 'shkeeper', p.completed_at DESC NULLS LAST, p.id"
-	             " LIMIT $1::integer", 1, p);
+	st = chainpay_select_missing_tx(req->app->db, limit, &rows);
 	if (st != DB_OK) {
 		resp_db_error(resp, st);
 		return;

@@ -20,7 +20,7 @@ handler_fn h_cleanup_pending, h_callback;
 handler_fn h_shkeeper_intent, h_shkeeper_webhook, h_shk_confirm, h_webhook_replay;
 handler_fn h_shk_test, h_shk_callback_test, h_shk_create_test_payment, h_shk_trigger_webhook;
 /* observe.c */
-handler_fn h_webhook_stats, h_wallet_monitor_status, h_auto_webhook_status, h_admin_events,
+handler_fn h_webhook_stats, h_wallet_monitor_status, h_auto_webhook_status, h_admin_events, h_admin_jobs,
     h_admin_webhooks;
 /* wallet_direct.c, chain_verify.c: wallet-direct payments and on-chain verification */
 handler_fn h_chain_save, h_chain_status, h_chain_update, h_chain_receiver, h_chain_history;

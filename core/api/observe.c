@@ -170,3 +170,45 @@ void h_admin_webhooks(struct request *req, struct response *resp)
 	resp_ok(resp, 200, data, NULL);
 	PQclear(res);
 }
+
+/* Each job as the copy that last ran it recorded it; overdue means no copy is leading it now. */
+void h_admin_jobs(struct request *req, struct response *resp)
+{
+	static const char *const names[] = { "job", "leaderHost", "leaderPid", "lastStartedAt",
+		                             "lastFinishedAt", "seen", "changed", "errors", "result",
+		                             "backlog", "nextRunAt", "overdue" };
+	PGresult *res = NULL;
+	enum db_status st = db_exec(req->app->db, &res,
+	                            "SELECT job, leader_host, leader_pid,"
+	                            " to_char(last_started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+	                            " to_char(last_finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+	                            " last_seen, last_changed, last_errors, last_result, backlog,"
+	                            " to_char(next_run_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+	                            " next_run_at < now() - interval '1 minute'"
+	                            " FROM job_runs ORDER BY job", 0, NULL);
+
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
+		return;
+	}
+	json_object *list = json_object_new_array(), *data = json_object_new_object();
+	for (int i = 0; i < PQntuples(res); i++) {
+		json_object *d = json_object_new_object();
+		for (int c = 0; c < (int)(sizeof(names) / sizeof(names[0])); c++) {
+			const char *v = PQgetvalue(res, i, c);
+			json_object *o;
+
+			if (c == 2 || (c >= 5 && c <= 7) || c == 9)
+				o = json_object_new_int64(atoll(v));
+			else if (c == 11)
+				o = json_object_new_boolean(*v == 't');
+			else
+				o = json_object_new_string(v);
+			json_object_object_add(d, names[c], o);
+		}
+		json_object_array_add(list, d);
+	}
+	json_object_object_add(data, "jobs", list);
+	resp_ok(resp, 200, data, NULL);
+	PQclear(res);
+}

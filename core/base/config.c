@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,8 @@ static const char *const known_keys[] = {
 	"shkeeper_connect_timeout_ms", "shkeeper_verify_on_chain", "breaker_failures",
 	"breaker_cooldown_seconds",
 	"internal_token_file",
+	"jobs_lock_database_url", "jobs_reverify_seconds", "jobs_backfill_seconds",
+	"jobs_retention_seconds", "jobs_batch", "retention_inbox_days", "retention_events_days",
 };
 
 /* Per-network and per-token keys: <prefix><network>[.<SYMBOL>]. */
@@ -497,6 +500,32 @@ static int build_upstreams(struct kv *kv, struct config *cfg, char *err, size_t 
 	return 0;
 }
 
+/* The jobs process; the request path reads none of it. */
+static int build_jobs(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+{
+	static const struct {
+		const char *key;
+		long dflt, min, max;
+		size_t off;
+	} ints[] = {
+		{ "jobs_reverify_seconds", 60, 0, 86400, offsetof(struct jobs_conf, reverify_seconds) },
+		{ "jobs_backfill_seconds", 600, 0, 86400, offsetof(struct jobs_conf, backfill_seconds) },
+		{ "jobs_retention_seconds", 3600, 0, 86400, offsetof(struct jobs_conf, retention_seconds) },
+		{ "jobs_batch", 50, 1, 1000, offsetof(struct jobs_conf, batch) },
+		{ "retention_inbox_days", 30, 1, 3650, offsetof(struct jobs_conf, retention_inbox_days) },
+		{ "retention_events_days", 30, 1, 3650, offsetof(struct jobs_conf, retention_events_days) },
+	};
+	long n;
+
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		if (get_long(kv, ints[i].key, ints[i].dflt, ints[i].min, ints[i].max, &n, err, errlen))
+			return -1;
+		*(int *)((char *)&cfg->jobs + ints[i].off) = (int)n;
+	}
+	return copy_str("jobs_lock_database_url", get(kv, "jobs_lock_database_url", cfg->database_url),
+	                cfg->jobs.lock_database_url, sizeof(cfg->jobs.lock_database_url), err, errlen);
+}
+
 static int build(struct kv *kv, struct config *cfg, char *err, size_t errlen)
 {
 	const char *v;
@@ -581,7 +610,7 @@ static int build(struct kv *kv, struct config *cfg, char *err, size_t errlen)
 	    parse_networks(kv, cfg, err, errlen) ||
 	    parse_tokens(kv, cfg, err, errlen))
 		return -1;
-	return build_upstreams(kv, cfg, err, errlen);
+	return build_upstreams(kv, cfg, err, errlen) || build_jobs(kv, cfg, err, errlen) ? -1 : 0;
 }
 
 int config_load(const char *path, struct config *out, char *err, size_t errlen)

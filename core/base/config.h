@@ -18,6 +18,19 @@
 #define CONFIG_MAX_NETWORKS 4
 #define CONFIG_MAX_RPC 4
 
+/* The jobs process: how often each job runs (0: never) and what it keeps. */
+struct jobs_conf {
+	/* Leader locks are session locks: this URL must reach PostgreSQL itself,
+	 * never a transaction-mode pooler, which would hand the lock to others. */
+	char lock_database_url[1024];
+	int reverify_seconds;
+	int backfill_seconds;
+	int retention_seconds;
+	int batch;                      /* items a job takes per run */
+	int retention_inbox_days;       /* inbox rows that changed nothing */
+	int retention_events_days;      /* outbox events, once announced */
+};
+
 enum listen_kind { LISTEN_UNIX, LISTEN_TCP, LISTEN_SYSTEMD };
 
 struct token_conf {
@@ -92,6 +105,8 @@ struct config {
 	size_t internal_token_len;
 	struct token_conf tokens[CONFIG_MAX_TOKENS];
 	size_t n_tokens;
+
+	struct jobs_conf jobs;
 };
 
 /* Returns 0, or -1 with a message for a person in err. */

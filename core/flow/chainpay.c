@@ -523,3 +523,34 @@ void chainpay_fetch_tx(struct db *db, const struct config *cfg, const PGresult *
 	}
 	record_found(db, id, network, "eth_getLogs", "chain", actor, request_id, out);
 }
+
+enum db_status chainpay_select_unverified(struct db *db, long limit, PGresult **rows)
+{
+	char lim[24];
+	const char *p[1] = { lim };
+
+	snprintf(lim, sizeof(lim), "%ld", limit);
+	/* A payment without a sender wallet cannot be verified: it would head every batch. */
+	return db_exec(db, rows,
+	               "SELECT " PAYMENT_COLUMNS ", coalesce(p.tx_hash, p.metadata->>'submittedTxHash')"
+	               " FROM payments p WHERE p.provider = 'decentralized' AND p.direction = 'in'"
+	               " AND p.status IN ('pending', 'processing') AND p.sender_address IS NOT NULL"
+	               " AND coalesce(p.tx_hash, p.metadata->>'submittedTxHash') ~ '^0x[0-9a-fA-F]{64}$'"
+	               " ORDER BY p.updated_at, p.id LIMIT $1::integer", 1, p);
+}
+
+enum db_status chainpay_select_missing_tx(struct db *db, long limit, PGresult **rows)
+{
+	char lim[24];
+	const char *p[1] = { lim };
+
+	snprintf(lim, sizeof(lim), "%ld", limit);
+	return db_exec(db, rows,
+	               "SELECT " PAYMENT_COLUMNS " FROM payments p WHERE p.direction = 'in'"
+	               " AND p.status = 'completed' AND p.tx_hash IS NULL"
+	               /* Payments with nothing to search by would fill every batch. */
+	               " AND (p.provider = 'shkeeper' OR (p.network IS NOT NULL AND p.token_contract IS NOT NULL"
+	               "      AND p.receiver_address IS NOT NULL AND p.sender_address IS NOT NULL))"
+	               " ORDER BY p.provider = 'shkeeper', p.completed_at DESC NULLS LAST, p.id"
+	               " LIMIT $1::integer", 1, p);
+}

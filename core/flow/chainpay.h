@@ -62,6 +62,15 @@ void chainpay_verify(struct db *db, const struct config *cfg, const PGresult *pa
 void chainpay_fetch_tx(struct db *db, const struct config *cfg, const PGresult *pay, int r,
     const char *actor, const char *request_id, time_t deadline, struct chainpay_outcome *out);
 
+/*
+ * The batches the admin endpoints and the jobs process work through, oldest
+ * first so a batch that stops early does not starve the rest. *rows (the
+ * caller's to PQclear) holds PAYMENT_COLUMNS; for the unverified, one more
+ * last column holds the hash to check.
+ */
+enum db_status chainpay_select_unverified(struct db *db, long limit, PGresult **rows);
+enum db_status chainpay_select_missing_tx(struct db *db, long limit, PGresult **rows);
+
 /* HTTP status for an outcome. */
 int chainpay_http_status(const struct chainpay_outcome *out);
 const char *chainpay_kind_name(enum chainpay_kind k);

@@ -21,6 +21,8 @@ die() {
 render_units() {
 	sed "s|/usr/local/bin/fcgi-payments|$BIN|g" \
 		"$ROOT/systemd/fcgi-payments.service" >"$1/fcgi-payments.service"
+	sed "s|/usr/local/bin/fcgi-payments|$BIN|g" \
+		"$ROOT/systemd/fcgi-payments-jobs.service" >"$1/fcgi-payments-jobs.service"
 	cp "$ROOT/systemd/fcgi-payments.socket" "$1/fcgi-payments.socket"
 }
 
@@ -32,7 +34,7 @@ verify_units() {
 	out=$1/verify.out
 	rc=0
 	(cd "$1" && systemd-analyze verify --man=no --generators=no \
-		./fcgi-payments.socket ./fcgi-payments.service) >"$out" 2>&1 || rc=$?
+		./fcgi-payments.socket ./fcgi-payments.service ./fcgi-payments-jobs.service) >"$out" 2>&1 || rc=$?
 	if [ "$rc" -ne 0 ] || grep -q 'fcgi-payments' "$out"; then
 		cat "$out" >&2
 		die "systemd-analyze verify reported problems (exit $rc)"
@@ -41,14 +43,18 @@ verify_units() {
 }
 
 security_score() {
-	(cd "$1" && systemd-analyze security --offline=yes ./fcgi-payments.service) \
+	(cd "$1" && systemd-analyze security --offline=yes "./$2") \
 		>"$1/security.out" 2>&1 || true
 	line=$(grep 'Overall exposure level' "$1/security.out" || true)
 	if [ -z "$line" ]; then
 		cat "$1/security.out" >&2
-		die "systemd-analyze security printed no exposure level"
+		die "systemd-analyze security printed no exposure level for $2"
 	fi
-	echo "$line"
+	echo "$2: $line"
+	# Both units keep the sandbox the service was given: 2.0 at most (systemd's "OK").
+	score=$(printf '%s\n' "$line" | sed -n 's/.*: \([0-9][0-9]*\.[0-9]\).*/\1/p')
+	awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 2.0) }' ||
+		die "$2: exposure ${score:-unknown} is above 2.0"
 }
 
 main() {
@@ -64,7 +70,8 @@ main() {
 	trap 'rm -rf "$tmp"' EXIT
 	render_units "$tmp"
 	verify_units "$tmp"
-	security_score "$tmp"
+	security_score "$tmp" fcgi-payments.service
+	security_score "$tmp" fcgi-payments-jobs.service
 }
 
 main "$@"

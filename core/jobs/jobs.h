@@ -1,0 +1,47 @@
+/* jobs: the work beside the request path, as one process (`fcgi-payments
+ * jobs`) on the same core code. Each job runs on its own interval, only in
+ * the copy holding its leader lock (leader.h), on batches it takes from the
+ * database; every state change goes through the coordinator like any
+ * request's. A run ends with one log line (job, items seen and changed,
+ * errors, duration) and a row in job_runs for the admin view. SIGTERM lets
+ * the item in hand finish, then the process exits.
+ *
+ * Layer: jobs (uses flow, pay, shkeeper, evm, http, base).
+ */
+#ifndef PAY_JOBS_H
+#define PAY_JOBS_H
+
+#include <stdbool.h>
+
+#include "base/config.h"
+#include "base/db.h"
+#include "jobs/leader.h"
+
+struct job_ctx {
+	const struct config *cfg;
+	struct db *db;              /* the work connection */
+	struct leader *leader;
+	const char *actor;          /* audit source of what the job changes: "jobs" */
+	char tag[48];               /* stands for a request id in the log: "job-<name>-<run>" */
+};
+
+struct job_result {
+	long seen;                  /* items looked at */
+	long changed;               /* items the run changed */
+	long errors;                /* items that failed (database, chain or provider down) */
+	long backlog;               /* items known to be left for later runs */
+};
+
+/* A job's run. Returns 0, or -1 when the run failed as a whole (logged). */
+typedef int job_fn(struct job_ctx *ctx, struct job_result *res);
+
+/* Between items: false once SIGTERM came or this copy lost its leader lock. */
+bool jobs_continue(struct job_ctx *ctx);
+
+/* The jobs process; returns the exit status. */
+int jobs_main(const struct config *cfg);
+
+/* The jobs: chainpay.c (reverify, backfill), retention.c. */
+job_fn jobs_reverify, jobs_backfill, jobs_retention;
+
+#endif
