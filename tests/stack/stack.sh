@@ -8,6 +8,8 @@
 #   tests/stack/stack.sh down DIR      stop everything; never fails
 #   tests/stack/stack.sh pg-stop DIR   stop only PostgreSQL (database outage)
 #   tests/stack/stack.sh pg-start DIR  start it again
+#   tests/stack/stack.sh pool-restart DIR  restart the first pool (e.g. with
+#                                      another PAYMENTS_WORKERS)
 #   tests/stack/stack.sh pool2-up DIR  a second pool and nginx on the same
 #                                      database (ports +1); DIR/env gets BASE_URL2
 #   tests/stack/stack.sh pool2-down DIR  stop them again
@@ -457,6 +459,15 @@ pool2_down() {
 	if [ -f "$DIR/env" ]; then sed -i '/^BASE_URL2=/d' "$DIR/env"; fi
 }
 
+# The first pool again, e.g. with another PAYMENTS_WORKERS (the bench's sweep).
+pool_restart() {
+	[ -s "$DIR/env" ] || die "no stack in $DIR (run up first)"
+	BIN=$(sed -n 's/^BIN=//p' "$DIR/env")
+	chain_env
+	pool_stop
+	pool_start
+}
+
 # --- Subcommands ------------------------------------------------------------
 
 write_env() {
@@ -577,6 +588,7 @@ main() {
 	down) set_dir "${2-}" && stack_down ;;
 	pg-stop) set_dir "${2-}" && pg_stop ;;
 	pg-start) set_dir "${2-}" && pg_start ;;
+	pool-restart) set_dir "${2-}" && pool_restart ;;
 	pool2-up) set_dir "${2-}" && pool2_up ;;
 	pool2-down) set_dir "${2-}" && pool2_down ;;
 	run) stack_run ;;
