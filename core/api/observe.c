@@ -70,10 +70,47 @@ static void watcher_status(struct request *req, struct response *resp, const cha
 	PQclear(res);
 }
 
+/* What the chain watcher of the jobs process watches, and how far behind each network it is. */
 void h_wallet_monitor_status(struct request *req, struct response *resp)
 {
-	watcher_status(req, resp, "isMonitoring", "pendingDepositAddresses",
-	               "no chain watcher runs; pay-ins complete by SHKeeper callback or the buyer's verified transaction");
+	PGresult *res = NULL, *addr = NULL;
+	enum db_status st = db_exec(req->app->db, &res,
+	                            "SELECT network, last_block, safe_block, head_block,"
+	                            " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+	                            " updated_at > now() - interval '5 minutes'"
+	                            " FROM chain_cursors ORDER BY network", 0, NULL);
+
+	if (st == DB_OK)
+		st = db_exec(req->app->db, &addr,
+		             "SELECT count(DISTINCT lower(sender_address)) FROM payments WHERE provider = 'decentralized'"
+		             " AND direction = 'in' AND status IN ('pending', 'processing') AND sender_address IS NOT NULL",
+		             0, NULL);
+	if (st != DB_OK) {
+		PQclear(res);
+		resp_db_error(resp, st);
+		return;
+	}
+	json_object *data = json_object_new_object(), *nets = json_object_new_array();
+	bool running = false;
+	for (int i = 0; i < PQntuples(res); i++) {
+		json_object *n = json_object_new_object();
+		long long last = atoll(PQgetvalue(res, i, 1)), head = atoll(PQgetvalue(res, i, 3));
+
+		json_object_object_add(n, "network", json_object_new_string(PQgetvalue(res, i, 0)));
+		json_object_object_add(n, "cursor", json_object_new_int64(last));
+		json_object_object_add(n, "finalBlock", json_object_new_int64(atoll(PQgetvalue(res, i, 2))));
+		json_object_object_add(n, "headBlock", json_object_new_int64(head));
+		json_object_object_add(n, "lagBlocks", json_object_new_int64(head > last ? head - last : 0));
+		json_object_object_add(n, "updatedAt", json_object_new_string(PQgetvalue(res, i, 4)));
+		running |= *PQgetvalue(res, i, 5) == 't';
+		json_object_array_add(nets, n);
+	}
+	json_object_object_add(data, "isMonitoring", json_object_new_boolean(running));
+	json_object_object_add(data, "watchedSenderWallets", json_object_new_int64(atoll(PQgetvalue(addr, 0, 0))));
+	json_object_object_add(data, "networks", nets);
+	resp_ok(resp, 200, data, NULL);
+	PQclear(res);
+	PQclear(addr);
 }
 
 void h_auto_webhook_status(struct request *req, struct response *resp)

@@ -23,6 +23,8 @@ struct jobs_conf {
 	/* Leader locks are session locks: this URL must reach PostgreSQL itself,
 	 * never a transaction-mode pooler, which would hand the lock to others. */
 	char lock_database_url[1024];
+	int watch_seconds;
+	int watch_window_blocks;        /* blocks per eth_getLogs, at most */
 	int reverify_seconds;
 	int backfill_seconds;
 	int retention_seconds;

@@ -554,3 +554,37 @@ enum db_status chainpay_select_missing_tx(struct db *db, long limit, PGresult **
 	               " ORDER BY p.provider = 'shkeeper', p.completed_at DESC NULLS LAST, p.id"
 	               " LIMIT $1::integer", 1, p);
 }
+
+void chainpay_apply_transfer(struct db *db, const struct config *cfg, const char *network,
+    const char *contract, const char *from, const char *amount, const char *tx_hash,
+    const char *actor, const char *request_id, struct chainpay_outcome *out)
+{
+	const char *p[4] = { network, contract, from, amount };
+	PGresult *rows = NULL;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->tx_hash, sizeof(out->tx_hash), "%s", tx_hash);
+	if ((out->dbst = db_exec(db, &rows,
+	                         "SELECT " PAYMENT_COLUMNS " FROM payments p WHERE p.provider = 'decentralized'"
+	                         " AND p.direction = 'in' AND p.status IN ('pending', 'processing')"
+	                         " AND p.network = $1 AND lower(p.token_contract) = lower($2)"
+	                         " AND lower(p.sender_address) = lower($3)"
+	                         " ORDER BY p.amount = $4::numeric DESC, p.created_at, p.id LIMIT 20", 4, p)) != DB_OK) {
+		say(out, CHAINPAY_DB, "database error");
+		return;
+	}
+	say(out, CHAINPAY_NOT_FOUND, "no open pay-in from %s waits for this transfer", from);
+	for (int i = 0; i < PQntuples(rows); i++) {
+		struct chainpay_outcome one;
+
+		chainpay_verify(db, cfg, rows, i, tx_hash, actor, request_id, &one);
+		/* Another pay-in of the same wallet may be the one this transfer pays. */
+		if (one.kind == CHAINPAY_FAILED || one.kind == CHAINPAY_CONFLICT) {
+			PQclear(one.row);
+			continue;
+		}
+		*out = one;
+		break;
+	}
+	PQclear(rows);
+}

@@ -71,6 +71,18 @@ void chainpay_fetch_tx(struct db *db, const struct config *cfg, const PGresult *
 enum db_status chainpay_select_unverified(struct db *db, long limit, PGresult **rows);
 enum db_status chainpay_select_missing_tx(struct db *db, long limit, PGresult **rows);
 
+/*
+ * A final transfer the chain watcher saw: `amount` (a decimal in token
+ * units) of the token at `contract` from `from` to the escrow wallet on
+ * `network`, in tx_hash. It is offered to the open wallet-direct pay-ins from
+ * that wallet in that token, those of exactly that amount first, then the
+ * oldest, each checked by chainpay_verify() as if its buyer had sent the
+ * hash, until one takes it. CHAINPAY_NOT_FOUND: none was waiting.
+ */
+void chainpay_apply_transfer(struct db *db, const struct config *cfg, const char *network,
+    const char *contract, const char *from, const char *amount, const char *tx_hash,
+    const char *actor, const char *request_id, struct chainpay_outcome *out);
+
 /* HTTP status for an outcome. */
 int chainpay_http_status(const struct chainpay_outcome *out);
 const char *chainpay_kind_name(enum chainpay_kind k);

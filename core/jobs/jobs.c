@@ -21,6 +21,7 @@ static const struct job jobs[] = {
 	{ "reverify", 1, jobs_reverify, offsetof(struct jobs_conf, reverify_seconds) },
 	{ "backfill", 2, jobs_backfill, offsetof(struct jobs_conf, backfill_seconds) },
 	{ "retention", 3, jobs_retention, offsetof(struct jobs_conf, retention_seconds) },
+	{ "watch", 4, jobs_watch, offsetof(struct jobs_conf, watch_seconds) },
 };
 
 #define N_JOBS (sizeof(jobs) / sizeof(jobs[0]))

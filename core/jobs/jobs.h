@@ -41,7 +41,7 @@ bool jobs_continue(struct job_ctx *ctx);
 /* The jobs process; returns the exit status. */
 int jobs_main(const struct config *cfg);
 
-/* The jobs: chainpay.c (reverify, backfill), retention.c. */
-job_fn jobs_reverify, jobs_backfill, jobs_retention;
+/* The jobs: watch.c, chainpay.c (reverify, backfill), retention.c. */
+job_fn jobs_watch, jobs_reverify, jobs_backfill, jobs_retention;
 
 #endif
