@@ -495,26 +495,38 @@ size_t shk_unverifiable_networks(const struct config *cfg, const char **out, siz
 	return n;
 }
 
+/* What a person must be told about such a network, in the log and in /health alike. */
+static void unverifiable_text(const char *net, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "SHKeeper pay-ins on %s will never be funded: shkeeper_verify_on_chain is on and rpc.%s is"
+	         " not set, so every PAID for %s is held (answered 503) until it is. Set rpc.%s and chain_id.%s"
+	         " (or shkeeper_verify_on_chain = false, trusting SHKeeper's word)", net, net, net, net, net);
+}
+
 void shk_warn_unverifiable(const struct config *cfg)
 {
 	const char *nets[CONFIG_MAX_NETWORKS];
 	size_t n = shk_unverifiable_networks(cfg, nets, CONFIG_MAX_NETWORKS);
+	char text[400];
 
-	for (size_t i = 0; i < n && i < CONFIG_MAX_NETWORKS; i++)
-		log_error("!!! SHKeeper pay-ins on %s will never be funded: shkeeper_verify_on_chain is on and rpc.%s is not set,"
-		          " so every PAID for %s is held (answered 503) until it is. Set rpc.%s and chain_id.%s"
-		          " (or shkeeper_verify_on_chain = false, trusting SHKeeper's word) !!!",
-		          nets[i], nets[i], nets[i], nets[i], nets[i]);
+	for (size_t i = 0; i < n && i < CONFIG_MAX_NETWORKS; i++) {
+		unverifiable_text(nets[i], text, sizeof(text));
+		log_error("!!! %s !!!", text);
+	}
 }
 
-json_object *shk_status_json(const struct config *cfg)
+json_object *shk_status_json(const struct config *cfg, json_object *warnings)
 {
 	json_object *o = json_object_new_object(), *list = json_object_new_array();
 	const char *nets[CONFIG_MAX_NETWORKS];
 	size_t n = shk_unverifiable_networks(cfg, nets, CONFIG_MAX_NETWORKS);
+	char text[400];
 
-	for (size_t i = 0; i < n && i < CONFIG_MAX_NETWORKS; i++)
+	for (size_t i = 0; i < n && i < CONFIG_MAX_NETWORKS; i++) {
 		json_object_array_add(list, json_object_new_string(nets[i]));
+		unverifiable_text(nets[i], text, sizeof(text));
+		json_object_array_add(warnings, json_object_new_string(text));
+	}
 	json_object_object_add(o, "configured", json_object_new_boolean(cfg->shkeeper_url[0] != '\0'));
 	json_object_object_add(o, "verifyOnChain", json_object_new_boolean(cfg->shkeeper_verify_on_chain));
 	json_object_object_add(o, "llimit", json_object_new_string(cfg->shkeeper_llimit));

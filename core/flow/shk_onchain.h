@@ -102,7 +102,11 @@ size_t shk_unverifiable_networks(const struct config *cfg, const char **out, siz
 /* Says so loudly (log_error), once per such network; for start-up and reload. */
 void shk_warn_unverifiable(const struct config *cfg);
 
-/* {"configured", "verifyOnChain", "llimit", "unverifiableNetworks": […]} for /health; caller owns it. */
-json_object *shk_status_json(const struct config *cfg);
+/*
+ * {"configured", "verifyOnChain", "llimit", "unverifiableNetworks": […]} for
+ * /health (the caller owns it); what a person must fix is appended to the
+ * `warnings` array as sentences.
+ */
+json_object *shk_status_json(const struct config *cfg, json_object *warnings);
 
 #endif
