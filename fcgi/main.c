@@ -21,6 +21,7 @@
 #include "base/migrate.h"
 #include "base/xalloc.h"
 #include "evm/chain.h"
+#include "flow/shk_onchain.h"
 #include "http/jwt.h"
 #include "jobs/jobs.h"
 #include "listen.h"
@@ -95,6 +96,9 @@ int main(int argc, char **argv)
 		/* A node on the wrong chain or a token with other decimals: refuse to start. */
 		if (fd >= 0 && chain_check_startup(cfg, err, sizeof(err)) != 0)
 			fd = -1;
+		/* Not a refusal (the other networks still work), but never quietly. */
+		if (fd >= 0)
+			shk_warn_unverifiable(cfg);
 		if (fd < 0) {
 			fprintf(stderr, "fcgi-payments: %s\n", err);
 			rc = 1;

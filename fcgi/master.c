@@ -12,6 +12,7 @@
 
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "flow/shk_onchain.h"
 #include "worker.h"
 
 struct slot {
@@ -132,6 +133,7 @@ static void reload(struct master *m)
 	m->cfg = fresh;
 	m->generation++;
 	log_info("configuration reloaded; restarting workers one by one");
+	shk_warn_unverifiable(m->cfg);
 }
 
 /* Keeps the pool full, and moves a rolling restart one worker forward. */

@@ -5,6 +5,7 @@
 #include "base/breaker.h"
 #include "base/log.h"
 #include "evm/chain.h"
+#include "flow/shk_onchain.h"
 #include "http/jsonin.h"
 
 void h_health(struct request *req, struct response *resp)
@@ -30,6 +31,10 @@ void h_health(struct request *req, struct response *resp)
 	json_object_object_add(data, "endpoints", endpoints);
 	json_object_object_add(data, "breakers", breaker_json());
 	json_object_object_add(data, "chains", chain_status_json(app->cfg));
+	/* A network whose SHKeeper pay-ins can never be funded is said out loud, not left to be found. */
+	json_object *warnings = json_object_new_array();
+	json_object_object_add(data, "shkeeper", shk_status_json(app->cfg, warnings));
+	json_object_object_add(data, "warnings", warnings);
 	resp_ok(resp, 200, data, "payment service is healthy");
 }
 

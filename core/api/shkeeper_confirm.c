@@ -1,9 +1,11 @@
 /*
  * The buyer's own word for a SHKeeper pay-in: "I sent it, here is the hash".
- * The hash is checked on the chain against the invoice's deposit address and
- * crypto amount, then applied through the coordinator exactly as SHKeeper's
- * PAID callback would be: whichever of the two comes first moves the
- * payment, and the other finds it already there and changes nothing.
+ * The hash is checked on the chain against the invoice's deposit address,
+ * and the buyer's final transfers there are held to SHKeeper's own PAID rule
+ * (flow/shk_onchain.h: the fiat price at llimit, not the fee-inclusive
+ * amount), then applied through the coordinator exactly as SHKeeper's PAID
+ * callback would be: whichever of the two comes first moves the payment, and
+ * the other finds it already there and changes nothing.
  */
 #include <stdio.h>
 #include <string.h>
@@ -118,23 +120,43 @@ void h_shk_confirm(struct request *req, struct response *resp)
 	}
 	const struct token_conf *tok = config_token(req->app->cfg, PQgetvalue(row, 0, PCOL_NETWORK),
 	                                            PQgetvalue(row, 0, PCOL_TOKEN));
-	char due[96];
-	if (tok == NULL ||
-	    shk_invoice_amount(PQgetvalue(row, 0, PCOL_CRYPTO_AMOUNT), (unsigned)tok->decimals, due, sizeof(due)) != 0) {
+	if (tok == NULL) {
 		resp_error(resp, 409, "not_verifiable", NULL, "payment %s's token is not configured here", v[F_ID].str);
 		goto out;
 	}
-	/* No transaction is open while the chain is asked. */
+	/*
+	 * No transaction is open while the chain is asked. The hash must be a
+	 * final transfer of the invoice's token to its deposit address; how much
+	 * is enough is SHKeeper's rule, on the sum (shk_confirm_total).
+	 */
 	enum verify_verdict verdict = verify_payment_tx(
 	    req->app->cfg, PQgetvalue(row, 0, PCOL_NETWORK), PQgetvalue(row, 0, PCOL_CONTRACT),
-	    PQgetvalue(row, 0, PCOL_RECEIVER), due, NULL, v[F_TX].str, &vr);
-	json_object *chain = verify_result_json(&vr, tok ? (unsigned)tok->decimals : 18);
+	    PQgetvalue(row, 0, PCOL_RECEIVER), "0", NULL, v[F_TX].str, &vr);
+	json_object *chain = verify_result_json(&vr, (unsigned)tok->decimals);
 	log_info("confirm-transaction %s %s: %s (%s)", v[F_ID].str, v[F_TX].str, verify_verdict_name(verdict),
 	         verify_reason_name(vr.reason));
 	switch (verdict) {
-	case VERIFY_CONFIRMED:
-		apply_confirmed(req, resp, v[F_ID].str, v[F_TX].str, chain);
+	case VERIFY_CONFIRMED: {
+		char msg[400];
+		int retry = 0;
+		switch (shk_confirm_total(req->app->cfg, row, v[F_TX].str, &vr, msg, sizeof(msg), &retry)) {
+		case ONCHAIN_CONFIRMED:
+			apply_confirmed(req, resp, v[F_ID].str, v[F_TX].str, chain);
+			break;
+		case ONCHAIN_UNAVAILABLE:
+			json_object_put(chain);
+			resp_header(resp, "Retry-After", "%d", retry > 0 ? retry : 5);
+			resp_error(resp, 503, "chain_unavailable", NULL, "%s", msg);
+			break;
+		default:
+			/* SHKeeper's invoice stays open: the buyer may still send the rest. */
+			log_info("confirm-transaction %s %s: short: %s", v[F_ID].str, v[F_TX].str, msg);
+			resp_error_data(resp, 422, "amount_short", "transactionHash", confirm_json(row, v[F_TX].str, chain),
+			                "%s", msg);
+			break;
+		}
 		break;
+	}
 	case VERIFY_PENDING:
 		resp_ok(resp, 202, confirm_json(row, v[F_TX].str, chain), vr.message);
 		break;

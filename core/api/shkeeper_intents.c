@@ -12,6 +12,7 @@
 
 #include "api/handlers.h"
 #include "base/log.h"
+#include "flow/shk_onchain.h"
 #include "http/jsonin.h"
 #include "pay/cascade.h"
 #include "pay/coord.h"
@@ -21,8 +22,8 @@
 
 /* PAYMENT_COLUMNS plus what an intent answer needs. */
 #define INTENT_COLUMNS PAYMENT_COLUMNS ", p.crypto_name, p.metadata #>> '{shkeeper,displayName}'," \
-	" p.upstream_lease_until > now()"
-enum { ICOL_CRYPTO = 29, ICOL_DISPLAY = 30, ICOL_LEASED = 31 };
+	" p.upstream_lease_until > now(), " PAYMENT_TS("p.recalculate_at")
+enum { ICOL_CRYPTO = 29, ICOL_DISPLAY = 30, ICOL_LEASED = 31, ICOL_RECALCULATE = 32 };
 
 /* Template checkouts: a recent pending intent is reused, an older one replaced. */
 #define TEMPLATE_DEDUPE_MINUTES "5"
@@ -54,17 +55,34 @@ static bool is_template(const char *request)
 	return strncmp(request, TEMPLATE_CHECKOUT_PREFIX, strlen(TEMPLATE_CHECKOUT_PREFIX)) == 0;
 }
 
-static json_object *intent_json(const PGresult *res)
+/*
+ * What the buyer needs to pay: the deposit address, the crypto amount (fee
+ * included) and a link that pays it (EIP-681; SHKeeper has no invoice page).
+ * `recalculateAt` is when SHKeeper re-prices the invoice, null when never:
+ * SHKeeper's invoices do not expire.
+ */
+static json_object *intent_json(const struct config *cfg, const PGresult *res)
 {
 	json_object *d = json_object_new_object();
 	const char *display = PQgetisnull(res, 0, ICOL_DISPLAY) ? NULL : PQgetvalue(res, 0, ICOL_DISPLAY);
+	char uri[400];
+	bool has_uri = !PQgetisnull(res, 0, PCOL_PAYMENT_URL);
+
+	/* A pay-in recorded before links were built here: build it from the invoice. */
+	if (!has_uri && !PQgetisnull(res, 0, PCOL_RECEIVER) && !PQgetisnull(res, 0, PCOL_CRYPTO_AMOUNT) &&
+	    !PQgetisnull(res, 0, PCOL_NETWORK) &&
+	    shk_payment_uri(cfg, PQgetvalue(res, 0, PCOL_NETWORK), PQgetvalue(res, 0, PCOL_TOKEN),
+	                    PQgetvalue(res, 0, PCOL_RECEIVER), PQgetvalue(res, 0, PCOL_CRYPTO_AMOUNT), uri, sizeof(uri)) == 0)
+		has_uri = true;
+	else if (has_uri)
+		snprintf(uri, sizeof(uri), "%s", PQgetvalue(res, 0, PCOL_PAYMENT_URL));
 
 #define TEXT(col) (PQgetisnull(res, 0, col) ? NULL : json_object_new_string(PQgetvalue(res, 0, col)))
 #define DECIMAL(col) (PQgetisnull(res, 0, col) ? NULL : json_decimal(PQgetvalue(res, 0, col)))
 	json_object_object_add(d, "paymentId", TEXT(PCOL_ID));
-	json_object_object_add(d, "paymentUrl", TEXT(PCOL_PAYMENT_URL));
+	json_object_object_add(d, "paymentUrl", has_uri ? json_object_new_string(uri) : NULL);
 	json_object_object_add(d, "externalId", TEXT(PCOL_EXTERNAL_ID));
-	json_object_object_add(d, "expiresAt", TEXT(PCOL_EXPIRES));
+	json_object_object_add(d, "recalculateAt", TEXT(ICOL_RECALCULATE));
 	json_object_object_add(d, "walletAddress", TEXT(PCOL_RECEIVER));
 	json_object_object_add(d, "amount", DECIMAL(PCOL_CRYPTO_AMOUNT));
 	json_object_object_add(d, "fiatAmount", DECIMAL(PCOL_AMOUNT));
@@ -238,26 +256,30 @@ out:
 }
 
 /* Stores SHKeeper's invoice on the pay-in and releases the lease. */
-static enum db_status record_invoice(struct request *req, const char *id, const struct shk_invoice *inv,
+static enum db_status record_invoice(struct request *req, const PGresult *payin, const struct shk_invoice *inv,
                                      PGresult **row)
 {
+	const char *id = PQgetvalue(payin, 0, PCOL_ID);
 	char invoice_id[24], hours[24], url[400];
 	json_object *meta = json_object_new_object(), *shk = json_object_new_object();
 	enum db_status st;
 
 	snprintf(invoice_id, sizeof(invoice_id), "%lld", inv->id);
 	snprintf(hours, sizeof(hours), "%ld", inv->recalculate_after);
-	snprintf(url, sizeof(url), "%s/invoice/%lld", req->app->cfg->shkeeper_url, inv->id);
+	if (shk_payment_uri(req->app->cfg, PQgetvalue(payin, 0, PCOL_NETWORK), PQgetvalue(payin, 0, PCOL_TOKEN),
+	                    inv->wallet, inv->amount, url, sizeof(url)) != 0)
+		url[0] = '\0';
 	json_object_object_add(shk, "invoiceId", json_object_new_int64(inv->id));
 	json_object_object_add(shk, "displayName", json_object_new_string(inv->display_name));
 	json_object_object_add(shk, "recalculateAfterHours", json_object_new_int64(inv->recalculate_after));
 	json_object_object_add(meta, "shkeeper", shk);
-	const char *p[8] = { id, invoice_id, url, inv->wallet, inv->amount, inv->exchange_rate, hours,
+	const char *p[8] = { id, invoice_id, url[0] ? url : NULL, inv->wallet, inv->amount, inv->exchange_rate, hours,
 	                     json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN) };
+	/* recalculate_after is when SHKeeper re-prices the invoice (0: never), not an expiry. */
 	st = db_exec(req->app->db, row,
 	             "UPDATE payments p SET provider_payment_id = $2, payment_url = $3, receiver_address = $4,"
 	             " crypto_amount = $5::numeric, exchange_rate = $6::numeric,"
-	             " expires_at = CASE WHEN $7::int > 0 THEN now() + make_interval(hours => $7::int) END,"
+	             " recalculate_at = CASE WHEN $7::int > 0 THEN now() + make_interval(hours => $7::int) END,"
 	             " metadata = p.metadata || $8::jsonb, upstream_lease_until = NULL, updated_at = now()"
 	             " WHERE p.id = $1 AND p.status IN ('pending', 'processing') RETURNING " INTENT_COLUMNS, 8, p);
 	if (st == DB_OK && PQntuples(*row) == 0) {
@@ -419,7 +441,7 @@ void h_shkeeper_intent(struct request *req, struct response *resp)
 			           PQgetvalue(row, 0, PCOL_ID));
 			goto out;
 		}
-		if ((st = record_invoice(req, PQgetvalue(row, 0, PCOL_ID), &inv, &done)) == DB_CHECK) {
+		if ((st = record_invoice(req, row, &inv, &done)) == DB_CHECK) {
 			resp_error(resp, 409, "payment_closed", NULL, "payment %s was closed while SHKeeper was asked; start again",
 			           PQgetvalue(row, 0, PCOL_ID));
 			goto out;
@@ -430,7 +452,7 @@ void h_shkeeper_intent(struct request *req, struct response *resp)
 		row = done;
 		log_info("intent %s: SHKeeper invoice %lld", PQgetvalue(row, 0, PCOL_ID), inv.id);
 	}
-	resp_ok(resp, created ? 201 : 200, intent_json(row), created ? "payment intent created" : "existing payment intent");
+	resp_ok(resp, created ? 201 : 200, intent_json(req->app->cfg, row), created ? "payment intent created" : "existing payment intent");
 	goto out;
 dberr:
 	resp_db_error(resp, st);

@@ -133,7 +133,7 @@ static void apply(struct request *req, json_object *cb, const char *external_id,
 		a->detail = "noted; no state change";
 		goto out;
 	}
-	/* Funding moves money in our books: SHKeeper's word is checked on the chain first. */
+	/* Funding moves money in our books: SHKeeper's word is held to its own rule, on the chain where checked. */
 	if (effect.escrow && strcmp(effect.escrow, "funded") == 0 &&
 	    strcmp(PQgetvalue(res, 0, PCOL_STATUS), "completed") != 0) {
 		enum onchain oc = shk_check_on_chain(req->app->cfg, cb, res, CB_CRYPTO_COL, a->note, sizeof(a->note));
@@ -144,12 +144,12 @@ static void apply(struct request *req, json_object *cb, const char *external_id,
 			goto out;
 		}
 		if (oc == ONCHAIN_REFUTED) {
-			log_error("SHKeeper says %s paid, the chain does not: %s", external_id, a->note);
+			log_error("SHKeeper says %s paid, but it does not add up: %s", external_id, a->note);
 			a->outcome = "rejected";
 			goto out;
 		}
 	}
-	shk_trigger_txid(cb, txid);
+	shk_own_txid(cb, PQgetisnull(res, 0, CB_CRYPTO_COL) ? NULL : PQgetvalue(res, 0, CB_CRYPTO_COL), txid);
 	snprintf(reason, sizeof(reason), "SHKeeper callback %s", status);
 	struct coord_change change = {
 		.status = effect.status, .escrow = effect.escrow, .tx_hash = txid[0] ? txid : NULL,

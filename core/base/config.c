@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "base/log.h"
+#include "base/money.h"
 #include "base/valid.h"
 #include "base/xalloc.h"
 
@@ -40,7 +41,7 @@ static const char *const known_keys[] = {
 	"redirect_success_url", "redirect_cancel_url", "log_level", "rpc_timeout_ms",
 	"rpc_connect_timeout_ms", "shkeeper_url", "shkeeper_api_key_file",
 	"shkeeper_webhook_secret_file", "shkeeper_allow_api_key_header", "shkeeper_timeout_ms",
-	"shkeeper_connect_timeout_ms", "shkeeper_verify_on_chain", "breaker_failures",
+	"shkeeper_connect_timeout_ms", "shkeeper_verify_on_chain", "shkeeper_llimit", "breaker_failures",
 	"breaker_cooldown_seconds",
 	"internal_token_file",
 	"jobs_lock_database_url", "jobs_watch_seconds", "watch_window_blocks", "jobs_reverify_seconds", "jobs_backfill_seconds",
@@ -493,6 +494,14 @@ static int build_upstreams(struct kv *kv, struct config *cfg, char *err, size_t 
 	if (get_bool(kv, "shkeeper_allow_api_key_header", false, &cfg->shkeeper_allow_api_key_header, err, errlen) ||
 	    get_bool(kv, "shkeeper_verify_on_chain", true, &cfg->shkeeper_verify_on_chain, err, errlen))
 		return -1;
+	/* A percentage above 0 and at most 100, up to four decimals (SHKeeper keeps it as a Decimal). */
+	char llimit[MONEY_TEXT_MAX];
+	v = get(kv, "shkeeper_llimit", "95");
+	if (money_parse(v, 4, llimit) != MONEY_OK || strtol(llimit, NULL, 10) > 100 ||
+	    (strtol(llimit, NULL, 10) == 100 && strchr(llimit, '.') != NULL) ||
+	    copy_str("shkeeper_llimit", llimit, cfg->shkeeper_llimit, sizeof(cfg->shkeeper_llimit), err, errlen))
+		return fail(err, errlen, "setting shkeeper_llimit: expected a percentage above 0 and at most 100"
+		            " (up to 4 decimals), got \"%s\"", v);
 	if ((v = get(kv, "internal_token_file", NULL)) != NULL &&
 	    read_secret("internal_token_file", v, 32, &cfg->internal_token, &cfg->internal_token_len,
 	                err, errlen))

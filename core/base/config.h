@@ -95,6 +95,8 @@ struct config {
 	size_t shkeeper_webhook_secret_len;
 	bool shkeeper_allow_api_key_header;
 	bool shkeeper_verify_on_chain;   /* check a PAID callback's transactions before funding */
+	/* SHKeeper's PAID threshold, percent of the fiat price without its fee (its wallet setting llimit). */
+	char shkeeper_llimit[16];
 	int shkeeper_timeout_ms;
 	int shkeeper_connect_timeout_ms;
 

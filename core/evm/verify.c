@@ -269,6 +269,10 @@ void verify_decide(const struct verify_expect *x, const struct verify_receipt *r
 		if (x->has_sender && !verify_same_address(l->from, x->sender))
 			continue;
 		from_sender = true;
+		if (!out->has_payer) {
+			out->has_payer = true;
+			memcpy(out->payer, l->from, sizeof(out->payer));
+		}
 		if (units_from_word(l->value, v) != UNITS_OK || !BN_add(sum, sum, v))
 			goto oom;
 	}

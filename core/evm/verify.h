@@ -83,6 +83,8 @@ struct verify_result {
 	uint64_t confirmations;      /* head - block: blocks on top of the transaction's */
 	uint64_t required;           /* depth needed when there is no finalized block */
 	uint8_t amount[VERIFY_WORD_LEN];    /* sum of the matching transfers */
+	bool has_payer;
+	uint8_t payer[VERIFY_ADDR_LEN];     /* `from` of the first matching transfer: whose money it is */
 	char message[RPC_MSG_MAX + 64];
 	struct rpc_error rpc;        /* VERIFY_ERROR */
 };

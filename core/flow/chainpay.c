@@ -422,18 +422,27 @@ static void record_found(struct db *db, const char *id, const char *network, con
 	json_object_put(meta);
 }
 
-/* A SHKeeper pay-in's hash comes from SHKeeper's own record of its invoice. */
+/*
+ * A SHKeeper pay-in's hash comes from SHKeeper's own record of its invoice:
+ * only a transaction of the invoice's token, and only once the chain shows it
+ * as a final transfer to the invoice's deposit address. SHKeeper's word alone
+ * is never recorded.
+ */
 static void fetch_from_shkeeper(struct db *db, const struct config *cfg, const PGresult *pay, int r,
                                 const char *actor, const char *request_id, struct chainpay_outcome *out)
 {
-	const char *id = PQgetvalue(pay, r, PCOL_ID);
-	char msg[300];
+	const char *id = PQgetvalue(pay, r, PCOL_ID), *network = col(pay, r, PCOL_NETWORK);
+	char crypto[24], msg[300], txids[SHK_MAX_INVOICE_TXS][67];
+	size_t n = 0;
 
-	if (PQgetisnull(pay, r, PCOL_EXTERNAL_ID)) {
-		say(out, CHAINPAY_NOT_VERIFIABLE, "payment %s has no SHKeeper invoice", id);
+	if (PQgetisnull(pay, r, PCOL_EXTERNAL_ID) || network == NULL || col(pay, r, PCOL_RECEIVER) == NULL ||
+	    col(pay, r, PCOL_CONTRACT) == NULL ||
+	    shk_crypto_name(network, PQgetvalue(pay, r, PCOL_TOKEN), crypto) != 0) {
+		say(out, CHAINPAY_NOT_VERIFIABLE, "payment %s has no SHKeeper invoice to look up", id);
 		return;
 	}
-	switch (shk_invoice_txid(cfg, PQgetvalue(pay, r, PCOL_EXTERNAL_ID), out->tx_hash, msg, sizeof(msg))) {
+	switch (shk_invoice_txids(cfg, PQgetvalue(pay, r, PCOL_EXTERNAL_ID), crypto, txids, SHK_MAX_INVOICE_TXS, &n, msg,
+	                          sizeof(msg))) {
 	case SHK_OK:
 		break;
 	case SHK_UNAVAILABLE:
@@ -444,12 +453,43 @@ static void fetch_from_shkeeper(struct db *db, const struct config *cfg, const P
 		say(out, CHAINPAY_UPSTREAM, "%s", msg);
 		return;
 	}
-	if (out->tx_hash[0] == '\0') {
-		say(out, CHAINPAY_NOT_FOUND, "SHKeeper lists no confirmed transaction for payment %s", id);
+	if (n == 0) {
+		say(out, CHAINPAY_NOT_FOUND, "SHKeeper lists no confirmed %s transaction for payment %s", crypto, id);
 		return;
 	}
-	record_found(db, id, col(pay, r, PCOL_NETWORK), "SHKeeper invoice lookup", "shkeeper", actor,
-	             request_id, out);
+	/* Newest first; the first one the chain confirms is recorded. */
+	for (size_t i = n; i-- > 0;) {
+		struct verify_result vr;
+		enum verify_verdict v = verify_payment_tx(cfg, network, PQgetvalue(pay, r, PCOL_CONTRACT),
+		                                          PQgetvalue(pay, r, PCOL_RECEIVER), "0", NULL, txids[i], &vr);
+		bool pays = false;
+		for (size_t b = 0; v == VERIFY_CONFIRMED && b < sizeof(vr.amount); b++)
+			pays = pays || vr.amount[b] != 0;
+		if (v == VERIFY_ERROR) {
+			out->vr = vr;
+			out->verified = true;
+			if (vr.rpc.kind == RPC_ENOCONF) {
+				say(out, CHAINPAY_NOT_VERIFIABLE, "SHKeeper names %s, which cannot be checked here: %s", txids[i],
+				    vr.message[0] ? vr.message : vr.rpc.message);
+				return;
+			}
+			rpc_trouble(out, &vr.rpc);
+			return;
+		}
+		if (!pays) {
+			log_warn("payment %s: SHKeeper names %s, which the chain does not show paying the deposit address: %s",
+			         id, txids[i], vr.message);
+			continue;
+		}
+		snprintf(out->tx_hash, sizeof(out->tx_hash), "%s", txids[i]);
+		out->vr = vr;
+		out->verified = true;
+		record_found(db, id, network, "SHKeeper invoice lookup, checked on chain", "shkeeper", actor, request_id,
+		             out);
+		return;
+	}
+	say(out, CHAINPAY_NOT_FOUND, "none of the %zu %s transaction(s) SHKeeper lists for payment %s is a final transfer"
+	    " to its deposit address", n, crypto, id);
 }
 
 void chainpay_fetch_tx(struct db *db, const struct config *cfg, const PGresult *pay, int r,

@@ -142,27 +142,52 @@ int shk_map_status(const char *status, struct shk_effect *out)
 	return -1;
 }
 
-void shk_trigger_txid(json_object *callback, char txid[67])
+/* Is t (a transaction entry, or the unconfirmed notice) of `crypto`? NULL: any. */
+static bool of_crypto(json_object *t, const char *crypto)
+{
+	json_object *c;
+
+	return crypto == NULL || (json_object_object_get_ex(t, "crypto", &c) && json_object_is_type(c, json_type_string) &&
+	                          strcmp(json_object_get_string(c), crypto) == 0);
+}
+
+static void pick_txid(json_object *callback, const char *crypto, char txid[67])
 {
 	json_object *txs, *chosen = NULL, *v;
 
 	txid[0] = '\0';
-	if (json_object_object_get_ex(callback, "txid", &v) && json_object_is_type(v, json_type_string))
-		chosen = callback;  /* the early "unconfirmed" notice carries txid at the top */
-	else if (json_object_object_get_ex(callback, "transactions", &txs) &&
-	         json_object_is_type(txs, json_type_array)) {
+	if (json_object_object_get_ex(callback, "txid", &v) && json_object_is_type(v, json_type_string)) {
+		/* the early "unconfirmed" notice carries txid at the top */
+		if (of_crypto(callback, crypto))
+			chosen = callback;
+	} else if (json_object_object_get_ex(callback, "transactions", &txs) &&
+	           json_object_is_type(txs, json_type_array)) {
 		size_t n = json_object_array_length(txs);
+		json_object *last = NULL;
 		for (size_t i = 0; i < n; i++) {
 			json_object *t = json_object_array_get_idx(txs, i), *trig;
+			if (!of_crypto(t, crypto))
+				continue;
+			last = t;
 			if (json_object_object_get_ex(t, "trigger", &trig) && json_object_get_boolean(trig))
 				chosen = t;
 		}
-		if (chosen == NULL && n > 0)
-			chosen = json_object_array_get_idx(txs, n - 1);
+		if (chosen == NULL)
+			chosen = last;
 	}
 	if (chosen && json_object_object_get_ex(chosen, "txid", &v) &&
 	    json_object_is_type(v, json_type_string) && valid_tx_hash(json_object_get_string(v)))
 		snprintf(txid, 67, "%s", json_object_get_string(v));
+}
+
+void shk_trigger_txid(json_object *callback, char txid[67])
+{
+	pick_txid(callback, NULL, txid);
+}
+
+void shk_own_txid(json_object *callback, const char *crypto, char txid[67])
+{
+	pick_txid(callback, crypto, txid);
 }
 
 static int copy_decimal(json_object *resp, const char *name, char out[MONEY_TEXT_MAX])
@@ -294,14 +319,14 @@ enum shk_err shk_list_crypto(const struct config *cfg, json_object **out, char *
 	return call(cfg, "GET", "/api/v1/crypto", NULL, out, msg, msglen);
 }
 
-enum shk_err shk_invoice_txid(const struct config *cfg, const char *external_id, char txid[67],
-                              char *msg, size_t msglen)
+enum shk_err shk_invoice_txids(const struct config *cfg, const char *external_id, const char *crypto,
+                               char txids[][67], size_t max, size_t *n, char *msg, size_t msglen)
 {
 	char path[200];
 	json_object *resp = NULL, *invoices;
 	enum shk_err e;
 
-	txid[0] = '\0';
+	*n = 0;
 	/* Our external ids are UUIDs or "template-" + UUID: nothing to escape in a path. */
 	if (!valid_id(external_id)) {
 		snprintf(msg, msglen, "external id %.64s cannot be looked up", external_id);
@@ -321,13 +346,21 @@ enum shk_err shk_invoice_txid(const struct config *cfg, const char *external_id,
 		    strcmp(json_object_get_string(ext), external_id) != 0 ||
 		    !json_object_object_get_ex(inv, "txs", &txs) || !json_object_is_type(txs, json_type_array))
 			continue;
-		for (size_t t = 0; t < json_object_array_length(txs); t++) {
-			json_object *tx = json_object_array_get_idx(txs, t), *id, *status;
+		for (size_t t = 0; t < json_object_array_length(txs) && max > 0; t++) {
+			json_object *tx = json_object_array_get_idx(txs, t), *id, *status, *c;
 			if (json_object_object_get_ex(tx, "status", &status) && json_object_is_type(status, json_type_string) &&
 			    strcmp(json_object_get_string(status), "CONFIRMED") == 0 &&
+			    json_object_object_get_ex(tx, "crypto", &c) && json_object_is_type(c, json_type_string) &&
+			    strcmp(json_object_get_string(c), crypto) == 0 &&
 			    json_object_object_get_ex(tx, "txid", &id) && json_object_is_type(id, json_type_string) &&
-			    valid_tx_hash(json_object_get_string(id)))
-				snprintf(txid, 67, "%s", json_object_get_string(id));
+			    valid_tx_hash(json_object_get_string(id))) {
+				/* The newest are listed last: when full, the oldest give way. */
+				if (*n == max) {
+					memmove(txids[0], txids[1], (max - 1) * sizeof(txids[0]));
+					(*n)--;
+				}
+				snprintf(txids[(*n)++], 67, "%s", json_object_get_string(id));
+			}
 		}
 	}
 	json_object_put(resp);

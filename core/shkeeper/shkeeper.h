@@ -45,11 +45,14 @@ enum shk_err shk_create_invoice(const struct config *cfg, const char *crypto,
                                 int *retry_after);
 
 /*
- * GET /api/v1/invoices/<external_id>: the latest CONFIRMED transaction of
- * that invoice into txid, or "" when SHKeeper lists none.
+ * GET /api/v1/invoices/<external_id>: the CONFIRMED transactions of that
+ * invoice in `crypto` (its own token: a stray deposit of another crypto is
+ * listed too and never taken), in SHKeeper's order, up to max of them into
+ * txids; *n says how many. None listed is SHK_OK with *n = 0.
  */
-enum shk_err shk_invoice_txid(const struct config *cfg, const char *external_id, char txid[67],
-                              char *msg, size_t msglen);
+#define SHK_MAX_INVOICE_TXS 8
+enum shk_err shk_invoice_txids(const struct config *cfg, const char *external_id, const char *crypto,
+                               char txids[][67], size_t max, size_t *n, char *msg, size_t msglen);
 
 /* GET /api/v1/crypto: is the gateway there and is our key usable? Caller owns *out. */
 enum shk_err shk_list_crypto(const struct config *cfg, json_object **out, char *msg, size_t msglen);
@@ -95,5 +98,12 @@ int shk_map_status(const char *status, struct shk_effect *out);
  * last listed. Copies a 0x + 64 hex id into txid, or leaves it "".
  */
 void shk_trigger_txid(json_object *callback, char txid[67]);
+
+/*
+ * The transaction of the invoice's own `crypto` a callback is about: the
+ * trigger when it is one, else the last one listed. A stray deposit of
+ * another crypto to the same address is never the payment's transaction.
+ */
+void shk_own_txid(json_object *callback, const char *crypto, char txid[67]);
 
 #endif

@@ -1,6 +1,7 @@
 // Compiles TestToken.sol with solc and deploys the test tokens to anvil:
 // USDT and USDC (what the pool's bsc network is configured with) and OTHER
-// (a token the service does not accept), each minted to the test accounts.
+// (a token the service does not accept), each minted to the test accounts
+// and to the account the fake SHKeeper pays its invoices from.
 //
 //   node deploy.mjs RPC_URL ACCOUNTS_JSON OUT_ENV
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -61,8 +62,9 @@ const tokens = {};
 for (const [sym, dec] of [['USDT', 18], ['USDC', 18], ['OTHER', 18]]) {
   const r = await send(deployer, null, '0x' + bytecode + encodeCtor(`Test ${sym}`, sym, dec));
   tokens[sym] = r.contractAddress;
-  // 1,000,000 tokens to each buyer account (1..8); 9 signs the raw-transaction test.
-  for (const a of addrs.slice(1, 9))
+  // 1,000,000 tokens to each buyer account (1..8); 9 signs the raw-transaction test;
+  // 10 is the fake SHKeeper's buyers, who pay its invoices (tests/fakes/shkeeper/chain.mjs).
+  for (const a of [...addrs.slice(1, 9), addrs[10]])
     await send(deployer, r.contractAddress, '0x40c10f19' + addrWord(a) + word(10n ** 24n));
 }
 
@@ -76,6 +78,7 @@ const env = [
   `CHAIN_SELECTOR_TRANSFER_TWO=0x${evm.methodIdentifiers['transferTwo(address,uint256,address,uint256)']}`,
   `CHAIN_SELECTOR_TRANSFER_NOISY=0x${evm.methodIdentifiers['transferNoisy(address,uint256,uint256)']}`,
   `CHAIN_SIGNER_ADDRESS=${addrs[9]}`,
+  `CHAIN_SHKEEPER_PAYER=${addrs[10]}`,
   `PAYMENTS_RPC_BSC=${url}`,
   'PAYMENTS_CHAIN_ID_BSC=56',
   'PAYMENTS_CONFIRMATIONS_BSC=3',

@@ -9,7 +9,8 @@
 #   tests/chain/setup.sh down DIR   stop anvil; never fails
 #
 # DIR/chain.env holds PAYMENTS_* settings (the pool's bsc network points at
-# anvil) and what tests need (ANVIL_URL, token addresses, a signer key).
+# anvil) and what tests and the fake SHKeeper need (ANVIL_URL, token
+# addresses, a signer key, the account the fake pays its invoices from).
 set -eu
 set -o pipefail
 
@@ -75,7 +76,7 @@ chain_up() {
 	# One slot per epoch: anvil's finalized block is then head - 2, so a test
 	# reaches finality with a couple of mined blocks.
 	setsid "$ANVIL" --host 127.0.0.1 --port "$port" --chain-id 56 --no-mining \
-		--slots-in-an-epoch 1 --accounts 10 --config-out "$DIR/anvil-accounts.json" \
+		--slots-in-an-epoch 1 --accounts 11 --config-out "$DIR/anvil-accounts.json" \
 		</dev/null >"$DIR/anvil.log" 2>&1 &
 	pid=$!
 	echo "$pid" >"$DIR/anvil.pid"

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   api, sql, token, uid, fake, marketplace, intent, payment, callback, randomTxid, webhookUrl, inboxByExternal,
-  eventually,
+  eventually, chainTransfer, noChain,
 } from './shkeeper_lib.mjs';
 
 const admin = token('adm-shk', 'admin');
@@ -92,14 +92,18 @@ test('dev helpers exist in dev mode', async () => {
   assert.ok(c.status < 500, c.text);
 });
 
-test('trigger-webhook sends a correctly signed delivery to our own webhook', async () => {
+test('trigger-webhook sends a correctly signed delivery to our own webhook', { skip: noChain }, async () => {
   const m = marketplace(1);
   const d = await intent(m);
-  const r = await api('POST', '/api/payment/shkeeper/trigger-webhook', { token: m.token, body: { paymentId: d.paymentId, status: 'PAID' } });
+  // The PAID is checked on the chain like any other: it names a real transfer of the invoice's amount.
+  const hash = await chainTransfer(d.walletAddress, String(d.amount));
+  const r = await api('POST', '/api/payment/shkeeper/trigger-webhook',
+    { token: m.token, body: { paymentId: d.paymentId, status: 'PAID', transactionHash: hash } });
   assert.ok(r.status >= 200 && r.status < 300, `${r.status} ${r.text}`);
   const rows = await eventually(() => inboxByExternal(d.externalId).filter((x) => x.verdict === 'valid').length && inboxByExternal(d.externalId));
   assert.ok(rows && rows.some((x) => x.verdict === 'valid'), `a valid delivery stored: ${JSON.stringify(rows)}`);
-  assert.equal((await eventually(() => payment(d.paymentId).status === 'completed' && payment(d.paymentId))).status, 'completed');
+  assert.deepEqual(await eventually(() => payment(d.paymentId).status === 'completed' && payment(d.paymentId)),
+    { status: 'completed', escrow: 'funded', txHash: hash });
 });
 
 test('the inbox list and replay: only deliveries that changed nothing are replayed', async () => {

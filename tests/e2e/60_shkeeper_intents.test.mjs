@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   api, token, uid, sql, count, fake, marketplace, postIntent, intent, intentBody, assertOncePerRoom,
-  health, restoreUpstream, webhookUrl,
+  health, restoreUpstream, webhookUrl, Q,
 } from './shkeeper_lib.mjs';
 
 after(() => restoreUpstream());
@@ -20,21 +20,24 @@ test('an intent makes a SHKeeper invoice and answers with its address and amount
   assert.equal(r.json.success, true);
   assert.match(d.paymentId, /^[0-9a-f-]{36}$/);
   assert.ok(d.externalId, 'externalId');
-  assert.ok(d.paymentUrl, 'paymentUrl');
-  // SHKeeper's recalculate_after 0 means the rate never expires: null is honest.
-  assert.ok('expiresAt' in d, 'expiresAt');
-  assert.ok(d.expiresAt === null || !Number.isNaN(Date.parse(d.expiresAt)), `expiresAt ${d.expiresAt}`);
+  assert.match(d.paymentUrl, /^ethereum:0x[0-9a-fA-F]{40}@56\/transfer\?address=0x[0-9a-fA-F]{40}&uint256=[0-9]+$/);
+  // SHKeeper's recalculate_after 0 means the invoice is never re-priced, and it never expires.
+  assert.equal(d.recalculateAt, null, r.text);
+  assert.ok(!('expiresAt' in d), 'no expiry: SHKeeper invoices do not expire');
   assert.equal(d.cryptoName, 'BNB-USDT');
   assert.equal(d.status, 'pending');
-  // The crypto amount is a JSON number, exact: the fake's rate is 1.
-  assert.equal(typeof d.amount, 'number', r.text);
-  assert.equal(d.amount, 10);
-  assert.equal(Number(d.exchangeRate), 1);
-  assert.equal(d.displayName, 'BNB-USDT');
 
   const inv = await fake.invoice(d.externalId);
   assert.ok(inv, 'the fake has an invoice for the externalId');
   assert.equal(d.walletAddress.toLowerCase(), inv.wallet);
+  // The crypto amount is a JSON number with exactly SHKeeper's digits: its fee
+  // (2 %) included, at its rate (not 1): (10 + 0.2) / rate, to 8 decimals.
+  assert.equal(typeof d.amount, 'number', r.text);
+  assert.notEqual(inv.exchange_rate, '1');
+  assert.equal(String(d.amount), inv.amount);
+  assert.equal(String(d.exchangeRate), inv.exchange_rate);
+  assert.equal(inv.amount, Q.of('10.2').div(Q.of(inv.exchange_rate)).round(8).text());
+  assert.equal(d.displayName, 'BEP20 USDT');
   const [sent] = (await fake.requests(d.externalId)).requests;
   // What reached SHKeeper: the documented body, amount as a string, our webhook as callback.
   assert.equal(sent.crypto, 'BNB-USDT');
@@ -54,7 +57,7 @@ test('an intent makes a SHKeeper invoice and answers with its address and amount
                      FROM payments WHERE id = :'id';`, { id: d.paymentId });
   assert.deepEqual(row.slice(0, 7), ['shkeeper', 'in', 'pending', m.buyer, m.winner.seller, m.winner.id, d.externalId]);
   assert.equal(row[7], d.walletAddress.toLowerCase());
-  assert.equal(Number(row[8]), 10);
+  assert.equal(row[8], inv.amount);
   assert.equal(Number(row[9]), 10);
   assertOncePerRoom(d.paymentId, 'payment-created');
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { stack } from './lib.mjs';
 import {
-  env, sql, fake, marketplace, intent, payment, eventCount, completedTransitions, callback, randomTxid,
+  env, sql, fake, marketplace, intent, payment, eventCount, completedTransitions, callback, chainTransfer, noChain,
 } from './shkeeper_lib.mjs';
 
 let base2;
@@ -37,10 +37,12 @@ async function storm(bodies, times) {
 
 const tally = (statuses) => statuses.reduce((t, s) => ({ ...t, [s]: (t[s] ?? 0) + 1 }), {});
 
-test('240 concurrent callbacks across two pools: one completion, one cascade, no 5xx', async () => {
+test('240 concurrent callbacks across two pools: one completion, one cascade, no 5xx', { skip: noChain }, async () => {
   const m = marketplace(3);
   const d = await intent(m);
-  const tx = [randomTxid(), randomTxid(), randomTxid()];
+  // Real, final transfers: both pools check a PAID on the chain before it funds anything.
+  const tx = [await chainTransfer(d.walletAddress, '5'), await chainTransfer(d.walletAddress, '5'),
+    await chainTransfer(d.walletAddress, '1.5')];
   const shape = { externalId: d.externalId, addr: d.walletAddress };
   const partial = callback({ ...shape, status: 'PARTIAL', txs: [{ txid: tx[0], amount: '5', trigger: true }] });
   const paidBody = callback({ ...shape, status: 'PAID',

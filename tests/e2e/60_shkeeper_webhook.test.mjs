@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import {
   api, sql, count, uid, fake, marketplace, intent, payment, offerStatus, requestRow, eventsOf, eventCount,
   completedTransitions, inboxByBody, assertOncePerRoom, inboxByExternal, callback, randomTxid, webhookUrl, now, sign,
+  Q, twoPlaces,
 } from './shkeeper_lib.mjs';
 
 async function paid(m, d, amount = '10', extra = {}) {
@@ -88,7 +89,9 @@ test('OVERPAID funds the escrow', async () => {
   const d = await intent(m);
   const cb = await paid(m, d, '12.5');
   assert.match(cb.body, /"status":"OVERPAID"/);
-  assert.match(cb.body, /"overpaid_fiat":"2.50"/);
+  // SHKeeper's excess is over its upper threshold (105 % of the price), in fiat at the invoice's rate.
+  const over = Q.of('12.5').mul(Q.of(String(d.exchangeRate))).sub(Q.of('10.5'));
+  assert.ok(cb.body.includes(`"overpaid_fiat":"${twoPlaces(over)}"`), cb.body);
   assert.deepEqual(payment(d.paymentId), { status: 'completed', escrow: 'funded', txHash: cb.txid });
   assert.equal(completedTransitions(d.paymentId), 1);
 });
@@ -111,8 +114,9 @@ test('a late EXPIRED after PAID is recorded as stale and changes nothing', async
 test('an unconfirmed notice is recorded only; the confirmed transaction then funds', async () => {
   const m = marketplace(1);
   const d = await intent(m);
-  const txid = randomTxid();
-  const early = await fake.pay({ external_id: d.externalId, amount_crypto: '10', txid, unconfirmed: true });
+  // Mined, one block deep: SHKeeper has seen it, the chain has not made it final.
+  const early = await fake.pay({ external_id: d.externalId, amount_crypto: '10', unconfirmed: true });
+  const txid = early.txid;
   assert.equal(early.lastStatus, 202, early.response);
   assert.match(early.body, /^\{"addr":".*","status":"unconfirmed","txid":"0x[0-9a-f]{64}"\}$/);
   const [row] = inboxByBody(early.body);

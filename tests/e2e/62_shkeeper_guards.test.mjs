@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  api, sql, token, count, fake, marketplace, postIntent, intent, payment, webhookUrl, callback, randomTxid,
+  api, sql, token, count, fake, marketplace, postIntent, intent, payment, webhookUrl, callback, chainTransfer,
 } from './shkeeper_lib.mjs';
 
 const admin = token('adm-guards', 'admin');
@@ -40,7 +40,9 @@ test('a repeat cannot re-price a pay-in, even after SHKeeper failed the first ti
   assert.equal(other.json.error.code, 'payment_exists');
   const same = await intent(m, { amount: 1000 });
   assert.equal(same.fiatAmount, 1000);
-  assert.equal(same.amount, 1000, 'SHKeeper was asked for the stored amount');
+  const asked = (await fake.requests(same.externalId)).requests.map((q) => JSON.parse(q.body).amount);
+  assert.deepEqual([...new Set(asked)], ['1000'], 'SHKeeper was asked for the stored amount');
+  assert.equal(String(same.amount), (await fake.invoice(same.externalId)).amount);
 });
 
 test('cleanup leaves a partly paid pay-in alone; a PAID for a cancelled one is flagged, not applied', async () => {
@@ -58,8 +60,11 @@ test('cleanup leaves a partly paid pay-in alone; a PAID for a cancelled one is f
   assert.deepEqual(payment(partial.paymentId), { status: 'pending', escrow: 'partial', txHash: payment(partial.paymentId).txHash });
   assert.equal(payment(idle.paymentId).status, 'cancelled');
 
-  // The buyer pays the cancelled invoice anyway: stored, not applied, and an admin hears of it.
-  const late = callback({ externalId: idle.externalId, status: 'PAID', txs: [{ txid: randomTxid(), amount: '10', trigger: true }] });
+  // The buyer pays the cancelled invoice anyway (a real transfer, checked on the chain):
+  // stored, not applied, and an admin hears of it.
+  const hash = await chainTransfer(idle.walletAddress, '10');
+  const late = callback({ externalId: idle.externalId, status: 'PAID', addr: idle.walletAddress,
+    txs: [{ txid: hash, amount: '10', trigger: true }] });
   assert.equal((await fake.deliver({ callback_url: webhookUrl(), body: late })).lastStatus, 202);
   assert.equal(payment(idle.paymentId).status, 'cancelled');
   assert.equal(count('events', `payment_id = :'id' AND event = 'payment-needs-review' AND room = 'admin'`, { id: idle.paymentId }), 1);

@@ -1,12 +1,12 @@
 // SHKeeper's PAID checked on the chain before the escrow counts as funded,
-// through a second pool that has the check on (the main test pool has it off
-// because the fake SHKeeper's transactions are made up): real transfers on
-// the local chain to the invoice's deposit address.
+// through a second pool with the check on (as the main pool has it too),
+// with callbacks composed here: real transfers on the local chain to the
+// invoice's deposit address, and made-up or misdirected ones.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { env, stack, sql, token } from './lib.mjs';
-import { fake, marketplace, intent, payment, callback, randomTxid, WEBHOOK } from './shkeeper_lib.mjs';
+import { fake, marketplace, intent, payment, callback, randomTxid, WEBHOOK, Q } from './shkeeper_lib.mjs';
 import { rpc, mine, waitReceipt, transferData } from '../chain/rpc.mjs';
 
 const URL = env.ANVIL_URL;
@@ -69,7 +69,10 @@ test('a PAID the chain contradicts is stored and not acted on', { skip }, async 
   const r2 = await paid(inv2, [{ txid: short, amount: '10', trigger: true }]);
   assert.equal(r2.lastStatus, 202);
   assert.equal(payment(inv2.paymentId).status, 'pending');
-  assert.deepEqual(inbox(inv2.paymentId), ['rejected', 'the transfers to the deposit address total 5 USDT; the invoice asks 10']);
+  // SHKeeper's rule, not 95 % of the fee-inclusive amount: 95 % of the price, at the invoice's rate.
+  const need = new Q(Q.of('9.5').div(Q.of(String(inv2.exchangeRate))).unitsUp(18), 10n ** 18n);
+  assert.deepEqual(inbox(inv2.paymentId), ['rejected', 'the transfers to the deposit address total 5 USDT;'
+    + ` SHKeeper's PAID needs ${need.text()} (95 % of 10 USD at ${inv2.exchangeRate})`]);
 });
 
 test('a transfer not yet final, or unknown, is answered 503 so SHKeeper delivers again; the next delivery applies it', { skip }, async () => {

@@ -6,8 +6,10 @@ import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { api, env, token, uid, sql, count, eventually, sleep } from './lib.mjs';
 import { pythonJson, randomTxid } from '../fakes/shkeeper/invoices.mjs';
+import { Q, shk, twoPlaces } from '../fakes/shkeeper/decimal.mjs';
+import { rpc, mine, waitReceipt, transferData } from '../chain/rpc.mjs';
 
-export { pythonJson, randomTxid };
+export { pythonJson, randomTxid, Q, shk, twoPlaces };
 
 export const API_KEY = readFileSync(env.SHKEEPER_API_KEY_FILE, 'utf8').replace(/[\r\n]+$/, '');
 export const WEBHOOK = '/api/payment/shkeeper/webhook';
@@ -35,6 +37,8 @@ export const fake = {
   requests: (externalId) => control('GET', `/__control/requests?external_id=${encodeURIComponent(externalId)}`),
   invoice: async (externalId) => (await control('GET', `/__control/invoices/${encodeURIComponent(externalId)}`)).invoices.at(-1),
   reset: () => control('POST', '/__control/reset'),
+  // SHKeeper's per-crypto settings (rate, fee_percent, llimit, recalc, …); reset restores the defaults.
+  settings: (body) => control('POST', '/__control/settings', body),
   // A deposit: recorded by the fake, then its signed callback sent (and retried until 202).
   pay: (body) => control('POST', '/__control/pay', body),
   // Exactly these bytes, once, signed unless told otherwise.
@@ -132,19 +136,49 @@ export async function restoreUpstream() {
 }
 
 // A callback body shaped as SHKeeper builds it, for deliveries a test
-// composes itself (the fake's /pay builds its own).
-export function callback({ externalId, status, txs, amountFiat = '10', addr = '0x' + '11'.repeat(20), crypto = 'BNB-USDT' }) {
-  const bal = txs.reduce((s, t) => s + Number(t.amount), 0);
-  const over = Math.max(0, bal - Number(amountFiat));
+// composes itself (the fake's /pay builds its own): each transaction's fiat
+// value at `rate`, SHKeeper's 2 % fee, amounts printed as SHKeeper prints them.
+export function callback({ externalId, status, txs, amountFiat = '10', addr = '0x' + '11'.repeat(20), crypto = 'BNB-USDT',
+  rate = '0.9985', feePercent = '2' }) {
+  const fiat = (t) => Q.of(t.amount).mul(Q.of(t.rate ?? rate));
+  const own = txs.filter((t) => (t.crypto ?? crypto) === crypto);
+  const bal = txs.reduce((sum, t) => sum.add(fiat(t)), new Q(0n));
+  const over = bal.sub(Q.of(amountFiat).mul(105n).div(100n));
   return pythonJson({
-    addr, balance_crypto: String(bal), balance_fiat: String(bal), crypto, external_id: externalId,
-    fee_fixed: '0', fee_percent: '0', fee_policy: 'PERCENT_FEE', fiat: 'USD',
-    overpaid_fiat: over.toFixed(2), paid: status === 'PAID' || status === 'OVERPAID', status,
-    transactions: txs.map((t) => ({
-      amount_crypto: t.amount, amount_fiat: t.amount, amount_fiat_without_fee: t.amount, crypto,
-      date: '2026-01-01 12:00:00', fee_fiat: '0', trigger: !!t.trigger, txid: t.txid,
-    })),
+    addr, balance_crypto: shk(own.reduce((sum, t) => sum.add(Q.of(t.amount)), new Q(0n))), balance_fiat: shk(bal), crypto,
+    external_id: externalId, fee_fixed: '0', fee_percent: feePercent, fee_policy: 'PERCENT_FEE', fiat: 'USD',
+    overpaid_fiat: over.cmp(0n) > 0 ? twoPlaces(over) : '0.00',
+    paid: status === 'PAID' || status === 'OVERPAID', status,
+    transactions: txs.map((t) => {
+      const f = fiat(t);
+      const without = f.mul(100n).div(Q.of(feePercent).add(100n));
+      return {
+        amount_crypto: shk(Q.of(t.amount)), amount_fiat: shk(f), amount_fiat_without_fee: shk(without),
+        crypto: t.crypto ?? crypto, date: '2026-01-01 12:00:00', fee_fiat: shk(f.sub(without)), trigger: !!t.trigger,
+        txid: t.txid,
+      };
+    }),
   });
 }
+
+// --- The test chain -------------------------------------------------------------
+
+export const chainUrl = env.ANVIL_URL;
+export const noChain = chainUrl ? false : 'no test chain in this stack (tests/chain/setup.sh)';
+// The buyer wallet these tests pay from: one no other test file uses.
+export const payerWallet = () => (env.CHAIN_BUYERS ?? '').split(',').at(-3);
+
+// A transfer of `amount` tokens (decimal text) of `tokenAddress` from the test payer to `to`,
+// mined and buried `depth` blocks deep (final from 3 on). Returns the hash.
+export async function chainTransfer(to, amount, { depth = 4, tokenAddress = env.CHAIN_TOKEN_USDT, from = payerWallet() } = {}) {
+  const units = Q.of(String(amount)).units(18);
+  const h = await rpc(chainUrl, 'eth_sendTransaction', [{ from, to: tokenAddress, data: transferData(to, units) }]);
+  await mine(chainUrl, depth);
+  const r = await waitReceipt(chainUrl, h);
+  assert.equal(r.status, '0x1', `transfer ${h} succeeded`);
+  return h;
+}
+
+export const chainMine = (n) => mine(chainUrl, n);
 
 export { api, env, token, uid, sql, count, eventually, sleep };

@@ -2,7 +2,11 @@
 // A fake SHKeeper v2.5 for tests and `make run`: the invoice API the service
 // calls, the signed callbacks SHKeeper sends, and a control API under
 // /__control/ with which tests pay invoices and make the upstream fail.
-// What it imitates is written down in shared/PROVIDERS.md section 1.
+// What it imitates is written down in shared/PROVIDERS.md section 1: the fee
+// inside `amount` (2 %), an exchange rate that is not 1, PAID decided in fiat
+// at llimit, amounts printed through a float as SHKeeper prints them.
+// Deposits are real ERC-20 transfers on the test chain when one is
+// configured (see shkeeper/chain.mjs), so the service can check them.
 //
 //   node tests/fakes/shkeeper.mjs --port N --api-key-file F [--ca FILE]
 //        [--retry-ms N] [--max-retries N] [--host 127.0.0.1]
@@ -10,19 +14,28 @@
 // Control API (no auth, so it listens on the loopback only):
 //   POST /__control/mode     {"mode":"ok"|"error"|"down"|"hang"|"slow","delayMs":N,"message":"…"}
 //   GET  /__control/calls    {"payment_request":{"<external_id>":N},"total":N,"invoice_lookup":{…}}
-//   POST /__control/reset    mode ok, counters zero (invoices are kept: the service stores their ids)
-//   POST /__control/pay      {"external_id","amount_crypto","txid"?,"status"?,"unconfirmed"?}
+//   POST /__control/reset    mode ok, counters zero, settings back to the defaults
+//                            (invoices are kept: the service stores their ids)
+//   POST /__control/settings {"crypto"?,"rate"?,"fee_percent"?,"fee_fixed"?,"fee_policy"?,
+//                            "llimit"?,"ulimit"?,"recalc"?}   SHKeeper's per-crypto settings
+//   POST /__control/pay      {"external_id","amount_crypto","txid"?,"status"?,"unconfirmed"?,
+//                            "stray"?,"depth"?,"callback"?}
+//        A deposit of amount_crypto of the invoice's token: a real transfer to the
+//        invoice's address (mined `depth` blocks deep, final by default; one block for
+//        an unconfirmed notice), or the given txid (a transfer the caller made, or a
+//        made-up one). "stray": first a deposit of that much of the chain's other
+//        token to the same address, announced with its own callback, as SHKeeper does.
+//        "callback": false records the deposit and sends nothing (a lost callback).
 //   POST /__control/deliver  {"callback_url"?,"body","timestamp"?,"signature"?,"apiKeyHeader"?}
 //   GET  /__control/requests?external_id=X   the payment_request calls received (raw bodies)
 //   GET  /__control/invoices/<external_id>   the fake's own view, for debugging
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import {
-  CRYPTOS, InvoiceStore, pythonJson, statusOf, paymentRequestAnswer, lookupAnswer,
-  callbackBody, unconfirmedBody,
-} from './shkeeper/invoices.mjs';
+import { CRYPTOS, SIBLING, InvoiceStore, Settings, pythonJson, randomTxid } from './shkeeper/invoices.mjs';
+import { Q, shk } from './shkeeper/decimal.mjs';
 import { Deliverer } from './shkeeper/deliver.mjs';
+import { Chain } from './shkeeper/chain.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -44,8 +57,12 @@ const RETRY_MS = Number(opt['retry-ms']);
 const MAX_RETRIES = Number(opt['max-retries']);
 
 const log = (line) => console.log(`${new Date().toISOString()} ${line}`);
-const store = new InvoiceStore();
+const settings = new Settings();
+const store = new InvoiceStore(settings);
 const deliverer = new Deliverer({ apiKey: API_KEY, ca: opt.ca ? readFileSync(opt.ca) : null, log });
+const chain = Chain.fromEnv(process.env, log);
+log(chain ? `deposits are transfers on ${process.env.ANVIL_URL} (${Object.keys(chain.tokens).join(', ')})`
+  : 'no test chain (ANVIL_URL, CHAIN_SHKEEPER_PAYER): transaction ids are made up');
 
 // How the upstream behaves, set by tests through /__control/mode.
 let mode = { mode: 'ok', delayMs: 0, message: 'payment gateway is unavailable' };
@@ -128,14 +145,14 @@ async function paymentRequest(req, res, crypto) {
   } catch (e) {
     return send(res, 200, shkError(`[<class 'decimal.ConversionSyntax'>]`, traceback('decimal.InvalidOperation', e.message)));
   }
-  send(res, 200, paymentRequestAnswer(inv));
+  send(res, 200, store.paymentRequestAnswer(inv));
 }
 
 function invoiceLookup(req, res, externalId) {
   calls.invoice_lookup[externalId] = (calls.invoice_lookup[externalId] ?? 0) + 1;
   const refused = checkKey(req);
   if (refused) return send(res, 200, refused);
-  send(res, 200, lookupAnswer(store.all(externalId)));
+  send(res, 200, store.lookupAnswer(store.all(externalId)));
 }
 
 function cryptoList(res) {
@@ -207,8 +224,17 @@ async function control(req, res, path, query) {
     const id = query.get('external_id');
     return send(res, 200, { requests: id === null ? received : received.filter((r) => r.external_id === id) });
   }
+  if (req.method === 'POST' && path === '/__control/settings') {
+    const { crypto = null, ...patch } = body;
+    try {
+      return send(res, 200, { settings: settings.set(crypto, patch) });
+    } catch (e) {
+      return send(res, 400, { error: e.message });
+    }
+  }
   if (req.method === 'POST' && path === '/__control/reset') {
     mode = { mode: 'ok', delayMs: 0, message: 'payment gateway is unavailable' };
+    settings.reset();
     releaseHung();
     calls = { payment_request: {}, total: 0, invoice_lookup: {} };
     received = [];
@@ -223,43 +249,86 @@ async function control(req, res, path, query) {
 }
 
 // The fake's whole view of an invoice: what the API shows plus its id,
-// address and callback URL.
+// address, amounts and callback URL.
 const controlView = (inv) => ({
-  ...lookupAnswer([inv]).invoices[0],
+  ...store.lookupAnswer([inv]).invoices[0],
   id: inv.id, crypto: inv.crypto, wallet: inv.wallet, callback_url: inv.callbackUrl,
+  amount: shk(inv.amountCrypto), exchange_rate: shk(inv.exchangeRate),
 });
+
+// A deposit's transaction: a real transfer on the test chain where the
+// crypto has one, else a made-up id. `txid` given: the caller's own.
+async function deposit(inv, crypto, amount, { txid, depth }) {
+  const known = txid && inv.txs.find((t) => t.txid === txid && t.crypto === crypto);
+  if (known) {
+    // Seen before unconfirmed (one block deep): now buried deep enough to be final.
+    if (!known.confirmed && known.ownTransfer && depth > 1) await chain.deepen(depth - 1);
+    return { txid, own: known.ownTransfer };
+  }
+  if (txid) return { txid, own: false };
+  if (chain?.has(crypto)) return { txid: await chain.transfer(crypto, inv.wallet, amount, depth), own: true };
+  return { txid: randomTxid(), own: false };
+}
+
+const FINAL_DEPTH = 4;
 
 // A deposit to an invoice's address: recorded, then announced to the
 // invoice's callback_url the way SHKeeper would, retried until 202.
 async function pay(res, body) {
   const inv = store.find(String(body.external_id ?? ''));
   if (!inv) return send(res, 404, { error: `no invoice with external_id ${body.external_id}` });
-  const amount = body.amount_crypto ?? '0';
+  const amount = String(body.amount_crypto ?? '0');
+  const unconfirmed = !!body.unconfirmed;
+  const depth = Number(body.depth ?? (unconfirmed ? 1 : FINAL_DEPTH));
   let tx = null;
+  let stray = null;
+  let strayReport = null;
   try {
-    if (amount !== '0' || body.txid) tx = store.addTx(inv, { txid: body.txid, amountCrypto: amount, confirmed: !body.unconfirmed });
+    Q.of(amount);
+    if (body.stray !== undefined && body.stray !== null) {
+      const sib = SIBLING[inv.crypto];
+      const d = await deposit(inv, sib, Q.of(String(body.stray)), { depth });
+      stray = store.addTx(inv, { txid: d.txid, amountCrypto: String(body.stray), crypto: sib });
+      stray.ownTransfer = d.own;
+    }
+    if (amount !== '0' || body.txid) {
+      const d = await deposit(inv, inv.crypto, Q.of(amount), { txid: body.txid, depth });
+      tx = store.addTx(inv, { txid: d.txid, amountCrypto: amount, confirmed: !unconfirmed });
+      tx.ownTransfer ??= d.own;
+    }
   } catch (e) {
     return send(res, 400, { error: e.message });
   }
-  if (body.unconfirmed) {
+  if (stray) {
+    // SHKeeper announces every transaction it records, the stray one too.
+    log(`pay ${inv.externalId}: stray ${body.stray} ${stray.crypto} -> ${store.statusOf(inv)}`);
+    const s = stray;
+    strayReport = await deliverer.deliver(inv.callbackUrl, () => store.callbackBody(inv, s), { retryMs: RETRY_MS, maxRetries: MAX_RETRIES });
+  }
+  // Only the stray deposit: its own callback was the one SHKeeper sends.
+  if (stray && !tx && !body.status) return send(res, 200, report(strayReport, null, stray));
+  if (unconfirmed) {
     if (!tx) return send(res, 400, { error: 'an unconfirmed notice needs amount_crypto' });
-    const r = await deliverer.deliver(inv.callbackUrl, () => unconfirmedBody(inv, tx), { retryMs: RETRY_MS, maxRetries: 0 });
-    return send(res, 200, report(r, tx));
+    const r = await deliverer.deliver(inv.callbackUrl, () => store.unconfirmedBody(inv, tx), { retryMs: RETRY_MS, maxRetries: 0 });
+    return send(res, 200, report(r, tx, stray));
   }
   // A forced status (EXPIRED, CANCELLED, …) imitates what the seed lists but
   // SHKeeper itself never sends; it sticks until a payment without one.
   inv.forcedStatus = body.status ? String(body.status) : null;
-  log(`pay ${inv.externalId}: ${amount} -> ${statusOf(inv)}`);
-  const r = await deliverer.deliver(inv.callbackUrl, () => callbackBody(inv, tx), {
+  log(`pay ${inv.externalId}: ${amount} ${inv.crypto} -> ${store.statusOf(inv)}`);
+  // Recorded, never announced: the lost callback users of SHKeeper report.
+  if (body.callback === false) return send(res, 200, report({ delivered: false, attempts: 0, status: null }, tx, stray));
+  const r = await deliverer.deliver(inv.callbackUrl, () => store.callbackBody(inv, tx), {
     retryMs: RETRY_MS, maxRetries: MAX_RETRIES,
     onDone: (last) => log(`callback for ${inv.externalId} ${last.delivered ? 'acknowledged' : 'given up'} after ${last.attempts} tries`),
   });
-  send(res, 200, report(r, tx));
+  send(res, 200, report(r, tx, stray));
 }
 
-const report = (r, tx) => ({
+const report = (r, tx, stray = null) => ({
   delivered: r.delivered, attempts: r.attempts, lastStatus: r.status, response: r.response ?? r.error,
   body: r.body, timestamp: r.timestamp, signature: r.signature, txid: tx?.txid ?? null,
+  strayTxid: stray?.txid ?? null,
 });
 
 // Exactly the bytes a test gives, once: for bad signatures, stale

@@ -18,6 +18,7 @@
 #
 # Environment: HTTPS_PORT (8443), HTTP_PORT (8080), PGPORT_LOCAL (25432; ports below 32768 stay clear of outgoing connections),
 # SHKEEPER_PORT (18990, the fake SHKeeper tests/fakes/shkeeper.mjs),
+# POOL2_HTTPS_PORT, POOL2_HTTP_PORT (pool2-up's ports; the stack's own plus one),
 # BIN (the built binary, $BUILD/fcgi-payments, BUILD defaulting to build).
 set -eu
 set -o pipefail
@@ -373,7 +374,9 @@ shkeeper_pid() { read_pid "$DIR/shkeeper.pid"; }
 shkeeper_listening() { grep -q listening "$DIR/shkeeper.log" 2>/dev/null; }
 
 # The fake's callbacks go to the service through nginx, so it trusts the
-# stack's certificate. In a session of its own, like the pool.
+# stack's certificate. It pays its invoices with real transfers on the test
+# chain, whose settings (chain_env) it reads from its environment: the chain
+# is up first. In a session of its own, like the pool.
 shkeeper_start() {
 	local pid
 	rm -f "$DIR/shkeeper.pid"
@@ -425,8 +428,8 @@ chain_down() {
 # come from DIR/env, i.e. from the stack that is already up.
 pool2_env() {
 	[ -s "$DIR/env" ] || die "no stack in $DIR (run up first)"
-	HTTPS_PORT=$(($(sed -n 's/^HTTPS_PORT=//p' "$DIR/env") + 1))
-	HTTP_PORT=$(($(sed -n 's/^HTTP_PORT=//p' "$DIR/env") + 1))
+	HTTPS_PORT=${POOL2_HTTPS_PORT:-$(($(sed -n 's/^HTTPS_PORT=//p' "$DIR/env") + 1))}
+	HTTP_PORT=${POOL2_HTTP_PORT:-$(($(sed -n 's/^HTTP_PORT=//p' "$DIR/env") + 1))}
 	BIN=$(sed -n 's/^BIN=//p' "$DIR/env")
 	NGINX_DIR=$DIR/nginx2
 	FCGI_SOCK=fcgi2.sock
@@ -529,9 +532,9 @@ stack_up() {
 	write_config
 	migrate
 	make_cert
-	shkeeper_start
 	chain_up
 	chain_env
+	shkeeper_start
 	pool_start
 	nginx_start
 	write_env
@@ -557,7 +560,8 @@ stack_run() {
 		  curl -k -H "Authorization: Bearer $token" https://localhost:$HTTPS_PORT/api/payment
 		  curl -k https://localhost:$HTTPS_PORT/api/payment/health
 
-		Fake SHKeeper at http://127.0.0.1:$SHKEEPER_PORT (log: $DIR/shkeeper.log). To pay an invoice:
+		Fake SHKeeper at http://127.0.0.1:$SHKEEPER_PORT (log: $DIR/shkeeper.log). To pay an invoice
+		(a real transfer on the local chain, checked by the service before it funds anything):
 		  curl -X POST http://127.0.0.1:$SHKEEPER_PORT/__control/pay -d '{"external_id":"<externalId>","amount_crypto":"<amount>"}'
 
 		Ctrl-C stops everything.

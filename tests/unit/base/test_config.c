@@ -77,6 +77,17 @@ static void test_defaults_and_secret(void **state)
 	assert_null(config_token(&cfg, "ethereum", "USDT"));
 	assert_int_equal(config_currency(&cfg, "USDT")->scale, 6);
 	assert_int_equal(config_currency(&cfg, "USD")->scale, 2);
+	/* SHKeeper's own default threshold, and the check on the chain on. */
+	assert_string_equal(cfg.shkeeper_llimit, "95");
+	assert_true(cfg.shkeeper_verify_on_chain);
+	config_free(&cfg);
+	char text[1200];
+	snprintf(text, sizeof(text), "%sshkeeper_llimit = 97.50\n", base_conf());
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.shkeeper_llimit, "97.5");
+	config_free(&cfg);
+	snprintf(text, sizeof(text), "%sshkeeper_llimit = 100\n", base_conf());
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
 	config_free(&cfg);
 }
 
@@ -113,6 +124,11 @@ static void test_refusals_name_the_setting(void **state)
 		{ "token.tron.USDT = 0x55d398326f99059fF775485246999027B3197955\n", "token.tron.USDT" },
 		{ "currencies = USD:two\n", "currencies" },
 		{ "colour = blue\n", "colour" },
+		{ "shkeeper_llimit = 0\n", "shkeeper_llimit" },
+		{ "shkeeper_llimit = 100.5\n", "shkeeper_llimit" },
+		{ "shkeeper_llimit = 101\n", "shkeeper_llimit" },
+		{ "shkeeper_llimit = 95%\n", "shkeeper_llimit" },
+		{ "shkeeper_llimit = 95.00001\n", "shkeeper_llimit" },
 		{ "no equals sign\n", "payments.conf:7" },
 	};
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/crypto.h>
 
 #include "flow/shk_onchain.h"
 #include "shkeeper/shkeeper.h"
@@ -185,6 +186,132 @@ static void test_invoice_amount_in_token_units(void **state)
 	assert_int_equal(shk_invoice_amount("123456.789", 2, out, 5), -1);
 }
 
+static char *threshold(const char *price, const char *rate, const char *llimit, unsigned decimals)
+{
+	static char text[96];
+	BIGNUM *n = BN_new();
+	char *dec = NULL;
+
+	assert_non_null(n);
+	if (shk_paid_threshold(price, rate, llimit, decimals, n) != 0) {
+		BN_free(n);
+		return NULL;
+	}
+	dec = BN_bn2dec(n);
+	snprintf(text, sizeof(text), "%s", dec);
+	OPENSSL_free(dec);
+	BN_free(n);
+	return text;
+}
+
+static void test_paid_threshold(void **state)
+{
+	(void)state;
+	/* SHKeeper's PAID: price × llimit / 100 ÷ rate, in base units, rounded up. */
+	assert_string_equal(threshold("10", "1", "95", 6), "9500000");
+	assert_string_equal(threshold("10", "0.9985", "95", 18), "9514271407110665999");
+	assert_string_equal(threshold("10.00", "0.9985", "95", 18), "9514271407110665999");
+	assert_string_equal(threshold("18.25", "3379.24", "95", 18), "5130591493945385");
+	assert_string_equal(threshold("100", "3", "95", 6), "31666667");
+	assert_string_equal(threshold("10", "1", "97.5", 6), "9750000");
+	assert_string_equal(threshold("10", "1", "100", 0), "10");
+	/* With the default 2 % fee, that is about 93.1 % of the invoice's amount: (10 + 0.2) / rate. */
+	assert_string_equal(threshold("10.2", "1", "93.1372549019", 6), "9500000");
+	assert_null(threshold("10", "0", "95", 6));
+	assert_null(threshold("10", "-1", "95", 6));
+	assert_null(threshold("ten", "1", "95", 6));
+	assert_null(threshold("10", "1e3", "95", 6));
+}
+
+static void test_own_transaction(void **state)
+{
+	(void)state;
+	char txid[67], text[600];
+	const char *own = "0x" "1111111111111111111111111111111111111111111111111111111111111111";
+	const char *stray = "0x" "2222222222222222222222222222222222222222222222222222222222222222";
+
+	/* A stray token's transaction triggered the callback: the invoice's own is still the last of its crypto. */
+	snprintf(text, sizeof(text), "{\"transactions\":[{\"crypto\":\"BNB-USDT\",\"txid\":\"%s\",\"trigger\":false},"
+	         "{\"crypto\":\"BNB-USDC\",\"txid\":\"%s\",\"trigger\":true}]}", own, stray);
+	json_object *o = json_tokener_parse(text);
+	shk_own_txid(o, "BNB-USDT", txid);
+	assert_string_equal(txid, own);
+	shk_trigger_txid(o, txid);
+	assert_string_equal(txid, stray);
+	shk_own_txid(o, "ETH-USDT", txid);
+	assert_string_equal(txid, "");
+	json_object_put(o);
+	snprintf(text, sizeof(text), "{\"status\":\"unconfirmed\",\"crypto\":\"BNB-USDC\",\"txid\":\"%s\"}", stray);
+	o = json_tokener_parse(text);
+	shk_own_txid(o, "BNB-USDT", txid);
+	assert_string_equal(txid, "");
+	shk_own_txid(o, "BNB-USDC", txid);
+	assert_string_equal(txid, stray);
+	json_object_put(o);
+}
+
+static struct config *two_networks(void)
+{
+	static struct config c;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.shkeeper_url, sizeof(c.shkeeper_url), "https://shkeeper.example.com");
+	c.shkeeper_verify_on_chain = true;
+	snprintf(c.shkeeper_llimit, sizeof(c.shkeeper_llimit), "95");
+	c.n_networks = 2;
+	snprintf(c.networks[0].name, sizeof(c.networks[0].name), "bsc");
+	c.networks[0].chain_id = 97;
+	c.networks[0].n_rpc = 1;
+	snprintf(c.networks[1].name, sizeof(c.networks[1].name), "ethereum");
+	c.n_tokens = 2;
+	snprintf(c.tokens[0].network, sizeof(c.tokens[0].network), "bsc");
+	snprintf(c.tokens[0].symbol, sizeof(c.tokens[0].symbol), "USDT");
+	snprintf(c.tokens[0].contract, sizeof(c.tokens[0].contract), "0x55d398326f99059fF775485246999027B3197955");
+	c.tokens[0].decimals = 18;
+	snprintf(c.tokens[1].network, sizeof(c.tokens[1].network), "ethereum");
+	snprintf(c.tokens[1].symbol, sizeof(c.tokens[1].symbol), "USDC");
+	snprintf(c.tokens[1].contract, sizeof(c.tokens[1].contract), "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48");
+	c.tokens[1].decimals = 6;
+	return &c;
+}
+
+static void test_payment_uri(void **state)
+{
+	(void)state;
+	struct config *c = two_networks();
+	char uri[400];
+	const char *deposit = "0x8695aB0B4E1e0D8a0c6d5Cc6aF2b3e5F6a7b8c9D";
+
+	assert_int_equal(shk_payment_uri(c, "bsc", "USDT", deposit, "10.21532298", uri, sizeof(uri)), 0);
+	assert_string_equal(uri, "ethereum:0x55d398326f99059fF775485246999027B3197955@97/transfer"
+	                         "?address=0x8695aB0B4E1e0D8a0c6d5Cc6aF2b3e5F6a7b8c9D&uint256=10215322980000000000");
+	/* No chain_id configured: the network's main chain. Ten decimals cut to the token's six. */
+	assert_int_equal(shk_payment_uri(c, "ethereum", "USDC", deposit, "18.2536507301", uri, sizeof(uri)), 0);
+	assert_string_equal(uri, "ethereum:0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48@1/transfer"
+	                         "?address=0x8695aB0B4E1e0D8a0c6d5Cc6aF2b3e5F6a7b8c9D&uint256=18253650");
+	assert_int_equal(shk_payment_uri(c, "bsc", "USDC", deposit, "1", uri, sizeof(uri)), -1);
+	assert_int_equal(shk_payment_uri(c, "bsc", "USDT", "0x1234", "1", uri, sizeof(uri)), -1);
+	assert_int_equal(shk_payment_uri(c, "bsc", "USDT", deposit, "1", uri, 20), -1);
+}
+
+static void test_unverifiable_networks(void **state)
+{
+	(void)state;
+	struct config *c = two_networks();
+	const char *nets[4];
+
+	assert_int_equal(shk_unverifiable_networks(c, nets, 4), 1);
+	assert_string_equal(nets[0], "ethereum");
+	c->shkeeper_verify_on_chain = false;
+	assert_int_equal(shk_unverifiable_networks(c, nets, 4), 0);
+	c->shkeeper_verify_on_chain = true;
+	c->shkeeper_url[0] = '\0';
+	assert_int_equal(shk_unverifiable_networks(c, nets, 4), 0);
+	c = two_networks();
+	c->n_tokens = 1;   /* no token on ethereum: no pay-ins there */
+	assert_int_equal(shk_unverifiable_networks(c, nets, 4), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +322,10 @@ int main(void)
 		cmocka_unit_test(test_trigger_transaction),
 		cmocka_unit_test(test_crypto_names),
 		cmocka_unit_test(test_invoice_amount_in_token_units),
+		cmocka_unit_test(test_paid_threshold),
+		cmocka_unit_test(test_own_transaction),
+		cmocka_unit_test(test_payment_uri),
+		cmocka_unit_test(test_unverifiable_networks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
