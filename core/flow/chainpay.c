@@ -190,6 +190,7 @@ static void apply(struct db *db, const char *id, const char *status, const char 
 			record_depth(db, id, out->vr.confirmations, out);
 		break;
 	case COORD_BACKWARD:
+	case COORD_SKIPPED:
 		say(out, CHAINPAY_CONFLICT, "payment %s is %s; the chain's answer (%s) cannot move it", id,
 		    out->row ? PQgetvalue(out->row, 0, PCOL_STATUS) : "?", verify_verdict_name(out->vr.verdict));
 		break;

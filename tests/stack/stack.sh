@@ -9,7 +9,8 @@
 #   tests/stack/stack.sh pg-stop DIR   stop only PostgreSQL (database outage)
 #   tests/stack/stack.sh pg-start DIR  start it again
 #   tests/stack/stack.sh pool2-up DIR  a second pool and nginx on the same
-#                                      database (ports +1); DIR/env gets BASE_URL2
+#                                      database (ports +1, or POOL2_HTTPS_PORT and
+#                                      POOL2_HTTP_PORT); DIR/env gets BASE_URL2
 #   tests/stack/stack.sh pool2-down DIR  stop them again
 #   tests/stack/stack.sh run           `up .run` in the repository, print a
 #                                      development token, wait; Ctrl-C stops
@@ -423,8 +424,8 @@ chain_down() {
 # come from DIR/env, i.e. from the stack that is already up.
 pool2_env() {
 	[ -s "$DIR/env" ] || die "no stack in $DIR (run up first)"
-	HTTPS_PORT=$(($(sed -n 's/^HTTPS_PORT=//p' "$DIR/env") + 1))
-	HTTP_PORT=$(($(sed -n 's/^HTTP_PORT=//p' "$DIR/env") + 1))
+	HTTPS_PORT=${POOL2_HTTPS_PORT:-$(($(sed -n 's/^HTTPS_PORT=//p' "$DIR/env") + 1))}
+	HTTP_PORT=${POOL2_HTTP_PORT:-$(($(sed -n 's/^HTTP_PORT=//p' "$DIR/env") + 1))}
 	BIN=$(sed -n 's/^BIN=//p' "$DIR/env")
 	NGINX_DIR=$DIR/nginx2
 	FCGI_SOCK=fcgi2.sock
