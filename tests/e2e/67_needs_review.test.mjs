@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { stack } from './lib.mjs';
 import {
-  api, env, sql, count, token, sleep, fake, marketplace, intent, payment, callback, randomTxid, WEBHOOK,
+  api, env, sql, count, token, sleep, eventually, fake, marketplace, intent, payment, callback, randomTxid, WEBHOOK,
 } from './shkeeper_lib.mjs';
 import { rpc, mine, waitReceipt, transferData } from '../chain/rpc.mjs';
 
@@ -34,6 +34,8 @@ before(() => {
 after(() => stack('pool2-down'));
 
 const MAIN = () => env.BASE_URL + WEBHOOK;
+// An invoice amount times f, as a decimal a token of 6 or more decimals holds.
+const times = (amount, f) => (Number(amount) * f).toFixed(6);
 const SECOND = () => base2 + WEBHOOK;
 
 // The reviews of a payment, each with whether its notification and its
@@ -163,7 +165,7 @@ test('an OVERPAID is applied and its excess reaches a person, also when it tops 
   await fake.reset();
   const m = marketplace(1);
   const inv = await intent(m);
-  const over = await fake.pay({ external_id: inv.externalId, amount_crypto: String(Number(inv.amount) * 1.25) });
+  const over = await fake.pay({ external_id: inv.externalId, amount_crypto: times(inv.amount, 1.25) });
   assert.match(over.body, /"status":"OVERPAID"/);
   assert.deepEqual(payment(inv.paymentId), { status: 'completed', escrow: 'funded', txHash: over.txid });
   const r = assertReviewed(inv.paymentId, 'overpaid');
@@ -177,7 +179,7 @@ test('an OVERPAID is applied and its excess reaches a person, also when it tops 
   const paid = await fake.pay({ external_id: inv2.externalId, amount_crypto: String(inv2.amount) });
   assert.match(paid.body, /"status":"PAID"/);
   assert.deepEqual(reviews(inv2.paymentId), []);
-  const more = await fake.pay({ external_id: inv2.externalId, amount_crypto: String(Number(inv2.amount) * 0.5) });
+  const more = await fake.pay({ external_id: inv2.externalId, amount_crypto: times(inv2.amount, 0.5) });
   assert.match(more.body, /"status":"OVERPAID"/);
   assert.equal(payment(inv2.paymentId).txHash, paid.txid, 'nothing moved');
   const r2 = assertReviewed(inv2.paymentId, 'overpaid');
@@ -332,10 +334,13 @@ test('a deposit recorded while the cleanup waits for the row keeps its payment (
   sql(`UPDATE payments SET updated_at = now() - interval '3 hours' WHERE id = :'id';`, { id: inv.paymentId });
   // The deposit's transaction holds the row; the cleanup's first read has already seen it empty.
   const s = session();
-  s.run(`BEGIN; SELECT id FROM payments WHERE id = '${inv.paymentId}' FOR UPDATE;`);
-  await sleep(300);
+  s.run(`SET application_name = 'deposit-holder'; BEGIN; SELECT id FROM payments WHERE id = '${inv.paymentId}' FOR UPDATE;`);
+  assert.ok(await eventually(() => Number(sql(`SELECT count(*) FROM pg_stat_activity
+    WHERE application_name = 'deposit-holder' AND state = 'idle in transaction';`)[0][0]) === 1, 15000), 'the row is held');
   const cleanup = api('POST', '/api/payment/payments/cleanup-pending', { token: ADMIN, body: { olderThanMinutes: 60 } });
-  await sleep(700);
+  // Until the cleanup's coordinator waits for the row.
+  assert.ok(await eventually(() => Number(sql('SELECT count(*) FROM pg_locks WHERE NOT granted;')[0][0]) > 0, 15000),
+    'the cleanup waits for the row lock');
   s.run(`UPDATE payments SET escrow_state = 'partial', updated_at = now() WHERE id = '${inv.paymentId}'; COMMIT;`);
   await s.end();
   const r = await cleanup;
