@@ -22,7 +22,7 @@ void h_cleanup_pending(struct request *req, struct response *resp)
 	json_object *body;
 	PGresult *stale = NULL;
 	char minutes[16];
-	long cancelled = 0;
+	long cancelled = 0, kept = 0;
 	enum db_status st;
 
 	if (jin_optional(req, resp, cleanup_fields, 1, v, &body) != 0)
@@ -42,11 +42,14 @@ void h_cleanup_pending(struct request *req, struct response *resp)
 	/*
 	 * Stale payments are cancelled, never deleted: the record and its audit
 	 * stay. Each goes through the coordinator, so one that moved meanwhile
-	 * (a late webhook) is left alone.
+	 * (a late webhook) is left alone; and "nothing received yet" is checked
+	 * again under its row lock, at the moment of the move, so a deposit that
+	 * lands while the batch runs always wins over the cleanup.
 	 */
 	struct coord_change change = {
 		.status = "cancelled", .source = "admin", .actor = req->auth.sub,
 		.reason = "stale pending payment cleanup", .request_id = req->request_id,
+		.if_escrow = "unfunded",
 	};
 	for (int i = 0; i < PQntuples(stale); i++) {
 		enum coord_result r = coord_apply(req->app->db, PQgetvalue(stale, i, 0), &change, NULL, &st);
@@ -55,11 +58,14 @@ void h_cleanup_pending(struct request *req, struct response *resp)
 			goto out;
 		}
 		cancelled += r == COORD_APPLIED;
+		kept += r == COORD_SKIPPED;
 	}
 	char msg[128];
 	snprintf(msg, sizeof(msg), "cancelled %ld stale pending payments", cancelled);
 	json_object *data = json_object_new_object(), *extra = json_object_new_object();
 	json_object_object_add(data, "cancelledCount", json_object_new_int64(cancelled));
+	/* Found idle, but money arrived before each could be cancelled. */
+	json_object_object_add(data, "keptWithDepositCount", json_object_new_int64(kept));
 	json_object_object_add(data, "olderThanMinutes", json_object_new_int(atoi(minutes)));
 	json_object_object_add(extra, "deletedCount", json_object_new_int64(cancelled));
 	resp_ok_with(resp, 200, data, msg, extra);

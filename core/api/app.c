@@ -65,6 +65,12 @@ static int authorize(struct request *req, struct response *resp, enum access acc
 			return -1;
 		}
 		return 0;
+	case ACCESS_SELLER:
+		if (req->auth.role != ROLE_SELLER && req->auth.role != ROLE_ADMIN) {
+			resp_error(resp, 403, "forbidden", NULL, "this endpoint is for sellers and admins");
+			return -1;
+		}
+		return 0;
 	case ACCESS_SELF:
 		if (user == NULL)
 			return 0;

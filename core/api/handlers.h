@@ -19,6 +19,8 @@ handler_fn h_cleanup_pending, h_callback;
 /* shkeeper_intents.c, shkeeper_webhook.c, shkeeper_confirm.c, shkeeper_dev.c */
 handler_fn h_shkeeper_intent, h_shkeeper_webhook, h_shk_confirm, h_webhook_replay;
 handler_fn h_shk_test, h_shk_callback_test, h_shk_create_test_payment, h_shk_trigger_webhook;
+/* templates.c */
+handler_fn h_template_create, h_template_list, h_template_get, h_template_delete;
 /* observe.c */
 handler_fn h_webhook_stats, h_wallet_monitor_status, h_auto_webhook_status, h_admin_events, h_admin_jobs,
     h_admin_webhooks;

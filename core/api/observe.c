@@ -119,13 +119,23 @@ void h_auto_webhook_status(struct request *req, struct response *resp)
 	               "no invoice poller runs; SHKeeper callbacks are the only source");
 }
 
+/*
+ * The outbox in order, for a dashboard to follow; `event` narrows it to one
+ * kind (event=payment-needs-review is the admins' list of money to place).
+ */
 void h_admin_events(struct request *req, struct response *resp)
 {
-	char after[24], limit[16];
+	char after[24], limit[16], event[65];
 	PGresult *res = NULL;
 	long long av;
 	long a, l;
+	int found = req_query(req, "event", event, sizeof(event));
 
+	if (found < 0 || (found > 0 && (event[0] == '\0' ||
+	                                strspn(event, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(event)))) {
+		resp_error(resp, 400, "invalid_field", "event", "event must be an event name (lower case, digits, '-')");
+		return;
+	}
 	/* Event ids fit a long on the platforms this runs on (LP64). */
 	if (req_query_long(req, resp, "after", 0, 0, LONG_MAX, &a) != 0 ||
 	    req_query_long(req, resp, "limit", 100, 1, 500, &l) != 0)
@@ -133,11 +143,12 @@ void h_admin_events(struct request *req, struct response *resp)
 	av = a;
 	snprintf(after, sizeof(after), "%ld", a);
 	snprintf(limit, sizeof(limit), "%ld", l);
-	const char *p[2] = { after, limit };
+	const char *p[3] = { after, limit, found > 0 ? event : NULL };
 	enum db_status st = db_exec(req->app->db, &res,
 	                            "SELECT id, event, room, payload::text, payment_id,"
 	                            " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-	                            " FROM events WHERE id > $1::bigint ORDER BY id LIMIT $2::int", 2, p);
+	                            " FROM events WHERE id > $1::bigint AND ($3::text IS NULL OR event = $3)"
+	                            " ORDER BY id LIMIT $2::int", 3, p);
 	if (st != DB_OK) {
 		resp_db_error(resp, st);
 		return;
@@ -162,7 +173,7 @@ void h_admin_events(struct request *req, struct response *resp)
 
 static const char *const inbox_outcomes[] = {
 	"received", "applied", "duplicate", "stale", "ignored", "unknown_payment", "rejected", "recorded",
-	"failed", NULL,
+	"failed", "review", NULL,
 };
 
 /* The inbox, newest first, without bodies: what arrived, whether it was authentic, what came of it. */

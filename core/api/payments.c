@@ -273,6 +273,38 @@ static void answer_active_conflict(struct request *req, struct response *resp, c
 	PQclear(res);
 }
 
+/*
+ * A record names a real sale: the buyer's own purchase request, and an offer
+ * on it from the seller named, so no one pads a seller's list, stats or
+ * export with sales that never were. 0, or -1 with the 409 written.
+ */
+static int check_sale(struct request *req, struct response *resp, const char *buyer, const char *request,
+                      const char *offer, const char *seller)
+{
+	const char *p[2] = { request, offer };
+	PGresult *res = NULL;
+	enum db_status st;
+	int rc = -1;
+
+	st = db_exec(req->app->db, &res,
+	             "SELECT r.buyer_id, o.purchase_request_id, o.seller_id FROM purchase_requests r"
+	             " LEFT JOIN seller_offers o ON o.id = $2 WHERE r.id = $1", 2, p);
+	if (st != DB_OK)
+		resp_db_error(resp, st);
+	else if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 0), buyer) != 0)
+		resp_error(resp, 409, "request_mismatch", "purchaseRequestId",
+		           "purchase request %s is not a request of buyer %s", request, buyer);
+	else if (PQgetisnull(res, 0, 1) || strcmp(PQgetvalue(res, 0, 1), request) != 0)
+		resp_error(resp, 409, "offer_mismatch", "sellerOfferId", "offer %s is not an offer on request %s",
+		           offer, request);
+	else if (strcmp(PQgetvalue(res, 0, 2), seller) != 0)
+		resp_error(resp, 409, "offer_mismatch", "sellerId", "offer %s is not from seller %s", offer, seller);
+	else
+		rc = 0;
+	PQclear(res);
+	return rc;
+}
+
 void h_payment_create(struct request *req, struct response *resp)
 {
 	struct jval v[C_N], c[2];
@@ -308,6 +340,8 @@ void h_payment_create(struct request *req, struct response *resp)
 		resp_error(resp, 403, "forbidden", "buyerId", "you may only create payments as their buyer");
 		goto out;
 	}
+	if (check_sale(req, resp, v[C_BUYER].str, v[C_REQUEST].str, v[C_OFFER].str, v[C_SELLER].str) != 0)
+		goto out;
 	if (v[C_META].present)
 		meta = json_object_to_json_string_ext(v[C_META].obj, JSON_C_TO_STRING_PLAIN);
 
@@ -416,6 +450,7 @@ void h_payment_update(struct request *req, struct response *resp)
 		resp_ok(resp, 200, payment_json(row, 0), "payment updated");
 		break;
 	case COORD_BACKWARD:
+	case COORD_SKIPPED:
 		resp_error(resp, 409, "invalid_transition", "status",
 		           "payment %s is %s; it cannot move to %s", id, PQgetvalue(row, 0, PCOL_STATUS),
 		           change.status ? change.status : "that state");

@@ -28,6 +28,12 @@ const struct route app_routes[] = {
 	{ HTTP_POST, P "/shkeeper/create-test-payment", h_shk_create_test_payment, ACCESS_PUBLIC, ROUTE_DEV | ROUTE_DB },
 	{ HTTP_POST, P "/shkeeper/trigger-webhook",  h_shk_trigger_webhook, ACCESS_USER, ROUTE_DEV | ROUTE_DB },
 
+	/* Checkout templates: what a template checkout sells, owned by a seller. */
+	{ HTTP_POST,   P "/templates",               h_template_create,  ACCESS_SELLER, ROUTE_DB },
+	{ HTTP_GET,    P "/templates",               h_template_list,    ACCESS_SELLER, ROUTE_DB },
+	{ HTTP_GET,    P "/templates/:id",           h_template_get,     ACCESS_USER,   ROUTE_DB },
+	{ HTTP_DELETE, P "/templates/:id",           h_template_delete,  ACCESS_SELLER, ROUTE_DB },
+
 	/* Wallet-direct payments and on-chain verification. */
 	{ HTTP_POST, P "/decentralized/save",        h_chain_save,       ACCESS_USER,   ROUTE_DB },
 	{ HTTP_POST, P "/decentralized/create",      h_chain_save,       ACCESS_USER,   ROUTE_DB },

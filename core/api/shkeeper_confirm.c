@@ -58,6 +58,7 @@ static void apply_confirmed(struct request *req, struct response *resp, const ch
 		resp_ok(resp, 200, confirm_json(row, tx, chain), "payment already confirmed");
 		break;
 	case COORD_BACKWARD:
+	case COORD_SKIPPED:
 		resp_error_data(resp, 409, "invalid_transition", NULL, confirm_json(row, tx, chain),
 		                "payment %s is %s and cannot be completed", id, PQgetvalue(row, 0, PCOL_STATUS));
 		break;

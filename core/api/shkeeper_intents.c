@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,9 +35,10 @@ enum { ICOL_CRYPTO = 29, ICOL_DISPLAY = 30, ICOL_LEASED = 31, ICOL_RECALCULATE =
 enum { I_REQUEST, I_OFFER, I_SELLER, I_AMOUNT, I_TOKEN, I_NETWORK, I_META, I_N };
 static const struct jfield intent_fields[I_N] = {
 	[I_REQUEST] = { "purchaseRequestId", JK_ID, true, 0, 0, NULL },
-	[I_OFFER] = { "sellerOfferId", JK_ID, true, 0, 0, NULL },
-	[I_SELLER] = { "sellerId", JK_ID, true, 0, 0, NULL },
-	[I_AMOUNT] = { "amount", JK_AMOUNT, true, 0, 0, NULL },
+	/* Required but for a template checkout, whose terms are the template's. */
+	[I_OFFER] = { "sellerOfferId", JK_ID, false, 0, 0, NULL },
+	[I_SELLER] = { "sellerId", JK_ID, false, 0, 0, NULL },
+	[I_AMOUNT] = { "amount", JK_AMOUNT, false, 0, 0, NULL },
 	[I_TOKEN] = { "token", JK_CURRENCY, false, 0, 0, NULL },
 	[I_NETWORK] = { "network", JK_NETWORK, false, 0, 0, NULL },
 	[I_META] = { "metadata", JK_OBJECT, false, 0, 8192, NULL },
@@ -45,6 +47,9 @@ static const struct jfield intent_fields[I_N] = {
 struct intent {
 	const char *buyer, *request, *offer, *seller, *network, *token, *metadata;
 	char amount[MONEY_TEXT_MAX];
+	bool has_amount;
+	/* A template checkout's terms, read from its template. */
+	char template_request[96], template_id[40], template_seller[ID_MAX + 1];
 	char crypto[24];
 	const struct token_conf *tok;
 	bool template_checkout;
@@ -145,6 +150,65 @@ static int check_marketplace(struct request *req, struct response *resp, const s
 	return rc;
 }
 
+/*
+ * A template checkout is sold on its template's terms: the seller and price
+ * come from the template, never from the buyer. An unknown or inactive
+ * template is 404; a seller, offer or amount the buyer names must be the
+ * template's (400 otherwise). 0, or -1 with the answer written.
+ */
+static int template_terms(struct request *req, struct response *resp, struct intent *in)
+{
+	const char *id = in->request + strlen(TEMPLATE_CHECKOUT_PREFIX);
+	PGresult *res = NULL;
+	enum db_status st;
+	int rc = -1;
+
+	if (!valid_uuid(id)) {
+		resp_error(resp, 404, "not_found", "purchaseRequestId", "checkout template %s not found", id);
+		return -1;
+	}
+	const char *p[2] = { id, in->has_amount ? in->amount : NULL };
+	st = db_exec(req->app->db, &res,
+	             "SELECT id::text, seller_id, price::text, active AND currency = 'USD',"
+	             " $2::numeric IS NULL OR $2::numeric = price"
+	             " FROM checkout_templates WHERE id = $1::uuid", 2, p);
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
+		return -1;
+	}
+	/* After this point, all errors should use goto out. */
+	if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 3), "t") != 0) {
+		resp_error(resp, 404, "not_found", "purchaseRequestId", "checkout template %s not found", id);
+		goto out;
+	}
+	if (in->seller && strcmp(in->seller, PQgetvalue(res, 0, 1)) != 0) {
+		resp_error(resp, 400, "invalid_field", "sellerId", "template %s is not sold by %s", id, in->seller);
+		goto out;
+	}
+	if (in->offer && strcasecmp(in->offer, PQgetvalue(res, 0, 0)) != 0) {
+		resp_error(resp, 400, "invalid_field", "sellerOfferId",
+		           "a template checkout's offer is its template (%s)", PQgetvalue(res, 0, 0));
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 4), "t") != 0) {
+		resp_error(resp, 400, "invalid_field", "amount", "amount %s is not the template's price %s",
+		           in->amount, PQgetvalue(res, 0, 2));
+		goto out;
+	}
+	/* One spelling of the template's id, so the reuse and dedupe rules see one session. */
+	snprintf(in->template_id, sizeof(in->template_id), "%s", PQgetvalue(res, 0, 0));
+	snprintf(in->template_request, sizeof(in->template_request), TEMPLATE_CHECKOUT_PREFIX "%s", in->template_id);
+	snprintf(in->template_seller, sizeof(in->template_seller), "%s", PQgetvalue(res, 0, 1));
+	snprintf(in->amount, sizeof(in->amount), "%s", PQgetvalue(res, 0, 2));
+	in->request = in->template_request;
+	in->offer = in->template_id;
+	in->seller = in->template_seller;
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
 /* Cancels template-checkout intents left pending for longer than the dedupe window. */
 static enum db_status retire_stale_template(struct request *req, const struct intent *in)
 {
@@ -157,9 +221,10 @@ static enum db_status retire_stale_template(struct request *req, const struct in
 	             " AND provider = 'shkeeper' AND direction = 'in' AND status = 'pending'"
 	             " AND escrow_state = 'unfunded'"
 	             " AND created_at < now() - interval '" TEMPLATE_DEDUPE_MINUTES " minutes'", 2, p);
+	/* Unfunded under the row lock too: a deposit that lands meanwhile keeps its payment. */
 	struct coord_change cancel = { .status = "cancelled", .source = "api", .actor = in->buyer,
 	                               .reason = "superseded by a new template checkout",
-	                               .request_id = req->request_id };
+	                               .request_id = req->request_id, .if_escrow = "unfunded" };
 	for (int i = 0; st == DB_OK && i < PQntuples(res); i++)
 		if (coord_apply(req->app->db, PQgetvalue(res, i, 0), &cancel, NULL, &st) != COORD_DB)
 			st = DB_OK;
@@ -346,12 +411,23 @@ static int parse_intent(struct request *req, struct response *resp, json_object 
 		return -1;
 	in->buyer = req->auth.sub;
 	in->request = v[I_REQUEST].str;
-	in->offer = v[I_OFFER].str;
-	in->seller = v[I_SELLER].str;
+	in->offer = v[I_OFFER].present ? v[I_OFFER].str : NULL;
+	in->seller = v[I_SELLER].present ? v[I_SELLER].str : NULL;
 	in->network = v[I_NETWORK].present ? v[I_NETWORK].str : "bsc";
 	in->token = v[I_TOKEN].present ? v[I_TOKEN].str : "USDT";
 	in->template_checkout = is_template(in->request);
-	if ((e = money_from_json(v[I_AMOUNT].obj, usd ? usd->scale : 2, in->amount)) != MONEY_OK) {
+	in->has_amount = v[I_AMOUNT].present;
+	if (!in->template_checkout) {
+		/* A marketplace pay-in names what it pays for; the request and offer are checked next. */
+		static const int named[] = { I_OFFER, I_SELLER, I_AMOUNT };
+		for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++)
+			if (!v[named[i]].present) {
+				resp_error(resp, 400, "invalid_field", intent_fields[named[i]].name, "%s is required",
+				           intent_fields[named[i]].name);
+				return -1;
+			}
+	}
+	if (in->has_amount && (e = money_from_json(v[I_AMOUNT].obj, usd ? usd->scale : 2, in->amount)) != MONEY_OK) {
 		resp_error(resp, 400, "invalid_field", "amount", "amount %s (USD allows %d decimals)",
 		           money_strerror(e), usd ? usd->scale : 2);
 		return -1;
@@ -386,6 +462,8 @@ void h_shkeeper_intent(struct request *req, struct response *resp)
 	if (parse_intent(req, resp, body, &in) != 0)
 		goto out;
 	if (!in.template_checkout && check_marketplace(req, resp, &in) != 0)
+		goto out;
+	if (in.template_checkout && template_terms(req, resp, &in) != 0)
 		goto out;
 	if (in.template_checkout && (st = retire_stale_template(req, &in)) != DB_OK)
 		goto dberr;

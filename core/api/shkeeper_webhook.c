@@ -75,37 +75,35 @@ struct applied {
 	const char *outcome;        /* NULL: a database error (see st) */
 	const char *detail;
 	bool retry_later;           /* the chain is not final or not reachable: answer 503 */
+	bool finished;              /* the coordinator recorded the outcome with its decision */
 	char payment[40];
 	char note[300];
 	enum db_status st;
 };
 
-/*
- * SHKeeper says paid, but the payment was closed meanwhile (cancelled as
- * stale, or failed): the buyer's money arrived and must go back or be
- * matched by a person. Nothing moves on its own; an admin event says so.
- */
-static void funds_after_close(struct request *req, const char *payment, const char *status,
-                              const char *shk_status)
+/* A figure of the callback (an amount, a currency, a crypto name), or NULL when it is not one. */
+static const char *figure(json_object *cb, const char *name)
 {
-	const char *p[3] = { payment, status, shk_status };
+	const char *v = string_member(cb, name);
 
-	if (strcmp(status, "cancelled") != 0 && strcmp(status, "failed") != 0)
-		return;
-	log_error("payment %s is %s but SHKeeper reports it %s: the funds need a person", payment, status, shk_status);
-	db_exec(req->app->db, NULL,
-	        "INSERT INTO events (event, room, payload, payment_id) VALUES"
-	        " ('payment-needs-review', 'admin', jsonb_build_object('paymentId', $1::text,"
-	        "  'reason', 'funds arrived for a ' || $2 || ' payment', 'provider', 'shkeeper',"
-	        "  'providerStatus', $3::text), $1::uuid)", 3, p);
+	if (v == NULL || *v == '\0' || strlen(v) > 64 ||
+	    strspn(v, "0123456789.ABCDEFGHIJKLMNOPQRSTUVWXYZ-") != strlen(v))
+		return NULL;
+	return v;
 }
 
 /* Columns of the lookup: the payment, then what the on-chain check needs. */
 #define CB_CRYPTO_COL 29
 
-/* Applies a stored, authentic callback. */
-static void apply(struct request *req, json_object *cb, const char *external_id, const char *status,
-                  struct applied *a)
+/*
+ * Applies a stored, authentic callback. What it comes to (and whether a
+ * person must look at the money it reports) is decided by the coordinator
+ * from the payment row under its lock, and recorded in the inbox in the
+ * same transaction; the read here only finds the payment and says whether
+ * the chain must be asked first.
+ */
+static void apply(struct request *req, json_object *cb, long long delivery, const char *external_id,
+                  const char *status, struct applied *a)
 {
 	struct shk_effect effect;
 	char txid[67], reason[64];
@@ -133,6 +131,19 @@ static void apply(struct request *req, json_object *cb, const char *external_id,
 		a->detail = "noted; no state change";
 		goto out;
 	}
+	struct coord_delivery d = {
+		.inbox_id = delivery, .provider = "shkeeper", .provider_status = status,
+		.seen_crypto = figure(cb, "balance_crypto"), .crypto = figure(cb, "crypto"),
+		.seen_fiat = figure(cb, "balance_fiat"), .fiat = figure(cb, "fiat"),
+		.overpaid = strcmp(status, "OVERPAID") == 0, .overpaid_fiat = figure(cb, "overpaid_fiat"),
+	};
+	shk_own_txid(cb, PQgetisnull(res, 0, CB_CRYPTO_COL) ? NULL : PQgetvalue(res, 0, CB_CRYPTO_COL), txid);
+	snprintf(reason, sizeof(reason), "SHKeeper callback %s", status);
+	struct coord_change change = {
+		.status = effect.status, .escrow = effect.escrow, .tx_hash = txid[0] ? txid : NULL,
+		.source = "shkeeper", .actor = "shkeeper", .reason = reason, .request_id = req->request_id,
+		.delivery = &d,
+	};
 	/* Funding moves money in our books: SHKeeper's word is held to its own rule, on the chain where checked. */
 	if (effect.escrow && strcmp(effect.escrow, "funded") == 0 &&
 	    strcmp(PQgetvalue(res, 0, PCOL_STATUS), "completed") != 0) {
@@ -145,31 +156,30 @@ static void apply(struct request *req, json_object *cb, const char *external_id,
 		}
 		if (oc == ONCHAIN_REFUTED) {
 			log_error("SHKeeper says %s paid, but it does not add up: %s", external_id, a->note);
-			a->outcome = "rejected";
-			goto out;
+			/* Nothing moves; the delivery is kept (replayable) and a person hears of the money. */
+			d.refuted = a->note;
+			change.status = change.escrow = change.tx_hash = NULL;
 		}
+	} else if (strcmp(PQgetvalue(res, 0, PCOL_STATUS), "completed") == 0) {
+		/* Nothing was checked: the callback's hash is not recorded on its word (backfill finds one, verified). */
+		change.tx_hash = NULL;
 	}
-	shk_own_txid(cb, PQgetisnull(res, 0, CB_CRYPTO_COL) ? NULL : PQgetvalue(res, 0, CB_CRYPTO_COL), txid);
-	snprintf(reason, sizeof(reason), "SHKeeper callback %s", status);
-	struct coord_change change = {
-		.status = effect.status, .escrow = effect.escrow, .tx_hash = txid[0] ? txid : NULL,
-		.source = "shkeeper", .actor = "shkeeper", .reason = reason, .request_id = req->request_id,
-	};
+	d.note = a->note[0] ? a->note : NULL;
 	switch (coord_apply(req->app->db, a->payment, &change, NULL, &a->st)) {
-	case COORD_APPLIED: a->outcome = "applied"; break;
-	case COORD_UNCHANGED: a->outcome = "duplicate"; a->detail = "already in that state"; break;
-	case COORD_BACKWARD:
-		a->outcome = "stale";
-		a->detail = "would move the payment backwards";
-		if (effect.escrow && strcmp(effect.escrow, "funded") == 0)
-			funds_after_close(req, a->payment, PQgetvalue(res, 0, PCOL_STATUS), status);
+	case COORD_DB:
+		a->outcome = NULL;
 		break;
-	case COORD_TX_USED:
-		a->outcome = "rejected";
-		a->detail = "the transaction already pays another payment";
+	case COORD_NOT_FOUND:
+		a->outcome = "unknown_payment";
 		break;
-	case COORD_NOT_FOUND: a->outcome = "unknown_payment"; break;
-	case COORD_DB: a->outcome = NULL; break;
+	default:
+		a->outcome = d.outcome;
+		/* The coordinator's word on the outcome, else what the check found. */
+		if (d.detail[0])
+			snprintf(a->note, sizeof(a->note), "%s", d.detail);
+		a->detail = a->note[0] ? a->note : NULL;
+		a->finished = true;
+		break;
 	}
 out:
 	PQclear(res);
@@ -189,14 +199,15 @@ static void process(struct request *req, struct response *resp, long long delive
 	if (external_id == NULL || status == NULL) {
 		a.detail = "not a SHKeeper callback: external_id or status missing";
 	} else {
-		apply(req, cb, external_id, status, &a);
+		apply(req, cb, delivery, external_id, status, &a);
 		if (a.outcome == NULL) {
 			/* Stored but not applied: a 503 makes SHKeeper retry, and the retry finishes it. */
 			resp_db_error(resp, a.st);
 			return;
 		}
 	}
-	if ((st = inbox_finish(req->app->db, delivery, a.outcome, a.payment[0] ? a.payment : NULL, a.detail)) != DB_OK)
+	if (!a.finished &&
+	    (st = inbox_finish(req->app->db, delivery, a.outcome, a.payment[0] ? a.payment : NULL, a.detail)) != DB_OK)
 		log_warn("delivery %lld: outcome %s not recorded", delivery, a.outcome);
 	log_info("SHKeeper delivery %lld for %s (%s): %s%s%s", delivery, external_id ? external_id : "?",
 	         status ? status : "?", a.outcome, a.detail ? ": " : "", a.detail ? a.detail : "");
@@ -262,7 +273,8 @@ out:
 
 /*
  * An admin acts again on a stored delivery that changed nothing the first
- * time (left unfinished, its payment unknown then, or refuted by the chain):
+ * time (left unfinished, its payment unknown then, refuted by the chain, or
+ * left for review):
  * the stored bytes were authenticated when they arrived and are used as
  * they are. Deliveries that did change something are not replayed.
  */
@@ -300,7 +312,7 @@ void h_webhook_replay(struct request *req, struct response *resp)
 		goto out;
 	}
 	if (strcmp(outcome, "received") != 0 && strcmp(outcome, "unknown_payment") != 0 &&
-	    strcmp(outcome, "rejected") != 0 && strcmp(outcome, "ignored") != 0) {
+	    strcmp(outcome, "rejected") != 0 && strcmp(outcome, "ignored") != 0 && strcmp(outcome, "review") != 0) {
 		resp_error(resp, 409, "already_processed", NULL, "delivery %s was %s: nothing to replay", id, outcome);
 		goto out;
 	}

@@ -173,6 +173,8 @@ static void apply(struct db *db, const char *id, const char *status, const char 
 	json_object_object_add(meta, "chainVerification", v);
 	struct coord_change change = {
 		.status = status,
+		/* A confirmed transfer is money in: should the payment have closed meanwhile, a person hears of it. */
+		.escrow = strcmp(status, "completed") == 0 ? "funded" : NULL,
 		.tx_hash = out->vr.verdict == VERIFY_FAILED ? NULL : tx,
 		.replace_tx = replace_tx,
 		.metadata = json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN),
@@ -190,6 +192,7 @@ static void apply(struct db *db, const char *id, const char *status, const char 
 			record_depth(db, id, out->vr.confirmations, out);
 		break;
 	case COORD_BACKWARD:
+	case COORD_SKIPPED:
 		say(out, CHAINPAY_CONFLICT, "payment %s is %s; the chain's answer (%s) cannot move it", id,
 		    out->row ? PQgetvalue(out->row, 0, PCOL_STATUS) : "?", verify_verdict_name(out->vr.verdict));
 		break;

@@ -90,6 +90,7 @@ static const char *kind_expectation(const struct jfield *f, char *buf, size_t le
 	case JK_CURRENCY: return "must be a currency code such as USDT";
 	case JK_OBJECT: snprintf(buf, len, "must be an object of at most %lld bytes", f->max); return buf;
 	case JK_INT: snprintf(buf, len, "must be a whole number from %lld to %lld", f->min, f->max); return buf;
+	case JK_BOOL: return "must be true or false";
 	case JK_ENUM: {
 		size_t o = (size_t)snprintf(buf, len, "must be one of:");
 		for (const char *const *c = f->choices; *c && o < len; c++)
@@ -154,6 +155,11 @@ int jin_check(const struct jfield *spec, size_t n, json_object *obj, const char 
 			    json_object_get_int64(v) < f->min || json_object_get_int64(v) > f->max)
 				return bad(resp, prefix, f->name, kind_expectation(f, expect, sizeof(expect)));
 			o->num = json_object_get_int64(v);
+			break;
+		case JK_BOOL:
+			if (!json_object_is_type(v, json_type_boolean))
+				return bad(resp, prefix, f->name, kind_expectation(f, expect, sizeof(expect)));
+			o->num = json_object_get_boolean(v) ? 1 : 0;
 			break;
 		case JK_ANY:
 			break;

@@ -26,6 +26,7 @@ enum jkind {
 	JK_NETWORK,     /* bsc | ethereum */
 	JK_CURRENCY,    /* [A-Z0-9]{2,10} */
 	JK_INT,         /* whole number in [min, max] */
+	JK_BOOL,        /* true or false; in num as 1 or 0 */
 	JK_ANY,         /* left to the handler (nested objects with their own table) */
 };
 
@@ -41,7 +42,7 @@ struct jval {
 	bool present;                   /* present and not null */
 	const char *str;                /* string kinds; owned by the parsed object */
 	json_object *obj;               /* the raw value */
-	long long num;                  /* JK_INT */
+	long long num;                  /* JK_INT, JK_BOOL */
 	char amount[MONEY_TEXT_MAX];    /* JK_AMOUNT, normalised; scale checked by caller */
 };
 

@@ -13,6 +13,7 @@ enum access {
 	ACCESS_PUBLIC,          /* anyone; providers' webhooks authenticate by signature */
 	ACCESS_USER,            /* any valid token; the handler checks ownership of the rows */
 	ACCESS_SELF,            /* any valid token; a :userId in the path is the caller, or an admin asks */
+	ACCESS_SELLER,          /* role seller or admin; the handler checks ownership of the rows */
 	ACCESS_ADMIN,           /* role admin */
 	ACCESS_JOB,             /* role admin, or the internal token a scheduler sends */
 };

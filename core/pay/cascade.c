@@ -4,6 +4,7 @@
 
 #include "base/log.h"
 #include "pay/payment.h"
+#include "pay/review.h"
 
 static enum db_status notify_parties(struct db *db, const char *const *p)
 {
@@ -20,9 +21,25 @@ static enum db_status notify_parties(struct db *db, const char *const *p)
 	               " WHERE u IS NOT NULL", 5, p);
 }
 
+/*
+ * A template checkout has no marketplace rows to move: the template's seller
+ * (the payment's, taken from the template when the intent was made) is told
+ * what was paid for, by the template's title.
+ */
 static enum db_status template_checkout(struct db *db, const char *const *p)
 {
-	enum db_status st = notify_parties(db, p);
+	/* p: payment id, request id (template-checkout-<template>), offer id (the template), buyer, seller */
+	enum db_status st = db_exec(db, NULL,
+	               "INSERT INTO notifications (user_id, kind, title, body, payment_id)"
+	               " SELECT u, k, t, b, $1::uuid FROM (SELECT coalesce((SELECT '\"' || title || '\"'"
+	               "   FROM checkout_templates WHERE id::text = $3), 'request ' || $2) AS what) AS w,"
+	               " LATERAL (VALUES"
+	               "  ($4, 'payment-confirmed', 'Payment received',"
+	               "   'Your payment for ' || w.what || ' is confirmed and held in escrow.'),"
+	               "  ($5, 'payment-confirmed', 'Order paid',"
+	               "   'The buyer''s payment for ' || w.what || ' is held in escrow: start preparing.'))"
+	               "  AS n (u, k, t, b)"
+	               " WHERE u IS NOT NULL", 5, p);
 	const char *e[3] = { p[0], p[1], p[3] };    /* payment, session (request id), buyer */
 
 	if (st == DB_OK)
@@ -67,12 +84,14 @@ enum db_status cascade_funded(struct db *db, const PGresult *payment)
 		          payment_id, request, PQntuples(req) ? PQgetvalue(req, 0, 0) : "unknown");
 		PQclear(req);
 		st = notify_parties(db, p);
+		struct review rv = {
+			.kind = REVIEW_REQUEST_MISMATCH, .payment_id = payment_id, .purchase_request_id = request,
+			.reason = "funded for a request that does not take it: match the money to an order or return it",
+			.status = PQgetvalue(payment, 0, PCOL_STATUS), .escrow = PQgetvalue(payment, 0, PCOL_ESCROW),
+			.provider = PQgetvalue(payment, 0, PCOL_PROVIDER),
+		};
 		if (st == DB_OK)
-			st = db_exec(db, NULL,
-			             "INSERT INTO events (event, room, payload, payment_id) VALUES"
-			             " ('payment-needs-review', 'admin', jsonb_build_object('paymentId', $1::text,"
-			             "  'purchaseRequestId', $2::text, 'reason', 'funded for a request that does not take it'),"
-			             "  $1::uuid)", 2, p);
+			st = review_write(db, &rv);
 		return st;
 	}
 	const char *q[6] = { payment_id, request, offer, buyer, seller, PQgetvalue(req, 0, 0) };

@@ -6,7 +6,9 @@
 
 #include "base/log.h"
 #include "pay/cascade.h"
+#include "pay/inbox.h"
 #include "pay/payment.h"
+#include "pay/review.h"
 
 #define MAX_ATTEMPTS 3
 
@@ -33,15 +35,77 @@ static enum db_status lock_payment(struct db *db, const char *id, char *request_
 	return st;
 }
 
+static bool closed(const char *status)
+{
+	return strcmp(status, "failed") == 0 || strcmp(status, "cancelled") == 0;
+}
+
+/* Does the change say money arrived? */
+static bool deposit(const struct coord_change *c)
+{
+	return c->escrow && (strcmp(c->escrow, "funded") == 0 || strcmp(c->escrow, "partial") == 0);
+}
+
+static void set_outcome(struct coord_delivery *d, const char *outcome, const char *detail)
+{
+	size_t n = detail ? strnlen(detail, sizeof(d->detail) - 1) : 0;
+
+	d->outcome = outcome;
+	if (n)
+		memcpy(d->detail, detail, n);
+	d->detail[n] = '\0';
+}
+
+/* " (received 9.5 BNB-USDT, 9.5 USD)", or "" when the delivery says nothing of amounts. */
+static void seen_text(const struct coord_delivery *d, char *out, size_t len)
+{
+	out[0] = '\0';
+	if (d && d->seen_crypto)
+		snprintf(out, len, " (received %s %s%s%s%s%s)", d->seen_crypto, d->crypto ? d->crypto : "",
+		         d->seen_fiat ? ", " : "", d->seen_fiat ? d->seen_fiat : "",
+		         d->seen_fiat && d->fiat ? " " : "", d->seen_fiat && d->fiat ? d->fiat : "");
+}
+
+/* Is there another pay-in that this transaction already pays? Its id into other, or "". */
+static enum db_status tx_used_by(struct db *db, const char *id, const PGresult *cur, const char *tx,
+                                 char other[40])
+{
+	const char *p[3] = { id, PQgetisnull(cur, 0, PCOL_NETWORK) ? NULL : PQgetvalue(cur, 0, PCOL_NETWORK), tx };
+	PGresult *res = NULL;
+	enum db_status st;
+
+	other[0] = '\0';
+	st = db_exec(db, &res,
+	             "SELECT id FROM payments WHERE direction = 'in' AND tx_hash IS NOT NULL"
+	             " AND coalesce(network, '') = coalesce($2, '') AND lower(tx_hash) = lower($3)"
+	             " AND id <> $1::uuid LIMIT 1", 3, p);
+	if (st == DB_OK && PQntuples(res) == 1)
+		snprintf(other, 40, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return st;
+}
+
 static enum coord_result attempt(struct db *db, const char *id, const struct coord_change *c,
                                  PGresult **row, enum db_status *dbst)
 {
-	char request[72];
+	char request[72], reason[600], seen[200], other[40];
 	const char *p[1] = { id };
 	PGresult *cur = NULL, *upd = NULL;
 	enum coord_result result = COORD_DB;
-	const char *from_status, *from_escrow, *to_status, *to_escrow;
+	struct coord_delivery *d = c->delivery;
+	struct review rv = { 0 };
+	bool review = false, status_moves = false, escrow_moves = false;
+	const char *from_status, *from_escrow, *to_status = NULL, *to_escrow = NULL;
+	const char *provider = d && d->provider ? d->provider : c->source;
+	const char *who = strcmp(provider, "shkeeper") == 0 ? "SHKeeper" : provider;
+	const char *said = d && d->provider_status ? d->provider_status : "";
 
+	if (d) {
+		d->outcome = NULL;
+		d->detail[0] = '\0';
+		d->review = false;
+	}
+	seen_text(d, seen, sizeof(seen));
 	if ((*dbst = db_begin(db)) != DB_OK)
 		return COORD_DB;
 	/* After this point, all errors should use goto out. */
@@ -54,18 +118,46 @@ static enum coord_result attempt(struct db *db, const char *id, const struct coo
 	if ((*dbst = db_exec(db, &cur, "SELECT " PAYMENT_COLUMNS " FROM payments p WHERE p.id = $1 FOR UPDATE",
 	                     1, p)) != DB_OK)
 		goto out;
+	/* Everything below is decided from this row, as it is under the lock. */
 	from_status = PQgetvalue(cur, 0, PCOL_STATUS);
 	from_escrow = PQgetvalue(cur, 0, PCOL_ESCROW);
+	if (c->if_escrow && strcmp(from_escrow, c->if_escrow) != 0) {
+		result = COORD_SKIPPED;
+		goto out;
+	}
+	if (d && d->refuted) {
+		result = COORD_UNCHANGED;
+		set_outcome(d, "rejected", d->refuted);
+		snprintf(reason, sizeof(reason), "%s reports %s%s, but %s: nothing moved", who, said, seen,
+		         d->refuted);
+		rv.kind = REVIEW_REFUTED;
+		review = true;
+		goto record;
+	}
+	/* A closed payment takes no deposit: the money is real, so a person places it. */
+	if (deposit(c) && closed(from_status)) {
+		result = COORD_BACKWARD;
+		snprintf(reason, sizeof(reason), "%s reports %s%s for a %s payment: nothing moved; return the money"
+		         " or match it to an order", who, said[0] ? said : "a deposit", seen, from_status);
+		rv.kind = REVIEW_PAID_ON_CLOSED;
+		review = true;
+		if (d)
+			set_outcome(d, "review", reason);
+		goto record;
+	}
 	to_status = c->status ? c->status : from_status;
-	bool status_moves = strcmp(to_status, from_status) != 0;
+	status_moves = strcmp(to_status, from_status) != 0;
 	/* The escrow follows a status that moves; a hash or metadata alone leaves it where it is. */
 	to_escrow = c->escrow ? c->escrow : status_moves ? payment_escrow_for(to_status, from_escrow) : from_escrow;
-
-	bool escrow_moves = strcmp(to_escrow, from_escrow) != 0;
+	escrow_moves = strcmp(to_escrow, from_escrow) != 0;
 	if ((status_moves && !payment_status_allows(from_status, to_status)) ||
 	    (escrow_moves && !payment_escrow_allows(from_escrow, to_escrow))) {
 		result = COORD_BACKWARD;
-		goto out;
+		status_moves = escrow_moves = false;
+		if (d == NULL)
+			goto out;
+		set_outcome(d, "stale", "would move the payment backwards");
+		goto record;
 	}
 	/*
 	 * A provider repeats every transaction of an invoice in each callback: a
@@ -78,7 +170,26 @@ static enum coord_result attempt(struct db *db, const char *id, const struct coo
 	                               PQgetisnull(cur, 0, PCOL_TX));
 	if (!status_moves && !escrow_moves && !tx_moves && c->metadata == NULL) {
 		result = COORD_UNCHANGED;
-		goto out;
+		if (d == NULL)
+			goto out;
+		set_outcome(d, "duplicate", "already in that state");
+		goto record;
+	}
+	if (tx_moves) {
+		if ((*dbst = tx_used_by(db, id, cur, c->tx_hash, other)) != DB_OK)
+			goto out;
+		if (other[0]) {
+			result = COORD_TX_USED;
+			status_moves = escrow_moves = false;
+			if (d == NULL)
+				goto out;
+			snprintf(reason, sizeof(reason), "%s reports %s%s with transaction %s, which already pays payment %s",
+			         who, said, seen, c->tx_hash, other);
+			set_outcome(d, "rejected", "the transaction already pays another payment");
+			rv.kind = REVIEW_TX_USED;
+			review = true;
+			goto record;
+		}
 	}
 
 	const char *u[5] = { id, to_status, to_escrow, tx_moves ? c->tx_hash : NULL, c->metadata };
@@ -92,7 +203,11 @@ static enum coord_result attempt(struct db *db, const char *id, const struct coo
 	                " WHERE p.id = $1 RETURNING " PAYMENT_COLUMNS,
 	                5, u);
 	if (*dbst == DB_UNIQUE && strcmp(db->constraint, "payments_tx_once") == 0) {
-		result = COORD_TX_USED;
+		/* Another payment took the hash since the check: a delivery's retry records it. */
+		if (d)
+			*dbst = DB_RETRY;
+		else
+			result = COORD_TX_USED;
 		goto out;
 	}
 	if (*dbst != DB_OK)
@@ -100,12 +215,12 @@ static enum coord_result attempt(struct db *db, const char *id, const struct coo
 	/* A recorded hash replaced (an admin's correction, a reorg) is audited like a move. */
 	bool tx_replaced = tx_moves && !PQgetisnull(cur, 0, PCOL_TX);
 	if (status_moves || escrow_moves || tx_replaced) {
-		char reason[256];
+		char audit[256];
 		if (tx_replaced)
-			snprintf(reason, sizeof(reason), "%s; transaction hash %s replaced by %s", c->reason ? c->reason : "",
+			snprintf(audit, sizeof(audit), "%s; transaction hash %s replaced by %s", c->reason ? c->reason : "",
 			         PQgetvalue(cur, 0, PCOL_TX), c->tx_hash);
 		const char *ap[9] = { id, from_status, to_status, from_escrow, to_escrow, c->source,
-		                      c->actor, tx_replaced ? reason : c->reason, c->request_id };
+		                      c->actor, tx_replaced ? audit : c->reason, c->request_id };
 		if ((*dbst = db_exec(db, NULL,
 		                     "INSERT INTO payment_transitions (payment_id, from_status, to_status,"
 		                     " from_escrow_state, to_escrow_state, source, actor, reason, request_id)"
@@ -125,17 +240,63 @@ static enum coord_result attempt(struct db *db, const char *id, const struct coo
 	                     "   'escrowState', $4::text, 'previousStatus', $5::text, 'source', $6::text),"
 	                     "  $1::uuid)", 6, e)) != DB_OK)
 		goto out;
+	result = COORD_APPLIED;
+	if (d)
+		set_outcome(d, "applied", NULL);
+	/* Whoever closes it, a payment holding part of its price leaves money to return. */
+	if (status_moves && closed(to_status) && strcmp(to_escrow, "partial") == 0) {
+		snprintf(reason, sizeof(reason), "the payment was %s (%s%s%s) while holding a partial deposit%s:"
+		         " return the money or match it to an order", to_status, who, said[0] ? " " : "", said, seen);
+		rv.kind = REVIEW_PARTIAL_CLOSED;
+		review = true;
+	}
+record:
+	if (d && d->overpaid && !review) {
+		snprintf(reason, sizeof(reason), "%s reports %s%s: %s %s more than the invoice asked is held",
+		         who, said, seen, d->overpaid_fiat ? d->overpaid_fiat : "an amount",
+		         d->overpaid_fiat && d->fiat ? d->fiat : "");
+		rv.kind = REVIEW_OVERPAID;
+		review = true;
+	}
+	if (d && (*dbst = inbox_finish(db, d->inbox_id, d->outcome, id, d->detail[0] ? d->detail : d->note)) != DB_OK)
+		goto failed;
+	if (review) {
+		bool moved = result == COORD_APPLIED;
+		rv.payment_id = id;
+		rv.reason = reason;
+		rv.status = moved ? to_status : from_status;
+		rv.escrow = moved ? to_escrow : from_escrow;
+		rv.provider = provider;
+		rv.purchase_request_id = request;
+		rv.tx_hash = c->tx_hash;
+		if (d) {
+			rv.provider_status = d->provider_status;
+			rv.seen_crypto = d->seen_crypto;
+			rv.crypto = d->crypto;
+			rv.seen_fiat = d->seen_fiat;
+			rv.fiat = d->fiat;
+			rv.overpaid_fiat = d->overpaid_fiat;
+			rv.delivery_id = d->inbox_id;
+		}
+		if ((*dbst = review_write(db, &rv)) != DB_OK)
+			goto failed;
+		if (d)
+			d->review = true;
+	}
 	if ((*dbst = db_commit(db)) != DB_OK)
-		goto out;
+		goto failed;
 	if (status_moves)
 		log_info("payment %s: %s -> %s (%s)", id, from_status, to_status, c->source);
-	result = COORD_APPLIED;
+	goto out;
+failed:
+	result = COORD_DB;
 out:
 	db_rollback(db);
-	if (row && (result == COORD_APPLIED)) {
+	if (row && result == COORD_APPLIED) {
 		*row = upd;
 		upd = NULL;
-	} else if (row && (result == COORD_UNCHANGED || result == COORD_BACKWARD)) {
+	} else if (row && (result == COORD_UNCHANGED || result == COORD_BACKWARD || result == COORD_SKIPPED ||
+	                   result == COORD_TX_USED)) {
 		*row = cur;
 		cur = NULL;
 	}

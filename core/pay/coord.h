@@ -24,6 +24,33 @@
 #define LOCK_NS_PAYMENT "2"
 #define LOCK_NS_PAYIN "3"
 
+/*
+ * A provider's delivery that a change comes from. Its inbox outcome is
+ * written in the change's own transaction, decided from the payment row as
+ * it is under the lock, never from an earlier read; so is a
+ * payment-needs-review (pay/review.h) when the money it reports is left for
+ * a person: a deposit on a failed or cancelled payment (nothing moves, the
+ * delivery is finished as 'review' and can be replayed), an overpayment, a
+ * claim refuted by a check (`refuted`), a transaction that pays another
+ * payment. A move to failed or cancelled of a payment holding a partial
+ * deposit is reviewed whatever its source.
+ */
+struct coord_delivery {
+	long long inbox_id;         /* the webhook_inbox row to finish */
+	const char *provider;       /* webhook_inbox.provider, e.g. shkeeper */
+	const char *provider_status;    /* as the provider said it: PAID, PARTIAL, EXPIRED, … */
+	/* What the provider reports received, each may be NULL. */
+	const char *seen_crypto, *crypto, *seen_fiat, *fiat;
+	bool overpaid;              /* it reports more than the invoice asked */
+	const char *overpaid_fiat;  /* the excess it reports, or NULL */
+	const char *refuted;        /* set: the claim does not hold up (why); nothing moves */
+	const char *note;           /* what the caller's own check found: the detail when the coordinator adds none */
+	/* Written by the coordinator when it returns anything but COORD_DB or COORD_NOT_FOUND. */
+	const char *outcome;        /* the outcome recorded in the inbox */
+	char detail[300];
+	bool review;                /* a payment-needs-review was written with it */
+};
+
 struct coord_change {
 	const char *status;         /* new status, or NULL to keep it */
 	const char *escrow;         /* new escrow state, or NULL: follows the status */
@@ -34,21 +61,31 @@ struct coord_change {
 	const char *actor;          /* who asked: a user id or a provider name */
 	const char *reason;         /* free text for the audit row, may be NULL */
 	const char *request_id;
+	/*
+	 * A precondition checked under the row lock: the change is made only
+	 * while the escrow is in this state (e.g. "unfunded": a cleanup never
+	 * cancels a payment that has received money), else COORD_SKIPPED.
+	 */
+	const char *if_escrow;
+	struct coord_delivery *delivery;    /* the delivery it comes from, or NULL */
 };
 
 enum coord_result {
 	COORD_APPLIED,              /* changed and committed */
-	COORD_UNCHANGED,            /* already in that state: nothing written */
-	COORD_BACKWARD,             /* the move is not allowed: nothing written */
+	COORD_UNCHANGED,            /* already in that state: no change written */
+	COORD_BACKWARD,             /* the move is not allowed: no change written */
 	COORD_NOT_FOUND,
 	COORD_TX_USED,              /* the hash already pays another payment */
+	COORD_SKIPPED,              /* the precondition (if_escrow) does not hold: nothing written */
 	COORD_DB,                   /* database error; see *dbst */
 };
 
 /*
  * Applies `change` to payment `id`. On COORD_APPLIED and COORD_UNCHANGED,
  * *row (if row is not NULL) is the payment's PAYMENT_COLUMNS row after the
- * change; the caller PQclear()s it. On COORD_BACKWARD it is the current row.
+ * change; the caller PQclear()s it. On COORD_BACKWARD and COORD_SKIPPED it is
+ * the current row. With a delivery, COORD_UNCHANGED, COORD_BACKWARD and
+ * COORD_TX_USED also commit: the delivery's outcome (and any review).
  */
 enum coord_result coord_apply(struct db *db, const char *id, const struct coord_change *change,
                               PGresult **row, enum db_status *dbst);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, token, uid, count } from './lib.mjs';
+import { api, token, uid, count, sale } from './lib.mjs';
 
 test('health answers from the database through nginx over TLS', async () => {
   const r = await api('GET', '/api/payment/health');
@@ -13,7 +13,8 @@ test('health answers from the database through nginx over TLS', async () => {
 test('a buyer creates a payment and reads it back with the exact amount', async () => {
   const buyer = uid('b');
   const t = token(buyer, 'buyer');
-  const r = await api('POST', '/api/payment', { token: t, raw: `{"purchaseRequestId":"${uid('pr')}","sellerOfferId":"o1","buyerId":"${buyer}","sellerId":"s1","amount":{"amount":12.345678,"currency":"USDT"}}`, headers: { 'content-type': 'application/json' } });
+  const s = sale(buyer);
+  const r = await api('POST', '/api/payment', { token: t, raw: `{"purchaseRequestId":"${s.purchaseRequestId}","sellerOfferId":"${s.sellerOfferId}","buyerId":"${buyer}","sellerId":"${s.sellerId}","amount":{"amount":12.345678,"currency":"USDT"}}`, headers: { 'content-type': 'application/json' } });
   assert.equal(r.status, 201, r.text);
   assert.match(r.text, /"amount":12\.345678,/);
   const g = await api('GET', `/api/payment/${r.json.data.id}`, { token: t });

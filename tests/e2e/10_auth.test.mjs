@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { api, token, forgeToken, env, uid, sql, count } from './lib.mjs';
+import { api, token, forgeToken, env, uid, sql, count, sale } from './lib.mjs';
 
 // The service drops the secret file's trailing newline (config.c); lib.mjs's
 // forgeToken() signs with the raw file, so hand it the secret as the service
@@ -26,7 +26,7 @@ function assertRefused(r, code = 'invalid_token', message) {
 async function createPayment(buyer, extra = {}) {
   const r = await api('POST', '/api/payment', {
     token: token(buyer, 'buyer'),
-    body: { purchaseRequestId: uid('pr'), sellerOfferId: uid('o'), buyerId: buyer, sellerId: uid('s'),
+    body: { ...sale(buyer, { seller: extra.sellerId }), buyerId: buyer,
       amount: { amount: '25.5', currency: 'USDT' }, metadata: { note: 'secret-note' }, ...extra },
   });
   assert.equal(r.status, 201, r.text);

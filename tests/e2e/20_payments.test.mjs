@@ -2,7 +2,7 @@
 // that names the field and writes nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, token, uid, sql, count, setting } from './lib.mjs';
+import { api, token, uid, sql, count, setting, sale } from './lib.mjs';
 
 const tokens = new Map();
 // Minting a token runs the service's binary: keep one per (user, role).
@@ -19,8 +19,14 @@ function body(buyer, over = {}) {
     amount: { amount: '10', currency: 'USDT' }, ...over };
 }
 
+// The body's request and offer exist, as the buyer's and the seller's.
+function sold(b) {
+  sale(b.buyerId, { request: b.purchaseRequestId, offer: b.sellerOfferId, seller: b.sellerId });
+  return b;
+}
+
 async function create(buyer, over = {}, t = token(buyer, 'buyer')) {
-  const r = await api('POST', '/api/payment', { token: t, body: body(buyer, over) });
+  const r = await api('POST', '/api/payment', { token: t, body: sold(body(buyer, over)) });
   assert.equal(r.status, 201, r.text);
   return r.json.data;
 }
@@ -53,10 +59,10 @@ async function refusedCreate(buyer, payload, field, code = 'invalid_field') {
 
 test('create: 201 with the exact amount as a JSON number, the record, an audit row and an event', async () => {
   const buyer = uid('b');
-  const req = uid('pr');
+  const { purchaseRequestId: req, sellerOfferId: offer, sellerId: seller } = sale(buyer);
   const r = await api('POST', '/api/payment', {
     token: token(buyer, 'buyer'),
-    raw: `{"purchaseRequestId":"${req}","sellerOfferId":"o-1","buyerId":"${buyer}","sellerId":"s-1","amount":{"amount":12.345678,"currency":"USDT"},"metadata":{"k":"v"}}`,
+    raw: `{"purchaseRequestId":"${req}","sellerOfferId":"${offer}","buyerId":"${buyer}","sellerId":"${seller}","amount":{"amount":12.345678,"currency":"USDT"},"metadata":{"k":"v"}}`,
     headers: { 'content-type': 'application/json' },
   });
   assert.equal(r.status, 201, r.text);
@@ -69,9 +75,9 @@ test('create: 201 with the exact amount as a JSON number, the record, an audit r
   assert.equal(p.direction, 'in');
   assert.equal(p.provider, 'manual');
   assert.equal(p.purchaseRequestId, req);
-  assert.equal(p.sellerOfferId, 'o-1');
+  assert.equal(p.sellerOfferId, offer);
   assert.equal(p.buyerId, buyer);
-  assert.equal(p.sellerId, 's-1');
+  assert.equal(p.sellerId, seller);
   assert.equal(p.createdBy, buyer);
   assert.deepEqual(p.metadata, { k: 'v' });
   assert.equal(p.completedAt, null);
@@ -104,7 +110,7 @@ test('create: 18 whole digits and 18 decimals (ETH) are held exactly', async () 
   const buyer = uid('b');
   const r = await api('POST', '/api/payment', {
     token: token(buyer, 'buyer'),
-    raw: JSON.stringify(body(buyer)).replace('"amount":{"amount":"10","currency":"USDT"}',
+    raw: JSON.stringify(sold(body(buyer))).replace('"amount":{"amount":"10","currency":"USDT"}',
       '"amount":{"amount":123456789012345678.123456789012345678,"currency":"ETH"}'),
     headers: { 'content-type': 'application/json' },
   });
@@ -148,7 +154,8 @@ test('create: a second active pay-in for the same buyer and request is 409; allo
   const buyer = uid('b');
   const req = uid('pr');
   const first = await create(buyer, { purchaseRequestId: req });
-  const r = await api('POST', '/api/payment', { token: token(buyer, 'buyer'), body: body(buyer, { purchaseRequestId: req }) });
+  const same = { purchaseRequestId: req, sellerOfferId: first.sellerOfferId, sellerId: first.sellerId };
+  const r = await api('POST', '/api/payment', { token: token(buyer, 'buyer'), body: body(buyer, same) });
   assert.equal(r.status, 409, r.text);
   assert.equal(r.json.success, false);
   assert.equal(r.json.error.code, 'payment_exists');
@@ -156,14 +163,50 @@ test('create: a second active pay-in for the same buyer and request is 409; allo
   assert.equal(count('payments', `purchase_request_id = :'r'`, { r: req }), 1);
   assert.equal(count('payment_transitions t JOIN payments p ON p.id = t.payment_id', `p.purchase_request_id = :'r'`, { r: req }), 1);
 
-  // Another buyer on the same request is not a duplicate.
+  // Another buyer cannot record a payment on this buyer's request at all.
   const other = uid('b2');
-  await create(other, { purchaseRequestId: req });
+  const o = await api('POST', '/api/payment', { token: token(other, 'buyer'), body: body(other, same) });
+  assert.equal(o.status, 409, o.text);
+  assert.equal(o.json.error.code, 'request_mismatch');
 
   const c = await api('PUT', `/api/payment/${first.id}`, { token: ADMIN, body: { status: 'cancelled' } });
   assert.equal(c.status, 200, c.text);
-  const again = await create(buyer, { purchaseRequestId: req });
+  const again = await create(buyer, same);
   assert.notEqual(again.id, first.id);
+});
+
+test('create: the request must be the buyer\'s and the offer on it from the seller named; 409 otherwise, nothing written', async () => {
+  const buyer = uid('b');
+  const t = tok(buyer, 'buyer');
+  const mine = sale(buyer);
+  const theirs = sale(uid('b'));
+  const before = count('payments');
+  const cases = [
+    [{ purchaseRequestId: uid('pr') }, 'request_mismatch', 'purchaseRequestId'],   // no such request
+    [{ ...theirs }, 'request_mismatch', 'purchaseRequestId'],                      // another buyer's request
+    [{ sellerOfferId: theirs.sellerOfferId, sellerId: theirs.sellerId }, 'offer_mismatch', 'sellerOfferId'],
+    [{ sellerOfferId: uid('o') }, 'offer_mismatch', 'sellerOfferId'],             // no such offer
+    [{ sellerId: theirs.sellerId }, 'offer_mismatch', 'sellerId'],                 // the offer is not that seller's
+  ];
+  for (const [over, code, field] of cases) {
+    const r = await api('POST', '/api/payment', { token: t, body: body(buyer, { ...mine, ...over }) });
+    assert.equal(r.status, 409, `${JSON.stringify(over)}: ${r.text}`);
+    assert.equal(r.json.error.code, code, r.text);
+    assert.equal(r.json.error.field, field, r.text);
+  }
+  // An admin recording for a buyer is held to the same rule.
+  const a = await api('POST', '/api/payment', { token: ADMIN, body: body(buyer, { ...theirs }) });
+  assert.equal(a.status, 409, a.text);
+  assert.equal(count('payments'), before, 'nothing written');
+  // So the seller named sees nothing it did not sell: not in its list, its stats or its export.
+  const seller = tok(theirs.sellerId, 'seller');
+  assert.equal((await api('GET', `/api/payment/user/${theirs.sellerId}`, { token: seller })).json.data.payments.length, 0);
+  const stats = await api('GET', `/api/payment/stats/${theirs.sellerId}`, { token: seller });
+  assert.equal(stats.status, 200, stats.text);
+  assert.equal(stats.json.data.totalCount, 0);
+
+  const ok = await api('POST', '/api/payment', { token: t, body: body(buyer, mine) });
+  assert.equal(ok.status, 201, ok.text);
 });
 
 test('create: malformed JSON, a non-object body, an empty body → 400 invalid_json, nothing written', async () => {

@@ -2,16 +2,15 @@
 // only their own payments, sums are exact decimals, CSV cells are safe to open.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, token, uid, sql, count } from './lib.mjs';
+import { api, token, uid, sql, count, sale } from './lib.mjs';
 
 const ADMIN = token(uid('admin'), 'admin');
 
 async function create(buyer, amount, currency = 'USDT', over = {}) {
-  const r = await api('POST', '/api/payment', {
-    token: token(buyer, 'buyer'),
-    body: { purchaseRequestId: uid('pr'), sellerOfferId: uid('o'), buyerId: buyer, sellerId: uid('s'),
-      amount: { amount, currency }, ...over },
-  });
+  const body = { purchaseRequestId: uid('pr'), sellerOfferId: uid('o'), buyerId: buyer, sellerId: uid('s'),
+    amount: { amount, currency }, ...over };
+  sale(buyer, { request: body.purchaseRequestId, offer: body.sellerOfferId, seller: body.sellerId });
+  const r = await api('POST', '/api/payment', { token: token(buyer, 'buyer'), body });
   assert.equal(r.status, 201, r.text);
   return r.json.data;
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { api, token, uid, sql, count, env, eventually, configuredTokens } from './lib.mjs';
+import { api, token, uid, sql, count, env, eventually, configuredTokens, sale } from './lib.mjs';
 
 const ADMIN_SUB = uid('admin');
 const ADMIN = token(ADMIN_SUB, 'admin');
@@ -28,11 +28,10 @@ function assertError(r, status, code, field) {
 }
 
 async function create(buyer, over = {}) {
-  const r = await api('POST', '/api/payment', {
-    token: token(buyer, 'buyer'),
-    body: { purchaseRequestId: uid('pr'), sellerOfferId: uid('o'), buyerId: buyer, sellerId: uid('s'),
-      amount: { amount: '3', currency: 'USDT' }, ...over },
-  });
+  const body = { purchaseRequestId: uid('pr'), sellerOfferId: uid('o'), buyerId: buyer, sellerId: uid('s'),
+    amount: { amount: '3', currency: 'USDT' }, ...over };
+  sale(buyer, { request: body.purchaseRequestId, offer: body.sellerOfferId, seller: body.sellerId });
+  const r = await api('POST', '/api/payment', { token: token(buyer, 'buyer'), body });
   assert.equal(r.status, 201, r.text);
   return r.json.data;
 }

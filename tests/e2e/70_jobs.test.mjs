@@ -61,7 +61,7 @@ test('two copies: each job is led by one of them, and the standby takes over whe
   await a.exited;
   await eventually(() => leaders().every(([, pid]) => pid === String(b.pid)), 15000);
   assert.deepEqual(lockHolders(), EACH_ONCE);
-  assert.match(b.log, /job=retention result=ok seen=\d+ changed=\d+ errors=0 backlog=0 duration_ms=\d+/);
+  await eventually(() => /job=retention result=ok seen=\d+ changed=\d+ errors=0 backlog=0 duration_ms=\d+/.test(b.log), 5000);
 
   const view = await api('GET', '/api/payment/admin/jobs', { token: admin });
   assert.equal(view.status, 200, view.text);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { api, token, uid, count, env, stack, eventually, sleep } from './lib.mjs';
+import { api, token, uid, count, env, stack, eventually, sleep, sale } from './lib.mjs';
 
 const master = () => Number(readFileSync(env.POOL_PID_FILE, 'utf8').trim());
 const WORKERS = Number(/^\s*workers\s*=\s*(\d+)/m.exec(readFileSync(env.CONFIG, 'utf8'))?.[1] ?? 0);
@@ -22,9 +22,11 @@ function workers() {
 
 const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
 
-function body(buyer) {
-  return { purchaseRequestId: uid('pr'), sellerOfferId: uid('o'), buyerId: buyer, sellerId: uid('s'),
-    amount: { amount: '1.5', currency: 'USDT' } };
+// A payment record's body; its request and offer are written first unless
+// the database is down (then nothing reaches them anyway).
+function body(buyer, sold = true) {
+  const ids = sold ? sale(buyer) : { purchaseRequestId: uid('pr'), sellerOfferId: uid('o'), sellerId: uid('s') };
+  return { ...ids, buyerId: buyer, amount: { amount: '1.5', currency: 'USDT' } };
 }
 
 function assertUnavailable(r, what) {
@@ -117,7 +119,7 @@ test('with PostgreSQL down: 503 + Retry-After in the JSON envelope, the pool sta
     for (let i = 0; i < 3 * WORKERS; i++) {
       assertUnavailable(await api('GET', '/api/payment/health'), 'GET /health');
       assertUnavailable(await api('GET', '/api/payment', { token: t }), 'GET /api/payment');
-      assertUnavailable(await api('POST', '/api/payment', { token: t, body: body(buyer) }), 'POST /api/payment');
+      assertUnavailable(await api('POST', '/api/payment', { token: t, body: body(buyer, false) }), 'POST /api/payment');
       assertUnavailable(await api('GET', `/api/payment/${id}`, { token: t }), 'GET /:id');
       assertUnavailable(await api('PUT', `/api/payment/${id}`, { token: admin, body: { status: 'completed' } }), 'PUT /:id');
       assertUnavailable(await api('GET', '/api/payment/stats', { token: t }), 'GET /stats');

@@ -62,6 +62,15 @@ export function stack(cmd) {
 }
 
 export const uid = (prefix = 'u') => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+// A purchase request of `buyer` with an offer on it from a seller, as the
+// marketplace would have it: what a payment record must name.
+export function sale(buyer, { request = uid('pr'), offer = uid('o'), seller = uid('s') } = {}) {
+  sql(`INSERT INTO purchase_requests (id, buyer_id, status) VALUES (:'r', :'b', 'offers') ON CONFLICT DO NOTHING;
+       INSERT INTO seller_offers (id, purchase_request_id, seller_id, status, amount, currency)
+       VALUES (:'o', :'r', :'s', 'pending', 10, 'USD') ON CONFLICT DO NOTHING;`, { r: request, b: buyer, o: offer, s: seller });
+  return { purchaseRequestId: request, sellerOfferId: offer, sellerId: seller };
+}
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Polls until fn() is truthy or the deadline passes; returns the last value.

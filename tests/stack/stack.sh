@@ -11,7 +11,8 @@
 #   tests/stack/stack.sh pool-restart DIR  restart the first pool (e.g. with
 #                                      another PAYMENTS_WORKERS)
 #   tests/stack/stack.sh pool2-up DIR  a second pool and nginx on the same
-#                                      database (ports +1); DIR/env gets BASE_URL2
+#                                      database (ports +1, or POOL2_HTTPS_PORT and
+#                                      POOL2_HTTP_PORT); DIR/env gets BASE_URL2
 #   tests/stack/stack.sh pool2-down DIR  stop them again
 #   tests/stack/stack.sh run           `up .run` in the repository, print a
 #                                      development token, wait; Ctrl-C stops

@@ -1,0 +1,55 @@
+#include "pay/review.h"
+
+#include <stdio.h>
+
+#include "base/log.h"
+
+const char *review_kind_name(enum review_kind kind)
+{
+	switch (kind) {
+	case REVIEW_PAID_ON_CLOSED: return "deposit_on_closed_payment";
+	case REVIEW_PARTIAL_CLOSED: return "partial_deposit_on_closed_payment";
+	case REVIEW_REFUTED: return "refuted";
+	case REVIEW_OVERPAID: return "overpaid";
+	case REVIEW_TX_USED: return "transaction_pays_another_payment";
+	case REVIEW_REQUEST_MISMATCH: return "request_does_not_take_it";
+	}
+	return "unknown";
+}
+
+enum db_status review_write(struct db *db, const struct review *r)
+{
+	char delivery[24];
+
+	/* The finding and the decision it is about commit together, or neither does. */
+	if (!db->in_tx) {
+		log_error("review of payment %s written outside a transaction: refused", r->payment_id);
+		return DB_FAILED;
+	}
+	snprintf(delivery, sizeof(delivery), "%lld", r->delivery_id);
+	const char *p[15] = { r->payment_id, review_kind_name(r->kind), r->reason, r->status, r->escrow,
+	                      r->provider, r->provider_status, r->seen_crypto, r->crypto, r->seen_fiat,
+	                      r->fiat, r->overpaid_fiat, r->tx_hash, r->delivery_id > 0 ? delivery : NULL,
+	                      r->purchase_request_id };
+	log_warn("payment %s needs review (%s): %s", r->payment_id, p[1], r->reason);
+	return db_exec(db, NULL,
+	               "WITH r AS (SELECT jsonb_strip_nulls(jsonb_build_object("
+	               "   'paymentId', $1::text, 'kind', $2::text, 'reason', $3::text, 'status', $4::text,"
+	               "   'escrowState', $5::text, 'provider', $6::text, 'providerStatus', $7::text,"
+	               "   'amountSeen', CASE WHEN $8::text IS NOT NULL OR $10::text IS NOT NULL THEN"
+	               "     jsonb_build_object('crypto', $8::text, 'cryptoName', $9::text,"
+	               "                        'fiat', $10::text, 'fiatCurrency', $11::text) END,"
+	               "   'overpaidFiat', $12::text, 'transactionHash', $13::text, 'deliveryId', $14::bigint,"
+	               "   'purchaseRequestId', $15::text)) AS payload),"
+	               " ev AS ("
+	               "  INSERT INTO events (event, room, payload, payment_id)"
+	               "  SELECT 'payment-needs-review', 'admin', r.payload, $1::uuid FROM r"
+	               "  WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.payment_id = $1::uuid"
+	               "   AND e.event = 'payment-needs-review' AND e.payload->>'kind' = $2::text"
+	               "   AND e.payload->'amountSeen' IS NOT DISTINCT FROM r.payload->'amountSeen')"
+	               "  RETURNING id)"
+	               " INSERT INTO notifications (user_id, kind, title, body, payment_id)"
+	               " SELECT 'admin', 'payment-needs-review', 'Payment needs review',"
+	               "  'Payment ' || $1::text || ': ' || $3::text, $1::uuid FROM ev",
+	               15, p);
+}
