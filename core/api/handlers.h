@@ -27,6 +27,9 @@ handler_fn h_webhook_stats, h_wallet_monitor_status, h_auto_webhook_status, h_ad
 handler_fn h_chain_save, h_chain_status, h_chain_update, h_chain_receiver, h_chain_history;
 handler_fn h_chain_verify, h_chain_verify_all, h_chain_fetch_tx, h_chain_fetch_missing;
 
+/* release.c: admin-signed release and refund of a pay-in's escrow */
+handler_fn h_payout_release, h_payout_release_confirm, h_payout_refund, h_payout_refund_confirm;
+
 enum party { PARTY_BUYER, PARTY_BUYER_OR_SELLER };
 /*
  * The payment `id` (a PAYMENT_COLUMNS row, the caller's to PQclear) if an

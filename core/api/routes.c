@@ -50,6 +50,16 @@ const struct route app_routes[] = {
 	{ HTTP_POST, P,                              h_payment_create,   ACCESS_USER,   ROUTE_DB },
 	{ HTTP_GET,  P,                              h_payment_list,     ACCESS_USER,   ROUTE_DB },
 	{ HTTP_GET,  P "/:id/debug",                 h_payment_debug,    ACCESS_ADMIN,  ROUTE_DB },
+
+	/* The escrow's exit, signed by an admin's wallet (release.c); seed 001's /shkeeper/ spellings alias them. */
+	{ HTTP_POST, P "/:id/release",               h_payout_release,   ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_POST, P "/:id/release/confirm",       h_payout_release_confirm, ACCESS_ADMIN, ROUTE_DB },
+	{ HTTP_POST, P "/:id/refund",                h_payout_refund,    ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_POST, P "/:id/refund/confirm",        h_payout_refund_confirm, ACCESS_ADMIN, ROUTE_DB },
+	{ HTTP_POST, P "/shkeeper/:id/release",      h_payout_release,   ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_POST, P "/shkeeper/:id/release/confirm", h_payout_release_confirm, ACCESS_ADMIN, ROUTE_DB },
+	{ HTTP_POST, P "/shkeeper/:id/refund",       h_payout_refund,    ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_POST, P "/shkeeper/:id/refund/confirm", h_payout_refund_confirm, ACCESS_ADMIN, ROUTE_DB },
 	{ HTTP_GET,  P "/:id",                       h_payment_get,      ACCESS_USER,   ROUTE_DB },
 	{ HTTP_PUT,  P "/:id",                       h_payment_update,   ACCESS_USER,   ROUTE_DB },
 };

@@ -47,6 +47,7 @@ static const char *const known_keys[] = {
 /* Per-network and per-token keys: <prefix><network>[.<SYMBOL>]. */
 static const char *const keyed_prefixes[] = {
 	"token.", "token_decimals.", "rpc.", "chain_id.", "confirmations.",
+	"fee_model.", "max_gas_price_gwei.", "priority_fee_gwei.",
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -172,6 +173,9 @@ static int apply_env(struct kv *kv, char *err, size_t errlen)
 		{ "PAYMENTS_TOKEN_DECIMALS_", "token_decimals." }, { "PAYMENTS_TOKEN_", "token." },
 		{ "PAYMENTS_RPC_", "rpc." }, { "PAYMENTS_CHAIN_ID_", "chain_id." },
 		{ "PAYMENTS_CONFIRMATIONS_", "confirmations." },
+		{ "PAYMENTS_FEE_MODEL_", "fee_model." },
+		{ "PAYMENTS_MAX_GAS_PRICE_GWEI_", "max_gas_price_gwei." },
+		{ "PAYMENTS_PRIORITY_FEE_GWEI_", "priority_fee_gwei." },
 	};
 	for (char **ep = environ; *ep; ep++) {
 		const char *s = *ep, *eq = strchr(s, '=');
@@ -349,6 +353,61 @@ static int parse_currencies(const char *v, struct config *cfg, char *err, size_t
 	return 0;
 }
 
+/* A decimal amount of gwei ("20", "0.1", at most 9 decimals) as wei. */
+static int parse_gwei(const char *v, unsigned long long *wei)
+{
+	unsigned long long whole = 0, frac = 0;
+	int digits = 0, frac_digits = 0;
+	const char *s = v;
+
+	for (; *s >= '0' && *s <= '9'; s++, digits++) {
+		if (whole > 18000000000ULL)
+			return -1;
+		whole = whole * 10 + (unsigned long long)(*s - '0');
+	}
+	if (digits == 0)
+		return -1;
+	if (*s == '.') {
+		for (s++; *s >= '0' && *s <= '9'; s++, frac_digits++) {
+			if (frac_digits == 9)
+				return -1;
+			frac = frac * 10 + (unsigned long long)(*s - '0');
+		}
+		if (frac_digits == 0)
+			return -1;
+	}
+	if (*s != '\0')
+		return -1;
+	for (; frac_digits < 9; frac_digits++)
+		frac *= 10;
+	*wei = whole * 1000000000ULL + frac;
+	return 0;
+}
+
+/* How payouts on one network pay for gas. */
+static int parse_fees(struct kv *kv, struct network_conf *net, char *err, size_t errlen)
+{
+	char key[64];
+	const char *v;
+	bool bsc = strcmp(net->name, "bsc") == 0;
+
+	snprintf(key, sizeof(key), "fee_model.%s", net->name);
+	v = get(kv, key, bsc ? "legacy" : "eip1559");
+	if (strcmp(v, "eip1559") != 0 && strcmp(v, "legacy") != 0)
+		return fail(err, errlen, "setting %s: expected eip1559 or legacy, got \"%s\"", key, v);
+	net->eip1559 = strcmp(v, "eip1559") == 0;
+	snprintf(key, sizeof(key), "max_gas_price_gwei.%s", net->name);
+	v = get(kv, key, bsc ? "20" : "200");
+	if (parse_gwei(v, &net->max_gas_price_wei) != 0 || net->max_gas_price_wei == 0)
+		return fail(err, errlen, "setting %s: expected a positive amount of gwei such as 20 or 0.5, got \"%s\"", key, v);
+	snprintf(key, sizeof(key), "priority_fee_gwei.%s", net->name);
+	v = get(kv, key, "0");
+	if (parse_gwei(v, &net->priority_fee_wei) != 0 || net->priority_fee_wei > net->max_gas_price_wei)
+		return fail(err, errlen, "setting %s: expected an amount of gwei up to max_gas_price_gwei.%s, got \"%s\"", key,
+		            net->name, v);
+	return 0;
+}
+
 static int parse_networks(struct kv *kv, struct config *cfg, char *err, size_t errlen)
 {
 	char copy[1024], key[64], *save = NULL;
@@ -375,6 +434,8 @@ static int parse_networks(struct kv *kv, struct config *cfg, char *err, size_t e
 		if (get_long(kv, key, strcmp(tok, "bsc") == 0 ? 15 : 12, 1, 10000, &n, err, errlen))
 			return -1;
 		net->confirmations = (int)n;
+		if (parse_fees(kv, net, err, errlen) != 0)
+			return -1;
 		snprintf(key, sizeof(key), "rpc.%s", tok);
 		const char *urls = get(kv, key, NULL);
 		if (urls == NULL)

@@ -35,6 +35,11 @@ struct network_conf {
 	char rpc_urls[CONFIG_MAX_RPC][256];   /* tried in order */
 	size_t n_rpc;
 	int confirmations;           /* depth below head when the node has no finalized block */
+	/* Payouts signed or suggested by the service (fee_model.<net>, max_gas_price_gwei.<net>,
+	 * priority_fee_gwei.<net>). */
+	bool eip1559;                          /* type-2 fees, else a legacy gas price */
+	unsigned long long max_gas_price_wei;  /* cap of the gas price or the max fee per gas */
+	unsigned long long priority_fee_wei;   /* the tip offered; 0: the node's suggestion */
 };
 
 struct currency_conf {

@@ -99,6 +99,48 @@ static void test_environment_overrides(void **state)
 	unsetenv("PAYMENTS_WORKERS");
 }
 
+static void test_payout_fees(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256], text[2048];
+
+	assert_int_equal(load(base_conf(), &cfg, err, sizeof(err)), 0);
+	/* Defaults: legacy on BSC, EIP-1559 on Ethereum, each with a cap; the tip is the node's. */
+	assert_false(config_network(&cfg, "bsc")->eip1559);
+	assert_true(config_network(&cfg, "ethereum")->eip1559);
+	assert_true(config_network(&cfg, "bsc")->max_gas_price_wei == 20000000000ULL);
+	assert_true(config_network(&cfg, "ethereum")->max_gas_price_wei == 200000000000ULL);
+	assert_true(config_network(&cfg, "ethereum")->priority_fee_wei == 0);
+	config_free(&cfg);
+	snprintf(text, sizeof(text), "%sfee_model.bsc = eip1559\nmax_gas_price_gwei.bsc = 0.5\npriority_fee_gwei.bsc = 0.000000001\n",
+	         base_conf());
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	assert_true(config_network(&cfg, "bsc")->eip1559);
+	assert_true(config_network(&cfg, "bsc")->max_gas_price_wei == 500000000ULL);
+	assert_true(config_network(&cfg, "bsc")->priority_fee_wei == 1);
+	config_free(&cfg);
+	setenv("PAYMENTS_MAX_GAS_PRICE_GWEI_ETHEREUM", "35.25", 1);
+	assert_int_equal(load(base_conf(), &cfg, err, sizeof(err)), 0);
+	assert_true(config_network(&cfg, "ethereum")->max_gas_price_wei == 35250000000ULL);
+	config_free(&cfg);
+	unsetenv("PAYMENTS_MAX_GAS_PRICE_GWEI_ETHEREUM");
+	static const struct { const char *extra, *named; } bad[] = {
+		{ "fee_model.bsc = london\n", "fee_model.bsc" },
+		{ "max_gas_price_gwei.bsc = 0\n", "max_gas_price_gwei.bsc" },
+		{ "max_gas_price_gwei.bsc = 1.0000000001\n", "max_gas_price_gwei.bsc" },
+		{ "max_gas_price_gwei.bsc = -1\n", "max_gas_price_gwei.bsc" },
+		{ "max_gas_price_gwei.bsc = 1e3\n", "max_gas_price_gwei.bsc" },
+		{ "priority_fee_gwei.bsc = 21\n", "priority_fee_gwei.bsc" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", base_conf(), bad[i].extra);
+		assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+		if (strstr(err, bad[i].named) == NULL)
+			fail_msg("case %zu: \"%s\" does not name %s", i, err, bad[i].named);
+	}
+}
+
 static void test_refusals_name_the_setting(void **state)
 {
 	(void)state;
@@ -135,6 +177,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults_and_secret),
 		cmocka_unit_test(test_environment_overrides),
+		cmocka_unit_test(test_payout_fees),
 		cmocka_unit_test(test_refusals_name_the_setting),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
