@@ -29,6 +29,8 @@ handler_fn h_chain_verify, h_chain_verify_all, h_chain_fetch_tx, h_chain_fetch_m
 
 /* release.c: admin-signed release and refund of a pay-in's escrow */
 handler_fn h_payout_release, h_payout_release_confirm, h_payout_refund, h_payout_refund_confirm;
+/* admin_payouts.c: the manual admin payout confirmed by hash, and the list of payouts */
+handler_fn h_admin_confirm_tx, h_admin_payouts;
 
 enum party { PARTY_BUYER, PARTY_BUYER_OR_SELLER };
 /*

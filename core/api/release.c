@@ -60,11 +60,22 @@ static void open_payout(struct request *req, struct response *resp, const char *
 		           "a release pays out the funded escrow: basis and amount are for refunds");
 		goto out;
 	}
-	if ((payin = payment_visible(req, resp, req_path_param(req, "id"), "id", PARTY_BUYER)) == NULL ||
-	    verifiable_network(cfg, payin, resp) != 0)
+	if ((payin = payment_visible(req, resp, req_path_param(req, "id"), "id", PARTY_BUYER)) == NULL)
+		goto out;
+	const char *basis = v[O_BASIS].present ? v[O_BASIS].str : "escrow";
+	/* A repeat answers the payout that is open, whatever the pay-in's state is now. */
+	if ((st = payout_find_active(req->app->db, PQgetvalue(payin, 0, PCOL_ID), kind, basis, &row)) != DB_OK) {
+		resp_db_error(resp, st);
+		goto out;
+	}
+	if (row) {
+		payout_answer_opened(resp, PAYOUT_EXISTS, row, &why, st, "admin_wallet", PQgetvalue(payin, 0, PCOL_ID));
+		goto out;
+	}
+	if (verifiable_network(cfg, payin, resp) != 0)
 		goto out;
 	struct outgoing_ask ask = {
-		.kind = kind, .basis = v[O_BASIS].present ? v[O_BASIS].str : "escrow", .provider = "admin_wallet",
+		.kind = kind, .basis = basis, .provider = "admin_wallet",
 		.sender = cfg->escrow_address, .recipient = v[O_RECIPIENT].present ? v[O_RECIPIENT].str : NULL,
 		.reason = v[O_REASON].present ? v[O_REASON].str : NULL,
 		.amount = v[O_AMOUNT].present ? v[O_AMOUNT].amount : NULL,

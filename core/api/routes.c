@@ -21,6 +21,8 @@ const struct route app_routes[] = {
 	{ HTTP_GET,  P "/admin/events",              h_admin_events,     ACCESS_ADMIN,  ROUTE_DB },
 	{ HTTP_GET,  P "/admin/webhooks",            h_admin_webhooks,   ACCESS_ADMIN,  ROUTE_DB },
 	{ HTTP_POST, P "/admin/webhooks/:id/replay", h_webhook_replay,   ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_POST, P "/admin/confirm-tx/:paymentId", h_admin_confirm_tx, ACCESS_ADMIN, ROUTE_DB },
+	{ HTTP_GET,  P "/admin/payouts",             h_admin_payouts,    ACCESS_ADMIN,  ROUTE_DB },
 	{ HTTP_POST, P "/shkeeper/test",             h_shk_test,         ACCESS_PUBLIC, ROUTE_DEV },
 	{ HTTP_GET,  P "/shkeeper/callback-test",    h_shk_callback_test, ACCESS_PUBLIC, ROUTE_DEV },
 	{ HTTP_POST, P "/shkeeper/callback-test",    h_shk_callback_test, ACCESS_PUBLIC, ROUTE_DEV },

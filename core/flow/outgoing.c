@@ -168,6 +168,16 @@ int outgoing_prepare(struct db *db, const struct config *cfg, const PGresult *pa
 		refuse(why, "invalid_basis", "a release pays out a funded escrow only");
 		return 400;
 	}
+	/* Checked again under the locks when the payout opens; here to answer before asking the chain. */
+	switch (payout_preconditions(db, payin, ask->kind, basis, why, dbst)) {
+	case 1:
+		break;
+	case 0:
+		return 409;
+	default:
+		refuse(why, "database", "database error");
+		return *dbst == DB_UNAVAILABLE ? 503 : 500;
+	}
 	if (amount_of(cfg, payin, prep->amount, &prep->token, why) != 0)
 		return 409;
 	if (!escrow) {
@@ -586,6 +596,12 @@ void outgoing_confirm(struct db *db, const struct config *cfg, const PGresult *o
 
 	memset(o, 0, sizeof(*o));
 	snprintf(o->tx_hash, sizeof(o->tx_hash), "%s", tx_hash);
+	if (strcmp(status, "pending") != 0 && strcmp(status, "processing") != 0) {
+		/* Answered with the payout as it stands. */
+		const char *p[1] = { id };
+		if (db_exec(db, &o->row, "SELECT " PAYOUT_COLUMNS " FROM payments p WHERE p.id = $1", 1, p) != DB_OK)
+			o->row = NULL;
+	}
 	if (strcmp(status, "completed") == 0) {
 		if (recorded && strcasecmp(recorded, tx_hash) == 0)
 			say(o, OUTGOING_CONFIRMED, "confirmed", "payout %s was already completed by this transaction", id);

@@ -88,6 +88,20 @@ int payout_registered_recipient(struct db *db, const PGresult *payin, const char
 	return found;
 }
 
+/* The outgoing payment as PAYOUT_COLUMNS. */
+static enum db_status reload(struct db *db, const char *id, PGresult **row)
+{
+	const char *p[1] = { id };
+	enum db_status st = db_exec(db, row, "SELECT " PAYOUT_COLUMNS " FROM payments p WHERE p.id = $1", 1, p);
+
+	if (st == DB_OK && PQntuples(*row) != 1) {
+		PQclear(*row);
+		*row = NULL;
+		return DB_FAILED;
+	}
+	return st;
+}
+
 /* ---- open ---- */
 
 static bool is(const char *a, const char *b)
@@ -96,7 +110,7 @@ static bool is(const char *a, const char *b)
 }
 
 /* The pay-in's state allows this payout (checked under the locks). */
-static int check_payin(const PGresult *pay, const struct payout_request *rq, struct payout_refusal *why)
+static int check_payin(const PGresult *pay, const char *kind, const char *basis, struct payout_refusal *why)
 {
 	const char *id = PQgetvalue(pay, 0, PCOL_ID), *status = PQgetvalue(pay, 0, PCOL_STATUS);
 	const char *escrow = PQgetvalue(pay, 0, PCOL_ESCROW);
@@ -105,18 +119,18 @@ static int check_payin(const PGresult *pay, const struct payout_request *rq, str
 		refuse(why, "not_a_payin", "payment %s is an outgoing payment, not a pay-in", id);
 		return -1;
 	}
-	if (is(rq->basis, "escrow")) {
+	if (is(basis, "escrow")) {
 		if (!is(status, "completed") || !is(escrow, "funded")) {
 			refuse(why, "not_funded", "payment %s is %s with its escrow %s: only a completed pay-in with a funded escrow can be %s",
-			       id, status, escrow, is(rq->kind, "release") ? "released" : "refunded");
+			       id, status, escrow, is(kind, "release") ? "released" : "refunded");
 			return -1;
 		}
-	} else if (is(rq->basis, "partial")) {
+	} else if (is(basis, "partial")) {
 		if (!is(escrow, "partial") || !(is(status, "pending") || is(status, "processing"))) {
 			refuse(why, "not_partial", "payment %s is %s with its escrow %s, not partly paid", id, status, escrow);
 			return -1;
 		}
-	} else if (is(rq->basis, "excess")) {
+	} else if (is(basis, "excess")) {
 		if (!is(status, "completed") && !is(status, "released") && !is(status, "refunded")) {
 			refuse(why, "not_paid", "payment %s is %s: an excess is refunded only from a paid pay-in", id, status);
 			return -1;
@@ -130,14 +144,16 @@ static int check_payin(const PGresult *pay, const struct payout_request *rq, str
 }
 
 /* A release follows delivery: the purchase request must say the goods arrived. */
-static enum db_status check_request(struct db *db, const PGresult *pay, struct payout_refusal *why, bool *ok)
+static enum db_status check_request(struct db *db, const PGresult *pay, bool lock, struct payout_refusal *why,
+                                    bool *ok)
 {
 	const char *p[1] = { PQgetvalue(pay, 0, PCOL_REQUEST) };
 	PGresult *res = NULL;
 	enum db_status st;
 
 	*ok = false;
-	st = db_exec(db, &res, "SELECT status FROM purchase_requests WHERE id = $1 FOR UPDATE", 1, p);
+	st = lock ? db_exec(db, &res, "SELECT status FROM purchase_requests WHERE id = $1 FOR UPDATE", 1, p)
+	          : db_exec(db, &res, "SELECT status FROM purchase_requests WHERE id = $1", 1, p);
 	if (st != DB_OK)
 		return st;
 	const char *status = PQntuples(res) ? PQgetvalue(res, 0, 0) : NULL;
@@ -149,6 +165,19 @@ static enum db_status check_request(struct db *db, const PGresult *pay, struct p
 		       p[0], status ? status : "unknown");
 	PQclear(res);
 	return DB_OK;
+}
+
+int payout_preconditions(struct db *db, const PGresult *payin, const char *kind, const char *basis,
+                         struct payout_refusal *why, enum db_status *dbst)
+{
+	bool ok = true;
+
+	*dbst = DB_OK;
+	if (check_payin(payin, kind, basis, why) != 0)
+		return 0;
+	if (is(kind, "release") && (*dbst = check_request(db, payin, false, why, &ok)) != DB_OK)
+		return -1;
+	return ok ? 1 : 0;
 }
 
 /* Looks the outgoing payment's request and pay-in up, then takes the coordinator's locks. */
@@ -202,12 +231,12 @@ static enum payout_result open_once(struct db *db, const struct payout_request *
 	if ((*dbst = db_exec(db, &pay, "SELECT " PAYMENT_COLUMNS " FROM payments p WHERE p.id = $1 FOR UPDATE",
 	                     1, p)) != DB_OK)
 		goto out;
-	if (check_payin(pay, rq, why) != 0) {
+	if (check_payin(pay, rq->kind, rq->basis, why) != 0) {
 		result = PAYOUT_REFUSED;
 		goto out;
 	}
 	if (release) {
-		if ((*dbst = check_request(db, pay, why, &ok)) != DB_OK)
+		if ((*dbst = check_request(db, pay, true, why, &ok)) != DB_OK)
 			goto out;
 		if (!ok) {
 			result = PAYOUT_REFUSED;
@@ -352,6 +381,10 @@ enum payout_result payout_record(struct db *db, const char *out_id, const struct
 	default:
 		goto out;
 	}
+	PQclear(*row);
+	*row = NULL;
+	if ((*dbst = reload(db, out_id, row)) != DB_OK)
+		goto out;
 	if ((*dbst = db_commit(db)) != DB_OK)
 		goto out;
 	result = PAYOUT_DONE;
@@ -533,6 +566,11 @@ static enum payout_result settle_once(struct db *db, const char *out_id, const s
 	default:
 		goto out;
 	}
+	/* coord_move answers PAYMENT_COLUMNS; what follows needs the payout's own. */
+	PQclear(upd);
+	upd = NULL;
+	if ((*dbst = reload(db, out_id, &upd)) != DB_OK)
+		goto out;
 	/* The pay-in whose escrow it was follows; excess and closed money leave it as it is. */
 	struct coord_change ic = {
 		.source = s->source, .actor = s->actor, .reason = s->reason, .request_id = s->request_id, .payout = true,

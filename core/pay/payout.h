@@ -129,6 +129,14 @@ enum payout_result payout_settle(struct db *db, const char *out_id, const struct
 int payout_registered_recipient(struct db *db, const PGresult *payin, const char *kind,
                                 char address[43], char user[72], enum db_status *dbst);
 
+/*
+ * The preconditions payout_open checks under its locks, checked now without
+ * them: a friendly early answer before anything is asked of the chain. 1
+ * when they hold, 0 with why filled, -1 on a database error.
+ */
+int payout_preconditions(struct db *db, const PGresult *payin, const char *kind, const char *basis,
+                         struct payout_refusal *why, enum db_status *dbst);
+
 /* The active outgoing payment of a pay-in (kind, basis), or none (*row NULL). */
 enum db_status payout_find_active(struct db *db, const char *payin_id, const char *kind,
                                   const char *basis, PGresult **row);

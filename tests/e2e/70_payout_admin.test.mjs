@@ -87,6 +87,11 @@ test('release end to end: the returned transaction, signed and sent, confirms to
     assert.ok(events([out.id, p.id], 'payment-status') >= 3);
   };
   once();
+  const [[payload]] = sql(`SELECT payload::text FROM events WHERE payment_id = :'id' AND event = 'payout-completed'`, { id: out.id });
+  assert.deepEqual(JSON.parse(payload), {
+    payoutId: out.id, paymentId: p.id, kind: 'release', provider: 'admin_wallet', amount: 12.5, token: 'USDT',
+    recipient: out.receiverAddress, transactionHash: hash, purchaseRequestId: p.request,
+  });
   r = await confirm(p.id, 'release', hash);
   assert.equal(r.status, 200, r.text);
   once();

@@ -58,8 +58,8 @@ export const mint = (to, amount, contract = USDT) =>
  * would. Returns { id, buyer, seller, request, offer, buyerWallet, sellerWallet }.
  */
 export async function fundedPayin({ amount = '12.5', wallet = buyers[1], requestStatus = 'delivered',
-  sellerWallet = randomAddress(), fund = true } = {}) {
-  const buyer = uid('pb'), seller = uid('ps'), request = uid('ppr'), offer = uid('po');
+  sellerWallet = randomAddress(), fund = true, seller = uid('ps') } = {}) {
+  const buyer = uid('pb'), request = uid('ppr'), offer = uid('po');
   sql(`INSERT INTO purchase_requests (id, buyer_id, status) VALUES (:'r', :'b', 'offers');
        INSERT INTO seller_offers (id, purchase_request_id, seller_id, amount, currency) VALUES (:'o', :'r', :'s', 1, 'USDT');`,
   { r: request, b: buyer, o: offer, s: seller });
