@@ -31,6 +31,8 @@ handler_fn h_chain_verify, h_chain_verify_all, h_chain_fetch_tx, h_chain_fetch_m
 handler_fn h_payout_release, h_payout_release_confirm, h_payout_refund, h_payout_refund_confirm;
 /* admin_payouts.c: the manual admin payout confirmed by hash, and the list of payouts */
 handler_fn h_admin_confirm_tx, h_admin_payouts;
+/* hot_wallet.c: payouts from the service's hot wallet */
+handler_fn h_hot_wallet_payout, h_hot_wallet_resume, h_hot_wallet_status;
 
 enum party { PARTY_BUYER, PARTY_BUYER_OR_SELLER };
 /*

@@ -41,6 +41,9 @@ const struct route app_routes[] = {
 	{ HTTP_GET,  P "/decentralized/receiver",    h_chain_receiver,   ACCESS_PUBLIC, 0 },
 	{ HTTP_GET,  P "/decentralized/history/:userId", h_chain_history, ACCESS_SELF,  ROUTE_DB },
 	{ HTTP_POST, P "/payments/auto-fetch-missing", h_chain_fetch_missing, ACCESS_ADMIN, ROUTE_DB },
+	{ HTTP_POST, P "/decentralized/admin-payout", h_hot_wallet_payout, ACCESS_ADMIN, ROUTE_DB },
+	{ HTTP_POST, P "/decentralized/admin-payout/resume", h_hot_wallet_resume, ACCESS_JOB, ROUTE_DB },
+	{ HTTP_GET,  P "/decentralized/admin-payout/wallet", h_hot_wallet_status, ACCESS_ADMIN, ROUTE_DB },
 	{ HTTP_POST, P "/payments/:id/fetch-tx",     h_chain_fetch_tx,   ACCESS_USER,   ROUTE_DB },
 
 	{ HTTP_GET,  P "/stats",                     h_stats,            ACCESS_SELF,   ROUTE_DB },

@@ -41,7 +41,7 @@ static const char *const known_keys[] = {
 	"shkeeper_webhook_secret_file", "shkeeper_allow_api_key_header", "shkeeper_timeout_ms",
 	"shkeeper_connect_timeout_ms", "shkeeper_verify_on_chain", "breaker_failures",
 	"breaker_cooldown_seconds",
-	"internal_token_file",
+	"internal_token_file", "hot_wallet_key_file", "hot_wallet_address", "dev_fault_file",
 };
 
 /* Per-network and per-token keys: <prefix><network>[.<SYMBOL>]. */
@@ -505,6 +505,48 @@ static int get_bool(struct kv *kv, const char *key, bool dflt, bool *out, char *
 	return 0;
 }
 
+/*
+ * The hot wallet's key file is only checked here: it must exist, be a
+ * regular file, and be readable by its owner alone. The key is read when a
+ * payout is signed (flow/hotwallet.c), never kept in the configuration.
+ */
+static int build_hot_wallet(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY"), *v;
+	struct stat sb;
+
+	if ((v = get(kv, "hot_wallet_address", NULL)) != NULL) {
+		if (!valid_address(v))
+			return fail(err, errlen, "setting hot_wallet_address: expected a 0x-prefixed 20-byte address");
+		memcpy(cfg->hot_wallet_address, v, sizeof(cfg->hot_wallet_address));
+	}
+	if ((v = get(kv, "dev_fault_file", NULL)) != NULL) {
+		/* A fault point kills the process on purpose: never outside development. */
+		if (!cfg->dev_mode)
+			return fail(err, errlen, "setting dev_fault_file is only allowed with mode = dev");
+		if (copy_str("dev_fault_file", v, cfg->dev_fault_file, sizeof(cfg->dev_fault_file), err, errlen))
+			return -1;
+	}
+	if ((v = get(kv, "hot_wallet_key_file", NULL)) == NULL) {
+		if (cfg->hot_wallet_address[0])
+			return fail(err, errlen, "setting hot_wallet_address needs hot_wallet_key_file");
+		return 0;
+	}
+	if ((size_t)snprintf(cfg->hot_wallet_key_path, sizeof(cfg->hot_wallet_key_path), "%s%s%s",
+	                     v[0] != '/' && dir ? dir : "", v[0] != '/' && dir ? "/" : "", v) >=
+	    sizeof(cfg->hot_wallet_key_path))
+		return fail(err, errlen, "setting hot_wallet_key_file: path too long");
+	if (stat(cfg->hot_wallet_key_path, &sb) != 0)
+		return fail(err, errlen, "setting hot_wallet_key_file: cannot read %s: %s", cfg->hot_wallet_key_path,
+		            strerror(errno));
+	if (!S_ISREG(sb.st_mode))
+		return fail(err, errlen, "setting hot_wallet_key_file: %s is not a regular file", cfg->hot_wallet_key_path);
+	if ((sb.st_mode & 077) != 0)
+		return fail(err, errlen, "setting hot_wallet_key_file: %s is readable or writable by group or others (mode %04o); chmod 0600 or 0400 it",
+		            cfg->hot_wallet_key_path, (unsigned)(sb.st_mode & 07777));
+	return 0;
+}
+
 /* Timeouts, breaker and provider credentials: everything that talks to the outside. */
 static int build_upstreams(struct kv *kv, struct config *cfg, char *err, size_t errlen)
 {
@@ -555,7 +597,7 @@ static int build_upstreams(struct kv *kv, struct config *cfg, char *err, size_t 
 	    read_secret("internal_token_file", v, 32, &cfg->internal_token, &cfg->internal_token_len,
 	                err, errlen))
 		return -1;
-	return 0;
+	return build_hot_wallet(kv, cfg, err, errlen);
 }
 
 static int build(struct kv *kv, struct config *cfg, char *err, size_t errlen)

@@ -99,6 +99,18 @@ struct config {
 	size_t internal_token_len;
 	struct token_conf tokens[CONFIG_MAX_TOKENS];
 	size_t n_tokens;
+
+	/*
+	 * The hot wallet the service signs payouts with: the path of its key file
+	 * (resolved against $CREDENTIALS_DIRECTORY; empty: no hot wallet). The key
+	 * itself is never kept here: flow/hotwallet.c reads it when it signs and
+	 * wipes it at once. A file readable by group or others is refused.
+	 */
+	char hot_wallet_key_path[512];
+	char hot_wallet_address[43];     /* optional: the address the key must have */
+
+	/* Dev mode only: a file naming a fault point to trip once (base/devfault.h). */
+	char dev_fault_file[256];
 };
 
 /* Returns 0, or -1 with a message for a person in err. */

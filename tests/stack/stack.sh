@@ -9,7 +9,8 @@
 #   tests/stack/stack.sh pg-stop DIR   stop only PostgreSQL (database outage)
 #   tests/stack/stack.sh pg-start DIR  start it again
 #   tests/stack/stack.sh pool2-up DIR  a second pool and nginx on the same
-#                                      database (ports +1); DIR/env gets BASE_URL2
+#                                      database (ports +1, or POOL2_HTTPS_PORT and
+#                                      POOL2_HTTP_PORT); DIR/env gets BASE_URL2
 #   tests/stack/stack.sh pool2-down DIR  stop them again
 #   tests/stack/stack.sh run           `up .run` in the repository, print a
 #                                      development token, wait; Ctrl-C stops
@@ -176,6 +177,12 @@ write_secret() {
 write_shkeeper_key() {
 	[ -s "$DIR/shkeeper_api_key" ] && return 0
 	(umask 077 && openssl rand -hex 24 >"$DIR/shkeeper_api_key")
+}
+
+# The hot wallet's key: a fresh one for each stack, owner-only as the service requires.
+write_hot_wallet_key() {
+	[ -s "$DIR/hot_wallet_key" ] && return 0
+	(umask 077 && openssl rand -hex 32 >"$DIR/hot_wallet_key")
 }
 
 write_config() {
@@ -423,8 +430,8 @@ chain_down() {
 # come from DIR/env, i.e. from the stack that is already up.
 pool2_env() {
 	[ -s "$DIR/env" ] || die "no stack in $DIR (run up first)"
-	HTTPS_PORT=$(($(sed -n 's/^HTTPS_PORT=//p' "$DIR/env") + 1))
-	HTTP_PORT=$(($(sed -n 's/^HTTP_PORT=//p' "$DIR/env") + 1))
+	HTTPS_PORT=${POOL2_HTTPS_PORT:-$(($(sed -n 's/^HTTPS_PORT=//p' "$DIR/env") + 1))}
+	HTTP_PORT=${POOL2_HTTP_PORT:-$(($(sed -n 's/^HTTP_PORT=//p' "$DIR/env") + 1))}
 	BIN=$(sed -n 's/^BIN=//p' "$DIR/env")
 	NGINX_DIR=$DIR/nginx2
 	FCGI_SOCK=fcgi2.sock
@@ -478,6 +485,8 @@ write_env() {
 		STACK_DIR=$DIR
 		SHKEEPER_URL=http://127.0.0.1:$SHKEEPER_PORT
 		SHKEEPER_API_KEY_FILE=$DIR/shkeeper_api_key
+		HOT_WALLET_KEY_FILE=$DIR/hot_wallet_key
+		DEV_FAULT_FILE=$DIR/dev_fault
 	EOF
 	if [ -f "$DIR/chain.env" ]; then cat "$DIR/chain.env" >>"$DIR/env"; fi
 }
@@ -515,6 +524,7 @@ stack_up() {
 	pg_create_db
 	write_secret
 	write_shkeeper_key
+	write_hot_wallet_key
 	write_config
 	migrate
 	make_cert

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -141,6 +142,50 @@ static void test_payout_fees(void **state)
 	}
 }
 
+static void test_hot_wallet_key_file(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[512], text[2048], key[160];
+
+	snprintf(key, sizeof(key), "%s/hot_wallet_key", dir);
+	write_file(key, "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80\n");
+	snprintf(text, sizeof(text), "%shot_wallet_key_file = %s\n", base_conf(), key);
+	/* Readable by group or others: refused, naming the setting and the mode. */
+	assert_int_equal(chmod(key, 0644), 0);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "hot_wallet_key_file"));
+	assert_non_null(strstr(err, "0644"));
+	assert_int_equal(chmod(key, 0640), 0);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+	assert_int_equal(chmod(key, 0600), 0);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.hot_wallet_key_path, key);
+	config_free(&cfg);
+	/* A relative path is resolved against the credentials directory. */
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	snprintf(text, sizeof(text), "%shot_wallet_key_file = hot_wallet_key\n", base_conf());
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.hot_wallet_key_path, key);
+	config_free(&cfg);
+	unsetenv("CREDENTIALS_DIRECTORY");
+	/* Missing, or an address without a key. */
+	snprintf(text, sizeof(text), "%shot_wallet_key_file = %s/none\n", base_conf(), dir);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "hot_wallet_key_file"));
+	snprintf(text, sizeof(text), "%shot_wallet_address = 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266\n", base_conf());
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "hot_wallet_address"));
+	/* The dev fault file exists in dev mode only. */
+	snprintf(text, sizeof(text), "%sdev_fault_file = %s/fault\n", base_conf(), dir);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "dev_fault_file"));
+	snprintf(text, sizeof(text), "%smode = dev\ndev_fault_file = %s/fault\n", base_conf(), dir);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	config_free(&cfg);
+	unlink(key);
+}
+
 static void test_refusals_name_the_setting(void **state)
 {
 	(void)state;
@@ -178,6 +223,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_and_secret),
 		cmocka_unit_test(test_environment_overrides),
 		cmocka_unit_test(test_payout_fees),
+		cmocka_unit_test(test_hot_wallet_key_file),
 		cmocka_unit_test(test_refusals_name_the_setting),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
