@@ -496,8 +496,9 @@ static int sign(struct sign_ctx *s, struct rlp_buf *raw, char hash[68])
 		snprintf(s->error, sizeof(s->error), "the signer refused the transaction (%d)", rc);
 		return -1;
 	}
-	rc = ethtx_recover(ctx, raw->data, raw->len, &back, from);
-	if (rc != ETHTX_OK || back.chain_id != tx.chain_id || memcmp(from, want, sizeof(want)) != 0 ||
+	/* Recovered as a node would, held to the network's chain id. */
+	rc = ethtx_recover_chain(ctx, raw->data, raw->len, (uint64_t)s->net->chain_id, &back, from);
+	if (rc != ETHTX_OK || memcmp(from, want, sizeof(want)) != 0 ||
 	    back.nonce != tx.nonce || memcmp(back.to, tx.to, sizeof(tx.to)) != 0 ||
 	    back.data_len != tx.data_len || memcmp(back.data, tx.data, tx.data_len) != 0 ||
 	    memcmp(back.value, (uint8_t[32]){ 0 }, 32) != 0) {
