@@ -56,4 +56,13 @@ const char *scope_user(const struct request *req);
  */
 void payments_list(struct request *req, struct response *resp, const char *user,
                    const char *dflt_status, const char *provider);
+
+/*
+ * payment_override.c: PUT /:id's rule for statuses that say money moved
+ * (completed, released, refunded): a move to one needs override true and a
+ * reason. 0 when the change may go on (*overridden, with reason_out
+ * "override: <reason>"), -1 with the answer (400, 409) written.
+ */
+int payment_override_rule(struct response *resp, const PGresult *cur, const char *status, json_object *override,
+                          const char *reason, bool *overridden, char *reason_out, size_t len);
 #endif

@@ -125,6 +125,13 @@ static enum coord_result attempt(struct db *db, const char *id, const struct coo
 	                     "   'escrowState', $4::text, 'previousStatus', $5::text, 'source', $6::text),"
 	                     "  $1::uuid)", 6, e)) != DB_OK)
 		goto out;
+	const char *rv[4] = { id, c->review, c->actor, to_status };
+	if (c->review && (*dbst = db_exec(db, NULL,
+	                                  "INSERT INTO events (event, room, payload, payment_id) VALUES"
+	                                  " ('payment-needs-review', 'admin', jsonb_build_object('paymentId', $1::text,"
+	                                  "  'reason', $2::text, 'actor', $3::text, 'status', $4::text, 'override', true),"
+	                                  "  $1::uuid)", 4, rv)) != DB_OK)
+		goto out;
 	if ((*dbst = db_commit(db)) != DB_OK)
 		goto out;
 	if (status_moves)

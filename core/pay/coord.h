@@ -42,6 +42,9 @@ struct coord_change {
 	/* A move an outgoing payment makes (pay/payout.c): also allows the
 	 * escrow's returns, payment_escrow_allows_payout(). */
 	bool payout;
+	/* An admin's override: when the move applies, a payment-needs-review
+	 * event with this reason goes to the admins in the same transaction. */
+	const char *review;
 };
 
 enum coord_result {
