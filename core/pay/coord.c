@@ -91,7 +91,8 @@ static enum coord_result attempt(struct db *db, const char *id, const struct coo
 	                "                     THEN now() ELSE p.completed_at END"
 	                " WHERE p.id = $1 RETURNING " PAYMENT_COLUMNS,
 	                5, u);
-	if (*dbst == DB_UNIQUE && strcmp(db->constraint, "payments_tx_once") == 0) {
+	if (*dbst == DB_UNIQUE && (strcmp(db->constraint, "payments_tx_once") == 0 ||
+	                           strcmp(db->constraint, "payments_out_tx_once") == 0)) {
 		result = COORD_TX_USED;
 		goto out;
 	}
