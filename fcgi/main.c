@@ -22,6 +22,7 @@
 #include "base/xalloc.h"
 #include "evm/chain.h"
 #include "flow/shk_onchain.h"
+#include "flow/hotwallet.h"
 #include "http/jwt.h"
 #include "jobs/jobs.h"
 #include "listen.h"
@@ -96,6 +97,9 @@ int main(int argc, char **argv)
 		/* A node on the wrong chain or a token with other decimals: refuse to start. */
 		if (fd >= 0 && chain_check_startup(cfg, err, sizeof(err)) != 0)
 			fd = -1;
+		/* A hot-wallet key that cannot be read or is not a key: refuse to start. */
+		if (fd >= 0 && hotwallet_startup(cfg, err, sizeof(err)) != 0)
+			fd = -1;
 		/* Not a refusal (the other networks still work), but never quietly. */
 		if (fd >= 0)
 			shk_warn_unverifiable(cfg);
@@ -121,8 +125,15 @@ int main(int argc, char **argv)
 		rc = migrate_run(&db) == 0 ? 0 : 1;
 		db_close(&db);
 	} else if (strcmp(argv[i], "check") == 0) {
-		printf("configuration %s is valid\n", path);
-		rc = 0;
+		if (hotwallet_startup(cfg, err, sizeof(err)) != 0) {
+			fprintf(stderr, "fcgi-payments: %s\n", err);
+			rc = 1;
+		} else {
+			printf("configuration %s is valid\n", path);
+			if (hotwallet_address(cfg))
+				printf("hot wallet %s\n", hotwallet_address(cfg));
+			rc = 0;
+		}
 	} else if (strcmp(argv[i], "token") == 0) {
 		rc = cmd_token(cfg, argc - i - 1, argv + i + 1);
 	} else {

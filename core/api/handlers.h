@@ -28,6 +28,13 @@ handler_fn h_webhook_stats, h_wallet_monitor_status, h_auto_webhook_status, h_ad
 handler_fn h_chain_save, h_chain_status, h_chain_update, h_chain_receiver, h_chain_history;
 handler_fn h_chain_verify, h_chain_verify_all, h_chain_fetch_tx, h_chain_fetch_missing;
 
+/* release.c: admin-signed release and refund of a pay-in's escrow */
+handler_fn h_payout_release, h_payout_release_confirm, h_payout_refund, h_payout_refund_confirm;
+/* admin_payouts.c: the manual admin payout confirmed by hash, and the list of payouts */
+handler_fn h_admin_confirm_tx, h_admin_payouts;
+/* hot_wallet.c: payouts from the service's hot wallet */
+handler_fn h_hot_wallet_payout, h_hot_wallet_resume, h_hot_wallet_status;
+
 enum party { PARTY_BUYER, PARTY_BUYER_OR_SELLER };
 /*
  * The payment `id` (a PAYMENT_COLUMNS row, the caller's to PQclear) if an
@@ -50,4 +57,13 @@ const char *scope_user(const struct request *req);
  */
 void payments_list(struct request *req, struct response *resp, const char *user,
                    const char *dflt_status, const char *provider);
+
+/*
+ * payment_override.c: PUT /:id's rule for statuses that say money moved
+ * (completed, released, refunded): a move to one needs override true and a
+ * reason. 0 when the change may go on (*overridden, with reason_out
+ * "override: <reason>"), -1 with the answer (400, 409) written.
+ */
+int payment_override_rule(struct response *resp, const PGresult *cur, const char *status, json_object *override,
+                          const char *reason, bool *overridden, char *reason_out, size_t len);
 #endif

@@ -380,12 +380,14 @@ out:
 	json_object_put(body);
 }
 
-enum { U_STATUS, U_TX, U_CHAIN, U_META, U_N };
+enum { U_STATUS, U_TX, U_CHAIN, U_META, U_OVERRIDE, U_REASON, U_N };
 static const struct jfield update_fields[U_N] = {
 	[U_STATUS] = { "status", JK_ENUM, false, 0, 0, payment_statuses },
 	[U_TX] = { "transactionHash", JK_TXHASH, false, 0, 0, NULL },
 	[U_CHAIN] = { "blockchain", JK_ANY, false, 0, 0, NULL },
 	[U_META] = { "metadata", JK_OBJECT, false, 0, METADATA_MAX, NULL },
+	[U_OVERRIDE] = { "override", JK_ANY, false, 0, 0, NULL },
+	[U_REASON] = { "reason", JK_STRING, false, 0, 500, NULL },
 };
 
 static void answer_tx_used(struct request *req, struct response *resp, const char *tx)
@@ -434,6 +436,12 @@ void h_payment_update(struct request *req, struct response *resp)
 		           "nothing to change: give status, transactionHash or metadata");
 		goto out;
 	}
+	char override_reason[520];
+	bool overridden;
+	if (payment_override_rule(resp, cur, v[U_STATUS].present ? v[U_STATUS].str : NULL, v[U_OVERRIDE].obj,
+	                          v[U_REASON].present ? v[U_REASON].str : NULL, &overridden, override_reason,
+	                          sizeof(override_reason)) != 0)
+		goto out;
 	struct coord_change change = {
 		.status = v[U_STATUS].present ? v[U_STATUS].str : NULL,
 		.tx_hash = v[U_TX].present ? v[U_TX].str : NULL,
@@ -441,8 +449,9 @@ void h_payment_update(struct request *req, struct response *resp)
 		.metadata = v[U_META].present ? json_object_to_json_string_ext(v[U_META].obj, JSON_C_TO_STRING_PLAIN) : NULL,
 		.source = req_is_admin(req) ? "admin" : "api",
 		.actor = req->auth.sub,
-		.reason = "PUT /api/payment/:id",
+		.reason = overridden ? override_reason : "PUT /api/payment/:id",
 		.request_id = req->request_id,
+		.review = overridden ? override_reason : NULL,
 	};
 	switch (coord_apply(req->app->db, id, &change, &row, &st)) {
 	case COORD_APPLIED:

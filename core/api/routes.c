@@ -22,6 +22,8 @@ const struct route app_routes[] = {
 	{ HTTP_GET,  P "/admin/webhooks",            h_admin_webhooks,   ACCESS_ADMIN,  ROUTE_DB },
 	{ HTTP_GET,  P "/admin/jobs",                h_admin_jobs,       ACCESS_ADMIN,  ROUTE_DB },
 	{ HTTP_POST, P "/admin/webhooks/:id/replay", h_webhook_replay,   ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_POST, P "/admin/confirm-tx/:paymentId", h_admin_confirm_tx, ACCESS_ADMIN, ROUTE_DB },
+	{ HTTP_GET,  P "/admin/payouts",             h_admin_payouts,    ACCESS_ADMIN,  ROUTE_DB },
 	{ HTTP_POST, P "/shkeeper/test",             h_shk_test,         ACCESS_PUBLIC, ROUTE_DEV },
 	{ HTTP_GET,  P "/shkeeper/callback-test",    h_shk_callback_test, ACCESS_PUBLIC, ROUTE_DEV },
 	{ HTTP_POST, P "/shkeeper/callback-test",    h_shk_callback_test, ACCESS_PUBLIC, ROUTE_DEV },
@@ -46,6 +48,9 @@ const struct route app_routes[] = {
 	{ HTTP_GET,  P "/decentralized/receiver",    h_chain_receiver,   ACCESS_PUBLIC, 0 },
 	{ HTTP_GET,  P "/decentralized/history/:userId", h_chain_history, ACCESS_SELF,  ROUTE_DB },
 	{ HTTP_POST, P "/payments/auto-fetch-missing", h_chain_fetch_missing, ACCESS_ADMIN, ROUTE_DB },
+	{ HTTP_POST, P "/decentralized/admin-payout", h_hot_wallet_payout, ACCESS_ADMIN, ROUTE_DB },
+	{ HTTP_POST, P "/decentralized/admin-payout/resume", h_hot_wallet_resume, ACCESS_JOB, ROUTE_DB },
+	{ HTTP_GET,  P "/decentralized/admin-payout/wallet", h_hot_wallet_status, ACCESS_ADMIN, ROUTE_DB },
 	{ HTTP_POST, P "/payments/:id/fetch-tx",     h_chain_fetch_tx,   ACCESS_USER,   ROUTE_DB },
 
 	{ HTTP_GET,  P "/stats",                     h_stats,            ACCESS_SELF,   ROUTE_DB },
@@ -57,6 +62,16 @@ const struct route app_routes[] = {
 	{ HTTP_POST, P,                              h_payment_create,   ACCESS_USER,   ROUTE_DB },
 	{ HTTP_GET,  P,                              h_payment_list,     ACCESS_USER,   ROUTE_DB },
 	{ HTTP_GET,  P "/:id/debug",                 h_payment_debug,    ACCESS_ADMIN,  ROUTE_DB },
+
+	/* The escrow's exit, signed by an admin's wallet (release.c); seed 001's /shkeeper/ spellings alias them. */
+	{ HTTP_POST, P "/:id/release",               h_payout_release,   ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_POST, P "/:id/release/confirm",       h_payout_release_confirm, ACCESS_ADMIN, ROUTE_DB },
+	{ HTTP_POST, P "/:id/refund",                h_payout_refund,    ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_POST, P "/:id/refund/confirm",        h_payout_refund_confirm, ACCESS_ADMIN, ROUTE_DB },
+	{ HTTP_POST, P "/shkeeper/:id/release",      h_payout_release,   ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_POST, P "/shkeeper/:id/release/confirm", h_payout_release_confirm, ACCESS_ADMIN, ROUTE_DB },
+	{ HTTP_POST, P "/shkeeper/:id/refund",       h_payout_refund,    ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_POST, P "/shkeeper/:id/refund/confirm", h_payout_refund_confirm, ACCESS_ADMIN, ROUTE_DB },
 	{ HTTP_GET,  P "/:id",                       h_payment_get,      ACCESS_USER,   ROUTE_DB },
 	{ HTTP_PUT,  P "/:id",                       h_payment_update,   ACCESS_USER,   ROUTE_DB },
 };

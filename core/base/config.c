@@ -46,11 +46,13 @@ static const char *const known_keys[] = {
 	"internal_token_file",
 	"jobs_lock_database_url", "jobs_watch_seconds", "watch_window_blocks", "jobs_reverify_seconds", "jobs_backfill_seconds",
 	"jobs_retention_seconds", "jobs_batch", "retention_inbox_days", "retention_events_days",
+	"internal_token_file", "hot_wallet_key_file", "hot_wallet_address", "dev_fault_file",
 };
 
 /* Per-network and per-token keys: <prefix><network>[.<SYMBOL>]. */
 static const char *const keyed_prefixes[] = {
 	"token.", "token_decimals.", "rpc.", "chain_id.", "confirmations.",
+	"fee_model.", "max_gas_price_gwei.", "priority_fee_gwei.",
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -176,6 +178,9 @@ static int apply_env(struct kv *kv, char *err, size_t errlen)
 		{ "PAYMENTS_TOKEN_DECIMALS_", "token_decimals." }, { "PAYMENTS_TOKEN_", "token." },
 		{ "PAYMENTS_RPC_", "rpc." }, { "PAYMENTS_CHAIN_ID_", "chain_id." },
 		{ "PAYMENTS_CONFIRMATIONS_", "confirmations." },
+		{ "PAYMENTS_FEE_MODEL_", "fee_model." },
+		{ "PAYMENTS_MAX_GAS_PRICE_GWEI_", "max_gas_price_gwei." },
+		{ "PAYMENTS_PRIORITY_FEE_GWEI_", "priority_fee_gwei." },
 	};
 	for (char **ep = environ; *ep; ep++) {
 		const char *s = *ep, *eq = strchr(s, '=');
@@ -353,6 +358,61 @@ static int parse_currencies(const char *v, struct config *cfg, char *err, size_t
 	return 0;
 }
 
+/* A decimal amount of gwei ("20", "0.1", at most 9 decimals) as wei. */
+static int parse_gwei(const char *v, unsigned long long *wei)
+{
+	unsigned long long whole = 0, frac = 0;
+	int digits = 0, frac_digits = 0;
+	const char *s = v;
+
+	for (; *s >= '0' && *s <= '9'; s++, digits++) {
+		if (whole > 18000000000ULL)
+			return -1;
+		whole = whole * 10 + (unsigned long long)(*s - '0');
+	}
+	if (digits == 0)
+		return -1;
+	if (*s == '.') {
+		for (s++; *s >= '0' && *s <= '9'; s++, frac_digits++) {
+			if (frac_digits == 9)
+				return -1;
+			frac = frac * 10 + (unsigned long long)(*s - '0');
+		}
+		if (frac_digits == 0)
+			return -1;
+	}
+	if (*s != '\0')
+		return -1;
+	for (; frac_digits < 9; frac_digits++)
+		frac *= 10;
+	*wei = whole * 1000000000ULL + frac;
+	return 0;
+}
+
+/* How payouts on one network pay for gas. */
+static int parse_fees(struct kv *kv, struct network_conf *net, char *err, size_t errlen)
+{
+	char key[64];
+	const char *v;
+	bool bsc = strcmp(net->name, "bsc") == 0;
+
+	snprintf(key, sizeof(key), "fee_model.%s", net->name);
+	v = get(kv, key, bsc ? "legacy" : "eip1559");
+	if (strcmp(v, "eip1559") != 0 && strcmp(v, "legacy") != 0)
+		return fail(err, errlen, "setting %s: expected eip1559 or legacy, got \"%s\"", key, v);
+	net->eip1559 = strcmp(v, "eip1559") == 0;
+	snprintf(key, sizeof(key), "max_gas_price_gwei.%s", net->name);
+	v = get(kv, key, bsc ? "20" : "200");
+	if (parse_gwei(v, &net->max_gas_price_wei) != 0 || net->max_gas_price_wei == 0)
+		return fail(err, errlen, "setting %s: expected a positive amount of gwei such as 20 or 0.5, got \"%s\"", key, v);
+	snprintf(key, sizeof(key), "priority_fee_gwei.%s", net->name);
+	v = get(kv, key, "0");
+	if (parse_gwei(v, &net->priority_fee_wei) != 0 || net->priority_fee_wei > net->max_gas_price_wei)
+		return fail(err, errlen, "setting %s: expected an amount of gwei up to max_gas_price_gwei.%s, got \"%s\"", key,
+		            net->name, v);
+	return 0;
+}
+
 static int parse_networks(struct kv *kv, struct config *cfg, char *err, size_t errlen)
 {
 	char copy[1024], key[64], *save = NULL;
@@ -379,6 +439,8 @@ static int parse_networks(struct kv *kv, struct config *cfg, char *err, size_t e
 		if (get_long(kv, key, strcmp(tok, "bsc") == 0 ? 15 : 12, 1, 10000, &n, err, errlen))
 			return -1;
 		net->confirmations = (int)n;
+		if (parse_fees(kv, net, err, errlen) != 0)
+			return -1;
 		snprintf(key, sizeof(key), "rpc.%s", tok);
 		const char *urls = get(kv, key, NULL);
 		if (urls == NULL)
@@ -448,6 +510,48 @@ static int get_bool(struct kv *kv, const char *key, bool dflt, bool *out, char *
 	return 0;
 }
 
+/*
+ * The hot wallet's key file is only checked here: it must exist, be a
+ * regular file, and be readable by its owner alone. The key is read when a
+ * payout is signed (flow/hotwallet.c), never kept in the configuration.
+ */
+static int build_hot_wallet(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY"), *v;
+	struct stat sb;
+
+	if ((v = get(kv, "hot_wallet_address", NULL)) != NULL) {
+		if (!valid_address(v))
+			return fail(err, errlen, "setting hot_wallet_address: expected a 0x-prefixed 20-byte address");
+		memcpy(cfg->hot_wallet_address, v, sizeof(cfg->hot_wallet_address));
+	}
+	if ((v = get(kv, "dev_fault_file", NULL)) != NULL) {
+		/* A fault point kills the process on purpose: never outside development. */
+		if (!cfg->dev_mode)
+			return fail(err, errlen, "setting dev_fault_file is only allowed with mode = dev");
+		if (copy_str("dev_fault_file", v, cfg->dev_fault_file, sizeof(cfg->dev_fault_file), err, errlen))
+			return -1;
+	}
+	if ((v = get(kv, "hot_wallet_key_file", NULL)) == NULL) {
+		if (cfg->hot_wallet_address[0])
+			return fail(err, errlen, "setting hot_wallet_address needs hot_wallet_key_file");
+		return 0;
+	}
+	if ((size_t)snprintf(cfg->hot_wallet_key_path, sizeof(cfg->hot_wallet_key_path), "%s%s%s",
+	                     v[0] != '/' && dir ? dir : "", v[0] != '/' && dir ? "/" : "", v) >=
+	    sizeof(cfg->hot_wallet_key_path))
+		return fail(err, errlen, "setting hot_wallet_key_file: path too long");
+	if (stat(cfg->hot_wallet_key_path, &sb) != 0)
+		return fail(err, errlen, "setting hot_wallet_key_file: cannot read %s: %s", cfg->hot_wallet_key_path,
+		            strerror(errno));
+	if (!S_ISREG(sb.st_mode))
+		return fail(err, errlen, "setting hot_wallet_key_file: %s is not a regular file", cfg->hot_wallet_key_path);
+	if ((sb.st_mode & 077) != 0)
+		return fail(err, errlen, "setting hot_wallet_key_file: %s is readable or writable by group or others (mode %04o); chmod 0600 or 0400 it",
+		            cfg->hot_wallet_key_path, (unsigned)(sb.st_mode & 07777));
+	return 0;
+}
+
 /* Timeouts, breaker and provider credentials: everything that talks to the outside. */
 static int build_upstreams(struct kv *kv, struct config *cfg, char *err, size_t errlen)
 {
@@ -506,7 +610,7 @@ static int build_upstreams(struct kv *kv, struct config *cfg, char *err, size_t 
 	    read_secret("internal_token_file", v, 32, &cfg->internal_token, &cfg->internal_token_len,
 	                err, errlen))
 		return -1;
-	return 0;
+	return build_hot_wallet(kv, cfg, err, errlen);
 }
 
 /* The jobs process; the request path reads none of it. */

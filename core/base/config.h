@@ -48,6 +48,11 @@ struct network_conf {
 	char rpc_urls[CONFIG_MAX_RPC][256];   /* tried in order */
 	size_t n_rpc;
 	int confirmations;           /* depth below head when the node has no finalized block */
+	/* Payouts signed or suggested by the service (fee_model.<net>, max_gas_price_gwei.<net>,
+	 * priority_fee_gwei.<net>). */
+	bool eip1559;                          /* type-2 fees, else a legacy gas price */
+	unsigned long long max_gas_price_wei;  /* cap of the gas price or the max fee per gas */
+	unsigned long long priority_fee_wei;   /* the tip offered; 0: the node's suggestion */
 };
 
 struct currency_conf {
@@ -111,6 +116,17 @@ struct config {
 	size_t n_tokens;
 
 	struct jobs_conf jobs;
+	/*
+	 * The hot wallet the service signs payouts with: the path of its key file
+	 * (resolved against $CREDENTIALS_DIRECTORY; empty: no hot wallet). The key
+	 * itself is never kept here: flow/hotwallet.c reads it when it signs and
+	 * wipes it at once. A file readable by group or others is refused.
+	 */
+	char hot_wallet_key_path[512];
+	char hot_wallet_address[43];     /* optional: the address the key must have */
+
+	/* Dev mode only: a file naming a fault point to trip once (base/devfault.h). */
+	char dev_fault_file[256];
 };
 
 /* Returns 0, or -1 with a message for a person in err. */

@@ -126,13 +126,33 @@ static int from_rlp(int rc)
 	return rc == RLP_ENOMEM ? ETHTX_ENOMEM : ETHTX_EINVAL;
 }
 
+/* Big-endian words compare as byte strings. */
+static int word_cmp(const uint8_t a[ETHTX_WORD_LEN], const uint8_t b[ETHTX_WORD_LEN])
+{
+	return memcmp(a, b, ETHTX_WORD_LEN);
+}
+
 static int check_tx(const struct ethtx *tx)
 {
 	if (tx->type != ETHTX_LEGACY && tx->type != ETHTX_EIP1559)
 		return ETHTX_EUNSUPPORTED;
 	if (tx->data_len > ETHTX_MAX_DATA || (tx->data_len > 0 && !tx->data))
 		return ETHTX_EINVAL;
+	/* No chain has id 0: such a signature would be valid on none, or replayable. */
+	if (tx->chain_id == 0)
+		return ETHTX_EINVAL;
+	/* A tip above the max fee is refused by every node (EIP-1559). */
+	if (tx->type == ETHTX_EIP1559 && word_cmp(tx->max_priority_fee, tx->max_fee) > 0)
+		return ETHTX_EINVAL;
 	return ETHTX_OK;
+}
+
+int ethtx_quantity(const BIGNUM *v, uint8_t out[ETHTX_WORD_LEN])
+{
+	memset(out, 0, ETHTX_WORD_LEN);
+	if (v == NULL || BN_is_negative(v) || BN_num_bytes(v) > ETHTX_WORD_LEN)
+		return ETHTX_EINVAL;
+	return BN_bn2binpad(v, out, ETHTX_WORD_LEN) == ETHTX_WORD_LEN ? ETHTX_OK : ETHTX_EINVAL;
 }
 
 /* The fields both the signing payload and the signed form start with. */
@@ -368,6 +388,9 @@ static int parse_legacy(const struct rlp_item *it, struct ethtx *tx, int *recid)
 		return ETHTX_ESIG;
 	tx->chain_id = (v - V_OFFSET) / 2;
 	*recid = (int)((v - V_OFFSET) % 2);
+	/* v of 35 or 36: EIP-155 for chain 0, which protects nothing. */
+	if (tx->chain_id == 0)
+		return ETHTX_EUNSUPPORTED;
 	return ETHTX_OK;
 }
 
@@ -391,6 +414,10 @@ static int parse_type2(const struct rlp_item *it, struct ethtx *tx, int *recid)
 		return ETHTX_EUNSUPPORTED; /* struct ethtx has no room for one */
 	if (y > 1)
 		return ETHTX_ESIG;
+	if (tx->chain_id == 0)
+		return ETHTX_EUNSUPPORTED;
+	if (word_cmp(tx->max_priority_fee, tx->max_fee) > 0)
+		return ETHTX_EMALFORMED;
 	*recid = (int)y;
 	return ETHTX_OK;
 }
@@ -456,6 +483,20 @@ int ethtx_recover(struct ethtx_ctx *ctx, const uint8_t *raw, size_t len,
 	if (rc != ETHTX_OK) {
 		memset(tx, 0, sizeof(*tx));
 		memset(from, 0, ETHTX_ADDR_LEN);
+	}
+	return rc;
+}
+
+int ethtx_recover_chain(struct ethtx_ctx *ctx, const uint8_t *raw, size_t len, uint64_t chain_id,
+    struct ethtx *tx_out, uint8_t from[ETHTX_ADDR_LEN])
+{
+	struct ethtx scratch, *tx = tx_out ? tx_out : &scratch;
+	int rc = ethtx_recover(ctx, raw, len, tx, from);
+
+	if (rc == ETHTX_OK && tx->chain_id != chain_id) {
+		memset(tx, 0, sizeof(*tx));
+		memset(from, 0, ETHTX_ADDR_LEN);
+		return ETHTX_ECHAIN;
 	}
 	return rc;
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/bn.h>
+
 #include "evm/rlp.h"
 
 #define ETHTX_KEY_LEN 32
@@ -28,7 +30,8 @@ enum ethtx_err {
 	ETHTX_ESIG = -4,        /* signature out of range, high s, or no signer recovers */
 	ETHTX_EUNSUPPORTED = -5, /* another tx type, pre-EIP-155, access list, contract creation */
 	ETHTX_ECRYPTO = -6,     /* libsecp256k1 refused an argument or randomisation failed */
-	ETHTX_EFORKED = -7      /* context created in another process: make one per worker */
+	ETHTX_EFORKED = -7,     /* context created in another process: make one per worker */
+	ETHTX_ECHAIN = -8       /* signed for another chain than the one expected */
 };
 
 /* One secp256k1 context, randomised, with an illegal-argument callback that
@@ -48,7 +51,12 @@ enum ethtx_type {
 	ETHTX_EIP1559 = 2 /* type 2, always with an empty access list */
 };
 
-/* Quantities of 256 bits are 32-byte big-endian words. */
+/* Quantities of 256 bits are 32-byte big-endian words.
+ *
+ * What no node would accept, or what would mean something else than meant, is
+ * refused when signing (ETHTX_EINVAL) and when recovering: a chain id of 0 (a
+ * legacy v of 35/36 would claim EIP-155 protection for no chain at all), and
+ * a type-2 priority fee above its max fee. */
 struct ethtx {
 	enum ethtx_type type;
 	uint64_t chain_id;
@@ -81,6 +89,16 @@ int ethtx_sign(struct ethtx_ctx *ctx, const struct ethtx *tx,
  * points into raw. */
 int ethtx_recover(struct ethtx_ctx *ctx, const uint8_t *raw, size_t len,
     struct ethtx *tx, uint8_t from[ETHTX_ADDR_LEN]);
+
+/* ethtx_recover() that also requires the chain id the signature commits to
+ * be chain_id (ETHTX_ECHAIN otherwise): a transaction signed for another
+ * network is never taken for one on ours. */
+int ethtx_recover_chain(struct ethtx_ctx *ctx, const uint8_t *raw, size_t len, uint64_t chain_id,
+    struct ethtx *tx, uint8_t from[ETHTX_ADDR_LEN]);
+
+/* A 256-bit field of struct ethtx from a BIGNUM: ETHTX_EINVAL when it is
+ * negative or wider than 256 bits (never truncated). */
+int ethtx_quantity(const BIGNUM *v, uint8_t out[ETHTX_WORD_LEN]);
 
 /* Address: the last 20 bytes of keccak256 of the 64-byte uncompressed point. */
 int ethtx_address_from_key(struct ethtx_ctx *ctx, const uint8_t key[ETHTX_KEY_LEN],

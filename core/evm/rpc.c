@@ -504,3 +504,76 @@ int rpc_transfer_logs(struct rpc_client *c, const struct rpc_log_filter *f, json
 	}
 	return rc;
 }
+
+/* Calls a method whose result is a hex quantity of any size. */
+static int call_bn(struct rpc_client *c, const char *method, json_object *params, BIGNUM *out,
+    struct rpc_error *e)
+{
+	json_object *res;
+	int rc = rpc_call(c, method, params, 0, &res, e);
+
+	if (rc == RPC_OK && (!json_object_is_type(res, json_type_string) ||
+	                     units_hexqty_parse(json_object_get_string(res), out) != UNITS_OK))
+		rc = fail(e, RPC_EBADANSWER, "%s: expected a hex quantity", method);
+	json_object_put(res);
+	return rc;
+}
+
+int rpc_balance(struct rpc_client *c, const char *address, const char *block, BIGNUM *out,
+    struct rpc_error *e)
+{
+	json_object *params = json_object_new_array();
+
+	json_object_array_add(params, json_object_new_string(address));
+	json_object_array_add(params, json_object_new_string(block));
+	return call_bn(c, "eth_getBalance", params, out, e);
+}
+
+int rpc_token_balance(struct rpc_client *c, const char *contract, const char *owner,
+    const char *block, BIGNUM *out, struct rpc_error *e)
+{
+	uint8_t addr[EIP55_ADDR_LEN], data[ERC20_BALANCE_OF_CALLDATA_LEN], word[ERC20_WORD_LEN];
+	json_object *params, *res = NULL;
+	int rc;
+
+	if (eip55_parse(owner, addr, NULL) != EIP55_OK)
+		return fail(e, RPC_EBADANSWER, "balanceOf: %s is not an address", owner);
+	erc20_balance_of_calldata(addr, data);
+	params = json_object_new_array();
+	json_object_array_add(params, call_object(NULL, contract, data, sizeof(data)));
+	json_object_array_add(params, json_object_new_string(block));
+	rc = rpc_call(c, "eth_call", params, 0, &res, e);
+	if (rc == RPC_OK && (!json_object_is_type(res, json_type_string) ||
+	                     erc20_decode_word(json_object_get_string(res), word) != ERC20_OK ||
+	                     units_from_word(word, out) != UNITS_OK))
+		rc = fail(e, RPC_EBADANSWER, "balanceOf of %s: not one 32-byte word", contract);
+	json_object_put(res);
+	return rc;
+}
+
+int rpc_base_fee(struct rpc_client *c, BIGNUM *out, bool *found, struct rpc_error *e)
+{
+	json_object *params = json_object_new_array(), *res = NULL, *fee;
+	int rc;
+
+	*found = false;
+	json_object_array_add(params, json_object_new_string("latest"));
+	json_object_array_add(params, json_object_new_boolean(0));
+	rc = rpc_call(c, "eth_getBlockByNumber", params, 0, &res, e);
+	if (rc == RPC_OK && !json_object_is_type(res, json_type_object))
+		rc = fail(e, RPC_EBADANSWER, "eth_getBlockByNumber: expected the latest block");
+	if (rc == RPC_OK && json_object_object_get_ex(res, "baseFeePerGas", &fee) && fee != NULL) {
+		if (!json_object_is_type(fee, json_type_string) ||
+		    units_hexqty_parse(json_object_get_string(fee), out) != UNITS_OK)
+			rc = fail(e, RPC_EBADANSWER, "eth_getBlockByNumber: baseFeePerGas is not a hex quantity");
+		else
+			*found = true;
+	}
+	json_object_put(res);
+	return rc;
+}
+
+int rpc_max_priority_fee(struct rpc_client *c, BIGNUM *out, struct rpc_error *e)
+{
+	return call_bn(c, "eth_maxPriorityFeePerGas", NULL, out, e);
+}

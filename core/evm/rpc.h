@@ -113,6 +113,17 @@ int rpc_eth_call(struct rpc_client *c, const char *to, const uint8_t *data, size
 int rpc_token_decimals(struct rpc_client *c, const char *contract, unsigned *out,
     struct rpc_error *e);
 
+/* eth_getBalance(address, block) in wei; block is "latest" or "pending". */
+int rpc_balance(struct rpc_client *c, const char *address, const char *block, BIGNUM *out,
+    struct rpc_error *e);
+/* balanceOf(owner) of an ERC-20 contract at block ("latest" or "pending"), in base units. */
+int rpc_token_balance(struct rpc_client *c, const char *contract, const char *owner,
+    const char *block, BIGNUM *out, struct rpc_error *e);
+/* The latest block's baseFeePerGas; *found is false on a chain without one (pre-London). */
+int rpc_base_fee(struct rpc_client *c, BIGNUM *out, bool *found, struct rpc_error *e);
+/* eth_maxPriorityFeePerGas: the node's suggested tip; RPC_EREMOTE where the node has none. */
+int rpc_max_priority_fee(struct rpc_client *c, BIGNUM *out, struct rpc_error *e);
+
 /* ERC-20 Transfer logs of one contract in [from_block, to_block], to `to`
  * (and from `from` when not NULL). *out is the caller's array of log objects. */
 struct rpc_log_filter {

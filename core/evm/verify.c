@@ -309,6 +309,15 @@ void verify_decide(const struct verify_expect *x, const struct verify_receipt *r
 		say(out, "the transfer carries %s; the payment expects %s", got_s, want_s);
 		goto out;
 	}
+	/* A payout pays exactly its amount: more is another payment's money leaving. */
+	if (x->exact && BN_cmp(sum, want) > 0) {
+		char got_s[UNITS_DEC_BUFSZ] = "?", want_s[UNITS_DEC_BUFSZ] = "?";
+		units_format(sum, x->decimals, got_s, sizeof(got_s));
+		units_format(want, x->decimals, want_s, sizeof(want_s));
+		out->reason = VR_AMOUNT_OVER;
+		say(out, "the transfer carries %s; the payout is exactly %s", got_s, want_s);
+		goto out;
+	}
 	if (!deep_enough(out)) {
 		out->verdict = VERIFY_PENDING;
 		out->reason = VR_NOT_DEEP;
@@ -537,7 +546,7 @@ const char *verify_reason_name(enum verify_reason r)
 		[VR_NOT_DEEP] = "not_deep", [VR_REVERTED] = "reverted", [VR_NO_TRANSFER] = "no_transfer",
 		[VR_WRONG_TOKEN] = "wrong_token", [VR_WRONG_RECIPIENT] = "wrong_recipient",
 		[VR_WRONG_SENDER] = "wrong_sender", [VR_AMOUNT_SHORT] = "amount_short",
-		[VR_WRONG_CHAIN] = "wrong_chain", [VR_RPC] = "rpc_error",
+		[VR_WRONG_CHAIN] = "wrong_chain", [VR_RPC] = "rpc_error", [VR_AMOUNT_OVER] = "amount_over",
 	};
 	return (size_t)r < sizeof(names) / sizeof(names[0]) ? names[r] : "unknown";
 }

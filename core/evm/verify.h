@@ -47,6 +47,7 @@ struct verify_expect {
 	uint8_t min_amount[VERIFY_WORD_LEN];    /* base units, big-endian uint256 */
 	unsigned decimals;                      /* of the token, for messages */
 	uint64_t confirmations;                 /* depth when there is no finalized block */
+	bool exact;                             /* a payout: exactly min_amount, not at least */
 };
 
 enum verify_verdict {
@@ -69,6 +70,7 @@ enum verify_reason {
 	VR_AMOUNT_SHORT,     /* less than expected in total */
 	VR_WRONG_CHAIN,      /* the node serves another chain than the payment's */
 	VR_RPC,              /* VERIFY_ERROR */
+	VR_AMOUNT_OVER,      /* more than expected, where exactly that is expected (a payout) */
 };
 
 struct verify_result {

@@ -202,7 +202,8 @@ static enum coord_result attempt(struct db *db, const char *id, const struct coo
 	                "                     THEN now() ELSE p.completed_at END"
 	                " WHERE p.id = $1 RETURNING " PAYMENT_COLUMNS,
 	                5, u);
-	if (*dbst == DB_UNIQUE && strcmp(db->constraint, "payments_tx_once") == 0) {
+	if (*dbst == DB_UNIQUE && (strcmp(db->constraint, "payments_tx_once") == 0 ||
+	                           strcmp(db->constraint, "payments_out_tx_once") == 0)) {
 		/* Another payment took the hash since the check: a delivery's retry records it. */
 		if (d)
 			*dbst = DB_RETRY;
@@ -250,6 +251,9 @@ static enum coord_result attempt(struct db *db, const char *id, const struct coo
 		rv.kind = REVIEW_PARTIAL_CLOSED;
 		review = true;
 	}
+	/* An admin's decree moves money in our books without a transfer: a person looks again. */
+	if (c->review && (*dbst = review_override(db, id, c->review, c->actor, to_status)) != DB_OK)
+		goto failed;
 record:
 	if (d && d->overpaid && !review) {
 		snprintf(reason, sizeof(reason), "%s reports %s%s: %s %s more than the invoice asked is held",
@@ -341,4 +345,133 @@ enum db_status coord_created(struct db *db, const PGresult *row, const char *sou
 		             "  'purchaseRequestId', $3::text), $1::uuid"
 		             " FROM unnest(ARRAY['global', 'user:' || $2, 'request:' || $3]) AS room", 4, e);
 	return st;
+}
+
+/* ---- Moves inside a caller's transaction (outgoing payments) ---- */
+
+enum db_status coord_lock(struct db *db, const char *request_id, const char *const *payment_ids,
+                          size_t n)
+{
+	const char *r[1] = { request_id };
+	enum db_status st;
+
+	st = db_exec(db, NULL, "SELECT pg_advisory_xact_lock(" LOCK_NS_REQUEST ", hashtext($1))", 1, r);
+	for (size_t i = 0; i < n && st == DB_OK; i++) {
+		const char *p[1] = { payment_ids[i] };
+		st = db_exec(db, NULL, "SELECT pg_advisory_xact_lock(" LOCK_NS_PAYMENT ", hashtext($1))", 1, p);
+	}
+	return st;
+}
+
+/* The audit row and the events of one move; `upd` is the row after it. */
+static enum db_status record_move(struct db *db, const PGresult *upd, const char *from_status,
+                                  const char *from_escrow, const struct coord_change *c, const char *reason)
+{
+	const char *id = PQgetvalue(upd, 0, PCOL_ID);
+	const char *to_status = PQgetvalue(upd, 0, PCOL_STATUS), *to_escrow = PQgetvalue(upd, 0, PCOL_ESCROW);
+	const char *a[9] = { id, from_status, to_status, from_escrow, to_escrow, c->source, c->actor, reason,
+	                     c->request_id };
+	const char *e[8] = { id, PQgetvalue(upd, 0, PCOL_BUYER), to_status, to_escrow, from_status, c->source,
+	                     PQgetvalue(upd, 0, PCOL_DIRECTION), PQgetvalue(upd, 0, PCOL_PROVIDER) };
+	enum db_status st;
+
+	st = db_exec(db, NULL,
+	             "INSERT INTO payment_transitions (payment_id, from_status, to_status,"
+	             " from_escrow_state, to_escrow_state, source, actor, reason, request_id)"
+	             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, a);
+	if (st == DB_OK && strcmp(e[6], "in") == 0)
+		st = db_exec(db, NULL,
+		             "INSERT INTO events (event, room, payload, payment_id)"
+		             " VALUES ('payment-update', 'user:' || $2,"
+		             "  jsonb_build_object('paymentId', $1::text, 'status', $3::text,"
+		             "   'escrowState', $4::text, 'previousStatus', $5::text, 'source', $6::text),"
+		             "  $1::uuid)", 6, e);
+	if (st == DB_OK)
+		st = db_exec(db, NULL,
+		             "INSERT INTO events (event, room, payload, payment_id)"
+		             " VALUES ('payment-status', 'admin',"
+		             "  jsonb_build_object('paymentId', $1::text, 'buyerId', $2::text, 'direction', $7::text, 'provider', $8::text,"
+		             "   'status', $3::text, 'escrowState', $4::text, 'previousStatus', $5::text,"
+		             "   'source', $6::text), $1::uuid)", 8, e);
+	return st;
+}
+
+enum coord_result coord_move(struct db *db, const char *id, const struct coord_change *c,
+                             PGresult **row, enum db_status *dbst)
+{
+	const char *p[1] = { id };
+	PGresult *cur = NULL, *upd = NULL;
+	enum coord_result result = COORD_DB;
+
+	*row = NULL;
+	*dbst = db_exec(db, &cur, "SELECT " PAYMENT_COLUMNS " FROM payments p WHERE p.id = $1 FOR UPDATE", 1, p);
+	if (*dbst != DB_OK)
+		return COORD_DB;
+	if (PQntuples(cur) == 0) {
+		PQclear(cur);
+		return COORD_NOT_FOUND;
+	}
+	const char *from_status = PQgetvalue(cur, 0, PCOL_STATUS), *from_escrow = PQgetvalue(cur, 0, PCOL_ESCROW);
+	const char *to_status = c->status ? c->status : from_status;
+	bool status_moves = strcmp(to_status, from_status) != 0;
+	const char *to_escrow = c->escrow ? c->escrow : status_moves ? payment_escrow_for(to_status, from_escrow) : from_escrow;
+	bool escrow_moves = strcmp(to_escrow, from_escrow) != 0;
+	bool escrow_ok = c->payout ? payment_escrow_allows_payout(from_escrow, to_escrow)
+	                           : payment_escrow_allows(from_escrow, to_escrow);
+
+	if ((status_moves && !payment_status_allows(from_status, to_status)) || (escrow_moves && !escrow_ok)) {
+		*row = cur;
+		return COORD_BACKWARD;
+	}
+	bool tx_differs = c->tx_hash && (PQgetisnull(cur, 0, PCOL_TX) ||
+	                                 strcasecmp(c->tx_hash, PQgetvalue(cur, 0, PCOL_TX)) != 0);
+	bool tx_moves = tx_differs && (c->replace_tx || PQgetisnull(cur, 0, PCOL_TX));
+	if (!status_moves && !escrow_moves && !tx_moves && c->metadata == NULL) {
+		*row = cur;
+		return COORD_UNCHANGED;
+	}
+	const char *u[5] = { id, to_status, to_escrow, tx_moves ? c->tx_hash : NULL, c->metadata };
+	*dbst = db_exec(db, &upd,
+	                "UPDATE payments p SET status = $2, escrow_state = $3,"
+	                " tx_hash = coalesce($4, p.tx_hash),"
+	                " metadata = p.metadata || coalesce($5::jsonb, '{}'::jsonb),"
+	                " updated_at = now(),"
+	                " completed_at = CASE WHEN $2 = 'completed' AND p.status <> 'completed'"
+	                "                     THEN now() ELSE p.completed_at END"
+	                " WHERE p.id = $1 RETURNING " PAYMENT_COLUMNS,
+	                5, u);
+	if (*dbst == DB_UNIQUE && (strcmp(db->constraint, "payments_tx_once") == 0 ||
+	                           strcmp(db->constraint, "payments_out_tx_once") == 0)) {
+		result = COORD_TX_USED;
+		goto out;
+	}
+	if (*dbst != DB_OK)
+		goto out;
+	bool tx_replaced = tx_moves && !PQgetisnull(cur, 0, PCOL_TX);
+	if (status_moves || escrow_moves || tx_replaced) {
+		char reason[384];
+		if (tx_replaced)
+			snprintf(reason, sizeof(reason), "%s; transaction hash %s replaced by %s", c->reason ? c->reason : "",
+			         PQgetvalue(cur, 0, PCOL_TX), c->tx_hash);
+		if ((*dbst = record_move(db, upd, from_status, from_escrow, c, tx_replaced ? reason : c->reason)) != DB_OK)
+			goto out;
+		if (status_moves || escrow_moves)
+			log_info("payment %s: %s/%s -> %s/%s (%s)", id, from_status, from_escrow, to_status, to_escrow,
+			         c->source);
+	}
+	*row = upd;
+	upd = NULL;
+	result = COORD_APPLIED;
+out:
+	PQclear(cur);
+	PQclear(upd);
+	return result;
+}
+
+enum db_status coord_recorded(struct db *db, const PGresult *row, const char *source,
+                              const char *actor, const char *reason, const char *request_id)
+{
+	const struct coord_change c = { .source = source, .actor = actor, .request_id = request_id };
+
+	return record_move(db, row, NULL, NULL, &c, reason);
 }

@@ -9,6 +9,7 @@
 #define PAY_COORD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <libpq-fe.h>
 
@@ -23,6 +24,8 @@
 #define LOCK_NS_REQUEST "1"
 #define LOCK_NS_PAYMENT "2"
 #define LOCK_NS_PAYIN "3"
+/* A hot wallet's nonces: "<chain id>:<address>" (flow/hotwallet.c). */
+#define LOCK_NS_HOT_WALLET "4"
 
 /*
  * A provider's delivery that a change comes from. Its inbox outcome is
@@ -68,6 +71,12 @@ struct coord_change {
 	 */
 	const char *if_escrow;
 	struct coord_delivery *delivery;    /* the delivery it comes from, or NULL */
+	/* A move an outgoing payment makes (pay/payout.c): also allows the
+	 * escrow's returns, payment_escrow_allows_payout(). */
+	bool payout;
+	/* An admin's override: when the move applies, a payment-needs-review
+	 * event with this reason goes to the admins in the same transaction. */
+	const char *review;
 };
 
 enum coord_result {
@@ -98,5 +107,29 @@ enum coord_result coord_apply(struct db *db, const char *id, const struct coord_
  */
 enum db_status coord_created(struct db *db, const PGresult *row, const char *source,
                              const char *actor, const char *reason, const char *request_id);
+
+/*
+ * Moves that change several rows at once (an outgoing payment and its
+ * pay-in, pay/payout.c) run inside one transaction the caller opens, with
+ * the same locks in the same order: coord_lock() takes the purchase
+ * request's, then each payment's in the order given (the pay-in before its
+ * outgoing payment). Inside it, coord_move() is coord_apply() without the
+ * transaction and without the funding cascade: the row locked, the move
+ * checked, the row updated, the audit row and the events written
+ * (payment-update to the buyer for a pay-in, payment-status to the admin
+ * room for every move). On COORD_TX_USED and COORD_DB the transaction is
+ * lost: the caller rolls back.
+ */
+enum db_status coord_lock(struct db *db, const char *request_id, const char *const *payment_ids,
+                          size_t n);
+enum coord_result coord_move(struct db *db, const char *id, const struct coord_change *change,
+                             PGresult **row, enum db_status *dbst);
+/*
+ * The first audit row and the payment-status admin event of a payment the
+ * caller just inserted in its own state (an outgoing payment starts as
+ * pending with its escrow releasing or refunding).
+ */
+enum db_status coord_recorded(struct db *db, const PGresult *row, const char *source,
+                              const char *actor, const char *reason, const char *request_id);
 
 #endif

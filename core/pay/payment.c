@@ -49,6 +49,19 @@ bool payment_escrow_allows(const char *from, const char *to)
 	return false;
 }
 
+static const struct { const char *from, *to; } payout_escrow_moves[] = {
+	{ "partial", "refunding" }, { "releasing", "funded" }, { "refunding", "funded" },
+	{ "refunding", "partial" },
+};
+
+bool payment_escrow_allows_payout(const char *from, const char *to)
+{
+	for (size_t i = 0; i < sizeof(payout_escrow_moves) / sizeof(payout_escrow_moves[0]); i++)
+		if (strcmp(payout_escrow_moves[i].from, from) == 0 && strcmp(payout_escrow_moves[i].to, to) == 0)
+			return true;
+	return payment_escrow_allows(from, to);
+}
+
 const char *payment_escrow_for(const char *status, const char *current)
 {
 	if (strcmp(status, "completed") == 0)

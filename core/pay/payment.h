@@ -29,6 +29,13 @@ bool payment_status_allows(const char *from, const char *to);
 /* The escrow state that goes with a status set by an admin or a provider. */
 const char *payment_escrow_for(const char *status, const char *current_escrow);
 bool payment_escrow_allows(const char *from, const char *to);
+/*
+ * payment_escrow_allows(), and the moves only an outgoing payment makes: a
+ * partly paid pay-in's money going back (partial -> refunding -> refunded),
+ * and the escrow handed back when a payout fails (releasing or refunding ->
+ * funded, refunding -> partial).
+ */
+bool payment_escrow_allows_payout(const char *from, const char *to);
 
 /* The row as the API shows it; the caller owns the result. */
 json_object *payment_json(const PGresult *res, int row);

@@ -53,3 +53,25 @@ enum db_status review_write(struct db *db, const struct review *r)
 	               "  'Payment ' || $1::text || ': ' || $3::text, $1::uuid FROM ev",
 	               15, p);
 }
+
+enum db_status review_override(struct db *db, const char *id, const char *reason, const char *actor,
+                               const char *status)
+{
+	const char *p[4] = { id, reason, actor, status };
+
+	if (!db->in_tx) {
+		log_error("override review of payment %s written outside a transaction: refused", id);
+		return DB_FAILED;
+	}
+	log_warn("payment %s moved to %s by %s's override: %s", id, status, actor, reason);
+	return db_exec(db, NULL,
+	               "WITH ev AS (INSERT INTO events (event, room, payload, payment_id) VALUES"
+	               " ('payment-needs-review', 'admin', jsonb_build_object('paymentId', $1::text,"
+	               "  'kind', 'admin_override', 'reason', $2::text, 'actor', $3::text, 'status', $4::text,"
+	               "  'override', true), $1::uuid) RETURNING id)"
+	               " INSERT INTO notifications (user_id, kind, title, body, payment_id)"
+	               " SELECT 'admin', 'payment-needs-review', 'Payment needs review',"
+	               "  'Payment ' || $1::text || ' moved to ' || $4::text || ' by ' || $3::text || ': ' || $2::text,"
+	               "  $1::uuid FROM ev",
+	               4, p);
+}

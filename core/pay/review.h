@@ -48,4 +48,12 @@ const char *review_kind_name(enum review_kind kind);
 /* Writes the event and the notification (once per finding). A transaction must be open. */
 enum db_status review_write(struct db *db, const struct review *r);
 
+/*
+ * An admin's override moved payment `id` to `status` by decree, for
+ * `reason`: the event (kind admin_override, with the actor) and the
+ * notification, every time, in the override's own transaction.
+ */
+enum db_status review_override(struct db *db, const char *id, const char *reason, const char *actor,
+                               const char *status);
+
 #endif

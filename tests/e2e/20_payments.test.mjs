@@ -362,7 +362,7 @@ test('list: by default only completed payments; status=all, a status filter, lim
   assert.equal(r.json.data.pagination.limit, 50);
   assert.equal(r.json.data.pagination.offset, 0);
 
-  assert.equal((await api('PUT', `/api/payment/${b.id}`, { token: ADMIN, body: { status: 'completed' } })).status, 200);
+  assert.equal((await api('PUT', `/api/payment/${b.id}`, { token: ADMIN, body: { status: 'completed', override: true, reason: 'test fixture' } })).status, 200);
   assert.equal((await api('PUT', `/api/payment/${c.id}`, { token: ADMIN, body: { status: 'failed' } })).status, 200);
 
   r = await api('GET', '/api/payment', { token: t });
@@ -492,7 +492,7 @@ test('update: an admin moves pending → completed: escrow funded, completedAt, 
   const p = await create(buyer);
   const adminSub = uid('adm');
   const tx = randomTx();
-  const r = await api('PUT', `/api/payment/${p.id}`, { token: token(adminSub, 'admin'), body: { status: 'completed', transactionHash: tx } });
+  const r = await api('PUT', `/api/payment/${p.id}`, { token: token(adminSub, 'admin'), body: { status: 'completed', transactionHash: tx, override: true, reason: 'test fixture' } });
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.data.status, 'completed');
   assert.equal(r.json.data.escrowState, 'funded');
@@ -518,7 +518,7 @@ test('update: an admin moves pending → completed: escrow funded, completedAt, 
   assert.equal(count('payment_transitions', `payment_id = :'id'`, { id: p.id }), 2);
 
   // And on to released.
-  const rel = await api('PUT', `/api/payment/${p.id}`, { token: ADMIN, body: { status: 'released' } });
+  const rel = await api('PUT', `/api/payment/${p.id}`, { token: ADMIN, body: { status: 'released', override: true, reason: 'test fixture' } });
   assert.equal(rel.status, 200, rel.text);
   assert.equal(rel.json.data.escrowState, 'released');
   assert.equal(rel.json.data.completedAt, completedAt);
@@ -527,7 +527,7 @@ test('update: an admin moves pending → completed: escrow funded, completedAt, 
 test('update: moving backwards (completed → pending, cancelled → completed) is 409 and changes nothing', async () => {
   const buyer = uid('b');
   const p = await create(buyer);
-  assert.equal((await api('PUT', `/api/payment/${p.id}`, { token: ADMIN, body: { status: 'completed' } })).status, 200);
+  assert.equal((await api('PUT', `/api/payment/${p.id}`, { token: ADMIN, body: { status: 'completed', override: true, reason: 'test fixture' } })).status, 200);
   const before = row(p.id);
   for (const status of ['pending', 'processing', 'failed', 'cancelled']) {
     const r = await api('PUT', `/api/payment/${p.id}`, { token: ADMIN, body: { status, metadata: { x: 1 } } });
@@ -551,10 +551,10 @@ test('update: a tx hash already paying another pay-in is 409 tx_hash_used (in an
   const tx = randomTx();
   const p1 = await create(uid('b'));
   const p2 = await create(uid('b'));
-  assert.equal((await api('PUT', `/api/payment/${p1.id}`, { token: ADMIN, body: { status: 'completed', transactionHash: tx } })).status, 200);
+  assert.equal((await api('PUT', `/api/payment/${p1.id}`, { token: ADMIN, body: { status: 'completed', transactionHash: tx, override: true, reason: 'test fixture' } })).status, 200);
   const before = row(p2.id);
   for (const t of [tx, '0x' + tx.slice(2).toUpperCase()]) {
-    const r = await api('PUT', `/api/payment/${p2.id}`, { token: ADMIN, body: { status: 'completed', transactionHash: t } });
+    const r = await api('PUT', `/api/payment/${p2.id}`, { token: ADMIN, body: { status: 'completed', transactionHash: t, override: true, reason: 'test fixture' } });
     assert.equal(r.status, 409, r.text);
     assert.equal(r.json.success, false);
     assert.equal(r.json.error.code, 'tx_hash_used');

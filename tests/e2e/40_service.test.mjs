@@ -112,7 +112,7 @@ test('cleanup-pending: an old pending payment is cancelled (not deleted) with an
   const old = await create(uid('b'));
   const fresh = await create(uid('b'));
   const oldDone = await create(uid('b'));
-  assert.equal((await api('PUT', `/api/payment/${oldDone.id}`, { token: ADMIN, body: { status: 'completed' } })).status, 200);
+  assert.equal((await api('PUT', `/api/payment/${oldDone.id}`, { token: ADMIN, body: { status: 'completed', override: true, reason: 'test fixture' } })).status, 200);
   age(old.id, '2 hours');
   age(oldDone.id, '2 hours');
   age(fresh.id, '30 minutes');

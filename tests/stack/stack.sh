@@ -182,6 +182,12 @@ write_shkeeper_key() {
 	(umask 077 && openssl rand -hex 24 >"$DIR/shkeeper_api_key")
 }
 
+# The hot wallet's key: a fresh one for each stack, owner-only as the service requires.
+write_hot_wallet_key() {
+	[ -s "$DIR/hot_wallet_key" ] && return 0
+	(umask 077 && openssl rand -hex 32 >"$DIR/hot_wallet_key")
+}
+
 write_config() {
 	sed -e "s|@STACK_DIR@|$DIR|g" \
 		-e "s|@DATABASE_URL@|$DATABASE_URL|g" \
@@ -493,6 +499,8 @@ write_env() {
 		STACK_DIR=$DIR
 		SHKEEPER_URL=http://127.0.0.1:$SHKEEPER_PORT
 		SHKEEPER_API_KEY_FILE=$DIR/shkeeper_api_key
+		HOT_WALLET_KEY_FILE=$DIR/hot_wallet_key
+		DEV_FAULT_FILE=$DIR/dev_fault
 	EOF
 	if [ -f "$DIR/chain.env" ]; then cat "$DIR/chain.env" >>"$DIR/env"; fi
 }
@@ -530,6 +538,7 @@ stack_up() {
 	pg_create_db
 	write_secret
 	write_shkeeper_key
+	write_hot_wallet_key
 	write_config
 	migrate
 	make_cert

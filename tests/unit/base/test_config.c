@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -110,6 +111,92 @@ static void test_environment_overrides(void **state)
 	unsetenv("PAYMENTS_WORKERS");
 }
 
+static void test_payout_fees(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256], text[2048];
+
+	assert_int_equal(load(base_conf(), &cfg, err, sizeof(err)), 0);
+	/* Defaults: legacy on BSC, EIP-1559 on Ethereum, each with a cap; the tip is the node's. */
+	assert_false(config_network(&cfg, "bsc")->eip1559);
+	assert_true(config_network(&cfg, "ethereum")->eip1559);
+	assert_true(config_network(&cfg, "bsc")->max_gas_price_wei == 20000000000ULL);
+	assert_true(config_network(&cfg, "ethereum")->max_gas_price_wei == 200000000000ULL);
+	assert_true(config_network(&cfg, "ethereum")->priority_fee_wei == 0);
+	config_free(&cfg);
+	snprintf(text, sizeof(text), "%sfee_model.bsc = eip1559\nmax_gas_price_gwei.bsc = 0.5\npriority_fee_gwei.bsc = 0.000000001\n",
+	         base_conf());
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	assert_true(config_network(&cfg, "bsc")->eip1559);
+	assert_true(config_network(&cfg, "bsc")->max_gas_price_wei == 500000000ULL);
+	assert_true(config_network(&cfg, "bsc")->priority_fee_wei == 1);
+	config_free(&cfg);
+	setenv("PAYMENTS_MAX_GAS_PRICE_GWEI_ETHEREUM", "35.25", 1);
+	assert_int_equal(load(base_conf(), &cfg, err, sizeof(err)), 0);
+	assert_true(config_network(&cfg, "ethereum")->max_gas_price_wei == 35250000000ULL);
+	config_free(&cfg);
+	unsetenv("PAYMENTS_MAX_GAS_PRICE_GWEI_ETHEREUM");
+	static const struct { const char *extra, *named; } bad[] = {
+		{ "fee_model.bsc = london\n", "fee_model.bsc" },
+		{ "max_gas_price_gwei.bsc = 0\n", "max_gas_price_gwei.bsc" },
+		{ "max_gas_price_gwei.bsc = 1.0000000001\n", "max_gas_price_gwei.bsc" },
+		{ "max_gas_price_gwei.bsc = -1\n", "max_gas_price_gwei.bsc" },
+		{ "max_gas_price_gwei.bsc = 1e3\n", "max_gas_price_gwei.bsc" },
+		{ "priority_fee_gwei.bsc = 21\n", "priority_fee_gwei.bsc" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", base_conf(), bad[i].extra);
+		assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+		if (strstr(err, bad[i].named) == NULL)
+			fail_msg("case %zu: \"%s\" does not name %s", i, err, bad[i].named);
+	}
+}
+
+static void test_hot_wallet_key_file(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[512], text[2048], key[160];
+
+	snprintf(key, sizeof(key), "%s/hot_wallet_key", dir);
+	write_file(key, "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80\n");
+	snprintf(text, sizeof(text), "%shot_wallet_key_file = %s\n", base_conf(), key);
+	/* Readable by group or others: refused, naming the setting and the mode. */
+	assert_int_equal(chmod(key, 0644), 0);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "hot_wallet_key_file"));
+	assert_non_null(strstr(err, "0644"));
+	assert_int_equal(chmod(key, 0640), 0);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+	assert_int_equal(chmod(key, 0600), 0);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.hot_wallet_key_path, key);
+	config_free(&cfg);
+	/* A relative path is resolved against the credentials directory. */
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	snprintf(text, sizeof(text), "%shot_wallet_key_file = hot_wallet_key\n", base_conf());
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.hot_wallet_key_path, key);
+	config_free(&cfg);
+	unsetenv("CREDENTIALS_DIRECTORY");
+	/* Missing, or an address without a key. */
+	snprintf(text, sizeof(text), "%shot_wallet_key_file = %s/none\n", base_conf(), dir);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "hot_wallet_key_file"));
+	snprintf(text, sizeof(text), "%shot_wallet_address = 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266\n", base_conf());
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "hot_wallet_address"));
+	/* The dev fault file exists in dev mode only. */
+	snprintf(text, sizeof(text), "%sdev_fault_file = %s/fault\n", base_conf(), dir);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "dev_fault_file"));
+	snprintf(text, sizeof(text), "%smode = dev\ndev_fault_file = %s/fault\n", base_conf(), dir);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	config_free(&cfg);
+	unlink(key);
+}
+
 static void test_refusals_name_the_setting(void **state)
 {
 	(void)state;
@@ -151,6 +238,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults_and_secret),
 		cmocka_unit_test(test_environment_overrides),
+		cmocka_unit_test(test_payout_fees),
+		cmocka_unit_test(test_hot_wallet_key_file),
 		cmocka_unit_test(test_refusals_name_the_setting),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

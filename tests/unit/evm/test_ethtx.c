@@ -14,6 +14,7 @@
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <secp256k1.h>
+#include <secp256k1_recovery.h>
 
 #include "base/hex.h"
 #include "evm/eip55.h"
@@ -517,6 +518,150 @@ static void test_round_trip(void **state)
 }
 
 /* A context inherited across fork is refused in the child. */
+/*
+ * What a careless signer would produce: the fields as given, hashed and
+ * signed with key 0x46..46 straight through libsecp256k1, with none of
+ * ethtx's checks. Legacy: EIP-155 v = recid + 35 + 2 * chain. Type 2: yParity.
+ */
+static void sign_unchecked(int type2, uint64_t chain, uint64_t prio, uint64_t max, struct rlp_buf *out)
+{
+	secp256k1_context *sc = secp256k1_context_create(SECP256K1_CONTEXT_NONE);
+	secp256k1_ecdsa_recoverable_signature sig;
+	uint8_t key[32], to[20], hash[32], rs[64], w[32];
+	struct rlp_buf pay;
+	size_t m, al;
+	int recid;
+
+	memset(key, 0x46, sizeof(key));
+	memset(to, 0x11, sizeof(to));
+	for (int pass = 0; pass < 2; pass++) {
+		struct rlp_buf *b = pass ? out : &pay;
+		if (pass == 0)
+			rlp_buf_init(&pay);
+		if (type2)
+			rlp_put_raw(b, "\x02", 1);
+		m = rlp_list_begin(b);
+		if (type2)
+			rlp_put_u64(b, chain);
+		rlp_put_u64(b, 0);                       /* nonce */
+		if (type2) {
+			word_u64(w, prio);
+			rlp_put_uint_be(b, w, 32);
+		}
+		word_u64(w, max);
+		rlp_put_uint_be(b, w, 32);               /* max fee, or gas price */
+		rlp_put_u64(b, 21000);
+		rlp_put_bytes(b, to, 20);
+		rlp_put_u64(b, 0);
+		rlp_put_bytes(b, "", 0);
+		if (type2) {
+			al = rlp_list_begin(b);
+			rlp_list_end(b, al);
+		}
+		if (pass == 0) {
+			if (!type2) {
+				rlp_put_u64(b, chain);
+				rlp_put_u64(b, 0);
+				rlp_put_u64(b, 0);
+			}
+			assert_int_equal(rlp_list_end(b, m), RLP_OK);
+			keccak256(pay.data, pay.len, hash);
+			rlp_buf_free(&pay);
+			assert_true(secp256k1_ecdsa_sign_recoverable(sc, &sig, hash, key, NULL, NULL));
+			assert_true(secp256k1_ecdsa_recoverable_signature_serialize_compact(sc, rs, &recid, &sig));
+			continue;
+		}
+		rlp_put_u64(b, type2 ? (uint64_t)recid : (uint64_t)recid + 35 + 2 * chain);
+		rlp_put_uint_be(b, rs, 32);
+		rlp_put_uint_be(b, rs + 32, 32);
+		assert_int_equal(rlp_list_end(b, m), RLP_OK);
+	}
+	secp256k1_context_destroy(sc);
+}
+
+/* What no node accepts, or what would mean something else: refused to sign and to recover. */
+static void test_hardening(void **state)
+{
+	struct ethtx tx;
+	struct rlp_buf b;
+	uint8_t key[32], from[20], w[32];
+	BIGNUM *v = BN_new();
+
+	(void)state;
+	memset(key, 0x46, sizeof(key));
+
+	/* Chain id 0: neither type is signed; a legacy v of 35/36 (EIP-155 for
+	 * chain 0) is not recovered, nor is a type-2 for chain 0. */
+	eip155_example(&tx);
+	tx.chain_id = 0;
+	rlp_buf_init(&b);
+	assert_int_equal(ethtx_sign(ctx, &tx, key, &b, NULL), ETHTX_EINVAL);
+	assert_int_equal(b.len, 0);
+	tx.type = ETHTX_EIP1559;
+	assert_int_equal(ethtx_sign(ctx, &tx, key, &b, NULL), ETHTX_EINVAL);
+	sign_unchecked(0, 0, 0, 20000000000ULL, &b);
+	assert_int_equal(ethtx_recover(ctx, b.data, b.len, NULL, from), ETHTX_EUNSUPPORTED);
+	b.len = 0;
+	sign_unchecked(1, 0, 1, 2, &b);
+	assert_int_equal(ethtx_recover(ctx, b.data, b.len, NULL, from), ETHTX_EUNSUPPORTED);
+	b.len = 0;
+	/* The same shapes with chain 56 are fine: the helper signs like ethtx. */
+	sign_unchecked(0, 56, 0, 20000000000ULL, &b);
+	assert_int_equal(ethtx_recover(ctx, b.data, b.len, &tx, from), ETHTX_OK);
+	assert_true(tx.chain_id == 56);
+	assert_addr(from, "0x9d8A62f656a8d1615C1294fd71e9CFb3E4855A4F");
+	b.len = 0;
+
+	/* A type-2 tip above the max fee. */
+	memset(&tx, 0, sizeof(tx));
+	tx.type = ETHTX_EIP1559;
+	tx.chain_id = 56;
+	tx.gas_limit = 21000;
+	memset(tx.to, 0x11, 20);
+	word_u64(tx.max_priority_fee, 3);
+	word_u64(tx.max_fee, 2);
+	assert_int_equal(ethtx_sign(ctx, &tx, key, &b, NULL), ETHTX_EINVAL);
+	assert_int_equal(b.len, 0);
+	word_u64(tx.max_priority_fee, 2);    /* equal is fine */
+	assert_int_equal(ethtx_sign(ctx, &tx, key, &b, NULL), ETHTX_OK);
+	b.len = 0;
+	sign_unchecked(1, 56, 3, 2, &b);
+	assert_int_equal(ethtx_recover(ctx, b.data, b.len, NULL, from), ETHTX_EMALFORMED);
+	b.len = 0;
+	sign_unchecked(1, 56, 2, 3, &b);
+	assert_int_equal(ethtx_recover(ctx, b.data, b.len, NULL, from), ETHTX_OK);
+
+	/* Recovered for the chain expected, or refused. */
+	assert_int_equal(ethtx_recover_chain(ctx, b.data, b.len, 56, &tx, from), ETHTX_OK);
+	assert_int_equal(ethtx_recover_chain(ctx, b.data, b.len, 1, &tx, from), ETHTX_ECHAIN);
+	assert_memory_equal(from, (uint8_t[20]){ 0 }, 20);
+	assert_true(tx.chain_id == 0);
+	b.len = 0;
+	eip155_example(&tx);
+	assert_int_equal(ethtx_sign(ctx, &tx, key, &b, NULL), ETHTX_OK);
+	assert_int_equal(ethtx_recover_chain(ctx, b.data, b.len, 1, NULL, from), ETHTX_OK);
+	assert_int_equal(ethtx_recover_chain(ctx, b.data, b.len, 56, NULL, from), ETHTX_ECHAIN);
+	rlp_buf_free(&b);
+
+	/* Quantities wider than 256 bits are refused, never truncated. */
+	assert_non_null(v);
+	assert_true(BN_set_word(v, 1) && BN_lshift(v, v, 256));
+	assert_int_equal(ethtx_quantity(v, w), ETHTX_EINVAL);
+	assert_true(BN_sub_word(v, 1));
+	assert_int_equal(ethtx_quantity(v, w), ETHTX_OK);
+	for (int i = 0; i < 32; i++)
+		assert_int_equal(w[i], 0xff);
+	BN_set_negative(v, 1);
+	assert_int_equal(ethtx_quantity(v, w), ETHTX_EINVAL);
+	assert_int_equal(ethtx_quantity(NULL, w), ETHTX_EINVAL);
+	assert_true(BN_set_word(v, 20000000000ULL));
+	assert_int_equal(ethtx_quantity(v, w), ETHTX_OK);
+	word_u64(tx.gas_price, 20000000000ULL);
+	assert_memory_equal(w, tx.gas_price, 32);
+	BN_free(v);
+	assert_null(ethtx_ctx_last_error(ctx));
+}
+
 static void test_fork_refused(void **state)
 {
 	uint8_t key[32], addr[20];
@@ -548,6 +693,7 @@ int main(void)
 		cmocka_unit_test(test_recover_refusals),
 		cmocka_unit_test(test_type2_refusals),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_hardening),
 		cmocka_unit_test(test_fork_refused),
 	};
 

@@ -209,6 +209,44 @@ static void test_summing(void **state)
 	assert_int_equal(out.verdict, VERIFY_CONFIRMED);
 }
 
+/* A payout is exactly its amount: more is refused too, from the expected sender only. */
+static void test_payout_exact(void **state)
+{
+	char a[512], b[512], logs[1100];
+	struct verify_expect x;
+	struct verify_result out;
+	char err[128];
+	json_object *r;
+
+	(void)state;
+	expect(&x, true);
+	x.exact = true;
+	log_json(a, sizeof(a), TOKEN, BUYER, ESCROW, V12_5, 0);
+	r = receipt("0x1", "0x64", TOKEN, a);
+	assert_int_equal(verify_parse_receipt(r, &parsed, err, sizeof(err)), 0);
+	json_object_put(r);
+	verify_decide(&x, &parsed, 200, true, 150, &out);
+	assert_int_equal(out.verdict, VERIFY_CONFIRMED);
+	/* Two halves and a third: 18.75 where 12.5 is expected. */
+	log_json(b, sizeof(b), TOKEN, BUYER, ESCROW, V6_25, 0);
+	snprintf(logs, sizeof(logs), "%s,%s", a, b);
+	r = receipt("0x1", "0x64", TOKEN, logs);
+	assert_int_equal(verify_parse_receipt(r, &parsed, err, sizeof(err)), 0);
+	json_object_put(r);
+	verify_decide(&x, &parsed, 200, true, 150, &out);
+	assert_int_equal(out.verdict, VERIFY_FAILED);
+	assert_int_equal(out.reason, VR_AMOUNT_OVER);
+	assert_string_equal(verify_reason_name(out.reason), "amount_over");
+	assert_non_null(strstr(out.message, "exactly 12.5"));
+	/* Not final yet and too much: refused at once, never pending. */
+	verify_decide(&x, &parsed, 100, true, 0, &out);
+	assert_int_equal(out.reason, VR_AMOUNT_OVER);
+	/* The same receipt without exact is fine. */
+	x.exact = false;
+	verify_decide(&x, &parsed, 200, true, 150, &out);
+	assert_int_equal(out.verdict, VERIFY_CONFIRMED);
+}
+
 static void test_parse_refusals(void **state)
 {
 #define H "\"transactionHash\":\"" TXHASH "\","
@@ -613,6 +651,7 @@ int main(void)
 		cmocka_unit_test(test_confirmed_and_depth),
 		cmocka_unit_test(test_failures),
 		cmocka_unit_test(test_summing),
+		cmocka_unit_test(test_payout_exact),
 		cmocka_unit_test(test_parse_refusals),
 		cmocka_unit_test(test_expectation),
 		cmocka_unit_test(test_result_json),
