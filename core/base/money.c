@@ -6,6 +6,8 @@
 
 #include <json-c/printbuf.h>
 
+#include "base/jstr.h"
+
 enum money_err money_parse(const char *text, int max_scale, char out[MONEY_TEXT_MAX])
 {
 	const char *p = text, *int_start, *int_end, *frac_start = NULL, *frac_end = NULL;
@@ -73,7 +75,10 @@ enum money_err money_from_json(json_object *v, int max_scale, char out[MONEY_TEX
 	case json_type_string:
 		if (json_object_get_string_len(v) >= 64)
 			return MONEY_OUT_OF_RANGE;
-		return money_parse(json_object_get_string(v), max_scale, out);
+		/* "1\u00002" is not 1: a string with a NUL in it is no number. */
+		if (jstr(v) == NULL)
+			return MONEY_NOT_NUMBER;
+		return money_parse(jstr(v), max_scale, out);
 	default:
 		return MONEY_NOT_NUMBER;
 	}

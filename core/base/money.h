@@ -24,7 +24,7 @@ enum money_err {
 };
 
 enum money_err money_parse(const char *text, int max_scale, char out[MONEY_TEXT_MAX]);
-/* Accepts a JSON number (its source text) or a JSON string. */
+/* Accepts a JSON number (its source text) or a JSON string (none holding a NUL). */
 enum money_err money_from_json(json_object *v, int max_scale, char out[MONEY_TEXT_MAX]);
 const char *money_strerror(enum money_err err);
 
