@@ -10,6 +10,7 @@
 #include "base/breaker.h"
 #include "base/hmac.h"
 #include "base/httpc.h"
+#include "base/jstr.h"
 #include "base/log.h"
 #include "base/valid.h"
 
@@ -65,11 +66,13 @@ enum shk_auth shk_authenticate(const struct config *cfg, const struct shk_auth_i
 	bool any = false;
 
 	if (in->signature && in->timestamp && cfg->shkeeper_api_key) {
-		char *end;
-		long long ts = strtoll(in->timestamp, &end, 10);
+		size_t tslen = strlen(in->timestamp);
+		/* Unix seconds as digits only: strtoll would also take "+", "-" and leading blanks. */
+		bool digits = tslen > 0 && tslen <= 12 && strspn(in->timestamp, "0123456789") == tslen;
+		long long ts = digits ? strtoll(in->timestamp, NULL, 10) : 0;
 
 		any = true;
-		if (*in->timestamp && *end == '\0' && strlen(in->timestamp) <= 12) {
+		if (digits) {
 			hmac_hex(cfg->shkeeper_api_key, cfg->shkeeper_api_key_len, in->timestamp, body,
 			         body_len, ours);
 			if (mac_equal(in->signature, ours))
@@ -147,7 +150,7 @@ void shk_trigger_txid(json_object *callback, char txid[67])
 	json_object *txs, *chosen = NULL, *v;
 
 	txid[0] = '\0';
-	if (json_object_object_get_ex(callback, "txid", &v) && json_object_is_type(v, json_type_string))
+	if (json_object_object_get_ex(callback, "txid", &v) && jstr(v) != NULL)
 		chosen = callback;  /* the early "unconfirmed" notice carries txid at the top */
 	else if (json_object_object_get_ex(callback, "transactions", &txs) &&
 	         json_object_is_type(txs, json_type_array)) {
@@ -160,9 +163,8 @@ void shk_trigger_txid(json_object *callback, char txid[67])
 		if (chosen == NULL && n > 0)
 			chosen = json_object_array_get_idx(txs, n - 1);
 	}
-	if (chosen && json_object_object_get_ex(chosen, "txid", &v) &&
-	    json_object_is_type(v, json_type_string) && valid_tx_hash(json_object_get_string(v)))
-		snprintf(txid, 67, "%s", json_object_get_string(v));
+	if (chosen && json_object_object_get_ex(chosen, "txid", &v) && jstr(v) != NULL && valid_tx_hash(jstr(v)))
+		snprintf(txid, 67, "%s", jstr(v));
 }
 
 static int copy_decimal(json_object *resp, const char *name, char out[MONEY_TEXT_MAX])
@@ -219,11 +221,11 @@ static enum shk_err call(const struct config *cfg, const char *method, const cha
 	}
 	obj = json_tokener_parse(resp.body.data ? resp.body.data : "");
 	if (obj == NULL || !json_object_is_type(obj, json_type_object) ||
-	    !json_object_object_get_ex(obj, "status", &status) || !json_object_is_type(status, json_type_string)) {
+	    !json_object_object_get_ex(obj, "status", &status) || jstr(status) == NULL) {
 		snprintf(msg, msglen, "SHKeeper answered something that is not its JSON");
 		goto out;
 	}
-	if (strcmp(json_object_get_string(status), "success") != 0) {
+	if (strcmp(jstr(status), "success") != 0) {
 		json_object *m;
 		snprintf(msg, msglen, "SHKeeper refused: %.200s",
 		         json_object_object_get_ex(obj, "message", &m) && json_object_get_string(m) ? json_object_get_string(m) : "no message");
@@ -272,7 +274,7 @@ enum shk_err shk_create_invoice(const struct config *cfg, const char *crypto,
 	}
 	if (!json_object_object_get_ex(resp, "id", &v) || !json_object_is_type(v, json_type_int) ||
 	    (out->id = json_object_get_int64(v)) <= 0 ||
-	    !json_object_object_get_ex(resp, "wallet", &v) || !json_object_is_type(v, json_type_string) ||
+	    !json_object_object_get_ex(resp, "wallet", &v) || jstr(v) == NULL ||
 	    json_object_get_string_len(v) >= (int)sizeof(out->wallet) ||
 	    copy_decimal(resp, "amount", out->amount) != 0 ||
 	    copy_decimal(resp, "exchange_rate", out->exchange_rate) != 0) {
@@ -280,11 +282,11 @@ enum shk_err shk_create_invoice(const struct config *cfg, const char *crypto,
 		json_object_put(resp);
 		return SHK_REFUSED;
 	}
-	snprintf(out->wallet, sizeof(out->wallet), "%s", json_object_get_string(v));
+	snprintf(out->wallet, sizeof(out->wallet), "%s", jstr(v));
 	if (json_object_object_get_ex(resp, "recalculate_after", &v))
 		out->recalculate_after = (long)json_object_get_int64(v);
-	if (json_object_object_get_ex(resp, "display_name", &v) && json_object_is_type(v, json_type_string))
-		snprintf(out->display_name, sizeof(out->display_name), "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(resp, "display_name", &v) && jstr(v) != NULL)
+		snprintf(out->display_name, sizeof(out->display_name), "%s", jstr(v));
 	json_object_put(resp);
 	return SHK_OK;
 }
@@ -317,17 +319,16 @@ enum shk_err shk_invoice_txid(const struct config *cfg, const char *external_id,
 	}
 	for (size_t i = 0; i < json_object_array_length(invoices); i++) {
 		json_object *inv = json_object_array_get_idx(invoices, i), *ext, *txs;
-		if (!json_object_object_get_ex(inv, "external_id", &ext) || !json_object_is_type(ext, json_type_string) ||
-		    strcmp(json_object_get_string(ext), external_id) != 0 ||
+		if (!json_object_object_get_ex(inv, "external_id", &ext) || jstr(ext) == NULL ||
+		    strcmp(jstr(ext), external_id) != 0 ||
 		    !json_object_object_get_ex(inv, "txs", &txs) || !json_object_is_type(txs, json_type_array))
 			continue;
 		for (size_t t = 0; t < json_object_array_length(txs); t++) {
 			json_object *tx = json_object_array_get_idx(txs, t), *id, *status;
-			if (json_object_object_get_ex(tx, "status", &status) && json_object_is_type(status, json_type_string) &&
-			    strcmp(json_object_get_string(status), "CONFIRMED") == 0 &&
-			    json_object_object_get_ex(tx, "txid", &id) && json_object_is_type(id, json_type_string) &&
-			    valid_tx_hash(json_object_get_string(id)))
-				snprintf(txid, 67, "%s", json_object_get_string(id));
+			if (json_object_object_get_ex(tx, "status", &status) && jstr(status) != NULL &&
+			    strcmp(jstr(status), "CONFIRMED") == 0 &&
+			    json_object_object_get_ex(tx, "txid", &id) && jstr(id) != NULL && valid_tx_hash(jstr(id)))
+				snprintf(txid, 67, "%s", jstr(id));
 		}
 	}
 	json_object_put(resp);
