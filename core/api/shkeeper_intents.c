@@ -277,6 +277,42 @@ static void release_lease(struct request *req, const char *id)
 	db_exec(req->app->db, NULL, "UPDATE payments SET upstream_lease_until = NULL WHERE id = $1", 1, p);
 }
 
+/*
+ * SHKeeper answered with an invoice id another payment already holds: a
+ * gateway whose database was reset or restored, or two gateways behind one
+ * URL. The invoice is attached to neither (the unique index refused it), the
+ * pay-in stays pending for a retry, and admins hear of it once per invoice.
+ */
+static void invoice_taken(struct request *req, struct response *resp, const char *id, long long invoice)
+{
+	char invoice_id[24];
+	PGresult *other = NULL;
+
+	snprintf(invoice_id, sizeof(invoice_id), "%lld", invoice);
+	release_lease(req, id);
+	const char *p[2] = { id, invoice_id };
+	db_exec(req->app->db, &other,
+	        "SELECT id FROM payments WHERE provider = 'shkeeper' AND provider_payment_id = $2 AND id <> $1::uuid",
+	        2, p);
+	const char *holder = other && PQntuples(other) ? PQgetvalue(other, 0, 0) : NULL;
+	const char *e[3] = { id, invoice_id, holder };
+	log_error("intent %s: SHKeeper gave invoice %s, which payment %s already holds", id, invoice_id,
+	          holder ? holder : "?");
+	if (db_exec(req->app->db, NULL,
+	            "INSERT INTO events (event, room, payload, payment_id)"
+	            " SELECT 'payment-needs-review', 'admin', jsonb_build_object('paymentId', $1::text,"
+	            "  'reason', 'SHKeeper answered with an invoice another payment already holds',"
+	            "  'provider', 'shkeeper', 'invoiceId', $2::text, 'otherPaymentId', $3::text), $1::uuid"
+	            " WHERE NOT EXISTS (SELECT 1 FROM events WHERE payment_id = $1::uuid"
+	            "  AND event = 'payment-needs-review' AND payload->>'invoiceId' = $2)", 3, e) != DB_OK)
+		log_error("intent %s: the review event was not written", id);
+	resp_header(resp, "Retry-After", "60");
+	resp_error(resp, 502, "upstream_conflict", NULL,
+	           "SHKeeper answered with invoice %s, which already belongs to another payment; the pending "
+	           "payment %s is kept, nothing was attached, and the administrators have been told", invoice_id, id);
+	PQclear(other);
+}
+
 /* Another worker is asking SHKeeper for this pay-in: wait for its answer. */
 static enum db_status await_invoice(struct request *req, const char *id, PGresult **row)
 {
@@ -419,7 +455,12 @@ void h_shkeeper_intent(struct request *req, struct response *resp)
 			           PQgetvalue(row, 0, PCOL_ID));
 			goto out;
 		}
-		if ((st = record_invoice(req, PQgetvalue(row, 0, PCOL_ID), &inv, &done)) == DB_CHECK) {
+		st = record_invoice(req, PQgetvalue(row, 0, PCOL_ID), &inv, &done);
+		if (st == DB_UNIQUE && strcmp(req->app->db->constraint, "payments_provider_id") == 0) {
+			invoice_taken(req, resp, PQgetvalue(row, 0, PCOL_ID), inv.id);
+			goto out;
+		}
+		if (st == DB_CHECK) {
 			resp_error(resp, 409, "payment_closed", NULL, "payment %s was closed while SHKeeper was asked; start again",
 			           PQgetvalue(row, 0, PCOL_ID));
 			goto out;
