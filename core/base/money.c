@@ -84,6 +84,22 @@ enum money_err money_from_json(json_object *v, int max_scale, char out[MONEY_TEX
 	}
 }
 
+int money_with_scale(const char *text, int scale, char *out, size_t outlen)
+{
+	const char *dot = strchr(text, '.');
+	size_t len = strlen(text), have = dot ? len - (size_t)(dot - text) - 1 : 0;
+	size_t add = scale > 0 && (size_t)scale > have ? (size_t)scale - have : 0;
+
+	if (len + add + (add && !dot) + 1 > outlen)
+		return -1;
+	memcpy(out, text, len);
+	if (add && !dot)
+		out[len++] = '.';
+	memset(out + len, '0', add);
+	out[len + add] = '\0';
+	return 0;
+}
+
 const char *money_strerror(enum money_err err)
 {
 	switch (err) {
