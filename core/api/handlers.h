@@ -27,6 +27,12 @@ handler_fn h_webhook_stats, h_wallet_monitor_status, h_auto_webhook_status, h_ad
 handler_fn h_chain_save, h_chain_status, h_chain_update, h_chain_receiver, h_chain_history;
 handler_fn h_chain_verify, h_chain_verify_all, h_chain_fetch_tx, h_chain_fetch_missing;
 
+/* deliveries.c: what webhook and callback handlers keep besides a body. */
+/* The headers worth keeping with a delivery; signature values only if `credentials`, the API key never. */
+json_object *delivery_headers(const struct request *req, bool credentials);
+/* Counts a delivery that proves nothing in webhook_rejects, without its body. */
+enum db_status delivery_refused(struct request *req, const char *provider, const char *reason);
+
 enum party { PARTY_BUYER, PARTY_BUYER_OR_SELLER };
 /*
  * The payment `id` (a PAYMENT_COLUMNS row, the caller's to PQclear) if an
