@@ -389,7 +389,13 @@ json_object *json_strict_parse(const char *text, size_t len, int max_depth, stru
 	}
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	obj = json_tokener_parse_ex(tok, text, (int)len);
-	if (json_tokener_get_error(tok) != json_tokener_success || json_tokener_get_parse_end(tok) != len) {
+	bool whole = json_tokener_get_parse_end(tok) == len;
+	if (json_tokener_get_error(tok) == json_tokener_continue) {
+		/* A number at the very end: json-c waits for the byte that ends it. */
+		obj = json_tokener_parse_ex(tok, " ", 1);
+		whole = true;
+	}
+	if (json_tokener_get_error(tok) != json_tokener_success || !whole) {
 		/* The check and json-c disagree: refuse rather than guess which is right. */
 		json_object_put(obj);
 		obj = NULL;

@@ -112,6 +112,13 @@ static void test_parse_refuses_duplicate_names(void **state)
 	assert_non_null(o);
 	assert_int_equal(f.kind, JSON_FAULT_NONE);
 	json_object_put(o);
+	/* Any value at the top, a number at the very end included. */
+	o = json_strict_parse("8", 1, 8, &f);
+	assert_int_equal(f.kind, JSON_FAULT_NONE);
+	assert_int_equal(json_object_get_int(o), 8);
+	json_object_put(o);
+	assert_null(json_strict_parse("null", 4, 8, &f));
+	assert_int_equal(f.kind, JSON_FAULT_NONE);
 }
 
 int main(void)
