@@ -185,7 +185,8 @@ void h_admin_webhooks(struct request *req, struct response *resp)
 	                            " event_key, detail, duplicate_of::text, length(body),"
 	                            " to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 	                            " FROM webhook_inbox WHERE $1::text IS NULL OR outcome = $1"
-	                            " ORDER BY id DESC LIMIT $2::int OFFSET $3::bigint", 3, p);
+	                            /* The column, not the text alias: "999" sorts after "1000" as text. */
+	                            " ORDER BY webhook_inbox.id DESC LIMIT $2::int OFFSET $3::bigint", 3, p);
 	if (st != DB_OK) {
 		resp_db_error(resp, st);
 		return;

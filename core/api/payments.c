@@ -184,20 +184,21 @@ void h_payment_debug(struct request *req, struct response *resp)
 	if (pay == NULL)
 		return;
 	const char *p[1] = { id };
+	/* Each list in id order: the column, not the text alias ("1000" sorts before "999" as text). */
 	st = db_exec(req->app->db, &audit,
 	             "SELECT id::text, from_status AS \"fromStatus\", to_status AS \"toStatus\","
 	             " from_escrow_state AS \"fromEscrowState\", to_escrow_state AS \"toEscrowState\","
 	             " source, actor, reason, request_id AS \"requestId\", " PAYMENT_TS("created_at") " AS \"createdAt\""
-	             " FROM payment_transitions WHERE payment_id = $1 ORDER BY id", 1, p);
+	             " FROM payment_transitions WHERE payment_id = $1 ORDER BY payment_transitions.id", 1, p);
 	if (st == DB_OK)
 		st = db_exec(req->app->db, &events,
 		             "SELECT id::text, event, room, payload, " PAYMENT_TS("created_at") " AS \"createdAt\""
-		             " FROM events WHERE payment_id = $1 ORDER BY id", 1, p);
+		             " FROM events WHERE payment_id = $1 ORDER BY events.id", 1, p);
 	if (st == DB_OK)
 		st = db_exec(req->app->db, &inbox,
 		             "SELECT id::text, provider, verdict, outcome, detail,"
 		             " " PAYMENT_TS("received_at") " AS \"receivedAt\""
-		             " FROM webhook_inbox WHERE payment_id = $1 ORDER BY id", 1, p);
+		             " FROM webhook_inbox WHERE payment_id = $1 ORDER BY webhook_inbox.id", 1, p);
 	if (st != DB_OK) {
 		resp_db_error(resp, st);
 	} else {
