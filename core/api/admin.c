@@ -81,61 +81,80 @@ static const struct jfield callback_fields[4] = {
 	{ "data", JK_ANY, false, 0, 0, NULL },
 };
 
+/* An SDK callback is a few hundred bytes; what a payment keeps of them is bounded too. */
+#define CALLBACK_MAX_BODY (16 * 1024)
+#define CALLBACK_MAX_PER_PAYMENT 20
+
 /*
  * The older SDK reports a payment's outcome here, unsigned. Its word is not
  * enough to complete a payment (only a check on the chain is), so the call is
- * recorded against the payment it names and answered 202.
+ * recorded against the payment it names and answered 202. Since anyone can
+ * call, the answer is the same whether the payment exists or not (it must not
+ * tell which ids do), and what is stored is bounded: a payment keeps at most
+ * CALLBACK_MAX_PER_PAYMENT distinct callbacks; repeats, the rest and those
+ * naming no payment are only counted (pay/inbox.h).
  */
 void h_callback(struct request *req, struct response *resp)
 {
 	struct jval v[4];
-	json_object *body, *headers;
+	json_object *body, *headers = NULL;
 	PGresult *pay = NULL;
+	char digest[65];
+	const char *refused = NULL;
 	enum db_status st;
 
-	if (req->body_len > INBOX_MAX_BODY) {
-		resp_error(resp, 413, "body_too_large", NULL, "a callback is at most %d bytes", INBOX_MAX_BODY);
+	if (req->body_len > CALLBACK_MAX_BODY) {
+		resp_error(resp, 413, "body_too_large", NULL, "a callback is at most %d bytes", CALLBACK_MAX_BODY);
 		return;
 	}
 	if ((body = jin_body(req, resp)) == NULL)
 		return;
+	/* After this point, all errors should use goto out. */
 	if (jin_check(callback_fields, 4, body, NULL, v, resp) != 0)
 		goto out;
-	const char *id[1] = { v[0].str };
-	if ((st = db_exec(req->app->db, &pay, "SELECT id FROM payments WHERE id = $1", 1, id)) != DB_OK) {
-		resp_db_error(resp, st);
-		goto out;
-	}
-	bool known = PQntuples(pay) == 1;
-	const char *ua = req_param(req, "HTTP_USER_AGENT"), *ct = req_param(req, "CONTENT_TYPE");
-	headers = json_object_new_object();
-	json_object_object_add(headers, "content-type", json_object_new_string(ct ? ct : ""));
-	json_object_object_add(headers, "user-agent", json_object_new_string(ua ? ua : ""));
-	struct inbox_delivery d = {
-		.provider = "callback", .verdict = "unsigned", .body = req->body, .body_len = req->body_len,
-		.headers_json = json_object_to_json_string_ext(headers, JSON_C_TO_STRING_PLAIN),
-		.external_id = v[0].str, .event_key = v[1].present ? v[1].str : NULL,
-	};
-	struct inbox_entry entry;
-	st = inbox_store(req->app->db, &d, &entry);
-	if (st == DB_OK)
-		st = inbox_finish(req->app->db, entry.id, known ? "recorded" : "unknown_payment",
-		                  known ? v[0].str : NULL, "the SDK callback is unsigned; awaiting verification");
-	json_object_put(headers);
+	inbox_digest(req->body, req->body_len, digest);
+	const char *q[2] = { v[0].str, digest };
+	st = db_exec(req->app->db, &pay,
+	             "SELECT (SELECT count(*) FROM webhook_inbox w WHERE w.provider = 'callback' AND w.external_id = $1),"
+	             " EXISTS (SELECT 1 FROM webhook_inbox w WHERE w.provider = 'callback' AND w.external_id = $1"
+	             "  AND w.body_digest = $2)"
+	             " FROM payments p WHERE p.id = $1::uuid", 2, q);
 	if (st != DB_OK) {
 		resp_db_error(resp, st);
 		goto out;
 	}
-	if (!known) {
-		resp_error(resp, 404, "not_found", "paymentId", "payment %s not found", v[0].str);
+	if (PQntuples(pay) == 0)
+		refused = "unknown payment";
+	else if (strcmp(PQgetvalue(pay, 0, 1), "t") == 0)
+		refused = "repeat of a recorded callback";
+	else if (atol(PQgetvalue(pay, 0, 0)) >= CALLBACK_MAX_PER_PAYMENT)
+		refused = "the payment's callbacks are at their limit";
+	if (refused) {
+		st = delivery_refused(req, "callback", refused);
+	} else {
+		struct inbox_entry entry;
+		headers = delivery_headers(req, false);
+		struct inbox_delivery d = {
+			.provider = "callback", .verdict = "unsigned", .body = req->body, .body_len = req->body_len,
+			.headers_json = json_object_to_json_string_ext(headers, JSON_C_TO_STRING_PLAIN),
+			.external_id = v[0].str, .event_key = v[1].present ? v[1].str : NULL,
+		};
+		st = inbox_store(req->app->db, &d, &entry);
+		if (st == DB_OK)
+			st = inbox_finish(req->app->db, entry.id, "recorded", v[0].str,
+			                  "the SDK callback is unsigned; awaiting verification");
+	}
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
 		goto out;
 	}
-	log_info("callback recorded for payment %s", v[0].str);
+	log_info("callback for payment %s: %s", v[0].str, refused ? refused : "recorded");
 	json_object *data = json_object_new_object();
 	json_object_object_add(data, "paymentId", json_object_new_string(v[0].str));
 	json_object_object_add(data, "recorded", json_object_new_boolean(1));
 	resp_ok(resp, 202, data, "callback recorded; the payment changes only after on-chain verification");
 out:
 	PQclear(pay);
+	json_object_put(headers);
 	json_object_put(body);
 }

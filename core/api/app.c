@@ -19,19 +19,18 @@ static bool is_internal_token(const struct config *cfg, const char *token)
 	       CRYPTO_memcmp(token, cfg->internal_token, len) == 0;
 }
 
-/* Fills req->auth from the bearer token; answers 401 itself on failure. */
-static int authenticate(struct request *req, struct response *resp, enum access access)
+/*
+ * Fills req->auth from the bearer token. Returns 0; -1 when there is no
+ * bearer token; -2 when there is one and it is refused (*err says why).
+ */
+static int read_token(struct request *req, enum access access, enum jwt_err *err)
 {
 	const char *h = req_param(req, "HTTP_AUTHORIZATION");
 	const struct config *cfg = req->app->cfg;
 	struct jwt_claims claims;
-	enum jwt_err err;
 
-	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
-		resp_header(resp, "WWW-Authenticate", "Bearer");
-		resp_error(resp, 401, "unauthorized", NULL, "an Authorization: Bearer token is required");
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0')
 		return -1;
-	}
 	if (access == ACCESS_JOB && is_internal_token(cfg, h + 7)) {
 		req->auth.ok = true;
 		req->auth.internal = true;
@@ -39,17 +38,33 @@ static int authenticate(struct request *req, struct response *resp, enum access 
 		strcpy(req->auth.sub, "internal");
 		return 0;
 	}
-	err = jwt_verify(h + 7, cfg->jwt_secret, cfg->jwt_secret_len, time(NULL),
-	                 cfg->jwt_leeway_seconds, &claims);
-	if (err != JWT_OK) {
-		resp_header(resp, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
-		resp_error(resp, 401, "invalid_token", NULL, "%s", jwt_strerror(err));
-		return -1;
-	}
+	*err = jwt_verify(h + 7, cfg->jwt_secret, cfg->jwt_secret_len, time(NULL),
+	                  cfg->jwt_leeway_seconds, &claims);
+	if (*err != JWT_OK)
+		return -2;
 	req->auth.ok = true;
 	req->auth.role = claims.role;
 	memcpy(req->auth.sub, claims.sub, sizeof(req->auth.sub));
 	return 0;
+}
+
+/* Fills req->auth from the bearer token; answers 401 itself on failure. */
+static int authenticate(struct request *req, struct response *resp, enum access access)
+{
+	enum jwt_err err = JWT_OK;
+
+	switch (read_token(req, access, &err)) {
+	case 0:
+		return 0;
+	case -1:
+		resp_header(resp, "WWW-Authenticate", "Bearer");
+		resp_error(resp, 401, "unauthorized", NULL, "an Authorization: Bearer token is required");
+		return -1;
+	default:
+		resp_header(resp, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+		resp_error(resp, 401, "invalid_token", NULL, "%s", jwt_strerror(err));
+		return -1;
+	}
 }
 
 /* What the route's access allows this authenticated caller; 400/403 written when nothing. */
@@ -113,6 +128,12 @@ void app_handle(struct request *req, struct response *resp)
 	if (route->access != ACCESS_PUBLIC &&
 	    (authenticate(req, resp, route->access) != 0 || authorize(req, resp, route->access) != 0))
 		return;
+	if (route->access == ACCESS_PUBLIC && (route->flags & ROUTE_OPT_AUTH)) {
+		/* A public answer never fails for a token: a bad one leaves the caller anonymous. */
+		enum jwt_err ignored;
+		if (read_token(req, ACCESS_PUBLIC, &ignored) != 0)
+			memset(&req->auth, 0, sizeof(req->auth));
+	}
 	if ((route->flags & ROUTE_DB) && db_ready(req->app->db) != DB_OK) {
 		resp_header(resp, "Retry-After", "5");
 		resp_error(resp, 503, "database_unavailable", NULL,

@@ -182,7 +182,10 @@ void h_chain_verify_all(struct request *req, struct response *resp)
 void h_chain_fetch_tx(struct request *req, struct response *resp)
 {
 	struct chainpay_outcome out;
-	PGresult *pay = payment_visible(req, resp, req_path_param(req, "id"), "id", PARTY_BUYER);
+	const char *id = req_path_param(req, "id");
+	/* POST /payments/:id/fetch-tx, or the older GET /fetch-tx/:paymentId. */
+	PGresult *pay = id ? payment_visible(req, resp, id, "id", PARTY_BUYER)
+	                   : payment_visible(req, resp, req_path_param(req, "paymentId"), "paymentId", PARTY_BUYER);
 
 	if (pay == NULL)
 		return;

@@ -6,15 +6,48 @@
 
 #include "api/handlers.h"
 
+/*
+ * Deliveries refused without being stored (pay/inbox.h), by provider and
+ * reason: {"total": n, "byProvider": {"shkeeper": {"bad signature": {"deliveries": n,
+ * "distinctBodies": n, "lastSeenAt": "…"}}}}.
+ */
+static json_object *refused_json(PGresult *res)
+{
+	json_object *out = json_object_new_object(), *by = json_object_new_object();
+	long long total = 0;
+
+	for (int i = 0; i < PQntuples(res); i++) {
+		json_object *prov, *r = json_object_new_object();
+		if (!json_object_object_get_ex(by, PQgetvalue(res, i, 0), &prov)) {
+			prov = json_object_new_object();
+			json_object_object_add(by, PQgetvalue(res, i, 0), prov);
+		}
+		json_object_object_add(r, "deliveries", json_object_new_int64(atoll(PQgetvalue(res, i, 2))));
+		json_object_object_add(r, "distinctBodies", json_object_new_int64(atoll(PQgetvalue(res, i, 3))));
+		json_object_object_add(r, "lastSeenAt", json_object_new_string(PQgetvalue(res, i, 4)));
+		json_object_object_add(prov, PQgetvalue(res, i, 1), r);
+		total += atoll(PQgetvalue(res, i, 2));
+	}
+	json_object_object_add(out, "total", json_object_new_int64(total));
+	json_object_object_add(out, "byProvider", by);
+	return out;
+}
+
 void h_webhook_stats(struct request *req, struct response *resp)
 {
-	PGresult *res = NULL;
+	PGresult *res = NULL, *refused = NULL;
 	enum db_status st = db_exec(req->app->db, &res,
 	                            "SELECT provider, verdict, outcome, count(*),"
 	                            " to_char(max(received_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 	                            " FROM webhook_inbox GROUP BY provider, verdict, outcome"
 	                            " ORDER BY provider, verdict, outcome", 0, NULL);
+	if (st == DB_OK)
+		st = db_exec(req->app->db, &refused,
+		             "SELECT provider, reason, sum(count), count(*),"
+		             " to_char(max(last_seen) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+		             " FROM webhook_rejects GROUP BY provider, reason ORDER BY provider, reason", 0, NULL);
 	if (st != DB_OK) {
+		PQclear(res);
 		resp_db_error(resp, st);
 		return;
 	}
@@ -42,8 +75,10 @@ void h_webhook_stats(struct request *req, struct response *resp)
 	json_object_object_add(data, "total", json_object_new_int64(total));
 	json_object_object_add(data, "byOutcome", totals);
 	json_object_object_add(data, "deliveries", rows);
+	json_object_object_add(data, "refused", refused_json(refused));
 	resp_ok(resp, 200, data, NULL);
 	PQclear(res);
+	PQclear(refused);
 }
 
 /*
@@ -198,7 +233,8 @@ void h_admin_webhooks(struct request *req, struct response *resp)
 	                            " event_key, detail, duplicate_of::text, length(body),"
 	                            " to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 	                            " FROM webhook_inbox WHERE $1::text IS NULL OR outcome = $1"
-	                            " ORDER BY id DESC LIMIT $2::int OFFSET $3::bigint", 3, p);
+	                            /* The column, not the text alias: "999" sorts after "1000" as text. */
+	                            " ORDER BY webhook_inbox.id DESC LIMIT $2::int OFFSET $3::bigint", 3, p);
 	if (st != DB_OK) {
 		resp_db_error(resp, st);
 		return;

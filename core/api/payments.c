@@ -9,6 +9,8 @@
 #include "pay/payment.h"
 
 #define METADATA_MAX 8192
+/* What a payment's metadata may hold after updates are merged in (the schema allows some more for the service's own notes). */
+#define METADATA_MERGED_MAX 16384
 
 const char *scope_user(const struct request *req)
 {
@@ -19,16 +21,16 @@ const char *scope_user(const struct request *req)
 	return req_is_admin(req) ? NULL : req->auth.sub;
 }
 
-/* "completed,pending" → a PostgreSQL array literal of checked statuses. */
+/* "completed,pending" → a PostgreSQL array literal of checked statuses; an empty one ("", ",,") is refused. */
 static int status_filter(struct request *req, struct response *resp, const char *dflt,
                          char out[128])
 {
-	char text[128], *save = NULL;
+	char text[100];     /* so that "{" + the list + "}" always fits out */
 	int found = req_query(req, "status", text, sizeof(text));
 	size_t o = 0;
 
 	if (found < 0) {
-		resp_error(resp, 400, "invalid_field", "status", "status is malformed");
+		resp_error(resp, 400, "invalid_field", "status", "status is malformed or given twice");
 		return -1;
 	}
 	if (found == 0 || strcmp(text, "all") == 0) {
@@ -40,7 +42,9 @@ static int status_filter(struct request *req, struct response *resp, const char 
 		return 0;
 	}
 	out[o++] = '{';
-	for (char *s = strtok_r(text, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+	for (char *s = text, *comma; s; s = comma ? comma + 1 : NULL) {
+		if ((comma = strchr(s, ',')) != NULL)
+			*comma = '\0';
 		if (!payment_status_valid(s)) {
 			resp_error(resp, 400, "invalid_field", "status",
 			           "status must be all or a comma-separated list of: pending, processing, "
@@ -180,20 +184,21 @@ void h_payment_debug(struct request *req, struct response *resp)
 	if (pay == NULL)
 		return;
 	const char *p[1] = { id };
+	/* Each list in id order: the column, not the text alias ("1000" sorts before "999" as text). */
 	st = db_exec(req->app->db, &audit,
 	             "SELECT id::text, from_status AS \"fromStatus\", to_status AS \"toStatus\","
 	             " from_escrow_state AS \"fromEscrowState\", to_escrow_state AS \"toEscrowState\","
 	             " source, actor, reason, request_id AS \"requestId\", " PAYMENT_TS("created_at") " AS \"createdAt\""
-	             " FROM payment_transitions WHERE payment_id = $1 ORDER BY id", 1, p);
+	             " FROM payment_transitions WHERE payment_id = $1 ORDER BY payment_transitions.id", 1, p);
 	if (st == DB_OK)
 		st = db_exec(req->app->db, &events,
 		             "SELECT id::text, event, room, payload, " PAYMENT_TS("created_at") " AS \"createdAt\""
-		             " FROM events WHERE payment_id = $1 ORDER BY id", 1, p);
+		             " FROM events WHERE payment_id = $1 ORDER BY events.id", 1, p);
 	if (st == DB_OK)
 		st = db_exec(req->app->db, &inbox,
 		             "SELECT id::text, provider, verdict, outcome, detail,"
 		             " " PAYMENT_TS("received_at") " AS \"receivedAt\""
-		             " FROM webhook_inbox WHERE payment_id = $1 ORDER BY id", 1, p);
+		             " FROM webhook_inbox WHERE payment_id = $1 ORDER BY webhook_inbox.id", 1, p);
 	if (st != DB_OK) {
 		resp_db_error(resp, st);
 	} else {
@@ -429,6 +434,13 @@ void h_payment_update(struct request *req, struct response *resp)
 	if (!req_is_admin(req) && (v[U_STATUS].present || v[U_TX].present)) {
 		resp_error(resp, 403, "forbidden", v[U_STATUS].present ? "status" : "transactionHash",
 		           "only an admin may change a payment's status or transaction hash");
+		goto out;
+	}
+	if (v[U_META].present &&
+	    strlen(PQgetvalue(cur, 0, PCOL_METADATA)) +
+	    strlen(json_object_to_json_string_ext(v[U_META].obj, JSON_C_TO_STRING_PLAIN)) > METADATA_MERGED_MAX) {
+		resp_error(resp, 400, "invalid_field", "metadata",
+		           "metadata merged into what payment %s holds would exceed %d bytes", id, METADATA_MERGED_MAX);
 		goto out;
 	}
 	if (!v[U_STATUS].present && !v[U_TX].present && !v[U_META].present) {

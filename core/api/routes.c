@@ -6,7 +6,7 @@
 
 /* Literal paths come before the `/:id` patterns they would otherwise match. */
 const struct route app_routes[] = {
-	{ HTTP_GET,  P "/health",                    h_health,           ACCESS_PUBLIC, 0 },
+	{ HTTP_GET,  P "/health",                    h_health,           ACCESS_PUBLIC, ROUTE_OPT_AUTH },
 	{ HTTP_POST, P "/configuration",             h_configuration,    ACCESS_PUBLIC, 0 },
 	{ HTTP_GET,  P "/shkeeper/config",           h_shkeeper_config,  ACCESS_PUBLIC, 0 },
 	{ HTTP_POST, P "/callback",                  h_callback,         ACCESS_PUBLIC, ROUTE_DB },
@@ -21,7 +21,7 @@ const struct route app_routes[] = {
 	{ HTTP_GET,  P "/admin/events",              h_admin_events,     ACCESS_ADMIN,  ROUTE_DB },
 	{ HTTP_GET,  P "/admin/webhooks",            h_admin_webhooks,   ACCESS_ADMIN,  ROUTE_DB },
 	{ HTTP_GET,  P "/admin/jobs",                h_admin_jobs,       ACCESS_ADMIN,  ROUTE_DB },
-	{ HTTP_POST, P "/admin/webhooks/:id/replay", h_webhook_replay,   ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_POST, P "/admin/webhooks/:deliveryId/replay", h_webhook_replay, ACCESS_ADMIN, ROUTE_DB },
 	{ HTTP_POST, P "/admin/confirm-tx/:paymentId", h_admin_confirm_tx, ACCESS_ADMIN, ROUTE_DB },
 	{ HTTP_GET,  P "/admin/payouts",             h_admin_payouts,    ACCESS_ADMIN,  ROUTE_DB },
 	{ HTTP_POST, P "/shkeeper/test",             h_shk_test,         ACCESS_PUBLIC, ROUTE_DEV },
@@ -52,9 +52,13 @@ const struct route app_routes[] = {
 	{ HTTP_POST, P "/decentralized/admin-payout/resume", h_hot_wallet_resume, ACCESS_JOB, ROUTE_DB },
 	{ HTTP_GET,  P "/decentralized/admin-payout/wallet", h_hot_wallet_status, ACCESS_ADMIN, ROUTE_DB },
 	{ HTTP_POST, P "/payments/:id/fetch-tx",     h_chain_fetch_tx,   ACCESS_USER,   ROUTE_DB },
+	/* The older manual re-checker's spelling of the same. */
+	{ HTTP_GET,  P "/fetch-tx/:paymentId",       h_chain_fetch_tx,   ACCESS_USER,   ROUTE_DB },
 
 	{ HTTP_GET,  P "/stats",                     h_stats,            ACCESS_SELF,   ROUTE_DB },
 	{ HTTP_GET,  P "/stats/:userId",             h_stats,            ACCESS_SELF,   ROUTE_DB },
+	/* The admin dashboard's spelling: everyone's totals, admins only. */
+	{ HTTP_GET,  P "/payments/stats",            h_stats,            ACCESS_ADMIN,  ROUTE_DB },
 	{ HTTP_GET,  P "/export",                    h_export,           ACCESS_SELF,   ROUTE_DB },
 	{ HTTP_GET,  P "/export/:userId",            h_export,           ACCESS_SELF,   ROUTE_DB },
 	{ HTTP_GET,  P "/user/:userId",              h_payment_by_user,  ACCESS_SELF,   ROUTE_DB },

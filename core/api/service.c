@@ -8,20 +8,49 @@
 #include "flow/shk_onchain.h"
 #include "http/jsonin.h"
 
+/* name → one of its members' value, for every member of `all`: each dependency's state alone. */
+static json_object *states(json_object *all, const char *member)
+{
+	json_object *out = json_object_new_object(), *v;
+
+	json_object_object_foreach(all, name, detail) {
+		if (json_object_object_get_ex(detail, member, &v))
+			json_object_object_add(out, name, json_object_get(v));
+	}
+	return out;
+}
+
+/*
+ * Anyone may ask whether the service is up; what it runs and how its
+ * upstreams have been failing is for admins (it tells an attacker which
+ * version to aim at and when a dependency is weak).
+ */
 void h_health(struct request *req, struct response *resp)
 {
 	struct app *app = req->app;
-	json_object *data, *endpoints;
+	json_object *data, *deps, *breakers, *chains;
 	enum db_status st = db_exec(app->db, NULL, "SELECT 1", 0, NULL);
 
 	if (st != DB_OK) {
 		resp_db_error(resp, st);
 		return;
 	}
+	breakers = breaker_json();
+	chains = chain_status_json(app->cfg);
 	data = json_object_new_object();
-	endpoints = json_object_new_object();
+	deps = json_object_new_object();
 	json_object_object_add(data, "status", json_object_new_string("ok"));
 	json_object_object_add(data, "database", json_object_new_string("ok"));
+	json_object_object_add(deps, "upstreams", states(breakers, "state"));
+	json_object_object_add(deps, "chains", states(chains, "status"));
+	json_object_object_add(data, "dependencies", deps);
+	if (!req_is_admin(req)) {
+		json_object_put(breakers);
+		json_object_put(chains);
+		resp_ok(resp, 200, data, "payment service is healthy");
+		return;
+	}
+	json_object *endpoints = json_object_new_object();
 	json_object_object_add(data, "version", json_object_new_string(PAYMENTS_VERSION));
 	json_object_object_add(data, "uptimeSeconds", json_object_new_int64((int64_t)(time(NULL) - app->started)));
 	json_object_object_add(data, "mode", json_object_new_string(app->cfg->dev_mode ? "dev" : "production"));
@@ -29,8 +58,8 @@ void h_health(struct request *req, struct response *resp)
 	json_object_object_add(endpoints, "decentralized", json_object_new_string("/api/payment/decentralized"));
 	json_object_object_add(endpoints, "health", json_object_new_string("/api/payment/health"));
 	json_object_object_add(data, "endpoints", endpoints);
-	json_object_object_add(data, "breakers", breaker_json());
-	json_object_object_add(data, "chains", chain_status_json(app->cfg));
+	json_object_object_add(data, "breakers", breakers);
+	json_object_object_add(data, "chains", chains);
 	/* A network whose SHKeeper pay-ins can never be funded is said out loud, not left to be found. */
 	json_object *warnings = json_object_new_array();
 	json_object_object_add(data, "shkeeper", shk_status_json(app->cfg, warnings));

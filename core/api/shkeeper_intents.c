@@ -19,6 +19,7 @@
 #include "pay/coord.h"
 #include "pay/inbox.h"
 #include "pay/payment.h"
+#include "pay/review.h"
 #include "shkeeper/shkeeper.h"
 
 /* PAYMENT_COLUMNS plus what an intent answer needs. */
@@ -364,6 +365,43 @@ static void release_lease(struct request *req, const char *id)
 	db_exec(req->app->db, NULL, "UPDATE payments SET upstream_lease_until = NULL WHERE id = $1", 1, p);
 }
 
+/*
+ * SHKeeper answered with an invoice id another payment already holds: a
+ * gateway whose database was reset or restored, or two gateways behind one
+ * URL. The invoice is attached to neither (the unique index refused it), the
+ * pay-in stays pending for a retry, and admins hear of it once per invoice.
+ */
+static void invoice_taken(struct request *req, struct response *resp, const char *id, long long invoice)
+{
+	char invoice_id[24];
+	PGresult *other = NULL;
+
+	snprintf(invoice_id, sizeof(invoice_id), "%lld", invoice);
+	release_lease(req, id);
+	const char *p[2] = { id, invoice_id };
+	db_exec(req->app->db, &other,
+	        "SELECT id FROM payments WHERE provider = 'shkeeper' AND provider_payment_id = $2 AND id <> $1::uuid",
+	        2, p);
+	const char *holder = other && PQntuples(other) ? PQgetvalue(other, 0, 0) : NULL;
+	log_error("intent %s: SHKeeper gave invoice %s, which payment %s already holds", id, invoice_id,
+	          holder ? holder : "?");
+	struct review rv = {
+		.kind = REVIEW_INVOICE_TAKEN, .payment_id = id, .status = "pending", .escrow = "unfunded",
+		.reason = "SHKeeper answered with an invoice another payment already holds", .provider = "shkeeper",
+		.invoice_id = invoice_id, .other_payment_id = holder,
+	};
+	if (db_begin(req->app->db) != DB_OK || review_write(req->app->db, &rv) != DB_OK ||
+	    db_commit(req->app->db) != DB_OK) {
+		db_rollback(req->app->db);
+		log_error("intent %s: the review event was not written", id);
+	}
+	resp_header(resp, "Retry-After", "60");
+	resp_error(resp, 502, "upstream_conflict", NULL,
+	           "SHKeeper answered with invoice %s, which already belongs to another payment; the pending "
+	           "payment %s is kept, nothing was attached, and the administrators have been told", invoice_id, id);
+	PQclear(other);
+}
+
 /* Another worker is asking SHKeeper for this pay-in: wait for its answer. */
 static enum db_status await_invoice(struct request *req, const char *id, PGresult **row)
 {
@@ -519,7 +557,12 @@ void h_shkeeper_intent(struct request *req, struct response *resp)
 			           PQgetvalue(row, 0, PCOL_ID));
 			goto out;
 		}
-		if ((st = record_invoice(req, row, &inv, &done)) == DB_CHECK) {
+		st = record_invoice(req, row, &inv, &done);
+		if (st == DB_UNIQUE && strcmp(req->app->db->constraint, "payments_provider_id") == 0) {
+			invoice_taken(req, resp, PQgetvalue(row, 0, PCOL_ID), inv.id);
+			goto out;
+		}
+		if (st == DB_CHECK) {
 			resp_error(resp, 409, "payment_closed", NULL, "payment %s was closed while SHKeeper was asked; start again",
 			           PQgetvalue(row, 0, PCOL_ID));
 			goto out;

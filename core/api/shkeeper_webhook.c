@@ -10,7 +10,9 @@
 #include <time.h>
 
 #include "api/handlers.h"
+#include "base/jstr.h"
 #include "base/log.h"
+#include "http/jsonin.h"
 #include "flow/shk_onchain.h"
 #include "pay/coord.h"
 #include "pay/inbox.h"
@@ -23,37 +25,14 @@ static const char *header(const struct request *req, const char *name)
 	return v && *v ? v : NULL;
 }
 
-/* The headers worth keeping with a delivery. The legacy key header is a secret: only its presence is kept. */
-static json_object *kept_headers(const struct request *req)
-{
-	static const struct { const char *param, *name; } kept[] = {
-		{ "CONTENT_TYPE", "content-type" }, { "HTTP_USER_AGENT", "user-agent" },
-		{ "HTTP_X_SHKEEPER_TIMESTAMP", "x-shkeeper-timestamp" },
-		{ "HTTP_X_SHKEEPER_SIGNATURE", "x-shkeeper-signature" },
-		{ "HTTP_X_SIGNATURE", "x-signature" }, { "HTTP_SIGNATURE", "signature" },
-		{ "HTTP_X_HUB_SIGNATURE", "x-hub-signature" }, { "HTTP_X_HUB_SIGNATURE_256", "x-hub-signature-256" },
-		{ "REMOTE_ADDR", "remote-addr" },
-	};
-	json_object *h = json_object_new_object();
-
-	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
-		const char *v = header(req, kept[i].param);
-		if (v)
-			json_object_object_add(h, kept[i].name, json_object_new_string_len(v, (int)strnlen(v, 512)));
-	}
-	if (header(req, "HTTP_X_SHKEEPER_API_KEY"))
-		json_object_object_add(h, "x-shkeeper-api-key", json_object_new_string("(present, not stored)"));
-	return h;
-}
-
 static const char *string_member(json_object *obj, const char *name)
 {
 	json_object *v;
 
 	if (obj == NULL || !json_object_object_get_ex(obj, name, &v))
 		return NULL;
-	if (json_object_is_type(v, json_type_string) && json_object_get_string_len(v) <= 128)
-		return json_object_get_string(v);
+	if (jstr(v) != NULL && json_object_get_string_len(v) <= 128)
+		return jstr(v);
 	/* SHKeeper sends external_id as a string; a number from an older server is taken as text. */
 	if (json_object_is_type(v, json_type_int))
 		return json_object_get_string(v);
@@ -229,36 +208,58 @@ void h_shkeeper_webhook(struct request *req, struct response *resp)
 		.alt_signatures = { header(req, "HTTP_X_SIGNATURE"), header(req, "HTTP_SIGNATURE"),
 		                    header(req, "HTTP_X_HUB_SIGNATURE"), header(req, "HTTP_X_HUB_SIGNATURE_256") },
 	};
-	if (req->body_len > INBOX_MAX_BODY) {
-		resp_error(resp, 413, "body_too_large", NULL, "a SHKeeper callback is at most %d bytes", INBOX_MAX_BODY);
-		return;
-	}
-	enum shk_auth auth = shk_authenticate(req->app->cfg, &in, req->body, req->body_len, time(NULL));
-	bool ok = shk_auth_ok(auth);
-	/* Only an authentic body is parsed: nothing an attacker wrote steers the inbox's indexing. */
-	json_object *cb = ok ? json_tokener_parse(req->body) : NULL, *headers = kept_headers(req);
-	const char *external_id = string_member(cb, "external_id");
+	struct json_fault fault;
+	json_object *cb = NULL, *headers = NULL;
 	char txid[67] = "";
 	struct inbox_entry entry;
 	enum db_status st;
 
-	if (cb)
+	if (req->body_len > INBOX_MAX_BODY) {
+		resp_error(resp, 413, "body_too_large", NULL, "a SHKeeper callback is at most %d bytes", INBOX_MAX_BODY);
+		return;
+	}
+	if (!req_body_is_json(req)) {
+		resp_error(resp, 415, "unsupported_media_type", NULL, "a SHKeeper callback is application/json");
+		return;
+	}
+	enum shk_auth auth = shk_authenticate(req->app->cfg, &in, req->body, req->body_len, time(NULL));
+	if (!shk_auth_ok(auth)) {
+		/* Anyone can send this: counted for the operator, never stored. */
+		delivery_refused(req, "shkeeper", shk_auth_name(auth));
+		log_warn("SHKeeper delivery refused: %s", shk_auth_name(auth));
+		resp_error(resp, 401, "invalid_signature", NULL, "webhook authentication failed: %s",
+		           shk_auth_name(auth));
+		return;
+	}
+	/*
+	 * Authentic bytes are kept whatever they hold; only the same strict
+	 * reader as every other body decides what they say, so trailing bytes or
+	 * a second object after a signed one are refused, not half-read.
+	 */
+	cb = json_strict_parse(req->body, req->body_len, JSON_MAX_DEPTH, &fault);
+	bool readable = fault.kind == JSON_FAULT_NONE && json_object_is_type(cb, json_type_object);
+	const char *external_id = readable ? string_member(cb, "external_id") : NULL;
+	if (readable)
 		shk_trigger_txid(cb, txid);
+	headers = delivery_headers(req, true);
 	struct inbox_delivery d = {
 		.provider = "shkeeper", .body = req->body, .body_len = req->body_len,
 		.headers_json = json_object_to_json_string_ext(headers, JSON_C_TO_STRING_PLAIN),
-		.verdict = ok ? "valid" : "invalid", .external_id = external_id,
+		.verdict = readable ? "valid" : "invalid", .external_id = external_id,
 		.event_key = txid[0] ? txid : NULL,
 	};
+	/* After this point, all errors should use goto out. */
 	if ((st = inbox_store(req->app->db, &d, &entry)) != DB_OK) {
 		resp_db_error(resp, st);
 		goto out;
 	}
-	if (!ok) {
-		inbox_finish(req->app->db, entry.id, "rejected", NULL, shk_auth_name(auth));
-		log_warn("SHKeeper delivery %lld refused: %s", entry.id, shk_auth_name(auth));
-		resp_error(resp, 401, "invalid_signature", NULL, "webhook authentication failed: %s",
-		           shk_auth_name(auth));
+	if (!readable) {
+		inbox_finish(req->app->db, entry.id, "rejected", NULL, "signed, but not one strict JSON object");
+		log_warn("SHKeeper delivery %lld refused: signed, but not one strict JSON object", entry.id);
+		if (fault.kind != JSON_FAULT_NONE)
+			jin_fault(resp, &fault, "the callback");
+		else
+			resp_error(resp, 400, "invalid_json", NULL, "the callback must be a JSON object");
 		goto out;
 	}
 	if (entry.duplicate && !entry.first_unfinished) {
@@ -280,7 +281,7 @@ out:
  */
 void h_webhook_replay(struct request *req, struct response *resp)
 {
-	const char *id = req_path_param(req, "id");
+	const char *id = req_path_param(req, "deliveryId");
 	PGresult *res = NULL;
 	json_object *cb = NULL;
 	enum db_status st;
@@ -316,7 +317,8 @@ void h_webhook_replay(struct request *req, struct response *resp)
 		resp_error(resp, 409, "already_processed", NULL, "delivery %s was %s: nothing to replay", id, outcome);
 		goto out;
 	}
-	cb = json_tokener_parse(PQgetvalue(res, 0, 3));
+	const char *stored = PQgetvalue(res, 0, 3);
+	cb = json_strict_parse(stored, strlen(stored), JSON_MAX_DEPTH, NULL);
 	log_info("delivery %s replayed by %s (was %s)", id, req->auth.sub, outcome);
 	process(req, resp, atoll(id), false, cb);
 out:

@@ -243,7 +243,8 @@ out:
 
 void h_chain_status(struct request *req, struct response *resp)
 {
-	PGresult *row = payment_visible(req, resp, req_path_param(req, "paymentId"), "paymentId", PARTY_BUYER);
+	/* The owner reads it: its buyer or its seller (or an admin). */
+	PGresult *row = payment_visible(req, resp, req_path_param(req, "paymentId"), "paymentId", PARTY_BUYER_OR_SELLER);
 	json_object *o;
 
 	if (row == NULL)

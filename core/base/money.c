@@ -6,6 +6,8 @@
 
 #include <json-c/printbuf.h>
 
+#include "base/jstr.h"
+
 enum money_err money_parse(const char *text, int max_scale, char out[MONEY_TEXT_MAX])
 {
 	const char *p = text, *int_start, *int_end, *frac_start = NULL, *frac_end = NULL;
@@ -73,10 +75,29 @@ enum money_err money_from_json(json_object *v, int max_scale, char out[MONEY_TEX
 	case json_type_string:
 		if (json_object_get_string_len(v) >= 64)
 			return MONEY_OUT_OF_RANGE;
-		return money_parse(json_object_get_string(v), max_scale, out);
+		/* "1\u00002" is not 1: a string with a NUL in it is no number. */
+		if (jstr(v) == NULL)
+			return MONEY_NOT_NUMBER;
+		return money_parse(jstr(v), max_scale, out);
 	default:
 		return MONEY_NOT_NUMBER;
 	}
+}
+
+int money_with_scale(const char *text, int scale, char *out, size_t outlen)
+{
+	const char *dot = strchr(text, '.');
+	size_t len = strlen(text), have = dot ? len - (size_t)(dot - text) - 1 : 0;
+	size_t add = scale > 0 && (size_t)scale > have ? (size_t)scale - have : 0;
+
+	if (len + add + (add && !dot) + 1 > outlen)
+		return -1;
+	memcpy(out, text, len);
+	if (add && !dot)
+		out[len++] = '.';
+	memset(out + len, '0', add);
+	out[len + add] = '\0';
+	return 0;
 }
 
 const char *money_strerror(enum money_err err)

@@ -22,9 +22,15 @@ enum money_err {
 };
 
 enum money_err money_parse(const char *text, int max_scale, char out[MONEY_TEXT_MAX]);
-/* Accepts a JSON number (its source text) or a JSON string. */
+/* Accepts a JSON number (its source text) or a JSON string (none holding a NUL). */
 enum money_err money_from_json(json_object *v, int max_scale, char out[MONEY_TEXT_MAX]);
 const char *money_strerror(enum money_err err);
+/*
+ * A decimal's text ("5.5", a database sum) written with at least `scale`
+ * decimals ("5.50" for scale 2): zeros are added, digits never removed.
+ * Returns 0, or -1 if it does not fit outlen.
+ */
+int money_with_scale(const char *text, int scale, char *out, size_t outlen);
 
 /*
  * A JSON value that serialises as the given decimal text, unquoted: amounts

@@ -3,44 +3,62 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "http/jsoncheck.h"
+#include "base/jstr.h"
+
+void jin_fault(struct response *resp, const struct json_fault *f, const char *what)
+{
+	switch (f->kind) {
+	case JSON_FAULT_NUL:
+	case JSON_FAULT_SURROGATE:
+	case JSON_FAULT_NUMBER:
+		if (f->path[0]) {
+			resp_error(resp, 400, "invalid_field", f->path, "%s %s", f->path, json_fault_text(f->kind));
+			return;
+		}
+		resp_error(resp, 400, "invalid_json", NULL, "%s %s", what, json_fault_text(f->kind));
+		return;
+	case JSON_FAULT_DUPLICATE:
+	case JSON_FAULT_DEPTH:
+		resp_error(resp, 400, "invalid_json", NULL, "%s %s (at most %d levels)", what,
+		           json_fault_text(f->kind), JSON_MAX_DEPTH);
+		return;
+	default:
+		resp_error(resp, 400, "invalid_json", NULL,
+		           "%s is not valid JSON (RFC 8259: double-quoted strings, no control characters "
+		           "in strings, UTF-8, one value; byte %zu)", what, f->offset);
+	}
+}
 
 json_object *jin_body(const struct request *req, struct response *resp)
 {
-	json_tokener *tok;
+	struct json_fault fault;
 	json_object *obj;
 	const char *ctype = req_param(req, "CONTENT_TYPE");
 
-	if (ctype && *ctype && strncasecmp(ctype, "application/json", 16) != 0) {
+	if (ctype && *ctype && !req_media_type_is_json(ctype)) {
 		resp_error(resp, 415, "unsupported_media_type", NULL,
-		           "the body must be application/json");
+		           "the body must be application/json (UTF-8)");
 		return NULL;
 	}
 	if (req->body_len == 0) {
 		resp_error(resp, 400, "invalid_json", NULL, "a JSON object body is required");
 		return NULL;
 	}
-	if (!json_strict_valid(req->body, req->body_len, JSON_MAX_DEPTH)) {
-		resp_error(resp, 400, "invalid_json", NULL,
-		           "the body is not valid JSON (RFC 8259: double-quoted strings, no control "
-		           "characters in strings, UTF-8, at most %d levels deep)", JSON_MAX_DEPTH);
+	if (ctype == NULL || *ctype == '\0') {
+		resp_error(resp, 415, "unsupported_media_type", NULL,
+		           "the body must be declared Content-Type: application/json");
 		return NULL;
 	}
-	tok = json_tokener_new_ex(JSON_MAX_DEPTH);
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	obj = json_tokener_parse_ex(tok, req->body, (int)req->body_len);
-	if (obj == NULL || json_tokener_get_parse_end(tok) != req->body_len) {
-		enum json_tokener_error jerr = json_tokener_get_error(tok);
-		resp_error(resp, 400, "invalid_json", NULL, "the body is not valid JSON: %s",
-		           obj ? "trailing data after the value" : json_tokener_error_desc(jerr));
-		json_object_put(obj);
-		obj = NULL;
-	} else if (!json_object_is_type(obj, json_type_object)) {
+	obj = json_strict_parse(req->body, req->body_len, JSON_MAX_DEPTH, &fault);
+	if (fault.kind != JSON_FAULT_NONE) {
+		jin_fault(resp, &fault, "the body");
+		return NULL;
+	}
+	if (!json_object_is_type(obj, json_type_object)) {
 		resp_error(resp, 400, "invalid_json", NULL, "the body must be a JSON object");
 		json_object_put(obj);
-		obj = NULL;
+		return NULL;
 	}
-	json_tokener_free(tok);
 	return obj;
 }
 
@@ -55,11 +73,8 @@ static int bad(struct response *resp, const char *prefix, const char *name, cons
 
 static int check_string(const struct jfield *f, json_object *v, struct jval *out)
 {
-	if (!json_object_is_type(v, json_type_string))
-		return -1;
-	out->str = json_object_get_string(v);
 	/* An embedded NUL would make the C string disagree with the JSON one. */
-	if (strlen(out->str) != (size_t)json_object_get_string_len(v))
+	if ((out->str = jstr(v)) == NULL)
 		return -1;
 	switch (f->kind) {
 	case JK_ID: return valid_id(out->str) ? 0 : -1;
@@ -78,6 +93,27 @@ static int check_string(const struct jfield *f, json_object *v, struct jval *out
 	}
 }
 
+/* Is v (a container at nesting level `depth`) within JIN_OBJECT_MAX_DEPTH levels and, counting into *values, JIN_OBJECT_MAX_VALUES values? */
+static bool within(json_object *v, int depth, size_t *values)
+{
+	if (json_object_is_type(v, json_type_object)) {
+		if (depth > JIN_OBJECT_MAX_DEPTH)
+			return false;
+		json_object_object_foreach(v, key, child) {
+			(void)key;
+			if (++*values > JIN_OBJECT_MAX_VALUES || !within(child, depth + 1, values))
+				return false;
+		}
+	} else if (json_object_is_type(v, json_type_array)) {
+		if (depth > JIN_OBJECT_MAX_DEPTH)
+			return false;
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			if (++*values > JIN_OBJECT_MAX_VALUES || !within(json_object_array_get_idx(v, i), depth + 1, values))
+				return false;
+	}
+	return true;
+}
+
 static const char *kind_expectation(const struct jfield *f, char *buf, size_t len)
 {
 	switch (f->kind) {
@@ -88,7 +124,10 @@ static const char *kind_expectation(const struct jfield *f, char *buf, size_t le
 	case JK_ADDRESS: return "must be an address: 0x and 40 hex digits";
 	case JK_NETWORK: return "must be one of: bsc, ethereum";
 	case JK_CURRENCY: return "must be a currency code such as USDT";
-	case JK_OBJECT: snprintf(buf, len, "must be an object of at most %lld bytes", f->max); return buf;
+	case JK_OBJECT:
+		snprintf(buf, len, "must be an object of at most %lld bytes, %d levels and %d members and elements",
+		         f->max, JIN_OBJECT_MAX_DEPTH, JIN_OBJECT_MAX_VALUES);
+		return buf;
 	case JK_INT: snprintf(buf, len, "must be a whole number from %lld to %lld", f->min, f->max); return buf;
 	case JK_BOOL: return "must be true or false";
 	case JK_ENUM: {
@@ -145,11 +184,13 @@ int jin_check(const struct jfield *spec, size_t n, json_object *obj, const char 
 				return bad(resp, prefix, f->name, money_strerror(e));
 			break;
 		}
-		case JK_OBJECT:
-			if (!json_object_is_type(v, json_type_object) ||
+		case JK_OBJECT: {
+			size_t values = 0;
+			if (!json_object_is_type(v, json_type_object) || !within(v, 1, &values) ||
 			    strlen(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN)) > (size_t)f->max)
 				return bad(resp, prefix, f->name, kind_expectation(f, expect, sizeof(expect)));
 			break;
+		}
 		case JK_INT:
 			if (!json_object_is_type(v, json_type_int) ||
 			    json_object_get_int64(v) < f->min || json_object_get_int64(v) > f->max)

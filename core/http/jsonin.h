@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "base/money.h"
+#include "http/jsoncheck.h"
 #include "http/req.h"
 
 enum jkind {
@@ -20,7 +21,8 @@ enum jkind {
 	JK_STRING,      /* free text, at most `max` bytes */
 	JK_ENUM,        /* one of `choices` */
 	JK_AMOUNT,      /* positive decimal, number or string; scale checked later */
-	JK_OBJECT,      /* any object (metadata), at most `max` bytes serialised */
+	JK_OBJECT,      /* any object (metadata): at most `max` bytes serialised, JIN_OBJECT_MAX_DEPTH
+	                   levels and JIN_OBJECT_MAX_VALUES members and elements */
 	JK_TXHASH,      /* 0x + 64 hex */
 	JK_ADDRESS,     /* 0x + 40 hex */
 	JK_NETWORK,     /* bsc | ethereum */
@@ -47,8 +49,16 @@ struct jval {
 };
 
 #define JSON_MAX_DEPTH 16
+#define JIN_OBJECT_MAX_DEPTH 8
+#define JIN_OBJECT_MAX_VALUES 256
 
-/* Parses the body as a JSON object; on failure answers 400 and returns NULL. */
+/*
+ * Parses the body as a JSON object with the strict reader (http/jsoncheck.h).
+ * On failure answers and returns NULL: 415 unless Content-Type is
+ * application/json, 400 invalid_json for what is not one JSON object, 400
+ * invalid_field naming the member (dotted path) for a value no reader holds
+ * as sent (a NUL, half a surrogate pair, a number beyond 64 bits).
+ */
 json_object *jin_body(const struct request *req, struct response *resp);
 
 /*
@@ -66,5 +76,8 @@ int jin_check(const struct jfield *spec, size_t n, json_object *obj, const char 
  */
 int jin_optional(const struct request *req, struct response *resp, const struct jfield *spec,
                  size_t n, struct jval *out, json_object **body);
+
+/* Answers a refusal of the strict reader: 400, naming the member where one is known. */
+void jin_fault(struct response *resp, const struct json_fault *fault, const char *what);
 
 #endif

@@ -9,6 +9,8 @@
 
 #include "base/b64url.h"
 #include "base/buf.h"
+#include "base/jstr.h"
+#include "http/jsoncheck.h"
 
 static const char *const role_names[] = { "", "buyer", "seller", "admin" };
 
@@ -22,28 +24,33 @@ enum role role_parse(const char *name)
 	return ROLE_NONE;
 }
 
+/*
+ * One part of the token as a JSON object, through the same strict reader as
+ * every request body: no NaN, no raw control characters, no NUL, no member
+ * given twice (json-c would keep the last "role").
+ */
 static json_object *parse_part(const char *s, size_t len)
 {
 	unsigned char raw[JWT_MAX_LEN];
 	ssize_t n = b64url_decode(s, len, raw, sizeof(raw) - 1);
-	json_tokener *tok;
+	struct json_fault fault;
 	json_object *obj;
 
 	if (n <= 0)
 		return NULL;
-	tok = json_tokener_new_ex(8);
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	obj = json_tokener_parse_ex(tok, (const char *)raw, (int)n);
-	if (obj && (json_tokener_get_parse_end(tok) != (size_t)n ||
-	            !json_object_is_type(obj, json_type_object))) {
+	obj = json_strict_parse((const char *)raw, (size_t)n, 8, &fault);
+	if (obj && !json_object_is_type(obj, json_type_object)) {
 		json_object_put(obj);
 		obj = NULL;
 	}
-	json_tokener_free(tok);
 	return obj;
 }
 
-static int int_claim(json_object *payload, const char *name, long long *out)
+/*
+ * A NumericDate claim: 1 present, 0 absent, -1 malformed. Bounded to
+ * [0, JWT_MAX_TIME] so that adding or taking the leeway cannot overflow.
+ */
+static int time_claim(json_object *payload, const char *name, long long *out)
 {
 	json_object *v;
 
@@ -52,34 +59,36 @@ static int int_claim(json_object *payload, const char *name, long long *out)
 	if (!json_object_is_type(v, json_type_int))
 		return -1;
 	*out = json_object_get_int64(v);
-	return 1;
+	return *out >= 0 && *out <= JWT_MAX_TIME ? 1 : -1;
 }
 
 static enum jwt_err check_claims(json_object *payload, time_t now, int leeway,
                                  struct jwt_claims *out)
 {
 	json_object *v;
+	const char *text;
 	long long t;
 	int has;
 
-	if (int_claim(payload, "exp", &out->exp) != 1)
+	if (leeway < 0 || leeway > JWT_MAX_LEEWAY || now < 0)
+		return JWT_BAD_CLAIMS;
+	if (time_claim(payload, "exp", &out->exp) != 1)
 		return JWT_BAD_CLAIMS;
 	if (out->exp + leeway < (long long)now)
 		return JWT_EXPIRED;
-	if ((has = int_claim(payload, "nbf", &t)) < 0)
+	if ((has = time_claim(payload, "nbf", &t)) < 0)
 		return JWT_BAD_CLAIMS;
 	if (has && t - leeway > (long long)now)
 		return JWT_NOT_YET_VALID;
-	if ((has = int_claim(payload, "iat", &t)) < 0)
+	if ((has = time_claim(payload, "iat", &t)) < 0)
 		return JWT_BAD_CLAIMS;
 	if (has && t - leeway > (long long)now)
 		return JWT_NOT_YET_VALID;
-	if (!json_object_object_get_ex(payload, "sub", &v) || !json_object_is_type(v, json_type_string) ||
-	    !valid_id(json_object_get_string(v)))
+	if (!json_object_object_get_ex(payload, "sub", &v) || (text = jstr(v)) == NULL || !valid_id(text))
 		return JWT_BAD_CLAIMS;
-	snprintf(out->sub, sizeof(out->sub), "%s", json_object_get_string(v));
-	if (!json_object_object_get_ex(payload, "role", &v) || !json_object_is_type(v, json_type_string) ||
-	    (out->role = role_parse(json_object_get_string(v))) == ROLE_NONE)
+	snprintf(out->sub, sizeof(out->sub), "%s", text);
+	if (!json_object_object_get_ex(payload, "role", &v) || (text = jstr(v)) == NULL ||
+	    (out->role = role_parse(text)) == ROLE_NONE)
 		return JWT_BAD_CLAIMS;
 	return JWT_OK;
 }
@@ -91,7 +100,7 @@ enum jwt_err jwt_verify(const char *token, const void *key, size_t keylen, time_
 	unsigned char mac[EVP_MAX_MD_SIZE], sig[64];
 	unsigned maclen = 0;
 	ssize_t siglen;
-	json_object *header = NULL, *payload = NULL, *alg;
+	json_object *header = NULL, *payload = NULL, *alg, *crit;
 	enum jwt_err rc = JWT_MALFORMED;
 	size_t len = strnlen(token, JWT_MAX_LEN + 1);
 
@@ -102,9 +111,14 @@ enum jwt_err jwt_verify(const char *token, const void *key, size_t keylen, time_
 	/* After this point, all errors should use goto out. */
 	if ((header = parse_part(token, (size_t)(dot1 - token))) == NULL)
 		goto out;
-	if (!json_object_object_get_ex(header, "alg", &alg) || !json_object_is_type(alg, json_type_string) ||
-	    strcmp(json_object_get_string(alg), "HS256") != 0) {
+	if (!json_object_object_get_ex(header, "alg", &alg) || jstr(alg) == NULL ||
+	    strcmp(jstr(alg), "HS256") != 0) {
 		rc = JWT_BAD_ALG;
+		goto out;
+	}
+	/* RFC 7515 §4.1.11: extensions the token calls critical must be understood; we implement none. */
+	if (json_object_object_get_ex(header, "crit", &crit)) {
+		rc = JWT_CRITICAL;
 		goto out;
 	}
 	siglen = b64url_decode(dot2 + 1, strlen(dot2 + 1), sig, sizeof(sig));
@@ -166,7 +180,8 @@ const char *jwt_strerror(enum jwt_err err)
 	case JWT_BAD_SIGNATURE: return "the token's signature is invalid";
 	case JWT_EXPIRED: return "the token has expired";
 	case JWT_NOT_YET_VALID: return "the token is not valid yet";
-	case JWT_BAD_CLAIMS: return "the token lacks exp, a valid sub or a known role";
+	case JWT_BAD_CLAIMS: return "the token lacks exp, a valid sub or a known role, or a time claim is out of range";
+	case JWT_CRITICAL: return "the token lists critical header extensions (crit), which are not supported";
 	}
 	return "the token is invalid";
 }

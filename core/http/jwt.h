@@ -1,6 +1,9 @@
 /* jwt: HS256 JSON Web Tokens, and nothing else: the header must say "HS256", so a
  * token claiming "none" or an asymmetric algorithm is refused before any key
- * is used. `exp` is required; `nbf` and `iat` are honoured when present.
+ * is used, and a header listing critical extensions (`crit`) is refused too.
+ * Header and payload are read by the strict JSON reader every body passes
+ * (http/jsoncheck.h). `exp` is required; `nbf` and `iat` are honoured when
+ * present; all three are whole seconds from 0 to JWT_MAX_TIME.
  */
 #ifndef PAY_JWT_H
 #define PAY_JWT_H
@@ -11,6 +14,8 @@
 #include "http/req.h"
 
 #define JWT_MAX_LEN 4096
+#define JWT_MAX_TIME 253402300799LL     /* 9999-12-31T23:59:59Z */
+#define JWT_MAX_LEEWAY 86400
 
 enum jwt_err {
 	JWT_OK = 0,
@@ -19,7 +24,8 @@ enum jwt_err {
 	JWT_BAD_SIGNATURE,
 	JWT_EXPIRED,            /* exp in the past (beyond the leeway) */
 	JWT_NOT_YET_VALID,      /* nbf or iat in the future */
-	JWT_BAD_CLAIMS,         /* exp missing, sub not an id, role unknown */
+	JWT_BAD_CLAIMS,         /* exp missing, a time out of range, sub not an id, role unknown */
+	JWT_CRITICAL,           /* the header lists critical extensions (crit) */
 };
 
 struct jwt_claims {

@@ -52,16 +52,28 @@ const char *req_param(const struct request *req, const char *name);
 const char *req_path_param(const struct request *req, const char *name);
 /*
  * Copies the percent-decoded value of query parameter `name` into out.
- * Returns 1 found, 0 absent, -1 malformed or longer than outlen - 1.
+ * Returns 1 found, 0 absent, -1 malformed, longer than outlen - 1, or given
+ * more than once (which of two values was meant is not ours to guess).
  */
 int req_query(const struct request *req, const char *name, char *out, size_t outlen);
 bool req_is_admin(const struct request *req);
 /* True when the caller is `user_id` or an admin. */
 bool req_may_see(const struct request *req, const char *user_id);
 
-/* Query parameter `name` as a whole number in [min, max], dflt when absent; 400 written on a bad one. */
+/*
+ * Query parameter `name` as a whole number in [min, max] written as plain
+ * digits ("+5", " 5", "05x" are not), dflt when absent; 400 written on a bad one.
+ */
 int req_query_long(struct request *req, struct response *resp, const char *name, long dflt,
                    long min, long max, long *out);
+/*
+ * Is a Content-Type value application/json? Parameters are allowed (RFC 9110
+ * syntax), a charset only if it is UTF-8; "application/jsonx" is not JSON.
+ */
+bool req_media_type_is_json(const char *value);
+/* Does the request declare its body application/json? */
+bool req_body_is_json(const struct request *req);
+
 /* Reads limit (1..100, default dflt) and offset (>= 0) from the query; 400 on bad values. */
 int req_page(struct request *req, struct response *resp, long dflt, char limit[16],
              char offset[24]);

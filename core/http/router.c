@@ -3,6 +3,26 @@
 #include <stdio.h>
 #include <string.h>
 
+/*
+ * Does a path segment look like what the parameter names? A payment (`:id`,
+ * `:paymentId`) is a UUID and a stored delivery (`:deliveryId`) a number, so
+ * "/api/payment/nonsense" names no payment and is an unknown path (404) for
+ * everyone, before any token is looked at. Other parameters take any segment
+ * and are checked where they are used.
+ */
+static bool param_shape(const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	char v[ID_MAX + 1];
+
+	memcpy(v, value, vlen);
+	v[vlen] = '\0';
+	if ((nlen == 2 && strncmp(name, "id", 2) == 0) || (nlen == 9 && strncmp(name, "paymentId", 9) == 0))
+		return valid_uuid(v);
+	if (nlen == 10 && strncmp(name, "deliveryId", 10) == 0)
+		return vlen <= 18 && strspn(v, "0123456789") == vlen;
+	return true;
+}
+
 /* Matches one pattern against a path; fills params only on success. */
 static bool match(const char *pattern, const char *path, struct request *req)
 {
@@ -16,7 +36,8 @@ static bool match(const char *pattern, const char *path, struct request *req)
 		pattern++, path++;
 		size_t plen = strcspn(pattern, "/"), slen = strcspn(path, "/");
 		if (*pattern == ':') {
-			if (slen == 0 || slen > ID_MAX || n == REQ_MAX_PARAMS)
+			if (slen == 0 || slen > ID_MAX || n == REQ_MAX_PARAMS ||
+			    !param_shape(pattern + 1, plen - 1, path, slen))
 				return false;
 			names[n] = pattern + 1;
 			values[n] = path;

@@ -20,6 +20,7 @@ enum access {
 
 #define ROUTE_DB   0x1u     /* needs the database: 503 when it is down */
 #define ROUTE_DEV  0x2u     /* exists only in dev mode */
+#define ROUTE_OPT_AUTH 0x4u /* public, but a valid bearer token is read (health shows admins more) */
 
 struct route {
 	enum http_method method;
@@ -33,7 +34,8 @@ enum route_match { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_BAD_METHOD };
 
 /*
  * Finds the route for req->path and method; fills the request's path
- * parameters. A path that some literal route names (`/stats`) is that
+ * parameters. A parameter matches only a segment of its shape: `:id` and
+ * `:paymentId` a UUID, `:deliveryId` digits, any other up to ID_MAX bytes. A path that some literal route names (`/stats`) is that
  * route's, never a `/:id` value: asked with another method it is
  * ROUTE_BAD_METHOD. On ROUTE_BAD_METHOD, allow (if not NULL) lists the
  * methods the path does take, e.g. "GET, PUT".

@@ -9,9 +9,20 @@
 #include "base/hex.h"
 #include "base/xalloc.h"
 
-enum db_status inbox_store(struct db *db, const struct inbox_delivery *d, struct inbox_entry *out)
+#define STR(x) #x
+#define XSTR(x) STR(x)
+#define INBOX_MAX_REJECTS_SQL XSTR(INBOX_MAX_REJECTS)
+
+void inbox_digest(const char *body, size_t len, char out[65])
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	SHA256((const unsigned char *)body, len, md);
+	hex_encode(md, sizeof(md), out, 65);
+}
+
+enum db_status inbox_store(struct db *db, const struct inbox_delivery *d, struct inbox_entry *out)
+{
 	char digest[65];
 	/* The raw bytes travel as hex: a body need not be valid UTF-8 to be kept. */
 	size_t hexlen = 2 * d->body_len + 1;
@@ -20,8 +31,7 @@ enum db_status inbox_store(struct db *db, const struct inbox_delivery *d, struct
 	enum db_status st;
 
 	memset(out, 0, sizeof(*out));
-	SHA256((const unsigned char *)d->body, d->body_len, md);
-	hex_encode(md, sizeof(md), digest, sizeof(digest));
+	inbox_digest(d->body, d->body_len, digest);
 	hex_encode((const uint8_t *)d->body, d->body_len, body_hex, hexlen);
 	const char *p[7] = { d->provider, d->headers_json, body_hex, digest,
 	                     d->verdict, d->external_id, d->event_key };
@@ -58,6 +68,28 @@ enum db_status inbox_store(struct db *db, const struct inbox_delivery *d, struct
 	PQclear(res);
 	free(body_hex);
 	return st;
+}
+
+enum db_status inbox_reject(struct db *db, const struct inbox_refusal *r)
+{
+	char digest[65], size[24];
+
+	inbox_digest(r->body, r->body_len, digest);
+	snprintf(size, sizeof(size), "%zu", r->body_len);
+	const char *p[6] = { r->provider, digest, r->reason, size, r->headers_json, r->source };
+	/*
+	 * A digest already summarised is counted again (keeping the reason it was
+	 * first refused for); a new one gets its row while the table is below its
+	 * cap, else it is counted in 'overflow'.
+	 */
+	return db_exec(db, NULL,
+	               "INSERT INTO webhook_rejects AS w (provider, body_digest, reason, body_bytes, headers, source)"
+	               " SELECT $1, CASE WHEN EXISTS (SELECT 1 FROM webhook_rejects WHERE provider = $1 AND body_digest = $2)"
+	               "   OR (SELECT count(*) FROM (SELECT 1 FROM webhook_rejects LIMIT " INBOX_MAX_REJECTS_SQL ") c) < "
+	               INBOX_MAX_REJECTS_SQL " THEN $2 ELSE 'overflow' END,"
+	               "  left($3, 100), $4::integer, $5::jsonb, left($6, 64)"
+	               " ON CONFLICT (provider, body_digest) DO UPDATE SET count = w.count + 1, last_seen = now(),"
+	               "  body_bytes = EXCLUDED.body_bytes, headers = EXCLUDED.headers, source = EXCLUDED.source", 6, p);
 }
 
 enum db_status inbox_finish(struct db *db, long long id, const char *outcome,

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jstr.h"
 #include "base/money.h"
 
 const char *const payment_statuses[] = {
@@ -87,7 +88,6 @@ json_object *payment_json(const PGresult *res, int row)
 {
 	json_object *o = json_object_new_object(), *amount = json_object_new_object(),
 	            *chain = json_object_new_object();
-	json_object *meta = json_tokener_parse(PQgetvalue(res, row, 24));
 
 	json_object_object_add(o, "id", text_or_null(res, row, 0));
 	json_object_object_add(o, "direction", text_or_null(res, row, 1));
@@ -115,7 +115,8 @@ json_object *payment_json(const PGresult *res, int row)
 	json_object_object_add(o, "cryptoAmount", decimal_or_null(res, row, 21));
 	json_object_object_add(o, "exchangeRate", decimal_or_null(res, row, 22));
 	json_object_object_add(o, "expiresAt", text_or_null(res, row, 23));
-	json_object_object_add(o, "metadata", meta ? meta : json_object_new_object());
+	/* As the database holds it: json-c would clamp an integer the jsonb column keeps exactly. */
+	json_object_object_add(o, "metadata", jstr_verbatim(PQgetvalue(res, row, 24)));
 	json_object_object_add(o, "createdBy", text_or_null(res, row, 25));
 	json_object_object_add(o, "createdAt", text_or_null(res, row, 26));
 	json_object_object_add(o, "updatedAt", text_or_null(res, row, 27));

@@ -22,6 +22,7 @@ enum review_kind {
 	REVIEW_OVERPAID,            /* more than the invoice asked: the excess is held */
 	REVIEW_TX_USED,             /* the transaction reported already pays another payment */
 	REVIEW_REQUEST_MISMATCH,    /* funded for a purchase request that does not take it */
+	REVIEW_INVOICE_TAKEN,       /* the provider gave an invoice another payment already holds */
 };
 
 struct review {
@@ -41,6 +42,8 @@ struct review {
 	const char *tx_hash;
 	long long delivery_id;       /* the webhook_inbox row, 0 for none */
 	const char *purchase_request_id;
+	const char *invoice_id;      /* the provider's invoice it is about, or NULL */
+	const char *other_payment_id;    /* a payment that already holds what this one was given, or NULL */
 };
 
 const char *review_kind_name(enum review_kind kind);

@@ -10,6 +10,7 @@
 #include "base/breaker.h"
 #include "base/hmac.h"
 #include "base/httpc.h"
+#include "base/jstr.h"
 #include "base/log.h"
 #include "base/valid.h"
 
@@ -65,11 +66,13 @@ enum shk_auth shk_authenticate(const struct config *cfg, const struct shk_auth_i
 	bool any = false;
 
 	if (in->signature && in->timestamp && cfg->shkeeper_api_key) {
-		char *end;
-		long long ts = strtoll(in->timestamp, &end, 10);
+		size_t tslen = strlen(in->timestamp);
+		/* Unix seconds as digits only: strtoll would also take "+", "-" and leading blanks. */
+		bool digits = tslen > 0 && tslen <= 12 && strspn(in->timestamp, "0123456789") == tslen;
+		long long ts = digits ? strtoll(in->timestamp, NULL, 10) : 0;
 
 		any = true;
-		if (*in->timestamp && *end == '\0' && strlen(in->timestamp) <= 12) {
+		if (digits) {
 			hmac_hex(cfg->shkeeper_api_key, cfg->shkeeper_api_key_len, in->timestamp, body,
 			         body_len, ours);
 			if (mac_equal(in->signature, ours))
@@ -147,8 +150,8 @@ static bool of_crypto(json_object *t, const char *crypto)
 {
 	json_object *c;
 
-	return crypto == NULL || (json_object_object_get_ex(t, "crypto", &c) && json_object_is_type(c, json_type_string) &&
-	                          strcmp(json_object_get_string(c), crypto) == 0);
+	return crypto == NULL || (json_object_object_get_ex(t, "crypto", &c) && jstr(c) != NULL &&
+	                          strcmp(jstr(c), crypto) == 0);
 }
 
 static void pick_txid(json_object *callback, const char *crypto, char txid[67])
@@ -156,7 +159,7 @@ static void pick_txid(json_object *callback, const char *crypto, char txid[67])
 	json_object *txs, *chosen = NULL, *v;
 
 	txid[0] = '\0';
-	if (json_object_object_get_ex(callback, "txid", &v) && json_object_is_type(v, json_type_string)) {
+	if (json_object_object_get_ex(callback, "txid", &v) && jstr(v) != NULL) {
 		/* the early "unconfirmed" notice carries txid at the top */
 		if (of_crypto(callback, crypto))
 			chosen = callback;
@@ -175,9 +178,8 @@ static void pick_txid(json_object *callback, const char *crypto, char txid[67])
 		if (chosen == NULL)
 			chosen = last;
 	}
-	if (chosen && json_object_object_get_ex(chosen, "txid", &v) &&
-	    json_object_is_type(v, json_type_string) && valid_tx_hash(json_object_get_string(v)))
-		snprintf(txid, 67, "%s", json_object_get_string(v));
+	if (chosen && json_object_object_get_ex(chosen, "txid", &v) && jstr(v) != NULL && valid_tx_hash(jstr(v)))
+		snprintf(txid, 67, "%s", jstr(v));
 }
 
 void shk_trigger_txid(json_object *callback, char txid[67])
@@ -244,11 +246,11 @@ static enum shk_err call(const struct config *cfg, const char *method, const cha
 	}
 	obj = json_tokener_parse(resp.body.data ? resp.body.data : "");
 	if (obj == NULL || !json_object_is_type(obj, json_type_object) ||
-	    !json_object_object_get_ex(obj, "status", &status) || !json_object_is_type(status, json_type_string)) {
+	    !json_object_object_get_ex(obj, "status", &status) || jstr(status) == NULL) {
 		snprintf(msg, msglen, "SHKeeper answered something that is not its JSON");
 		goto out;
 	}
-	if (strcmp(json_object_get_string(status), "success") != 0) {
+	if (strcmp(jstr(status), "success") != 0) {
 		json_object *m;
 		snprintf(msg, msglen, "SHKeeper refused: %.200s",
 		         json_object_object_get_ex(obj, "message", &m) && json_object_get_string(m) ? json_object_get_string(m) : "no message");
@@ -297,7 +299,7 @@ enum shk_err shk_create_invoice(const struct config *cfg, const char *crypto,
 	}
 	if (!json_object_object_get_ex(resp, "id", &v) || !json_object_is_type(v, json_type_int) ||
 	    (out->id = json_object_get_int64(v)) <= 0 ||
-	    !json_object_object_get_ex(resp, "wallet", &v) || !json_object_is_type(v, json_type_string) ||
+	    !json_object_object_get_ex(resp, "wallet", &v) || jstr(v) == NULL ||
 	    json_object_get_string_len(v) >= (int)sizeof(out->wallet) ||
 	    copy_decimal(resp, "amount", out->amount) != 0 ||
 	    copy_decimal(resp, "exchange_rate", out->exchange_rate) != 0) {
@@ -305,11 +307,11 @@ enum shk_err shk_create_invoice(const struct config *cfg, const char *crypto,
 		json_object_put(resp);
 		return SHK_REFUSED;
 	}
-	snprintf(out->wallet, sizeof(out->wallet), "%s", json_object_get_string(v));
+	snprintf(out->wallet, sizeof(out->wallet), "%s", jstr(v));
 	if (json_object_object_get_ex(resp, "recalculate_after", &v))
 		out->recalculate_after = (long)json_object_get_int64(v);
-	if (json_object_object_get_ex(resp, "display_name", &v) && json_object_is_type(v, json_type_string))
-		snprintf(out->display_name, sizeof(out->display_name), "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(resp, "display_name", &v) && jstr(v) != NULL)
+		snprintf(out->display_name, sizeof(out->display_name), "%s", jstr(v));
 	json_object_put(resp);
 	return SHK_OK;
 }
@@ -342,24 +344,23 @@ enum shk_err shk_invoice_txids(const struct config *cfg, const char *external_id
 	}
 	for (size_t i = 0; i < json_object_array_length(invoices); i++) {
 		json_object *inv = json_object_array_get_idx(invoices, i), *ext, *txs;
-		if (!json_object_object_get_ex(inv, "external_id", &ext) || !json_object_is_type(ext, json_type_string) ||
-		    strcmp(json_object_get_string(ext), external_id) != 0 ||
+		if (!json_object_object_get_ex(inv, "external_id", &ext) || jstr(ext) == NULL ||
+		    strcmp(jstr(ext), external_id) != 0 ||
 		    !json_object_object_get_ex(inv, "txs", &txs) || !json_object_is_type(txs, json_type_array))
 			continue;
 		for (size_t t = 0; t < json_object_array_length(txs) && max > 0; t++) {
 			json_object *tx = json_object_array_get_idx(txs, t), *id, *status, *c;
-			if (json_object_object_get_ex(tx, "status", &status) && json_object_is_type(status, json_type_string) &&
-			    strcmp(json_object_get_string(status), "CONFIRMED") == 0 &&
-			    json_object_object_get_ex(tx, "crypto", &c) && json_object_is_type(c, json_type_string) &&
-			    strcmp(json_object_get_string(c), crypto) == 0 &&
-			    json_object_object_get_ex(tx, "txid", &id) && json_object_is_type(id, json_type_string) &&
-			    valid_tx_hash(json_object_get_string(id))) {
+			if (json_object_object_get_ex(tx, "status", &status) && jstr(status) != NULL &&
+			    strcmp(jstr(status), "CONFIRMED") == 0 &&
+			    json_object_object_get_ex(tx, "crypto", &c) && jstr(c) != NULL &&
+			    strcmp(jstr(c), crypto) == 0 &&
+			    json_object_object_get_ex(tx, "txid", &id) && jstr(id) != NULL && valid_tx_hash(jstr(id))) {
 				/* The newest are listed last: when full, the oldest give way. */
 				if (*n == max) {
 					memmove(txids[0], txids[1], (max - 1) * sizeof(txids[0]));
 					(*n)--;
 				}
-				snprintf(txids[(*n)++], 67, "%s", json_object_get_string(id));
+				snprintf(txids[(*n)++], 67, "%s", jstr(id));
 			}
 		}
 	}

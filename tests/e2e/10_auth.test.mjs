@@ -233,3 +233,52 @@ test("another user's /user/:userId, /stats/:userId and /export/:userId are 403",
     assert.equal((await api('GET', path, { token: token(uid('a'), 'admin') })).status, 200, path);
   }
 });
+
+// --- tokens signed with the real key that the body reader would refuse ----------------
+// Each is a token we could have signed, so the signature passes: the claims
+// reader itself must refuse it (401), as strictly as a request body.
+
+const RAW = (header, payload) => forgeToken(header, payload, SECRET);
+
+test('a sub or role holding an escaped NUL is refused, not read as the prefix', async () => {
+  const exp = now() + 600;
+  for (const payload of [{ sub: 'alice\u0000x', role: 'buyer', exp }, { sub: uid('u'), role: 'buyer\u0000admin', exp },
+    { sub: uid('u'), role: 'admin\u0000', exp }]) {
+    assert.match(JSON.stringify(payload), /\\u0000/);
+    assertRefused(await api('GET', '/api/payment', { token: RAW(HS256, payload) }));
+  }
+});
+
+test('token JSON the strict reader refuses: NaN, a raw tab, a name given twice, single quotes', async () => {
+  const exp = now() + 600;
+  for (const payload of [`{"sub":"${uid('u')}","role":"buyer","exp":${exp},"n":NaN}`,
+    `{"sub":"${uid('u')}","role":"buyer","exp":${exp},"n":Infinity}`,
+    `{"sub":"${uid('u')}","role":"buyer","exp":${exp},"note":"a\tb"}`,
+    `{"sub":"${uid('u')}","role":"buyer","role":"admin","exp":${exp}}`,
+    `{"sub":"${uid('u')}","role":"buyer","exp":${exp}} `.trimEnd() + 'x']) {
+    assertRefused(await api('GET', '/api/payment', { token: RAW(HS256, payload) }));
+  }
+  assertRefused(await api('GET', '/api/payment', { token: RAW(`{"alg":"HS256","alg":"none"}`, { sub: uid('u'), role: 'buyer', exp }) }));
+  assertRefused(await api('GET', '/api/payment', { token: RAW(`{'alg':'HS256'}`, { sub: uid('u'), role: 'buyer', exp }) }));
+});
+
+test('a header listing critical extensions (crit) is refused (RFC 7515 §4.1.11)', async () => {
+  const payload = { sub: uid('u'), role: 'buyer', exp: now() + 600 };
+  for (const header of [{ alg: 'HS256', crit: ['exp'] }, { alg: 'HS256', crit: ['b64'], b64: false }, { alg: 'HS256', crit: [] }]) {
+    assertRefused(await api('GET', '/api/payment', { token: RAW(header, payload) }), 'invalid_token', /crit/);
+  }
+});
+
+test('time claims far outside any clock are refused before any arithmetic', async () => {
+  const sub = uid('u');
+  for (const payload of [`{"sub":"${sub}","role":"buyer","exp":9223372036854775807}`,
+    `{"sub":"${sub}","role":"buyer","exp":18446744073709551615}`,
+    `{"sub":"${sub}","role":"buyer","exp":-1}`,
+    `{"sub":"${sub}","role":"buyer","exp":${now() + 600},"nbf":-9223372036854775808}`,
+    `{"sub":"${sub}","role":"buyer","exp":${now() + 600},"iat":-9223372036854775807}`]) {
+    assertRefused(await api('GET', '/api/payment', { token: RAW(HS256, payload) }));
+  }
+  // A far but possible expiry is fine.
+  const ok = await api('GET', '/api/payment', { token: RAW(HS256, { sub, role: 'buyer', exp: 253402300799 }) });
+  assert.equal(ok.status, 200, ok.text);
+});

@@ -45,7 +45,7 @@ const CSV_HEADER = ['id', 'direction', 'provider', 'status', 'escrowState', 'pur
 
 // --- stats ----------------------------------------------------------------
 
-test('stats: counts and exact sums per status and currency (0.1 + 0.2 = 0.3)', async () => {
+test('stats: counts and exact sums per status and currency (0.1 + 0.2 = 0.3), with the currency\'s decimals', async () => {
   const buyer = uid('b');
   await create(buyer, '0.1');
   await create(buyer, 0.2);
@@ -61,9 +61,10 @@ test('stats: counts and exact sums per status and currency (0.1 + 0.2 = 0.3)', a
   assert.equal(r.json.data.totalCount, 5);
   assert.deepEqual(r.json.data.byStatus.map((g) => [g.status, g.currency, g.count]),
     [['completed', 'USD', 1], ['pending', 'ETH', 2], ['pending', 'USDT', 2]]);
-  // Exact decimals in the JSON text itself, not a double's approximation.
-  assert.match(r.text, /\{"status":"pending","currency":"USDT","count":2,"totalAmount":0\.3\}/);
-  assert.match(r.text, /\{"status":"completed","currency":"USD","count":1,"totalAmount":5\.5\}/);
+  // Exact decimals in the JSON text itself, not a double's approximation,
+  // written with the currency's scale (USDT 6, USD 2, ETH 18).
+  assert.match(r.text, /\{"status":"pending","currency":"USDT","count":2,"totalAmount":0\.300000\}/);
+  assert.match(r.text, /\{"status":"completed","currency":"USD","count":1,"totalAmount":5\.50\}/);
   assert.match(r.text, /\{"status":"pending","currency":"ETH","count":2,"totalAmount":1\.000000000000000001\}/);
 });
 
@@ -85,7 +86,7 @@ test("stats: a non-admin sees only payments they are buyer or seller of, never a
       assert.equal(r.status, 200, r.text);
       assert.equal(r.json.data.userId, sub);
       assert.equal(r.json.data.totalCount, 1, `${sub} ${path}`);
-      assert.match(r.text, /"count":1,"totalAmount":7\}/);
+      assert.match(r.text, /"count":1,"totalAmount":7\.000000\}/);
     }
   }
 });
@@ -96,7 +97,10 @@ test('stats: an admin sees global totals matching the database, and any one user
   const r = await api('GET', '/api/payment/stats', { token: ADMIN });
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.data.userId, null);
-  const groups = sql(`SELECT status, currency, count(*), sum(amount)::text FROM payments GROUP BY status, currency ORDER BY status, currency;`);
+  // The sums at each currency's scale (the stack's currencies: USD and EUR 2, USDT and USDC 6, BNB and ETH 18).
+  const groups = sql(`SELECT status, currency, count(*), round(sum(amount), greatest(scale(sum(amount)),
+    CASE currency WHEN 'USD' THEN 2 WHEN 'EUR' THEN 2 WHEN 'USDT' THEN 6 WHEN 'USDC' THEN 6 ELSE 18 END))::text
+    FROM payments GROUP BY status, currency ORDER BY status, currency;`);
   assert.equal(r.json.data.totalCount, groups.reduce((n, g) => n + Number(g[2]), 0));
   assert.equal(r.json.data.totalCount, count('payments'));
   assert.equal(r.json.data.byStatus.length, groups.length);
@@ -108,7 +112,7 @@ test('stats: an admin sees global totals matching the database, and any one user
   assert.equal(one.status, 200, one.text);
   assert.equal(one.json.data.userId, buyer);
   assert.equal(one.json.data.totalCount, 1);
-  assert.match(one.text, /"totalAmount":2\.25\}/);
+  assert.match(one.text, /"totalAmount":2\.250000\}/);
   const bad = await api('GET', '/api/payment/stats/bad!id', { token: ADMIN });
   assert.equal(bad.status, 400, bad.text);
   assert.equal(bad.json.error.field, 'userId');

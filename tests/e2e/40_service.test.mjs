@@ -41,18 +41,41 @@ const age = (id, interval) => sql(`UPDATE payments SET updated_at = now() - inte
 
 // --- health and configuration -----------------------------------------------
 
-test('health: 200 without a token, with version, uptime and the database state', async () => {
+test('health: 200 without a token, with the state of the database and each dependency only', async () => {
   const r = await api('GET', '/api/payment/health');
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.success, true);
+  assert.deepEqual(Object.keys(r.json.data).sort(), ['database', 'dependencies', 'status']);
   assert.equal(r.json.data.status, 'ok');
   assert.equal(r.json.data.database, 'ok');
-  assert.equal(typeof r.json.data.version, 'string');
-  assert.ok(r.json.data.version.length > 0);
-  assert.ok(Number.isInteger(r.json.data.uptimeSeconds) && r.json.data.uptimeSeconds >= 0, r.text);
-  assert.equal(r.json.data.endpoints.health, '/api/payment/health');
+  // Each dependency by name, its state a word: no counters, no RPC details.
+  const { upstreams, chains } = r.json.data.dependencies;
+  assert.equal(upstreams.shkeeper, 'closed', r.text);
+  assert.equal(typeof chains.bsc, 'string', r.text);
+  for (const v of [...Object.values(upstreams), ...Object.values(chains)]) assert.equal(typeof v, 'string', r.text);
+  // A buyer, or a token that is no good, sees the same; the public answer never fails for a token.
+  for (const t of [token(uid('b'), 'buyer'), 'not.a.token']) {
+    const b = await api('GET', '/api/payment/health', { token: t });
+    assert.equal(b.status, 200, b.text);
+    assert.deepEqual(Object.keys(b.json.data).sort(), ['database', 'dependencies', 'status']);
+  }
   // The trailing-slash spelling is the same resource.
   assert.equal((await api('GET', '/api/payment/health/')).status, 200);
+});
+
+test('health: an admin also sees version, uptime, mode, breaker counters and each network\'s check', async () => {
+  const r = await api('GET', '/api/payment/health', { token: ADMIN });
+  assert.equal(r.status, 200, r.text);
+  const d = r.json.data;
+  assert.equal(d.status, 'ok');
+  assert.equal(typeof d.version, 'string');
+  assert.ok(d.version.length > 0);
+  assert.ok(Number.isInteger(d.uptimeSeconds) && d.uptimeSeconds >= 0, r.text);
+  assert.equal(d.mode, 'dev');
+  assert.equal(d.endpoints.health, '/api/payment/health');
+  assert.ok(Number.isInteger(d.breakers.shkeeper.totalFailures), r.text);
+  assert.equal(typeof d.chains.bsc.status, 'string', r.text);
+  assert.equal(d.dependencies.upstreams.shkeeper, d.breakers.shkeeper.state);
 });
 
 test('configuration: every configured token with the escrow receiver, and the webhook URL', async () => {
@@ -191,11 +214,17 @@ test('callback: a known payment is recorded raw (202) and its status does not ch
   assert.equal(count('payment_transitions', `payment_id = :'id'`, { id: p.id }), 1);
 });
 
-test('callback: an unknown paymentId is 404 naming paymentId', async () => {
+test('callback: an unknown paymentId is answered exactly like a known one, and nothing of it is stored', async () => {
   const id = '0badc0de-0000-4000-8000-' + Date.now().toString(16).padStart(12, '0').slice(-12);
-  const r = await api('POST', '/api/payment/callback', { body: { paymentId: id, status: 'completed' } });
-  assertError(r, 404, 'not_found', 'paymentId');
+  const known = await create(uid('b'));
+  const a = await api('POST', '/api/payment/callback', { body: { paymentId: id, status: 'completed' } });
+  const b = await api('POST', '/api/payment/callback', { body: { paymentId: known.id, status: 'completed' } });
+  assert.equal(a.status, 202, a.text);
+  assert.equal(b.status, 202, b.text);
+  const shape = (r, pid) => JSON.parse(r.text.replace(pid, 'ID'));
+  assert.deepEqual(shape(a, id), shape(b, known.id));
   assert.equal(count('payments', `id = :'id'`, { id }), 0);
+  assert.equal(count('webhook_inbox', `external_id = :'id'`, { id }), 0);
 });
 
 test('callback: a bad body is 400 with the field named, and no payment changes', async () => {

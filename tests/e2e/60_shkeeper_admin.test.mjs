@@ -113,6 +113,8 @@ test('the inbox list and replay: only deliveries that changed nothing are replay
   assert.equal((await fake.deliver({ callback_url: webhookUrl(), body: lost })).lastStatus, 202);
   const forged = callback({ externalId: inv.externalId, status: 'PAID', txs: [{ txid: randomTxid(), amount: '10', trigger: true }] });
   assert.equal((await fake.deliver({ callback_url: webhookUrl(), body: forged, signature: '00'.repeat(32) })).lastStatus, 401);
+  // Signed, but two JSON documents: stored as invalid, never read.
+  assert.equal((await fake.deliver({ callback_url: webhookUrl(), body: forged + forged })).lastStatus, 400);
   const w = await fake.pay({ external_id: inv.externalId, amount_crypto: '10' });
   assert.equal(w.lastStatus, 202);
 
@@ -132,7 +134,7 @@ test('the inbox list and replay: only deliveries that changed nothing are replay
   assert.equal((await replay(applied.id)).json.error.code, 'already_processed');
   assert.equal((await replay(rejected.id)).json.error.code, 'not_replayable');
   assert.equal((await replay('999999999')).status, 404);
-  assert.equal((await replay('abc')).status, 400);
+  assert.equal((await replay('abc')).status, 404, 'not a delivery id: no such path');
   // The unknown one is still unknown: replayed, answered, and nothing else changes.
   const again = await replay(unknown.id);
   assert.equal(again.status, 202, again.text);

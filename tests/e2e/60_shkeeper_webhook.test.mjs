@@ -128,33 +128,41 @@ test('an unconfirmed notice is recorded only; the confirmed transaction then fun
   assert.deepEqual(payment(d.paymentId), { status: 'completed', escrow: 'funded', txHash: txid });
 });
 
-// A delivery the service must refuse: 401, nothing changed, the raw bytes kept.
-async function refused(d, deliver, verdicts = ['invalid']) {
+// A delivery the service must refuse: 401, nothing changed, and nothing of
+// it stored but a counted summary (its digest, size and why), since anyone
+// can send one.
+const rejects = (body) => sql(`SELECT reason, count, body_bytes FROM webhook_rejects
+  WHERE provider = 'shkeeper' AND body_digest = encode(sha256(convert_to(:'b', 'UTF8')), 'hex');`, { b: body })
+  .map(([reason, n, bytes]) => ({ reason, count: Number(n), bytes: Number(bytes) }));
+
+async function refused(d, deliver, reasons) {
   const body = callback({ externalId: d.externalId, status: 'PAID', addr: d.walletAddress,
     txs: [{ txid: randomTxid(), amount: '10', trigger: true }] });
   const r = await fake.deliver({ callback_url: webhookUrl(), body, ...deliver });
   assert.equal(r.lastStatus, 401, `${JSON.stringify(deliver)}: ${r.response}`);
   assert.deepEqual(payment(d.paymentId), { status: 'pending', escrow: 'unfunded', txHash: '' });
-  const rows = inboxByBody(body);
-  assert.equal(rows.length, 1, 'the delivery is stored');
-  assert.equal(rows[0].body, body, 'byte for byte');
-  assert.ok(verdicts.includes(rows[0].verdict), `verdict ${rows[0].verdict}`);
+  assert.equal(inboxByBody(body).length, 0, 'the body is not stored');
+  const [row] = rejects(body);
+  assert.ok(row, 'the refusal is counted');
+  assert.ok(reasons.includes(row.reason), `reason ${row.reason}`);
+  assert.equal(row.count, 1);
+  assert.equal(row.bytes, Buffer.byteLength(body));
   return r;
 }
 
-test('forged, stale and unsigned deliveries: 401, stored, nothing changed', async () => {
+test('forged, stale and unsigned deliveries: 401, counted but not stored, nothing changed', async () => {
   const m = marketplace(2);
   const d = await intent(m);
-  await refused(d, { signature: 'ab'.repeat(32) });
+  await refused(d, { signature: 'ab'.repeat(32) }, ['bad signature']);
   const ts = String(now());
-  await refused(d, { timestamp: ts, signature: sign(ts, '{"external_id":"other"}') });
-  await refused(d, { timestamp: ts, signature: sign(ts, 'x', 'not-the-api-key') });
-  await refused(d, { timestamp: now() - 400 });
-  await refused(d, { timestamp: now() + 400 });
-  await refused(d, { timestamp: null, signature: null, apiKeyHeader: false }, ['invalid', 'unsigned']);
+  await refused(d, { timestamp: ts, signature: sign(ts, '{"external_id":"other"}') }, ['bad signature']);
+  await refused(d, { timestamp: ts, signature: sign(ts, 'x', 'not-the-api-key') }, ['bad signature']);
+  await refused(d, { timestamp: now() - 400 }, ['stale timestamp']);
+  await refused(d, { timestamp: now() + 400 }, ['stale timestamp']);
+  await refused(d, { timestamp: null, signature: null, apiKeyHeader: false }, ['missing credentials']);
   // A server from before May 2026: the API key header alone, not accepted by default.
-  await refused(d, { timestamp: null, signature: null }, ['invalid', 'unsigned']);
-  await refused(d, { timestamp: null }, ['invalid', 'unsigned']);
+  await refused(d, { timestamp: null, signature: null }, ['bad signature', 'missing credentials']);
+  await refused(d, { timestamp: null }, ['bad signature', 'missing credentials']);
   assert.equal(count('payment_transitions', `payment_id = :'p'`, { p: d.paymentId }), 1);
   assert.equal(offerStatus(m.winner.id), 'pending');
   assert.equal(eventCount(d.paymentId, 'seller-offer-update'), 0);

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { stack } from './lib.mjs';
-import { api, fake, marketplace, intent, payment, callback, randomTxid, sql, WEBHOOK, Q } from './shkeeper_lib.mjs';
+import { api, token, fake, marketplace, intent, payment, callback, randomTxid, sql, WEBHOOK, Q } from './shkeeper_lib.mjs';
 
 let base2;
 
@@ -37,7 +37,7 @@ async function deliver(d, { txs, balanceFiat, status = 'PAID', crypto = 'BNB-USD
 }
 
 test('the pool says it does not check on chain, and warns of nothing it cannot fund', async () => {
-  const h = await api('GET', '/api/payment/health', { base: base2 });
+  const h = await api('GET', '/api/payment/health', { base: base2, token: token('health-admin', 'admin') });
   assert.equal(h.json.data.shkeeper.verifyOnChain, false);
   assert.deepEqual(h.json.data.shkeeper.unverifiableNetworks, []);
   assert.deepEqual(h.json.data.warnings, []);

@@ -71,6 +71,40 @@ static void test_json_keeps_source_text(void **state)
 	json_object_put(o);
 }
 
+/* A string whose C string is shorter than its JSON value is no number: "1\u00002" is not 1. */
+static void test_json_string_with_nul(void **state)
+{
+	(void)state;
+	char buf[MONEY_TEXT_MAX];
+	json_object *o = json_tokener_parse("{\"a\":\"1\\u00002\",\"b\":\"10\\u0000\",\"c\":\"\\u00005\"}");
+	json_object *v;
+
+	json_object_object_get_ex(o, "a", &v);
+	assert_int_equal(money_from_json(v, 18, buf), MONEY_NOT_NUMBER);
+	json_object_object_get_ex(o, "b", &v);
+	assert_int_equal(money_from_json(v, 18, buf), MONEY_NOT_NUMBER);
+	json_object_object_get_ex(o, "c", &v);
+	assert_int_equal(money_from_json(v, 18, buf), MONEY_NOT_NUMBER);
+	json_object_put(o);
+}
+
+static void test_with_scale(void **state)
+{
+	(void)state;
+	char out[64];
+
+	assert_int_equal(money_with_scale("5.5", 2, out, sizeof(out)), 0);
+	assert_string_equal(out, "5.50");
+	assert_int_equal(money_with_scale("7", 6, out, sizeof(out)), 0);
+	assert_string_equal(out, "7.000000");
+	/* Never cut: a sum with more decimals keeps them. */
+	assert_int_equal(money_with_scale("0.125", 2, out, sizeof(out)), 0);
+	assert_string_equal(out, "0.125");
+	assert_int_equal(money_with_scale("12", 0, out, sizeof(out)), 0);
+	assert_string_equal(out, "12");
+	assert_int_equal(money_with_scale("1.5", 18, out, 8), -1);
+}
+
 static void test_decimal_output_is_unquoted(void **state)
 {
 	(void)state;
@@ -88,6 +122,8 @@ int main(void)
 		cmocka_unit_test(test_accepts_and_normalises),
 		cmocka_unit_test(test_refuses),
 		cmocka_unit_test(test_json_keeps_source_text),
+		cmocka_unit_test(test_json_string_with_nul),
+		cmocka_unit_test(test_with_scale),
 		cmocka_unit_test(test_decimal_output_is_unquoted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -103,6 +103,49 @@ static void test_claims(void **state)
 	assert_int_equal(check(make(h, "{\"sub\":\"u\",\"role\":\"buyer\",\"exp\":1700000100,\"nbf\":1700000100}", key)), JWT_NOT_YET_VALID);
 }
 
+/* What every body reader refuses, a token's parts are refused for too. */
+static void test_strict_json(void **state)
+{
+	(void)state;
+	const char *h = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+
+	assert_int_equal(check(make(h, "{\"sub\":\"u\",\"role\":\"buyer\\u0000admin\",\"exp\":1700000100}", key)), JWT_MALFORMED);
+	assert_int_equal(check(make(h, "{\"sub\":\"alice\\u0000x\",\"role\":\"buyer\",\"exp\":1700000100}", key)), JWT_MALFORMED);
+	assert_int_equal(check(make(h, "{\"sub\":\"u\",\"role\":\"buyer\",\"exp\":1700000100,\"x\":NaN}", key)), JWT_MALFORMED);
+	assert_int_equal(check(make(h, "{\"sub\":\"u\tv\",\"role\":\"buyer\",\"exp\":1700000100}", key)), JWT_MALFORMED);
+	assert_int_equal(check(make(h, "{\"sub\":\"u\",\"role\":\"buyer\",\"role\":\"admin\",\"exp\":1700000100}", key)), JWT_MALFORMED);
+	assert_int_equal(check(make("{\"alg\":\"HS256\",\"alg\":\"none\"}", "{\"sub\":\"u\",\"role\":\"buyer\",\"exp\":1700000100}", key)), JWT_MALFORMED);
+	assert_int_equal(check(make("{'alg':'HS256'}", "{\"sub\":\"u\",\"role\":\"buyer\",\"exp\":1700000100}", key)), JWT_MALFORMED);
+	assert_int_equal(check(make(h, "{\"sub\":\"u\",\"role\":\"buyer\",\"exp\":1700000100}", key)), JWT_OK);
+}
+
+static void test_critical_extensions(void **state)
+{
+	(void)state;
+	const char *p = "{\"sub\":\"u\",\"role\":\"buyer\",\"exp\":1700000100}";
+
+	assert_int_equal(check(make("{\"alg\":\"HS256\",\"crit\":[\"b64\"],\"b64\":false}", p, key)), JWT_CRITICAL);
+	assert_int_equal(check(make("{\"alg\":\"HS256\",\"crit\":[]}", p, key)), JWT_CRITICAL);
+}
+
+/* Time claims are bounded before any arithmetic, so none can overflow. */
+static void test_time_bounds(void **state)
+{
+	(void)state;
+	const char *h = "{\"alg\":\"HS256\"}";
+	struct jwt_claims c;
+
+	assert_int_equal(check(make(h, "{\"sub\":\"u\",\"role\":\"buyer\",\"exp\":9223372036854775807}", key)), JWT_BAD_CLAIMS);
+	assert_int_equal(check(make(h, "{\"sub\":\"u\",\"role\":\"buyer\",\"exp\":18446744073709551615}", key)), JWT_BAD_CLAIMS);
+	assert_int_equal(check(make(h, "{\"sub\":\"u\",\"role\":\"buyer\",\"exp\":-1}", key)), JWT_BAD_CLAIMS);
+	assert_int_equal(check(make(h, "{\"sub\":\"u\",\"role\":\"buyer\",\"exp\":1700000100,\"nbf\":-9223372036854775808}", key)), JWT_BAD_CLAIMS);
+	assert_int_equal(check(make(h, "{\"sub\":\"u\",\"role\":\"buyer\",\"exp\":1700000100,\"iat\":-9223372036854775807}", key)), JWT_BAD_CLAIMS);
+	assert_int_equal(check(make(h, "{\"sub\":\"u\",\"role\":\"buyer\",\"exp\":253402300799}", key)), JWT_OK);
+	assert_int_equal(check(make(h, "{\"sub\":\"u\",\"role\":\"buyer\",\"exp\":253402300800}", key)), JWT_BAD_CLAIMS);
+	assert_int_equal(jwt_verify(make(h, "{\"sub\":\"u\",\"role\":\"buyer\",\"exp\":1700000100}", key), key, strlen(key), NOW,
+	                            JWT_MAX_LEEWAY + 1, &c), JWT_BAD_CLAIMS);
+}
+
 static void test_malformed(void **state)
 {
 	(void)state;
@@ -151,6 +194,9 @@ int main(void)
 		cmocka_unit_test(test_refuses_other_algorithms),
 		cmocka_unit_test(test_refuses_bad_signature),
 		cmocka_unit_test(test_claims),
+		cmocka_unit_test(test_strict_json),
+		cmocka_unit_test(test_critical_extensions),
+		cmocka_unit_test(test_time_bounds),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_b64url_vectors),
 	};

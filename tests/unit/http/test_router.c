@@ -19,7 +19,11 @@ static const struct route routes[] = {
 	{ HTTP_GET, "/api/payment/:id/debug", h_b, ACCESS_ADMIN, 0 },
 	{ HTTP_GET, "/api/payment/:id", h_c, ACCESS_USER, 0 },
 	{ HTTP_PUT, "/api/payment/:id", h_c, ACCESS_USER, 0 },
+	{ HTTP_POST, "/api/payment/webhooks/:deliveryId/replay", h_a, ACCESS_ADMIN, 0 },
+	{ HTTP_GET, "/api/payment/user/:userId", h_b, ACCESS_SELF, 0 },
 };
+
+#define ID "6f1c2a4e-0000-4000-8000-000000000001"
 
 static char allow[64];
 
@@ -29,7 +33,7 @@ static enum route_match find(enum http_method m, const char *path, struct reques
 	memset(req, 0, sizeof(*req));
 	req->method = m;
 	req->path = path;
-	return router_find(routes, 4, req, r, allow);
+	return router_find(routes, sizeof(routes) / sizeof(routes[0]), req, r, allow);
 }
 
 static void test_literal_before_pattern(void **state)
@@ -40,11 +44,11 @@ static void test_literal_before_pattern(void **state)
 
 	assert_int_equal(find(HTTP_GET, "/api/payment/stats", &req, &r), ROUTE_FOUND);
 	assert_ptr_equal(r->fn, h_a);
-	assert_int_equal(find(HTTP_GET, "/api/payment/abc/debug", &req, &r), ROUTE_FOUND);
+	assert_int_equal(find(HTTP_GET, "/api/payment/" ID "/debug", &req, &r), ROUTE_FOUND);
 	assert_ptr_equal(r->fn, h_b);
-	assert_string_equal(req_path_param(&req, "id"), "abc");
-	assert_int_equal(find(HTTP_GET, "/api/payment/xyz", &req, &r), ROUTE_FOUND);
-	assert_string_equal(req_path_param(&req, "id"), "xyz");
+	assert_string_equal(req_path_param(&req, "id"), ID);
+	assert_int_equal(find(HTTP_GET, "/api/payment/" ID, &req, &r), ROUTE_FOUND);
+	assert_string_equal(req_path_param(&req, "id"), ID);
 	assert_null(req_path_param(&req, "userId"));
 }
 
@@ -55,17 +59,38 @@ static void test_misses(void **state)
 	const struct route *r;
 	char long_id[200] = "/api/payment/";
 
-	assert_int_equal(find(HTTP_DELETE, "/api/payment/xyz", &req, &r), ROUTE_BAD_METHOD);
+	assert_int_equal(find(HTTP_DELETE, "/api/payment/" ID, &req, &r), ROUTE_BAD_METHOD);
 	assert_string_equal(allow, "GET, PUT");
 	/* A literal path is never taken as an id, whatever the method. */
 	assert_int_equal(find(HTTP_PUT, "/api/payment/stats", &req, &r), ROUTE_BAD_METHOD);
 	assert_string_equal(allow, "GET");
-	assert_int_equal(find(HTTP_GET, "/api/payment/xyz/other", &req, &r), ROUTE_NOT_FOUND);
+	assert_int_equal(find(HTTP_GET, "/api/payment/" ID "/other", &req, &r), ROUTE_NOT_FOUND);
 	assert_int_equal(find(HTTP_GET, "/api/payment//debug", &req, &r), ROUTE_NOT_FOUND);
 	assert_int_equal(find(HTTP_GET, "/api/paymentx", &req, &r), ROUTE_NOT_FOUND);
 	assert_int_equal(find(HTTP_GET, "/", &req, &r), ROUTE_NOT_FOUND);
 	memset(long_id + 13, 'a', 100);
 	assert_int_equal(find(HTTP_GET, long_id, &req, &r), ROUTE_NOT_FOUND);
+}
+
+/* A parameter matches only a segment of its shape: an unknown path is not a payment id. */
+static void test_parameter_shapes(void **state)
+{
+	(void)state;
+	struct request req;
+	const struct route *r;
+
+	assert_int_equal(find(HTTP_GET, "/api/payment/xyz", &req, &r), ROUTE_NOT_FOUND);
+	assert_int_equal(find(HTTP_DELETE, "/api/payment/xyz", &req, &r), ROUTE_NOT_FOUND);
+	assert_int_equal(find(HTTP_GET, "/api/payment/xyz/debug", &req, &r), ROUTE_NOT_FOUND);
+	assert_int_equal(find(HTTP_GET, "/api/payment/6f1c2a4e000040008000000000000001", &req, &r), ROUTE_NOT_FOUND);
+	assert_int_equal(find(HTTP_GET, "/api/payment/6F1C2A4E-0000-4000-8000-00000000000A", &req, &r), ROUTE_FOUND);
+	assert_int_equal(find(HTTP_POST, "/api/payment/webhooks/123/replay", &req, &r), ROUTE_FOUND);
+	assert_string_equal(req_path_param(&req, "deliveryId"), "123");
+	assert_int_equal(find(HTTP_POST, "/api/payment/webhooks/12a/replay", &req, &r), ROUTE_NOT_FOUND);
+	assert_int_equal(find(HTTP_POST, "/api/payment/webhooks/1234567890123456789/replay", &req, &r), ROUTE_NOT_FOUND);
+	/* Other parameters take any segment; their handler or the dispatcher checks them. */
+	assert_int_equal(find(HTTP_GET, "/api/payment/user/bad!id", &req, &r), ROUTE_FOUND);
+	assert_string_equal(req_path_param(&req, "userId"), "bad!id");
 }
 
 static void test_query(void **state)
@@ -86,6 +111,64 @@ static void test_query(void **state)
 	assert_int_equal(req_query(&req, "bad", out, sizeof(out)), -1);
 	assert_int_equal(req_query(&req, "cut", out, sizeof(out)), -1);
 	assert_int_equal(req_query(&req, "status", out, 5), -1);
+	/* A parameter given twice is not ours to choose from. */
+	struct request twice = { .query = "limit=1&x=2&limit=100&li=3" };
+	assert_int_equal(req_query(&twice, "limit", out, sizeof(out)), -1);
+	assert_int_equal(req_query(&twice, "li", out, sizeof(out)), 1);
+	assert_string_equal(out, "3");
+}
+
+static void test_query_numbers(void **state)
+{
+	(void)state;
+	static const char *const bad[] = { "n=+5", "n=%205", "n=5%20", "n=-1", "n=0x1", "n=1e2", "n=", "n",
+	                                   "n=1234567890123456789", "n=5&n=5", "n=%2B5", "n=1.0" };
+	static const char *const good[] = { "n=5", "n=005", "n=0", "x=1" };
+	struct response resp;
+	struct sink sink = { NULL, NULL };
+	long v;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct request req = { .query = bad[i] };
+		resp_init(&resp, &sink, "t");
+		if (req_query_long(&req, &resp, "n", 7, 0, 100, &v) != -1 || resp.status != 400)
+			fail_msg("accepted %s", bad[i]);
+		resp_free(&resp);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct request req = { .query = good[i] };
+		resp_init(&resp, &sink, "t");
+		if (req_query_long(&req, &resp, "n", 7, 0, 100, &v) != 0)
+			fail_msg("refused %s", good[i]);
+		resp_free(&resp);
+	}
+	struct request req = { .query = "n=005" };
+	resp_init(&resp, &sink, "t");
+	assert_int_equal(req_query_long(&req, &resp, "n", 7, 0, 100, &v), 0);
+	assert_int_equal(v, 5);
+	resp_free(&resp);
+}
+
+static void test_media_types(void **state)
+{
+	(void)state;
+	static const char *const json[] = {
+		"application/json", "APPLICATION/JSON", "application/json;charset=utf-8", "application/json; charset=UTF8",
+		"application/json ; charset=\"utf-8\"", "application/json;", "application/json; a=b; c=\"d;e\"",
+		" application/json ", "application/json;;",
+	};
+	static const char *const other[] = {
+		"", "application/jsonx", "application/json-seq", "application/json+x", "text/json", "application/",
+		"application/json x", "application/json; charset=latin1", "application/json; charset=\"utf-16\"",
+		"application/json; a", "application/json; a=", "application/json; =b", "application/json; a=\"b",
+		"application/json; a=b c", "application/json,text/plain", "application/json\t;x=\"\x01\"",
+	};
+	for (size_t i = 0; i < sizeof(json) / sizeof(json[0]); i++)
+		if (!req_media_type_is_json(json[i]))
+			fail_msg("refused %s", json[i]);
+	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+		if (req_media_type_is_json(other[i]))
+			fail_msg("accepted %s", other[i]);
 }
 
 static void test_state_moves_forward_only(void **state)
@@ -113,7 +196,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_literal_before_pattern),
 		cmocka_unit_test(test_misses),
+		cmocka_unit_test(test_parameter_shapes),
 		cmocka_unit_test(test_query),
+		cmocka_unit_test(test_query_numbers),
+		cmocka_unit_test(test_media_types),
 		cmocka_unit_test(test_state_moves_forward_only),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
