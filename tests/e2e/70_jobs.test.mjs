@@ -46,25 +46,25 @@ const lockHolders = () => sql(
 test('two copies: each job is led by one of them, and the standby takes over when the leader is killed', async () => {
   sql(`DELETE FROM job_runs;`);
   const a = startJobs();
-  await eventually(() => leaders().length === 3, 15000);
+  await eventually(() => leaders().length === 4, 15000);
   const b = startJobs();
   await sleep(3000);
-  // Three jobs, three locks, each held once; every run so far was by the first copy.
-  assert.deepEqual(lockHolders(), [['1', '1'], ['2', '1'], ['3', '1']]);
-  assert.deepEqual(leaders().map(([, pid]) => pid), [String(a.pid), String(a.pid), String(a.pid)]);
+  // Four jobs (the relay too), four locks, each held once; every run so far was by the first copy.
+  assert.deepEqual(lockHolders(), [['1', '1'], ['2', '1'], ['3', '1'], ['4', '1']]);
+  assert.deepEqual(leaders().map(([, pid]) => pid), [String(a.pid), String(a.pid), String(a.pid), String(a.pid)]);
   assert.match(b.log, /jobs: started/);
   assert.doesNotMatch(b.log, /job=/, 'the standby ran nothing while the leader lived');
 
   a.kill('SIGKILL');
   await a.exited;
   await eventually(() => leaders().every(([, pid]) => pid === String(b.pid)), 15000);
-  assert.deepEqual(lockHolders(), [['1', '1'], ['2', '1'], ['3', '1']]);
+  assert.deepEqual(lockHolders(), [['1', '1'], ['2', '1'], ['3', '1'], ['4', '1']]);
   assert.match(b.log, /job=retention result=ok seen=\d+ changed=\d+ errors=0 backlog=0 duration_ms=\d+/);
 
   const view = await api('GET', '/api/payment/admin/jobs', { token: admin });
   assert.equal(view.status, 200, view.text);
   const names = view.json.data.jobs.map((j) => j.job);
-  assert.deepEqual(names, ['backfill', 'retention', 'reverify']);
+  assert.deepEqual(names, ['backfill', 'relay', 'retention', 'reverify']);
   for (const j of view.json.data.jobs) {
     assert.equal(j.leaderPid, b.pid);
     assert.equal(j.result, 'ok');
