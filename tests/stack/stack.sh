@@ -30,6 +30,7 @@ BIN=${BIN:-$ROOT/${BUILD:-build}/fcgi-payments}
 DB_NAME=payments
 DB_USER=payments
 POOL_STOP_SECONDS=40
+NCHAN_MODULE=/usr/lib/nginx/modules/ngx_nchan_module.so
 
 say() { echo "stack: $*" >&2; }
 die() {
@@ -271,6 +272,7 @@ have_ipv6_loopback() {
 render_site() {
 	local site=$NGINX_DIR/site.conf leftover
 	sed -e "s|/run/fcgi-payments/fcgi.sock|$DIR/$FCGI_SOCK|g" \
+		-e "s|/run/fcgi-payments/stream.sock|$NGINX_DIR/stream.sock|g" \
 		-e "s|/etc/ssl/fcgi-payments/|$DIR/|g" \
 		-e "s|/var/log/nginx/|$NGINX_DIR/logs/|g" \
 		-e "s|listen 443 |listen 127.0.0.1:$HTTPS_PORT |" \
@@ -300,6 +302,9 @@ render_main() {
 	if is_root; then user_line="user root;"; fi
 	cat >"$NGINX_DIR/nginx.conf" <<-EOF
 		# Rendered by tests/stack/stack.sh for the local stack; not for production.
+		# Debian's own nginx.conf loads the modules in modules-enabled/; the live
+		# streams need nchan (libnginx-mod-nchan).
+		load_module $NCHAN_MODULE;
 		$user_line
 		worker_processes 2;
 		pid $NGINX_DIR/nginx.pid;
