@@ -193,3 +193,30 @@ test('admins see the hanging subscriber failing, and redeliver what it missed on
   await eventually(() => orders.got.filter((r) => r.json.id === Number(eventId)).length === before_ + 1, 10000, 100);
   assert.equal((await api('POST', '/api/payment/admin/deliveries/999999999/redeliver', { token: admin })).status, 404);
 });
+
+test('retention prunes old events only once relayed and sent to every subscriber', async () => {
+  await stopAllJobs();
+  const mark = uid('ret');
+  const old = (room, extra = '') => Number(sql(`INSERT INTO events (event, room, payload, created_at ${extra ? ', stream_seq, relayed_at' : ''})
+    VALUES ('payment-update', :'r', '{}', now() - interval '40 days' ${extra}) RETURNING id;`, { r: room })[0][0]);
+  const relayedCols = ", nextval('events_stream_seq'), now() - interval '40 days'";
+  const done = old(`user:${mark}-a`, relayedCols);
+  const owed = old(`user:${mark}-b`, relayedCols);
+  const sent = old(`user:${mark}-c`, relayedCols);
+  const unrelayed = old(`user:${mark}-d`);
+  sql(`INSERT INTO event_deliveries (event_id, subscriber, give_up_at) VALUES (:'o', 'gone', now() + interval '1 day');
+       INSERT INTO event_deliveries (event_id, subscriber, give_up_at, state, delivered_at)
+       VALUES (:'s', 'orders', now(), 'delivered', now());`, { o: owed, s: sent });
+  const left = () => sql(`SELECT id FROM events WHERE id IN (:'a', :'b', :'c', :'d') ORDER BY id;`,
+    { a: done, b: owed, c: sent, d: unrelayed }).map(([id]) => Number(id));
+  // Retention alone: nothing relays or delivers meanwhile.
+  startJobs({ PAYMENTS_JOBS_RETENTION_SECONDS: '1', PAYMENTS_JOBS_RELAY_SECONDS: '0', PAYMENTS_JOBS_DELIVER_SECONDS: '0' });
+  try {
+    assert.ok(await eventually(() => left().length === 2, 15000, 100), `left: ${left()}`);
+    assert.deepEqual(left(), [owed, unrelayed]);
+    assert.equal(sql(`SELECT count(*) FROM event_deliveries WHERE event_id = :'s';`, { s: sent })[0][0], '0', 'its delivery went with it');
+  } finally {
+    await stopAllJobs();
+    sql(`DELETE FROM event_deliveries WHERE event_id = :'o'; DELETE FROM events WHERE id IN (:'o', :'d');`, { o: owed, d: unrelayed });
+  }
+});

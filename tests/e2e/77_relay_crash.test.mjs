@@ -1,10 +1,12 @@
 // The relay killed with SIGKILL in the middle of a backlog, and started
 // again by the jobs process: every event is published, none is lost, and
 // within a room none comes out of order; the only repeat a follower can see
-// is the event that was in flight, right after itself.
+// is the event that was in flight, right after itself. And an event whose
+// transaction commits after a later id's is carried all the same.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { token, uid, sql, eventually } from './lib.mjs';
+import { spawn } from 'node:child_process';
+import { env, token, uid, sql, eventually } from './lib.mjs';
 import { subscribe, catchUp } from './sse.mjs';
 import { startJobs, stopAllJobs, jobPid, relayed } from './jobs_lib.mjs';
 
@@ -72,5 +74,45 @@ test('a relay killed mid-batch and restarted loses nothing and reorders nothing 
     assert.equal(Number(distinct), N);
   } finally {
     for (const s of streams) s.close();
+  }
+});
+
+test('an event committed after one with a later id is carried too, after it, in the stream and in the catch-up', async () => {
+  startJobs({ PAYMENTS_JOBS_RELAY_SECONDS: '1' });
+  await relayed();
+  const user = uid('oc');
+  const admin = token(uid('oca'), 'admin');
+  const stream = await subscribe(`user:${user}`, { token: admin });
+  const insert = `INSERT INTO events (event, room, payload) VALUES ('payment-update', 'user:${user}',
+    jsonb_build_object('paymentId', gen_random_uuid()::text, 'status', 'pending', 'escrowState', 'unfunded',
+    'previousStatus', 'pending', 'source', 'api'));`;
+  // A transaction takes its id first and commits last.
+  const slow = spawn('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1'], {
+    env: { ...process.env, PGHOST: env.PGHOST, PGPORT: env.PGPORT, PGDATABASE: env.PGDATABASE, PGUSER: env.PGUSER },
+    stdio: ['pipe', 'inherit', 'inherit'],
+  });
+  const closed = new Promise((resolve) => slow.on('exit', resolve));
+  try {
+    slow.stdin.write(`BEGIN;\n${insert}\n`);
+    const early = await eventually(() => sql(`SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'
+      AND query LIKE '%' || :'r' || '%';`, { r: `user:${user}` })[0][0] === '1', 10000, 50);
+    assert.ok(early, 'the slow transaction holds its event');
+    sql(insert);
+    const [[later]] = sql(`SELECT id FROM events WHERE room = :'r';`, { r: `user:${user}` });
+    await stream.until((evs) => evs.some((e) => Number(e.id) === Number(later)), 5000);
+    slow.stdin.end('COMMIT;\n');
+    await closed;
+    const [[first]] = sql(`SELECT min(id) FROM events WHERE room = :'r';`, { r: `user:${user}` });
+    assert.ok(Number(first) < Number(later), 'the committed-late event has the smaller id');
+    await stream.until((evs) => evs.some((e) => Number(e.id) === Number(first)), 5000);
+    assert.deepEqual(stream.ids(), [Number(later), Number(first)], 'in the order they became visible');
+    assert.equal(stream.events[1].data.prev, Number(later));
+    const { events } = await catchUp(`user:${user}`, admin, 0);
+    assert.deepEqual(events.map((e) => e.id), [Number(later), Number(first)]);
+    const after_ = await catchUp(`user:${user}`, admin, Number(later));
+    assert.deepEqual(after_.events.map((e) => e.id), [Number(first)], 'a client that saw the later one still gets the earlier id');
+  } finally {
+    stream.close();
+    if (slow.exitCode === null) slow.kill('SIGKILL');
   }
 });

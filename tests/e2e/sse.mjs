@@ -77,7 +77,7 @@ export function subscribe(room, { token, lastEventId, query = {}, headers = {}, 
       };
       const t = setTimeout(() => {
         sub.waiters = sub.waiters.filter((w) => w !== check);
-        reject(new Error(`timed out after ${ms}ms with ${sub.events.length} events: ${sub.events.map((e) => e.id)}`));
+        reject(new Error(`timed out after ${ms}ms with ${sub.events.length} events, the last: ${sub.events.slice(-5).map((e) => e.id)}`));
       }, ms);
       if (!check()) sub.waiters.push(check);
     });
