@@ -392,7 +392,7 @@ test('fetch-tx finds the missing hash of a completed payment among its buyer\'s 
 });
 
 test('transactions signed by our signer are accepted by anvil with our hash', { skip }, () => {
-  const bin = join(dirname(env.BIN), 'unit', 'test_anvil_sign');
+  const bin = join(dirname(env.BIN), 'unit', 'evm', 'test_anvil_sign');
   const run = spawnSync(bin, [], { encoding: 'utf8', env: { ...process.env, ANVIL_URL: URL, CHAIN_SIGNER_KEY: env.CHAIN_SIGNER_KEY, CHAIN_TOKEN_USDT: USDT } });
   const out = run.stdout + run.stderr;
   assert.equal(run.status, 0, out);
