@@ -32,6 +32,8 @@
 
 /* The LISTEN connection: this process runs only the relay, so it is the process's. */
 static PGconn *listener;
+/* nginx refused the last publication: new events must not turn each NOTIFY into another failed try. */
+static bool publish_failing;
 
 static void listener_drop(void)
 {
@@ -67,8 +69,8 @@ void jobs_relay_wait(struct job_ctx *ctx, int seconds)
 	bool woken = false;
 
 	(void)ctx;
-	if (listener == NULL) {
-		/* No listener (PostgreSQL away): the runner's interval is the poll. */
+	if (listener == NULL || publish_failing) {
+		/* No listener (PostgreSQL away), or nginx away: the runner's interval is the poll. */
 		for (int i = 0; i < seconds && !jobs_stopping(); i++)
 			poll(NULL, 0, 1000);
 		return;
@@ -189,6 +191,7 @@ static long publish_batch(struct job_ctx *ctx, struct job_result *res)
 			} else if (stream_publish(ctx->cfg, room, &frame, msg_id, err, sizeof(err)) != STREAM_OK) {
 				/* Order matters more than progress: the next event waits for this one. */
 				log_warn("relay: publishing event %s failed: %s", id, err);
+				publish_failing = true;
 				res->errors++;
 				res->backlog = n - i;
 				done = -1;
@@ -214,6 +217,7 @@ int jobs_relay(struct job_ctx *ctx, struct job_result *res)
 	long n;
 
 	listener_ensure(ctx->cfg);
+	publish_failing = false;
 	do {
 		if ((n = sequence_batch(ctx)) < 0)
 			return -1;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import http from 'node:http';
 import { api, env, token, uid, sql, ROOT, forgeToken } from './lib.mjs';
 import { fake, marketplace, intent } from './shkeeper_lib.mjs';
-import { subscribe, catchUp, follower } from './sse.mjs';
+import { subscribe, catchUp, follower, wsSubscribe } from './sse.mjs';
 import { startJobs, stopAllJobs, relayed } from './jobs_lib.mjs';
 
 // The buffer nginx keeps per room, as the production site file sets it.
@@ -81,6 +81,29 @@ test('a buyer following its room sees its pay-in created, then paid within a sec
     assert.ok(stream.events.some((e) => e.event === 'new-notification'), 'the buyer\'s notification came live too');
   } finally {
     stream.close();
+  }
+});
+
+test('a WebSocket follows a room the same way, each frame one event as on the SSE stream', async () => {
+  const buyer = uid('sw');
+  const t = token(buyer, 'buyer');
+  const refused = await wsSubscribe(`user:${buyer}`, { query: { access_token: token(uid('x'), 'buyer') } });
+  assert.equal(refused.status, 403);
+  const ws = await wsSubscribe(`user:${buyer}`, { query: { access_token: t } });
+  assert.equal(ws.status, 101);
+  try {
+    const id = await ownPayment(buyer, t);
+    const [update] = await updates(id, t, 1);
+    const frames = await ws.until((m) => m.some((f) => f.startsWith(`id: ${update}\n`)), 5000);
+    const frame = frames.find((f) => f.startsWith(`id: ${update}\n`));
+    const [idLine, eventLine, dataLine] = frame.split('\n');
+    assert.equal(idLine, `id: ${update}`);
+    assert.equal(eventLine, 'event: payment-update');
+    const data = JSON.parse(dataLine.replace(/^data: /, ''));
+    assert.equal(data.id, update);
+    assert.equal(data.data.paymentId, id);
+  } finally {
+    ws.close();
   }
 });
 

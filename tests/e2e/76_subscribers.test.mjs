@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { api, env, token, uid, sql, eventually } from './lib.mjs';
 import { fake, marketplace, intent } from './shkeeper_lib.mjs';
-import { subscribe } from './sse.mjs';
+import { subscribe, catchUp } from './sse.mjs';
 import { startJobs, stopAllJobs, relayed } from './jobs_lib.mjs';
 
 const GIVE_UP = 10;
@@ -192,6 +192,34 @@ test('admins see the hanging subscriber failing, and redeliver what it missed on
   assert.equal(single.json.data.deliveries[0].state, 'pending');
   await eventually(() => orders.got.filter((r) => r.json.id === Number(eventId)).length === before_ + 1, 10000, 100);
   assert.equal((await api('POST', '/api/payment/admin/deliveries/999999999/redeliver', { token: admin })).status, 404);
+});
+
+test('with the publisher away, subscribers still get every event, and the stream catches up when it is back', async () => {
+  await stopAllJobs();
+  orders.mode = 'ok';
+  const jobs = startJobs({
+    ...subscriberEnv(orders, '*'), PAYMENTS_SUBSCRIBER_RETRY_BASE_SECONDS: '1', PAYMENTS_SUBSCRIBER_RETRY_MAX_SECONDS: '2',
+    PAYMENTS_STREAM_PUBLISHER: `unix:${join(env.STACK_DIR, 'no-such-publisher.sock')}`, PAYMENTS_JOBS_RELAY_SECONDS: '2',
+  });
+  const buyer = uid('pa');
+  const t = token(buyer, 'buyer');
+  const r = await api('POST', '/api/payment', {
+    token: t, body: { purchaseRequestId: uid('pap'), sellerOfferId: 'o1', buyerId: buyer, sellerId: 's1', amount: { amount: '3', currency: 'USDT' } },
+  });
+  assert.equal(r.status, 201, r.text);
+  const mine = sql(`SELECT id FROM events WHERE payment_id = :'p' ORDER BY id;`, { p: r.json.data.id }).map(([id]) => Number(id));
+  assert.ok(await eventually(() => mine.every((id) => orders.got.some((g) => g.json.id === id && g.status === 204)), 15000, 100),
+    'the webhooks went out');
+  assert.equal(sql(`SELECT count(*) FROM events WHERE payment_id = :'p' AND relayed_at IS NULL;`, { p: r.json.data.id })[0][0],
+    String(mine.length), 'none published');
+  // Each failure waits for the next poll instead of retrying on every new event.
+  const tries = (jobs.log.match(/relay: publishing event \d+ failed/g) ?? []).length;
+  assert.ok(tries >= 1 && tries <= 10, `${tries} failed tries logged`);
+  await stopAllJobs();
+  startJobs();
+  await relayed();
+  const { events } = await catchUp(`user:${buyer}`, t, 0);
+  assert.deepEqual(events.map((e) => e.id), mine.filter((id) => sql(`SELECT room FROM events WHERE id = :'i';`, { i: id })[0][0] === `user:${buyer}`));
 });
 
 test('retention prunes old events only once relayed and sent to every subscriber', async () => {

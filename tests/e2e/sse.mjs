@@ -155,3 +155,61 @@ export function follower(room, token) {
   };
   return f;
 }
+
+// The same room over a WebSocket, as a browser opens one (the token in the
+// query): each text frame is one event's SSE block. A minimal RFC 6455
+// client: the handshake, then the server's unmasked frames.
+export function wsSubscribe(room, { query = {}, base = env.BASE_URL } = {}) {
+  const url = new URL(base + streamPath(room));
+  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+  const key = Buffer.from(Array.from({ length: 16 }, () => Math.floor(Math.random() * 256))).toString('base64');
+  const ws = { messages: [], waiters: [], closed: false };
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, {
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': key, 'sec-websocket-version': '13' },
+    });
+    req.on('response', (res) => {                 // no upgrade: a refusal
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => Object.assign(ws, { status: res.statusCode, body }) && resolve(ws));
+    });
+    req.on('upgrade', (res, socket, head) => {
+      ws.status = res.statusCode;
+      ws.headers = res.headers;
+      ws.socket = socket;
+      let buf = head;
+      socket.on('data', (d) => {
+        buf = Buffer.concat([buf, d]);
+        for (;;) {
+          if (buf.length < 2) return;
+          const op = buf[0] & 0x0f;
+          let len = buf[1] & 0x7f, off = 2;
+          if (len === 126) { if (buf.length < 4) return; len = buf.readUInt16BE(2); off = 4; }
+          else if (len === 127) { if (buf.length < 10) return; len = Number(buf.readBigUInt64BE(2)); off = 10; }
+          if (buf.length < off + len) return;
+          const payload = buf.subarray(off, off + len);
+          buf = buf.subarray(off + len);
+          if (op === 1) ws.messages.push(payload.toString('utf8'));
+          ws.waiters = ws.waiters.filter((w) => !w());
+        }
+      });
+      socket.on('close', () => { ws.closed = true; ws.waiters = ws.waiters.filter((w) => !w()); });
+      resolve(ws);
+    });
+    req.on('error', reject);
+    req.end();
+  }).then(() => {
+    ws.close = () => { ws.closed = true; ws.socket?.destroy(); };
+    ws.until = (pred, ms = 10000) => new Promise((resolve, reject) => {
+      const check = () => {
+        if (pred(ws.messages)) { clearTimeout(t); resolve(ws.messages); return true; }
+        if (ws.closed) { clearTimeout(t); reject(new Error(`websocket closed with ${ws.messages.length} messages`)); return true; }
+        return false;
+      };
+      const t = setTimeout(() => reject(new Error(`timed out after ${ms}ms with ${ws.messages.length} messages`)), ms);
+      if (!check()) ws.waiters.push(check);
+    });
+    return ws;
+  });
+}
