@@ -614,7 +614,7 @@ static int parse_subscribers(struct kv *kv, struct config *cfg, char *err, size_
 
 	for (size_t i = 0; i < kv->n; i++) {
 		const char *key = kv->e[i].key, *dot;
-		char name[32], k[64];
+		char name[25], k[64];
 		struct subscriber_conf *sub;
 		const char *v;
 		bool known = false;
