@@ -554,6 +554,10 @@ stack_run() {
 		Fake SHKeeper at http://127.0.0.1:$SHKEEPER_PORT (log: $DIR/shkeeper.log). To pay an invoice:
 		  curl -X POST http://127.0.0.1:$SHKEEPER_PORT/__control/pay -d '{"external_id":"<externalId>","amount_crypto":"<amount>"}'
 
+		Live events need the jobs process (its relay publishes them), in another terminal:
+		  $BIN -c $DIR/payments.conf jobs
+		  curl -kN "https://localhost:$HTTPS_PORT/api/payment/events/stream/admin?access_token=$token"
+
 		Ctrl-C stops everything.
 	EOF
 	trap 'echo; say "stopping"; stack_down; exit 0' INT TERM
