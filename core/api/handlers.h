@@ -24,6 +24,8 @@ handler_fn h_template_create, h_template_list, h_template_get, h_template_delete
 /* observe.c */
 handler_fn h_webhook_stats, h_wallet_monitor_status, h_auto_webhook_status, h_admin_events, h_admin_jobs,
     h_admin_webhooks;
+/* events.c: catch-up and nginx's subrequest for live streams; subscriber_deliveries.c: webhooks to subscribers */
+handler_fn h_events_list, h_events_authorize, h_admin_deliveries, h_deliveries_redeliver;
 /* wallet_direct.c, chain_verify.c: wallet-direct payments and on-chain verification */
 handler_fn h_chain_save, h_chain_status, h_chain_update, h_chain_receiver, h_chain_history;
 handler_fn h_chain_verify, h_chain_verify_all, h_chain_fetch_tx, h_chain_fetch_missing;

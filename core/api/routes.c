@@ -24,6 +24,14 @@ const struct route app_routes[] = {
 	{ HTTP_POST, P "/admin/webhooks/:deliveryId/replay", h_webhook_replay, ACCESS_ADMIN, ROUTE_DB },
 	{ HTTP_POST, P "/admin/confirm-tx/:paymentId", h_admin_confirm_tx, ACCESS_ADMIN, ROUTE_DB },
 	{ HTTP_GET,  P "/admin/payouts",             h_admin_payouts,    ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_GET,  P "/admin/deliveries",          h_admin_deliveries, ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_POST, P "/admin/deliveries/redeliver", h_deliveries_redeliver, ACCESS_ADMIN, ROUTE_DB },
+	{ HTTP_POST, P "/admin/deliveries/:deliveryId/redeliver", h_deliveries_redeliver, ACCESS_ADMIN, ROUTE_DB },
+
+	/* Events: the catch-up of a room, and nginx's subrequest before it holds a live stream
+	 * (an internal location in nginx: clients never reach it). Rooms are checked by the handler. */
+	{ HTTP_GET,  P "/events",                    h_events_list,      ACCESS_USER,   ROUTE_DB },
+	{ HTTP_GET,  P "/events/authorize",          h_events_authorize, ACCESS_USER,   ROUTE_DB },
 	{ HTTP_POST, P "/shkeeper/test",             h_shk_test,         ACCESS_PUBLIC, ROUTE_DEV },
 	{ HTTP_GET,  P "/shkeeper/callback-test",    h_shk_callback_test, ACCESS_PUBLIC, ROUTE_DEV },
 	{ HTTP_POST, P "/shkeeper/callback-test",    h_shk_callback_test, ACCESS_PUBLIC, ROUTE_DEV },

@@ -47,13 +47,19 @@ static const char *const known_keys[] = {
 	"jobs_lock_database_url", "jobs_watch_seconds", "watch_window_blocks", "jobs_reverify_seconds", "jobs_backfill_seconds",
 	"jobs_retention_seconds", "jobs_batch", "retention_inbox_days", "retention_events_days",
 	"internal_token_file", "hot_wallet_key_file", "hot_wallet_address", "dev_fault_file",
+	"jobs_relay_seconds", "jobs_deliver_seconds", "stream_publisher", "stream_buffer_messages",
+	"stream_buffer_seconds", "subscriber_timeout_ms", "subscriber_connect_timeout_ms",
+	"subscriber_retry_base_seconds", "subscriber_retry_max_seconds", "subscriber_give_up_seconds",
 };
 
 /* Per-network and per-token keys: <prefix><network>[.<SYMBOL>]. */
 static const char *const keyed_prefixes[] = {
-	"token.", "token_decimals.", "rpc.", "chain_id.", "confirmations.",
+	"token.", "token_decimals.", "rpc.", "chain_id.", "confirmations.", "subscriber.",
 	"fee_model.", "max_gas_price_gwei.", "priority_fee_gwei.",
 };
+
+/* subscriber.<name>.<field>: what each subscriber is configured with. */
+static const char *const subscriber_fields[] = { "url", "events", "secret_file" };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -155,6 +161,43 @@ static int read_file_lines(const char *path, struct kv *kv, char *err, size_t er
 }
 
 /*
+ * PAYMENTS_SUBSCRIBER_<NAME>_URL, _EVENTS and _SECRET_FILE are
+ * subscriber.<name>.url, .events and .secret_file: the field is known by
+ * its suffix, so a name may hold underscores.
+ */
+static int apply_env_subscribers(struct kv *kv, char *err, size_t errlen)
+{
+	static const char prefix[] = "PAYMENTS_SUBSCRIBER_";
+	static const char *const suffixes[] = { "_URL", "_EVENTS", "_SECRET_FILE" };
+	char key[64];
+
+	for (char **ep = environ; *ep; ep++) {
+		const char *s = *ep, *eq = strchr(s, '=');
+
+		if (eq == NULL || strncmp(s, prefix, sizeof(prefix) - 1) != 0)
+			continue;
+		s += sizeof(prefix) - 1;
+		for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+			size_t sl = strlen(suffixes[i]), nl;
+
+			if ((size_t)(eq - s) <= sl || strncmp(eq - sl, suffixes[i], sl) != 0)
+				continue;
+			nl = (size_t)(eq - s) - sl;
+			if (nl >= 25)
+				return fail(err, errlen, "%.*s: subscriber name too long", (int)(eq - *ep), *ep);
+			size_t k = (size_t)snprintf(key, sizeof(key), "subscriber.");
+			for (size_t c = 0; c < nl; c++)
+				key[k++] = (char)tolower((unsigned char)s[c]);
+			snprintf(key + k, sizeof(key) - k, ".%s", subscriber_fields[i]);
+			if (kv_set(kv, key, eq + 1, err, errlen) != 0)
+				return -1;
+			break;
+		}
+	}
+	return 0;
+}
+
+/*
  * Fixed keys map 1:1 (PAYMENTS_WORKERS is workers). Keyed ones take the
  * network in lower case and the symbol as written: PAYMENTS_TOKEN_BSC_USDT is
  * token.bsc.USDT, PAYMENTS_RPC_BSC is rpc.bsc.
@@ -208,7 +251,7 @@ static int apply_env(struct kv *kv, char *err, size_t errlen)
 		if (kv_set(kv, key, eq + 1, err, errlen) != 0)
 			return -1;
 	}
-	return 0;
+	return apply_env_subscribers(kv, err, errlen);
 }
 
 static const char *get(struct kv *kv, const char *key, const char *fallback)
@@ -613,6 +656,163 @@ static int build_upstreams(struct kv *kv, struct config *cfg, char *err, size_t 
 	return build_hot_wallet(kv, cfg, err, errlen);
 }
 
+/* Plain HTTP is for this host (or any host in dev mode): what goes over it is signed, not secret-proof. */
+static bool url_allowed(const char *u, bool dev_mode)
+{
+	static const char *const local[] = { "http://127.0.0.1", "http://localhost", "http://[::1]" };
+
+	if (strncmp(u, "https://", 8) == 0 && u[8] != '\0')
+		return true;
+	if (strncmp(u, "http://", 7) != 0 || u[7] == '\0')
+		return false;
+	if (dev_mode)
+		return true;
+	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++) {
+		size_t n = strlen(local[i]);
+		if (strncmp(u, local[i], n) == 0 && (u[n] == '\0' || u[n] == ':' || u[n] == '/'))
+			return true;
+	}
+	return false;
+}
+
+static bool valid_subscriber_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 24 || !islower((unsigned char)name[0]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!islower((unsigned char)name[i]) && !isdigit((unsigned char)name[i]) && name[i] != '_')
+			return false;
+	return true;
+}
+
+static bool valid_event_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 63 || !islower((unsigned char)name[0]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!islower((unsigned char)name[i]) && name[i] != '-')
+			return false;
+	return true;
+}
+
+static int parse_subscriber_events(struct subscriber_conf *sub, const char *v, char *err, size_t errlen)
+{
+	char copy[1024], *save = NULL;
+
+	snprintf(copy, sizeof(copy), "%s", v);
+	if (strcmp(trim(copy), "*") == 0) {
+		sub->all_events = true;
+		return 0;
+	}
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		tok = trim(tok);
+		if (!valid_event_name(tok) || sub->n_events == CONFIG_MAX_SUBSCRIBER_EVENTS)
+			return fail(err, errlen, "setting subscriber.%s.events: expected * or up to %d event names "
+			            "(payment-update, …), comma-separated", sub->name, CONFIG_MAX_SUBSCRIBER_EVENTS);
+		snprintf(sub->events[sub->n_events++], sizeof(sub->events[0]), "%s", tok);
+	}
+	if (sub->n_events == 0)
+		return fail(err, errlen, "setting subscriber.%s.events: empty", sub->name);
+	return 0;
+}
+
+/* subscriber.<name>.url, .events and .secret_file, all three for each name used. */
+static int parse_subscribers(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+{
+	struct subscribers_conf *subs = &cfg->subscribers;
+
+	for (size_t i = 0; i < kv->n; i++) {
+		const char *key = kv->e[i].key, *dot;
+		char name[25], k[64];
+		struct subscriber_conf *sub;
+		const char *v;
+		bool known = false;
+
+		if (strncmp(key, "subscriber.", 11) != 0)
+			continue;
+		dot = strchr(key + 11, '.');
+		for (size_t f = 0; dot && f < sizeof(subscriber_fields) / sizeof(subscriber_fields[0]); f++)
+			known |= strcmp(dot + 1, subscriber_fields[f]) == 0;
+		if (!known || (size_t)(dot - key - 11) >= sizeof(name))
+			return fail(err, errlen, "setting %s: expected subscriber.<name>.url, .events or .secret_file", key);
+		snprintf(name, sizeof(name), "%.*s", (int)(dot - key - 11), key + 11);
+		if (!valid_subscriber_name(name))
+			return fail(err, errlen, "setting %s: a subscriber's name is 1 to 24 of a-z, 0-9 and _, "
+			            "starting with a letter", key);
+		for (size_t j = 0; j < subs->n; j++)
+			if (strcmp(subs->list[j].name, name) == 0)
+				goto next;
+		if (subs->n == CONFIG_MAX_SUBSCRIBERS)
+			return fail(err, errlen, "setting %s: at most %d subscribers", key, CONFIG_MAX_SUBSCRIBERS);
+		sub = &subs->list[subs->n++];
+		snprintf(sub->name, sizeof(sub->name), "%s", name);
+		snprintf(k, sizeof(k), "subscriber.%s.url", name);
+		if ((v = get(kv, k, NULL)) == NULL || !url_allowed(v, cfg->dev_mode) || strlen(v) >= sizeof(sub->url))
+			return fail(err, errlen, "setting %s: expected an https:// URL (http:// only to this host)", k);
+		snprintf(sub->url, sizeof(sub->url), "%s", v);
+		snprintf(k, sizeof(k), "subscriber.%s.events", name);
+		if ((v = get(kv, k, NULL)) == NULL)
+			return fail(err, errlen, "setting %s is required: * or the event names to send", k);
+		if (parse_subscriber_events(sub, v, err, errlen))
+			return -1;
+		snprintf(k, sizeof(k), "subscriber.%s.secret_file", name);
+		if ((v = get(kv, k, NULL)) == NULL)
+			return fail(err, errlen, "setting %s is required: the key its webhooks are signed with", k);
+		if (read_secret(k, v, 32, &sub->secret, &sub->secret_len, err, errlen))
+			return -1;
+next:;
+	}
+	return 0;
+}
+
+/* Live streams and subscribers: where the relay publishes and how webhooks are retried. */
+static int build_events(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+{
+	const struct {
+		const char *key;
+		long dflt, min, max;
+		int *dst;
+	} ints[] = {
+		{ "stream_buffer_messages", 200, 1, 100000, &cfg->stream.buffer_messages },
+		{ "stream_buffer_seconds", 3600, 60, 86400 * 7, &cfg->stream.buffer_seconds },
+		{ "subscriber_timeout_ms", 10000, 100, 120000, &cfg->subscribers.timeout_ms },
+		{ "subscriber_connect_timeout_ms", 3000, 100, 60000, &cfg->subscribers.connect_timeout_ms },
+		{ "subscriber_retry_base_seconds", 10, 1, 3600, &cfg->subscribers.retry_base_seconds },
+		{ "subscriber_retry_max_seconds", 3600, 1, 86400, &cfg->subscribers.retry_max_seconds },
+		{ "subscriber_give_up_seconds", 86400, 1, 86400 * 30, &cfg->subscribers.give_up_seconds },
+	};
+	const char *v = get(kv, "stream_publisher", "unix:/run/fcgi-payments/stream.sock");
+	long n;
+
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		if (get_long(kv, ints[i].key, ints[i].dflt, ints[i].min, ints[i].max, &n, err, errlen))
+			return -1;
+		*ints[i].dst = (int)n;
+	}
+	if (cfg->subscribers.retry_max_seconds < cfg->subscribers.retry_base_seconds)
+		return fail(err, errlen, "setting subscriber_retry_max_seconds: below subscriber_retry_base_seconds");
+	if (strcmp(v, "none") == 0)
+		;
+	else if (strncmp(v, "unix:/", 6) == 0) {
+		if (strlen(v + 5) >= sizeof(cfg->stream.publisher_socket))
+			return fail(err, errlen, "setting stream_publisher: socket path longer than 107 bytes");
+		snprintf(cfg->stream.publisher_socket, sizeof(cfg->stream.publisher_socket), "%s", v + 5);
+	} else if (url_allowed(v, false) && strncmp(v, "http://", 7) == 0 &&
+	           strlen(v) < sizeof(cfg->stream.publisher_url)) {
+		snprintf(cfg->stream.publisher_url, sizeof(cfg->stream.publisher_url), "%s", v);
+		size_t len = strlen(cfg->stream.publisher_url);
+		if (cfg->stream.publisher_url[len - 1] == '/')
+			cfg->stream.publisher_url[len - 1] = '\0';
+	} else {
+		return fail(err, errlen, "setting stream_publisher: expected unix:/path, http:// on this host, or none");
+	}
+	return parse_subscribers(kv, cfg, err, errlen);
+}
+
 /* The jobs process; the request path reads none of it. */
 static int build_jobs(struct kv *kv, struct config *cfg, char *err, size_t errlen)
 {
@@ -626,6 +826,8 @@ static int build_jobs(struct kv *kv, struct config *cfg, char *err, size_t errle
 		{ "jobs_reverify_seconds", 60, 0, 86400, offsetof(struct jobs_conf, reverify_seconds) },
 		{ "jobs_backfill_seconds", 600, 0, 86400, offsetof(struct jobs_conf, backfill_seconds) },
 		{ "jobs_retention_seconds", 3600, 0, 86400, offsetof(struct jobs_conf, retention_seconds) },
+		{ "jobs_relay_seconds", 5, 0, 3600, offsetof(struct jobs_conf, relay_seconds) },
+		{ "jobs_deliver_seconds", 1, 0, 3600, offsetof(struct jobs_conf, deliver_seconds) },
 		{ "jobs_batch", 50, 1, 1000, offsetof(struct jobs_conf, batch) },
 		{ "retention_inbox_days", 30, 1, 3650, offsetof(struct jobs_conf, retention_inbox_days) },
 		{ "retention_events_days", 30, 1, 3650, offsetof(struct jobs_conf, retention_events_days) },
@@ -727,7 +929,8 @@ static int build(struct kv *kv, struct config *cfg, char *err, size_t errlen)
 	    parse_networks(kv, cfg, err, errlen) ||
 	    parse_tokens(kv, cfg, err, errlen))
 		return -1;
-	return build_upstreams(kv, cfg, err, errlen) || build_jobs(kv, cfg, err, errlen) ? -1 : 0;
+	return build_upstreams(kv, cfg, err, errlen) || build_jobs(kv, cfg, err, errlen) ||
+	       build_events(kv, cfg, err, errlen) ? -1 : 0;
 }
 
 int config_load(const char *path, struct config *out, char *err, size_t errlen)
@@ -755,6 +958,18 @@ void config_free(struct config *cfg)
 	wipe(&cfg->shkeeper_api_key, &cfg->shkeeper_api_key_len);
 	wipe(&cfg->shkeeper_webhook_secret, &cfg->shkeeper_webhook_secret_len);
 	wipe(&cfg->internal_token, &cfg->internal_token_len);
+	for (size_t i = 0; i < cfg->subscribers.n; i++)
+		wipe(&cfg->subscribers.list[i].secret, &cfg->subscribers.list[i].secret_len);
+}
+
+bool config_subscriber_wants(const struct subscriber_conf *sub, const char *event)
+{
+	if (sub->all_events)
+		return true;
+	for (size_t i = 0; i < sub->n_events; i++)
+		if (strcmp(sub->events[i], event) == 0)
+			return true;
+	return false;
 }
 
 const struct currency_conf *config_currency(const struct config *cfg, const char *code)

@@ -28,9 +28,46 @@ struct jobs_conf {
 	int reverify_seconds;
 	int backfill_seconds;
 	int retention_seconds;
+	int relay_seconds;              /* the relay's poll when no NOTIFY wakes it */
+	int deliver_seconds;            /* how often a subscriber's queue is looked at */
 	int batch;                      /* items a job takes per run */
 	int retention_inbox_days;       /* inbox rows that changed nothing */
 	int retention_events_days;      /* outbox events, once announced */
+};
+
+/* Live streams: where the relay publishes (nginx's pub/sub), and the
+ * buffer nginx keeps per room, which must match the site file's nchan
+ * settings: a resumed subscription is served from that buffer only while
+ * it still holds everything the client missed. */
+struct stream_conf {
+	char publisher_socket[108];     /* unix socket of the publisher; "" when publishing is off */
+	char publisher_url[256];        /* http://host[:port] when not a socket */
+	int buffer_messages;
+	int buffer_seconds;
+};
+
+/* A service of the marketplace that gets events as signed webhooks. */
+#define CONFIG_MAX_SUBSCRIBERS 8
+#define CONFIG_MAX_SUBSCRIBER_EVENTS 24
+
+struct subscriber_conf {
+	char name[25];                  /* [a-z][a-z0-9_]{0,23} */
+	char url[256];
+	bool all_events;
+	char events[CONFIG_MAX_SUBSCRIBER_EVENTS][64];
+	size_t n_events;
+	char *secret;                   /* owned; wiped by config_free() */
+	size_t secret_len;
+};
+
+struct subscribers_conf {
+	struct subscriber_conf list[CONFIG_MAX_SUBSCRIBERS];
+	size_t n;
+	int timeout_ms;
+	int connect_timeout_ms;
+	int retry_base_seconds;         /* first retry; each next one waits twice as long… */
+	int retry_max_seconds;          /* …up to this */
+	int give_up_seconds;            /* after this long a delivery is marked failed */
 };
 
 enum listen_kind { LISTEN_UNIX, LISTEN_TCP, LISTEN_SYSTEMD };
@@ -127,6 +164,8 @@ struct config {
 
 	/* Dev mode only: a file naming a fault point to trip once (base/devfault.h). */
 	char dev_fault_file[256];
+	struct stream_conf stream;
+	struct subscribers_conf subscribers;
 };
 
 /* Returns 0, or -1 with a message for a person in err. */
@@ -138,6 +177,8 @@ const struct currency_conf *config_currency(const struct config *cfg, const char
 const struct token_conf *config_token(const struct config *cfg, const char *network,
                                       const char *symbol);
 bool config_has_network(const struct config *cfg, const char *network);
+/* Does the subscriber take events named `event`? */
+bool config_subscriber_wants(const struct subscriber_conf *sub, const char *event);
 const struct network_conf *config_network(const struct config *cfg, const char *network);
 
 #endif

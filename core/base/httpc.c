@@ -78,6 +78,8 @@ enum httpc_err httpc_do(const struct httpc_request *rq, struct httpc_response *o
 		curl_easy_setopt(handle, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(handle, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
+	if (rq->unix_socket)
+		curl_easy_setopt(handle, CURLOPT_UNIX_SOCKET_PATH, rq->unix_socket);
 	if (rq->userpwd) {
 		curl_easy_setopt(handle, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
 		curl_easy_setopt(handle, CURLOPT_USERPWD, rq->userpwd);

@@ -30,6 +30,7 @@ struct httpc_request {
 	size_t max_response;            /* 0: 1 MiB */
 	const char *userpwd;            /* "user:password" for HTTP Basic, or NULL */
 	bool insecure;                  /* skip certificate checks: dev-mode calls to ourselves only */
+	const char *unix_socket;        /* connect to this socket instead of the URL's host, or NULL */
 };
 
 struct httpc_response {

@@ -1,30 +1,55 @@
+/* The supervisor: the process the operator starts. It forks one process
+ * per job (runner.c), starts again one that died, and on SIGTERM passes the
+ * signal on and waits for each to finish the item in hand. */
 #include "jobs/jobs.h"
 
 #include <errno.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/log.h"
+#include "jobs/runner.h"
 
-struct job {
+struct job_def {
 	const char *name;
-	int lock_id;                /* stable across versions: two versions never share a job */
+	int lock_id;                /* for a per-subscriber job, the first of CONFIG_MAX_SUBSCRIBERS ids */
 	job_fn *run;
+	job_wait_fn *wait;
 	size_t interval;            /* offset of its interval in struct jobs_conf */
+	unsigned flags;
+	bool per_subscriber;
 };
 
-static const struct job jobs[] = {
-	{ "reverify", 1, jobs_reverify, offsetof(struct jobs_conf, reverify_seconds) },
-	{ "backfill", 2, jobs_backfill, offsetof(struct jobs_conf, backfill_seconds) },
-	{ "retention", 3, jobs_retention, offsetof(struct jobs_conf, retention_seconds) },
-	{ "watch", 4, jobs_watch, offsetof(struct jobs_conf, watch_seconds) },
+/* Lock ids are stable across versions: two versions never share a job. */
+static const struct job_def defs[] = {
+	{ "reverify", 1, jobs_reverify, NULL, offsetof(struct jobs_conf, reverify_seconds), 0, false },
+	{ "backfill", 2, jobs_backfill, NULL, offsetof(struct jobs_conf, backfill_seconds), 0, false },
+	{ "retention", 3, jobs_retention, NULL, offsetof(struct jobs_conf, retention_seconds), 0, false },
+	{ "relay", 4, jobs_relay, jobs_relay_wait, offsetof(struct jobs_conf, relay_seconds), JOB_QUIET, false },
+	{ "watch", 5, jobs_watch, NULL, offsetof(struct jobs_conf, watch_seconds), 0, false },
+	/* deliver_<name>: subscriber i (in configuration order) has lock 16 + i. */
+	{ "deliver", 16, jobs_deliver, NULL, offsetof(struct jobs_conf, deliver_seconds), JOB_QUIET, true },
 };
 
-#define N_JOBS (sizeof(jobs) / sizeof(jobs[0]))
+#define N_DEFS (sizeof(defs) / sizeof(defs[0]))
+#define MAX_JOBS (N_DEFS + CONFIG_MAX_SUBSCRIBERS)
+/* A job that dies this soon after it started is started again more slowly, up to RESTART_MAX. */
+#define YOUNG_SECONDS 10
+#define RESTART_MAX 30
+
+struct slot {
+	struct job job;
+	pid_t pid;                  /* 0: not running */
+	time_t started;
+	time_t restart_at;
+	int delay;                  /* seconds before the next restart of a job that keeps dying */
+};
 
 static volatile sig_atomic_t stopping;
 
@@ -34,84 +59,104 @@ static void on_stop(int sig)
 	stopping = 1;
 }
 
-bool jobs_continue(struct job_ctx *ctx)
+static int interval_of(const struct config *cfg, const struct job_def *def)
 {
-	return !stopping && leader_alive(ctx->leader);
+	return *(const int *)((const char *)&cfg->jobs + def->interval);
 }
 
-static int interval_of(const struct config *cfg, const struct job *job)
+/* The jobs this configuration runs: every one with an interval, a deliver job per subscriber. */
+static size_t plan(const struct config *cfg, struct slot *slots)
 {
-	return *(const int *)((const char *)&cfg->jobs + job->interval);
+	size_t n = 0;
+
+	for (size_t d = 0; d < N_DEFS; d++) {
+		size_t copies = defs[d].per_subscriber ? cfg->subscribers.n : 1;
+		int every = interval_of(cfg, &defs[d]);
+
+		for (size_t i = 0; i < copies && every > 0; i++) {
+			struct job *j = &slots[n].job;
+
+			memset(&slots[n], 0, sizeof(slots[n]));
+			if (defs[d].per_subscriber)
+				snprintf(j->name, sizeof(j->name), "%s_%s", defs[d].name, cfg->subscribers.list[i].name);
+			else
+				snprintf(j->name, sizeof(j->name), "%s", defs[d].name);
+			j->lock_id = defs[d].lock_id + (int)i;
+			j->run = defs[d].run;
+			j->wait = defs[d].wait;
+			j->interval = every;
+			j->arg = (int)i;
+			j->flags = defs[d].flags;
+			slots[n].delay = 1;
+			n++;
+		}
+	}
+	return n;
 }
 
-static long ms_since(const struct timespec *t0)
+static void spawn(const struct config *cfg, struct slot *s, pid_t self)
 {
-	struct timespec t1;
+	sigset_t stop, old;
+	pid_t pid;
 
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+	/* A SIGTERM between fork and the child's own handlers must wait for those, not be lost. */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigprocmask(SIG_BLOCK, &stop, &old);
+	pid = fork();
+	if (pid == 0) {
+		runner_signals();
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		exit(runner_main(cfg, &s->job, self));
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		log_error("jobs: fork for %s failed: %s", s->job.name, strerror(errno));
+		s->restart_at = time(NULL) + s->delay;
+		return;
+	}
+	s->pid = pid;
+	s->started = time(NULL);
+	log_info("jobs: %s runs in pid %d", s->job.name, (int)pid);
 }
 
-/* What the admin view shows; a failure to record is logged and changes nothing else. */
-static void record(struct db *db, const struct job *job, time_t started, int rc,
-                   const struct job_result *res, int interval)
+static void reap(struct slot *slots, size_t n)
 {
-	char host[64] = "", pid[16], start[24], seen[24], changed[24], errors[24], backlog[24], next[16];
-	const char *p[10] = { job->name, host, pid, start, seen, changed, errors,
-		              rc == 0 ? "ok" : "failed", backlog, next };
+	pid_t pid;
+	int status;
 
-	gethostname(host, sizeof(host) - 1);
-	snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	snprintf(start, sizeof(start), "%lld", (long long)started);
-	snprintf(seen, sizeof(seen), "%ld", res->seen);
-	snprintf(changed, sizeof(changed), "%ld", res->changed);
-	snprintf(errors, sizeof(errors), "%ld", res->errors);
-	snprintf(backlog, sizeof(backlog), "%ld", res->backlog);
-	snprintf(next, sizeof(next), "%d", interval);
-	db_exec(db, NULL,
-	        "INSERT INTO job_runs (job, leader_host, leader_pid, last_started_at, last_finished_at,"
-	        " last_seen, last_changed, last_errors, last_result, backlog, next_run_at)"
-	        " VALUES ($1, $2, $3::integer, to_timestamp($4::bigint), now(), $5::bigint, $6::bigint,"
-	        " $7::bigint, $8, $9::bigint, now() + make_interval(secs => $10::integer))"
-	        " ON CONFLICT (job) DO UPDATE SET leader_host = EXCLUDED.leader_host,"
-	        " leader_pid = EXCLUDED.leader_pid, last_started_at = EXCLUDED.last_started_at,"
-	        " last_finished_at = EXCLUDED.last_finished_at, last_seen = EXCLUDED.last_seen,"
-	        " last_changed = EXCLUDED.last_changed, last_errors = EXCLUDED.last_errors,"
-	        " last_result = EXCLUDED.last_result, backlog = EXCLUDED.backlog,"
-	        " next_run_at = EXCLUDED.next_run_at",
-	        10, p);
-}
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (size_t i = 0; i < n; i++) {
+			struct slot *s = &slots[i];
+			time_t now = time(NULL);
 
-static void run_one(const struct config *cfg, struct db *db, struct leader *leader,
-                    const struct job *job, unsigned long run_no)
-{
-	struct job_ctx ctx = { .cfg = cfg, .db = db, .leader = leader, .actor = "jobs" };
-	struct job_result res = { 0 };
-	struct timespec t0;
-	time_t started = time(NULL);
-	int rc;
-
-	snprintf(ctx.tag, sizeof(ctx.tag), "job-%s-%lu", job->name, run_no);
-	log_set_request_id(ctx.tag);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rc = job->run(&ctx, &res);
-	/* A job that returned mid-transaction must not leave it to the next. */
-	if (db->in_tx || db->tx_lost)
-		db_rollback(db);
-	log_info("job=%s result=%s seen=%ld changed=%ld errors=%ld backlog=%ld duration_ms=%ld",
-	         job->name, rc == 0 ? "ok" : "failed", res.seen, res.changed, res.errors, res.backlog,
-	         ms_since(&t0));
-	record(db, job, started, rc, &res, interval_of(cfg, job));
-	log_set_request_id(NULL);
+			if (s->pid != pid)
+				continue;
+			s->pid = 0;
+			if (stopping)
+				break;
+			/* Only SIGTERM ends a job on purpose, and that goes through the supervisor. */
+			if (WIFSIGNALED(status))
+				log_error("jobs: %s (pid %d) was killed by signal %d", s->job.name, (int)pid, WTERMSIG(status));
+			else
+				log_error("jobs: %s (pid %d) exited with status %d", s->job.name, (int)pid, WEXITSTATUS(status));
+			if (now - s->started >= YOUNG_SECONDS)
+				s->delay = 1;
+			else if ((s->delay *= 2) > RESTART_MAX)
+				s->delay = RESTART_MAX;
+			s->restart_at = now + s->delay;
+			break;
+		}
+	}
 }
 
 int jobs_main(const struct config *cfg)
 {
 	struct sigaction sa;
-	struct db db;
-	struct leader leader;
-	time_t due[N_JOBS] = { 0 };
-	unsigned long run_no = 0;
+	struct slot slots[MAX_JOBS];
+	size_t n = plan(cfg, slots);
+	pid_t self = getpid();
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;        /* no SA_RESTART: a sleep ends at once */
@@ -120,29 +165,25 @@ int jobs_main(const struct config *cfg)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	db_init(&db, cfg->database_url, cfg->db_connect_timeout, cfg->db_prepare);
-	leader_init(&leader, cfg->jobs.lock_database_url, cfg->db_connect_timeout);
-	log_info("jobs: started (pid %d)", (int)getpid());
+	log_info("jobs: started (pid %d)", (int)self);
 	while (!stopping) {
 		time_t now = time(NULL);
 
-		for (size_t i = 0; i < N_JOBS && !stopping; i++) {
-			int every = interval_of(cfg, &jobs[i]);
-
-			if (every == 0 || now < due[i])
-				continue;
-			due[i] = now + every;
-			/* Another copy leads this job, or PostgreSQL is away: try again next interval. */
-			if (leader_acquire(&leader, jobs[i].lock_id) != 1)
-				continue;
-			run_one(cfg, &db, &leader, &jobs[i], ++run_no);
-		}
+		for (size_t i = 0; i < n && !stopping; i++)
+			if (slots[i].pid == 0 && now >= slots[i].restart_at)
+				spawn(cfg, &slots[i], self);
 		struct timespec nap = { 1, 0 };
 		while (nanosleep(&nap, &nap) != 0 && errno == EINTR && !stopping)
 			;
+		reap(slots, n);
 	}
+	for (size_t i = 0; i < n; i++)
+		if (slots[i].pid > 0)
+			kill(slots[i].pid, SIGTERM);
+	for (size_t i = 0; i < n; i++)
+		if (slots[i].pid > 0)
+			while (waitpid(slots[i].pid, NULL, 0) < 0 && errno == EINTR)
+				;
 	log_info("jobs: stopping on signal; every item in hand is finished");
-	leader_close(&leader);
-	db_close(&db);
 	return 0;
 }

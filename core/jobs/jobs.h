@@ -1,7 +1,10 @@
 /* jobs: the work beside the request path, as one process (`fcgi-payments
- * jobs`) on the same core code. Each job runs on its own interval, only in
- * the copy holding its leader lock (leader.h), on batches it takes from the
- * database; every state change goes through the coordinator like any
+ * jobs`) on the same core code. Each job runs in a process of its own,
+ * forked and watched by the one the operator started, so a job that waits
+ * on a chain node or a subscriber never delays another (the relay, that
+ * browsers wait on, least of all). A job runs on its own interval, only in
+ * the copy holding its leader lock (leader.h), on batches it takes from
+ * the database; every state change goes through the coordinator like any
  * request's. A run ends with one log line (job, items seen and changed,
  * errors, duration) and a row in job_runs for the admin view. SIGTERM lets
  * the item in hand finish, then the process exits.
@@ -23,6 +26,7 @@ struct job_ctx {
 	struct leader *leader;
 	const char *actor;          /* audit source of what the job changes: "jobs" */
 	char tag[48];               /* stands for a request id in the log: "job-<name>-<run>" */
+	int arg;                    /* which one, for a job run once per subscriber */
 };
 
 struct job_result {
@@ -34,14 +38,23 @@ struct job_result {
 
 /* A job's run. Returns 0, or -1 when the run failed as a whole (logged). */
 typedef int job_fn(struct job_ctx *ctx, struct job_result *res);
+/*
+ * Between two runs of a job this copy leads: returns when `seconds` have
+ * passed, sooner when work for the job arrived or SIGTERM came. Jobs
+ * without one sleep out their interval.
+ */
+typedef void job_wait_fn(struct job_ctx *ctx, int seconds);
 
 /* Between items: false once SIGTERM came or this copy lost its leader lock. */
 bool jobs_continue(struct job_ctx *ctx);
+/* True once SIGTERM (or SIGINT) came: for waits that must end early. */
+bool jobs_stopping(void);
 
 /* The jobs process; returns the exit status. */
 int jobs_main(const struct config *cfg);
 
-/* The jobs: watch.c, chainpay.c (reverify, backfill), retention.c. */
-job_fn jobs_watch, jobs_reverify, jobs_backfill, jobs_retention;
+/* The jobs: watch.c, chainpay.c (reverify, backfill), retention.c, relay.c, deliver.c. */
+job_fn jobs_watch, jobs_reverify, jobs_backfill, jobs_retention, jobs_relay, jobs_deliver;
+job_wait_fn jobs_relay_wait;
 
 #endif

@@ -1,8 +1,9 @@
 /* Pruning what no one needs any more, in bounded batches so no run holds
  * long locks: inbox deliveries that changed nothing (refused signatures,
  * repeats, deliveries ignored as irrelevant) and outbox events, after their
- * configured ages. A delivery that moved money, or that someone must still
- * look at, is never pruned. */
+ * configured ages, once relayed and sent to every subscriber (their
+ * deliveries go with them). A delivery that moved money, or that someone
+ * must still look at, is never pruned. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -48,6 +49,9 @@ int jobs_retention(struct job_ctx *ctx, struct job_result *res)
 	if (prune(ctx, res,
 	          "DELETE FROM events e WHERE e.id IN (SELECT v.id FROM events v"
 	          " WHERE v.created_at < now() - make_interval(days => $1::integer)"
+	          /* Never one the relay has not carried yet, nor one a subscriber still waits for. */
+	          " AND v.relayed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM event_deliveries d"
+	          "  WHERE d.event_id = v.id AND d.state = 'pending')"
 	          " ORDER BY v.id LIMIT $2::integer FOR UPDATE SKIP LOCKED)",
 	          ctx->cfg->jobs.retention_events_days) != 0)
 		rc = -1;

@@ -12,6 +12,42 @@
 
 #define MAX_ATTEMPTS 3
 
+/*
+ * Admins follow every audited move live: the payment-status event is made
+ * from the audit row `t` the same statement inserts, so neither exists
+ * without the other.
+ */
+#define PAYMENT_STATUS_EVENT \
+	"INSERT INTO events (event, room, payload, payment_id)" \
+	" SELECT 'payment-status', 'admin', jsonb_build_object('paymentId', t.payment_id," \
+	"  'status', t.to_status, 'escrowState', t.to_escrow_state, 'previousStatus', t.from_status," \
+	"  'previousEscrowState', t.from_escrow_state, 'source', t.source, 'reason', t.reason), t.payment_id" \
+	" FROM t"
+
+/*
+ * A wallet-direct pay-in confirmed on the chain: the buyer's checkout and
+ * the request's room hear payment-completed, as the seeds' wallet flow
+ * emits it after its cascade.
+ */
+static enum db_status wallet_direct_completed(struct db *db, const PGresult *row)
+{
+	if (strcmp(PQgetvalue(row, 0, PCOL_PROVIDER), "decentralized") != 0 ||
+	    strcmp(PQgetvalue(row, 0, PCOL_DIRECTION), "in") != 0)
+		return DB_OK;
+	const char *p[7] = { PQgetvalue(row, 0, PCOL_ID), PQgetvalue(row, 0, PCOL_BUYER),
+		             PQgetvalue(row, 0, PCOL_REQUEST),
+		             PQgetisnull(row, 0, PCOL_TX) ? NULL : PQgetvalue(row, 0, PCOL_TX),
+		             PQgetisnull(row, 0, PCOL_NETWORK) ? NULL : PQgetvalue(row, 0, PCOL_NETWORK),
+		             PQgetisnull(row, 0, PCOL_TOKEN) ? NULL : PQgetvalue(row, 0, PCOL_TOKEN),
+		             PQgetvalue(row, 0, PCOL_ESCROW) };
+	return db_exec(db, NULL,
+	               "INSERT INTO events (event, room, payload, payment_id)"
+	               " SELECT 'payment-completed', room, jsonb_build_object('paymentId', $1::text,"
+	               "  'purchaseRequestId', $3::text, 'transactionHash', $4::text, 'network', $5::text,"
+	               "  'token', $6::text, 'status', 'completed', 'escrowState', $7::text), $1::uuid"
+	               " FROM unnest(ARRAY['user:' || $2, 'request:' || $3]) AS room", 7, p);
+}
+
 static enum db_status lock_payment(struct db *db, const char *id, char *request_id, size_t len)
 {
 	const char *p[1] = { id };
@@ -223,9 +259,10 @@ static enum coord_result attempt(struct db *db, const char *id, const struct coo
 		const char *ap[9] = { id, from_status, to_status, from_escrow, to_escrow, c->source,
 		                      c->actor, tx_replaced ? audit : c->reason, c->request_id };
 		if ((*dbst = db_exec(db, NULL,
-		                     "INSERT INTO payment_transitions (payment_id, from_status, to_status,"
+		                     "WITH t AS (INSERT INTO payment_transitions (payment_id, from_status, to_status,"
 		                     " from_escrow_state, to_escrow_state, source, actor, reason, request_id)"
-		                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, ap)) != DB_OK)
+		                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *)"
+		                     " " PAYMENT_STATUS_EVENT, 9, ap)) != DB_OK)
 			goto out;
 	}
 	if (escrow_moves && strcmp(to_escrow, "funded") == 0 &&
@@ -240,6 +277,9 @@ static enum coord_result attempt(struct db *db, const char *id, const struct coo
 	                     "  jsonb_build_object('paymentId', $1::text, 'status', $3::text,"
 	                     "   'escrowState', $4::text, 'previousStatus', $5::text, 'source', $6::text),"
 	                     "  $1::uuid)", 6, e)) != DB_OK)
+		goto out;
+	if (status_moves && strcmp(to_status, "completed") == 0 &&
+	    (*dbst = wallet_direct_completed(db, upd)) != DB_OK)
 		goto out;
 	result = COORD_APPLIED;
 	if (d)
@@ -335,8 +375,9 @@ enum db_status coord_created(struct db *db, const PGresult *row, const char *sou
 	enum db_status st;
 
 	st = db_exec(db, NULL,
-	             "INSERT INTO payment_transitions (payment_id, to_status, to_escrow_state, source,"
-	             " actor, reason, request_id) VALUES ($1, 'pending', 'unfunded', $2, $3, $4, $5)", 5, a);
+	             "WITH t AS (INSERT INTO payment_transitions (payment_id, to_status, to_escrow_state, source,"
+	             " actor, reason, request_id) VALUES ($1, 'pending', 'unfunded', $2, $3, $4, $5) RETURNING *)"
+	             " " PAYMENT_STATUS_EVENT, 5, a);
 	if (st == DB_OK)
 		st = db_exec(db, NULL,
 		             "INSERT INTO events (event, room, payload, payment_id)"
@@ -371,14 +412,16 @@ static enum db_status record_move(struct db *db, const PGresult *upd, const char
 	const char *to_status = PQgetvalue(upd, 0, PCOL_STATUS), *to_escrow = PQgetvalue(upd, 0, PCOL_ESCROW);
 	const char *a[9] = { id, from_status, to_status, from_escrow, to_escrow, c->source, c->actor, reason,
 	                     c->request_id };
-	const char *e[8] = { id, PQgetvalue(upd, 0, PCOL_BUYER), to_status, to_escrow, from_status, c->source,
-	                     PQgetvalue(upd, 0, PCOL_DIRECTION), PQgetvalue(upd, 0, PCOL_PROVIDER) };
+	const char *e[7] = { id, PQgetvalue(upd, 0, PCOL_BUYER), to_status, to_escrow, from_status, c->source,
+	                     PQgetvalue(upd, 0, PCOL_DIRECTION) };
 	enum db_status st;
 
+	/* Admins follow it like any other audited move; the buyer's checkout follows its pay-in. */
 	st = db_exec(db, NULL,
-	             "INSERT INTO payment_transitions (payment_id, from_status, to_status,"
+	             "WITH t AS (INSERT INTO payment_transitions (payment_id, from_status, to_status,"
 	             " from_escrow_state, to_escrow_state, source, actor, reason, request_id)"
-	             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", 9, a);
+	             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *)"
+	             " " PAYMENT_STATUS_EVENT, 9, a);
 	if (st == DB_OK && strcmp(e[6], "in") == 0)
 		st = db_exec(db, NULL,
 		             "INSERT INTO events (event, room, payload, payment_id)"
@@ -386,13 +429,6 @@ static enum db_status record_move(struct db *db, const PGresult *upd, const char
 		             "  jsonb_build_object('paymentId', $1::text, 'status', $3::text,"
 		             "   'escrowState', $4::text, 'previousStatus', $5::text, 'source', $6::text),"
 		             "  $1::uuid)", 6, e);
-	if (st == DB_OK)
-		st = db_exec(db, NULL,
-		             "INSERT INTO events (event, room, payload, payment_id)"
-		             " VALUES ('payment-status', 'admin',"
-		             "  jsonb_build_object('paymentId', $1::text, 'buyerId', $2::text, 'direction', $7::text, 'provider', $8::text,"
-		             "   'status', $3::text, 'escrowState', $4::text, 'previousStatus', $5::text,"
-		             "   'source', $6::text), $1::uuid)", 8, e);
 	return st;
 }
 

@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "pay/coord.h"
+#include "pay/review.h"
 
 #define MAX_ATTEMPTS 3
 
@@ -489,13 +490,11 @@ static enum db_status announce_completed(struct db *db, const PGresult *out, boo
 /* A pay-in that cannot follow its payout (an admin moved it meanwhile): a person looks. */
 static enum db_status needs_review(struct db *db, const char *payin, const char *out_id, const char *why)
 {
-	const char *p[3] = { payin, out_id, why };
+	struct review rv = {
+		.kind = REVIEW_PAYOUT_ORPHANED, .payment_id = payin, .reason = why, .payout_id = out_id,
+	};
 
-	log_error("payment %s: %s (payout %s)", payin, why, out_id);
-	return db_exec(db, NULL,
-	               "INSERT INTO events (event, room, payload, payment_id) VALUES"
-	               " ('payment-needs-review', 'admin', jsonb_build_object('paymentId', $1::text,"
-	               "  'payoutId', $2::text, 'reason', $3::text), $1::uuid)", 3, p);
+	return review_write(db, &rv);
 }
 
 static enum payout_result settle_once(struct db *db, const char *out_id, const struct payout_settlement *s,

@@ -14,6 +14,7 @@ const char *review_kind_name(enum review_kind kind)
 	case REVIEW_TX_USED: return "transaction_pays_another_payment";
 	case REVIEW_REQUEST_MISMATCH: return "request_does_not_take_it";
 	case REVIEW_INVOICE_TAKEN: return "invoice_held_by_another_payment";
+	case REVIEW_PAYOUT_ORPHANED: return "payout_not_followed";
 	}
 	return "unknown";
 }
@@ -28,10 +29,10 @@ enum db_status review_write(struct db *db, const struct review *r)
 		return DB_FAILED;
 	}
 	snprintf(delivery, sizeof(delivery), "%lld", r->delivery_id);
-	const char *p[17] = { r->payment_id, review_kind_name(r->kind), r->reason, r->status, r->escrow,
+	const char *p[18] = { r->payment_id, review_kind_name(r->kind), r->reason, r->status, r->escrow,
 	                      r->provider, r->provider_status, r->seen_crypto, r->crypto, r->seen_fiat,
 	                      r->fiat, r->overpaid_fiat, r->tx_hash, r->delivery_id > 0 ? delivery : NULL,
-	                      r->purchase_request_id, r->invoice_id, r->other_payment_id };
+	                      r->purchase_request_id, r->invoice_id, r->other_payment_id, r->payout_id };
 	log_warn("payment %s needs review (%s): %s", r->payment_id, p[1], r->reason);
 	return db_exec(db, NULL,
 	               "WITH r AS (SELECT jsonb_strip_nulls(jsonb_build_object("
@@ -42,7 +43,7 @@ enum db_status review_write(struct db *db, const struct review *r)
 	               "                        'fiat', $10::text, 'fiatCurrency', $11::text) END,"
 	               "   'overpaidFiat', $12::text, 'transactionHash', $13::text, 'deliveryId', $14::bigint,"
 	               "   'purchaseRequestId', $15::text, 'invoiceId', $16::text,"
-	               "   'otherPaymentId', $17::text)) AS payload),"
+	               "   'otherPaymentId', $17::text, 'payoutId', $18::text)) AS payload),"
 	               " ev AS ("
 	               "  INSERT INTO events (event, room, payload, payment_id)"
 	               "  SELECT 'payment-needs-review', 'admin', r.payload, $1::uuid FROM r"
@@ -53,7 +54,7 @@ enum db_status review_write(struct db *db, const struct review *r)
 	               " INSERT INTO notifications (user_id, kind, title, body, payment_id)"
 	               " SELECT 'admin', 'payment-needs-review', 'Payment needs review',"
 	               "  'Payment ' || $1::text || ': ' || $3::text, $1::uuid FROM ev",
-	               17, p);
+	               18, p);
 }
 
 enum db_status review_override(struct db *db, const char *id, const char *reason, const char *actor,

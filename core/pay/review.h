@@ -23,6 +23,7 @@ enum review_kind {
 	REVIEW_TX_USED,             /* the transaction reported already pays another payment */
 	REVIEW_REQUEST_MISMATCH,    /* funded for a purchase request that does not take it */
 	REVIEW_INVOICE_TAKEN,       /* the provider gave an invoice another payment already holds */
+	REVIEW_PAYOUT_ORPHANED,     /* a payout settled, but its pay-in could not follow it */
 };
 
 struct review {
@@ -44,6 +45,7 @@ struct review {
 	const char *purchase_request_id;
 	const char *invoice_id;      /* the provider's invoice it is about, or NULL */
 	const char *other_payment_id;    /* a payment that already holds what this one was given, or NULL */
+	const char *payout_id;      /* the outgoing payment it is about, or NULL */
 };
 
 const char *review_kind_name(enum review_kind kind);

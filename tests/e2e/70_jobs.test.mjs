@@ -14,8 +14,8 @@ const USDT = env.CHAIN_TOKEN_USDT;
 const buyers = (env.CHAIN_BUYERS ?? '').split(',');
 const admin = token('jobs-admin', 'admin');
 const LOCK_CLASS = 0x6a6f6273;
-const JOBS = ['backfill', 'retention', 'reverify', 'watch'];
-const EACH_ONCE = [['1', '1'], ['2', '1'], ['3', '1'], ['4', '1']];
+const JOBS = ['backfill', 'relay', 'retention', 'reverify', 'watch'];
+const EACH_ONCE = [['1', '1'], ['2', '1'], ['3', '1'], ['4', '1'], ['5', '1']];
 const copies = new Set();
 
 // A copy of the jobs process with the stack's settings and every job each second.

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { api, token, uid, count, env, stack, eventually, sleep, sale } from './lib.mjs';
 
 const master = () => Number(readFileSync(env.POOL_PID_FILE, 'utf8').trim());
@@ -105,7 +106,8 @@ test('SIGHUP restarts the workers one by one while every request keeps succeedin
 
 test('with PostgreSQL down: 503 + Retry-After in the JSON envelope, the pool stays up; back to normal after', async () => {
   const pool = master();
-  const before = workers();
+  const poolLog = join(env.STACK_DIR, 'pool.log');
+  const logFrom = statSync(poolLog).size;
   const buyer = uid('b');
   const t = token(buyer, 'buyer');
   const admin = token(uid('adm'), 'admin');
@@ -134,7 +136,10 @@ test('with PostgreSQL down: 503 + Retry-After in the JSON envelope, the pool sta
 
     assert.equal(master(), pool, 'the same master');
     assert.ok(alive(pool));
-    assert.deepEqual(workers(), before, 'no worker died of the outage');
+    assert.equal(workers().length, WORKERS);
+    // Workers are recycled after max_requests as usual; none may die of the outage.
+    const since = readFileSync(poolLog, 'utf8').slice(logFrom);
+    assert.doesNotMatch(since, /worker \d+ (killed by signal|exited with status)/, 'no worker died of the outage');
   } finally {
     stack('pg-start');
   }

@@ -1,21 +1,27 @@
-/* Paths and query strings as nginx passes them: routing and percent-decoding. */
+/* Paths and query strings as nginx passes them: routing, percent-decoding,
+ * and the room a stream or its catch-up names; nginx's answer to the relay. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/routes.h"
+#include "base/room.h"
 #include "http/router.h"
+#include "jobs/stream.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-	char *text = malloc(len + 1), out[64], allow[64];
+	char *text = malloc(len + 1), out[96], allow[64], msg_id[STREAM_MSG_ID_MAX + 1];
 	struct request req = { 0 };
+	struct room room;
 	const struct route *r;
 
 	memcpy(text, data, len);
 	text[len] = '\0';
+	stream_parse_msg_id(text, len, msg_id);
+	room_parse(text, &room);
 	char *q = strchr(text, '?');
 	if (q)
 		*q++ = '\0';
@@ -25,6 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	router_find(app_routes, app_routes_len, &req, &r, allow);
 	req_query(&req, "status", out, sizeof(out));
 	req_query(&req, "limit", out, sizeof(out));
+	if (req_query(&req, "room", out, sizeof(out)) == 1)
+		room_parse(out, &room);
 	free(text);
 	return 0;
 }

@@ -34,6 +34,7 @@ BIN=${BIN:-$ROOT/${BUILD:-build}/fcgi-payments}
 DB_NAME=payments
 DB_USER=payments
 POOL_STOP_SECONDS=40
+NCHAN_MODULE=/usr/lib/nginx/modules/ngx_nchan_module.so
 
 say() { echo "stack: $*" >&2; }
 die() {
@@ -281,6 +282,7 @@ have_ipv6_loopback() {
 render_site() {
 	local site=$NGINX_DIR/site.conf leftover
 	sed -e "s|/run/fcgi-payments/fcgi.sock|$DIR/$FCGI_SOCK|g" \
+		-e "s|/run/fcgi-payments/stream.sock|$NGINX_DIR/stream.sock|g" \
 		-e "s|/etc/ssl/fcgi-payments/|$DIR/|g" \
 		-e "s|/var/log/nginx/|$NGINX_DIR/logs/|g" \
 		-e "s|listen 443 |listen 127.0.0.1:$HTTPS_PORT |" \
@@ -310,6 +312,9 @@ render_main() {
 	if is_root; then user_line="user root;"; fi
 	cat >"$NGINX_DIR/nginx.conf" <<-EOF
 		# Rendered by tests/stack/stack.sh for the local stack; not for production.
+		# Debian's own nginx.conf loads the modules in modules-enabled/; the live
+		# streams need nchan (libnginx-mod-nchan).
+		load_module $NCHAN_MODULE;
 		$user_line
 		worker_processes 2;
 		pid $NGINX_DIR/nginx.pid;
@@ -573,6 +578,10 @@ stack_run() {
 		Fake SHKeeper at http://127.0.0.1:$SHKEEPER_PORT (log: $DIR/shkeeper.log). To pay an invoice
 		(a real transfer on the local chain, checked by the service before it funds anything):
 		  curl -X POST http://127.0.0.1:$SHKEEPER_PORT/__control/pay -d '{"external_id":"<externalId>","amount_crypto":"<amount>"}'
+
+		Live events need the jobs process (its relay publishes them), in another terminal:
+		  $BIN -c $DIR/payments.conf jobs
+		  curl -kN "https://localhost:$HTTPS_PORT/api/payment/events/stream/admin?access_token=$token"
 
 		Ctrl-C stops everything.
 	EOF

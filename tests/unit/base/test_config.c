@@ -233,6 +233,110 @@ static void test_refusals_name_the_setting(void **state)
 	write_file(secret, "0123456789abcdef0123456789abcdef\n");
 }
 
+static void test_streams_and_subscribers(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256], text[2048];
+
+	assert_int_equal(load(base_conf(), &cfg, err, sizeof(err)), 0);
+	/* The site file's publisher socket and buffer, no subscriber, a day of retries. */
+	assert_string_equal(cfg.stream.publisher_socket, "/run/fcgi-payments/stream.sock");
+	assert_int_equal(cfg.stream.buffer_messages, 200);
+	assert_int_equal(cfg.stream.buffer_seconds, 3600);
+	assert_int_equal(cfg.subscribers.n, 0);
+	assert_int_equal(cfg.subscribers.retry_base_seconds, 10);
+	assert_int_equal(cfg.subscribers.give_up_seconds, 86400);
+	assert_int_equal(cfg.jobs.relay_seconds, 5);
+	config_free(&cfg);
+
+	snprintf(text, sizeof(text),
+	         "%sstream_publisher = http://127.0.0.1:8081/\n"
+	         "subscriber.orders.url = https://orders.example/hooks?x=1\n"
+	         "subscriber.orders.events = payment-update, payment-completed\n"
+	         "subscriber.orders.secret_file = %s\n",
+	         base_conf(), secret);
+	setenv("PAYMENTS_SUBSCRIBER_CHAT_SERVICE_URL", "http://localhost:9000/chat", 1);
+	setenv("PAYMENTS_SUBSCRIBER_CHAT_SERVICE_EVENTS", "*", 1);
+	setenv("PAYMENTS_SUBSCRIBER_CHAT_SERVICE_SECRET_FILE", secret, 1);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	unsetenv("PAYMENTS_SUBSCRIBER_CHAT_SERVICE_URL");
+	unsetenv("PAYMENTS_SUBSCRIBER_CHAT_SERVICE_EVENTS");
+	unsetenv("PAYMENTS_SUBSCRIBER_CHAT_SERVICE_SECRET_FILE");
+	assert_string_equal(cfg.stream.publisher_socket, "");
+	assert_string_equal(cfg.stream.publisher_url, "http://127.0.0.1:8081");
+	assert_int_equal(cfg.subscribers.n, 2);
+	const struct subscriber_conf *orders = NULL, *chat = NULL;
+	for (size_t i = 0; i < cfg.subscribers.n; i++) {
+		if (strcmp(cfg.subscribers.list[i].name, "orders") == 0)
+			orders = &cfg.subscribers.list[i];
+		if (strcmp(cfg.subscribers.list[i].name, "chat_service") == 0)
+			chat = &cfg.subscribers.list[i];
+	}
+	assert_non_null(orders);
+	assert_non_null(chat);
+	assert_int_equal(orders->secret_len, 32);
+	assert_true(config_subscriber_wants(orders, "payment-completed"));
+	assert_false(config_subscriber_wants(orders, "payment-created"));
+	assert_true(config_subscriber_wants(chat, "anything-at-all"));
+	assert_string_equal(chat->url, "http://localhost:9000/chat");
+	config_free(&cfg);
+
+	snprintf(text, sizeof(text), "%sstream_publisher = none\n", base_conf());
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.stream.publisher_socket, "");
+	assert_string_equal(cfg.stream.publisher_url, "");
+	config_free(&cfg);
+}
+
+static void test_subscriber_refusals_name_the_setting(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256], text[2048], sub[512];
+	static const struct { const char *url, *events, *named; } cases[] = {
+		/* Plain HTTP leaves the host only in dev mode. */
+		{ "http://orders.example/hook", "*", "subscriber.orders.url" },
+		{ "ftp://orders.example/", "*", "subscriber.orders.url" },
+		{ "https://orders.example/", "Payment Update", "subscriber.orders.events" },
+		{ "https://orders.example/", NULL, "subscriber.orders.events" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int n = snprintf(sub, sizeof(sub), "subscriber.orders.url = %s\nsubscriber.orders.secret_file = %s\n",
+		                 cases[i].url, secret);
+		if (cases[i].events)
+			snprintf(sub + n, sizeof(sub) - (size_t)n, "subscriber.orders.events = %s\n", cases[i].events);
+		snprintf(text, sizeof(text), "%s%s", base_conf(), sub);
+		assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+		if (strstr(err, cases[i].named) == NULL)
+			fail_msg("case %zu: \"%s\" does not name %s", i, err, cases[i].named);
+	}
+	static const struct { const char *extra, *named; } more[] = {
+		{ "subscriber.Orders.url = https://x.example/\n", "subscriber.Orders.url" },
+		{ "subscriber.orders.colour = blue\n", "subscriber.orders.colour" },
+		{ "subscriber.orders.url = https://x.example/\nsubscriber.orders.events = *\n", "subscriber.orders.secret_file" },
+		{ "stream_publisher = https://elsewhere.example\n", "stream_publisher" },
+		{ "stream_buffer_messages = 0\n", "stream_buffer_messages" },
+		{ "subscriber_retry_base_seconds = 60\nsubscriber_retry_max_seconds = 30\n", "subscriber_retry_max_seconds" },
+	};
+	for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", base_conf(), more[i].extra);
+		assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+		if (strstr(err, more[i].named) == NULL)
+			fail_msg("case %zu: \"%s\" does not name %s", i, err, more[i].named);
+	}
+	/* A subscriber's key is signed with: as long as the service's own. */
+	char shortkey[160];
+	snprintf(shortkey, sizeof(shortkey), "%s/short", dir);
+	write_file(shortkey, "too short\n");
+	snprintf(text, sizeof(text), "%ssubscriber.orders.url = https://x.example/\nsubscriber.orders.events = *\n"
+	         "subscriber.orders.secret_file = %s\n", base_conf(), shortkey);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "shorter than 32"));
+	unlink(shortkey);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -241,6 +345,8 @@ int main(void)
 		cmocka_unit_test(test_payout_fees),
 		cmocka_unit_test(test_hot_wallet_key_file),
 		cmocka_unit_test(test_refusals_name_the_setting),
+		cmocka_unit_test(test_streams_and_subscribers),
+		cmocka_unit_test(test_subscriber_refusals_name_the_setting),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
