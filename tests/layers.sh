@@ -48,5 +48,11 @@ for f in core/*/*.[ch]; do
 		esac
 	done
 done
+# Unit tests are built by folder: one left at the top would silently never run.
+for t in tests/unit/test_*.c; do
+	[ -e "$t" ] || continue
+	echo "layers: $t is not built: move it into tests/unit/<folder of what it tests>/"
+	bad=1
+done
 [ "$bad" -eq 0 ] && echo "layers: every include in core/ points down"
 exit "$bad"

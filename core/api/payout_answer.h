@@ -1,4 +1,4 @@
-/* How the payout endpoints answer (release.c, admin_payouts.c, hot_wallet.c). */
+/* payout_answer: how the payout endpoints answer (release.c, admin_payouts.c, hot_wallet.c). */
 #ifndef PAY_PAYOUT_ANSWER_H
 #define PAY_PAYOUT_ANSWER_H
 

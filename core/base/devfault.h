@@ -1,5 +1,4 @@
-/*
- * devfault: deterministic crash points for tests, in dev mode only.
+/* devfault: deterministic crash points for tests, in dev mode only.
  *
  * With mode = dev and dev_fault_file set, devfault_trip(cfg, "point") checks
  * whether that file exists and its first line names the point; if so it

@@ -1,5 +1,4 @@
-/*
- * jstr: JSON strings as C strings, and JSON text passed through verbatim.
+/* jstr: JSON strings as C strings, and JSON text passed through verbatim.
  *
  * json-c keeps a JSON string's length, so a decoded "\u0000" stays inside
  * it; read as a C string the value would silently end there ("1\u00002"

@@ -1,10 +1,4 @@
-#ifndef PAY_REVIEW_H
-#define PAY_REVIEW_H
-
-#include "base/db.h"
-
-/*
- * Money the service sees but does not act on reaches a person: a
+/* review: money the service sees but does not act on reaches a person: a
  * `payment-needs-review` event in the `admin` room and a notification for
  * the admins (user `admin`), both written inside the caller's open
  * transaction, the one that records what was decided, so neither exists
@@ -13,6 +7,10 @@
  * The same finding (payment, kind, amount seen) is written once: a provider
  * repeating its callback, or an admin replaying it, adds nothing.
  */
+#ifndef PAY_REVIEW_H
+#define PAY_REVIEW_H
+
+#include "base/db.h"
 
 /* Why a person must look; the payload's `kind`. */
 enum review_kind {
