@@ -39,6 +39,8 @@ export const fake = {
   reset: () => control('POST', '/__control/reset'),
   // SHKeeper's per-crypto settings (rate, fee_percent, llimit, recalc, …); reset restores the defaults.
   settings: (body) => control('POST', '/__control/settings', body),
+  // Moves the fake's clock `seconds` ahead of the real one (an invoice's recalc hours pass); reset: back to now.
+  clock: (seconds) => control('POST', '/__control/clock', { offsetSeconds: seconds }),
   // A deposit: recorded by the fake, then its signed callback sent (and retried until 202).
   pay: (body) => control('POST', '/__control/pay', body),
   // Exactly these bytes, once, signed unless told otherwise.
