@@ -211,6 +211,31 @@ test('fetch-tx records only a transaction of the invoice\'s token that the chain
   assert.equal(payment(d2.paymentId).txHash, '');
 });
 
+test('fetch-tx records the largest of SHKeeper\'s transfers, not the newest dust, and passes over one that pays another payment', { skip }, async () => {
+  await fake.reset();
+  const m = marketplace(1);
+  const d = await intent(m);
+  const big = await fake.pay({ external_id: d.externalId, amount_crypto: String(d.amount) });
+  assert.equal(payment(d.paymentId).status, 'completed');
+  // Later: a second, smaller deposit, then dust anyone could send to the address (SHKeeper lists it last).
+  const medium = await fake.pay({ external_id: d.externalId, amount_crypto: '0.5', callback: false });
+  const dust = await fake.pay({ external_id: d.externalId, amount_crypto: '0.000001', callback: false });
+  assert.equal((await fake.invoice(d.externalId)).txs.at(-1).txid, dust.txid);
+  const fetchTx = () => api('POST', `/api/payment/payments/${d.paymentId}/fetch-tx`, { token: m.token });
+  sql(`UPDATE payments SET tx_hash = NULL WHERE id = :'id';`, { id: d.paymentId });
+  const r = await fetchTx();
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.data.transactionHash, big.txid);
+  // The largest already pays another payment (recorded there meanwhile): the next largest is taken.
+  const other = await intent(marketplace(1));
+  sql(`UPDATE payments SET tx_hash = NULL WHERE id = :'id';`, { id: d.paymentId });
+  sql(`UPDATE payments SET tx_hash = :'h' WHERE id = :'id';`, { h: big.txid, id: other.paymentId });
+  const next = await fetchTx();
+  assert.equal(next.status, 200, next.text);
+  assert.equal(next.json.data.transactionHash, medium.txid);
+  assert.equal(payment(d.paymentId).txHash, medium.txid);
+});
+
 test('a network SHKeeper pay-ins are taken on but the chain check cannot reach is said loudly: at start-up and in /health', async () => {
   // The stack checks SHKeeper's PAIDs on the chain and has no rpc.ethereum. (Details are an admin's.)
   const h = await api('GET', '/api/payment/health', { token: token('health-admin', 'admin') });
