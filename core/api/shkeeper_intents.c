@@ -63,19 +63,23 @@ static bool is_template(const char *request)
 
 /*
  * What the buyer needs to pay: the deposit address, the crypto amount (fee
- * included) and a link that pays it (EIP-681; SHKeeper has no invoice page).
- * `recalculateAt` is when SHKeeper re-prices the invoice, null when never:
- * SHKeeper's invoices do not expire.
+ * included) and a link that pays it (EIP-681; SHKeeper has no invoice page),
+ * the link only while the payment still takes payment: a completed one (a
+ * template checkout reused) or a closed one must not be paid again with a
+ * click. `recalculateAt` is when SHKeeper re-prices the invoice, null when
+ * never: SHKeeper's invoices do not expire.
  */
 static json_object *intent_json(const struct config *cfg, const PGresult *res)
 {
 	json_object *d = json_object_new_object();
 	const char *display = PQgetisnull(res, 0, ICOL_DISPLAY) ? NULL : PQgetvalue(res, 0, ICOL_DISPLAY);
+	const char *status = PQgetvalue(res, 0, PCOL_STATUS);
 	char uri[400];
-	bool has_uri = !PQgetisnull(res, 0, PCOL_PAYMENT_URL);
+	bool payable = strcmp(status, "pending") == 0 || strcmp(status, "processing") == 0;
+	bool has_uri = payable && !PQgetisnull(res, 0, PCOL_PAYMENT_URL);
 
 	/* A pay-in recorded before links were built here: build it from the invoice. */
-	if (!has_uri && !PQgetisnull(res, 0, PCOL_RECEIVER) && !PQgetisnull(res, 0, PCOL_CRYPTO_AMOUNT) &&
+	if (payable && !has_uri && !PQgetisnull(res, 0, PCOL_RECEIVER) && !PQgetisnull(res, 0, PCOL_CRYPTO_AMOUNT) &&
 	    !PQgetisnull(res, 0, PCOL_NETWORK) &&
 	    shk_payment_uri(cfg, PQgetvalue(res, 0, PCOL_NETWORK), PQgetvalue(res, 0, PCOL_TOKEN),
 	                    PQgetvalue(res, 0, PCOL_RECEIVER), PQgetvalue(res, 0, PCOL_CRYPTO_AMOUNT), uri, sizeof(uri)) == 0)
