@@ -464,8 +464,9 @@ int shk_payment_uri(const struct config *cfg, const char *network, const char *t
 	if (units == NULL || tok == NULL || net == NULL || !valid_address(deposit) ||
 	    amount_units(crypto_amount, (unsigned)tok->decimals, units) != 0 || (dec = BN_bn2dec(units)) == NULL)
 		goto out;
-	/* The chain the wallet must be on; where none is configured, the network's main chain. */
-	chain_id = net->chain_id ? net->chain_id : strcmp(network, "bsc") == 0 ? 56 : 1;
+	/* The chain the wallet must be on: only one configured (and checked against the node at start-up). */
+	if ((chain_id = net->chain_id) <= 0)
+		goto out;
 	if ((size_t)snprintf(out, outlen, "ethereum:%s@%lld/transfer?address=%s&uint256=%s", tok->contract, chain_id,
 	                     deposit, dec) < outlen)
 		rc = 0;
@@ -512,6 +513,16 @@ void shk_warn_unverifiable(const struct config *cfg)
 	for (size_t i = 0; i < n && i < CONFIG_MAX_NETWORKS; i++) {
 		unverifiable_text(nets[i], text, sizeof(text));
 		log_error("!!! %s !!!", text);
+	}
+	if (cfg->shkeeper_url[0] == '\0')
+		return;
+	for (size_t i = 0; i < cfg->n_networks; i++) {
+		bool takes = false;
+		for (size_t t = 0; t < cfg->n_tokens && !takes; t++)
+			takes = strcmp(cfg->tokens[t].network, cfg->networks[i].name) == 0;
+		if (takes && cfg->networks[i].chain_id <= 0)
+			log_warn("SHKeeper pay-ins on %s get no payment link (paymentUrl is null): set chain_id.%s",
+			         cfg->networks[i].name, cfg->networks[i].name);
 	}
 }
 

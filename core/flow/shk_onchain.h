@@ -84,7 +84,10 @@ int shk_invoice_amount(const char *crypto_amount, unsigned decimals, char *out, 
  * The link that pays an invoice: an EIP-681 token transfer,
  * ethereum:<token>@<chainId>/transfer?address=<deposit>&uint256=<base units>,
  * which wallets open and QR codes carry (SHKeeper has no invoice page).
- * Returns 0, or -1 when the token is not configured or the amount unusable.
+ * Returns 0, or -1 when the token is not configured, the network has no
+ * chain_id.<network> (a link must not send a wallet to a chain guessed at)
+ * or the amount is unusable. A caller shows a link only while its payment
+ * still takes payment (pending or processing).
  */
 int shk_payment_uri(const struct config *cfg, const char *network, const char *token, const char *deposit,
                     const char *crypto_amount, char *out, size_t outlen);
@@ -97,7 +100,11 @@ int shk_payment_uri(const struct config *cfg, const char *network, const char *t
  */
 size_t shk_unverifiable_networks(const struct config *cfg, const char **out, size_t max);
 
-/* Says so loudly (log_error), once per such network; for start-up and reload. */
+/*
+ * Says so loudly (log_error), once per such network; for start-up and
+ * reload. Also warns of a network taking pay-ins without chain_id.<network>:
+ * its payment links are null.
+ */
 void shk_warn_unverifiable(const struct config *cfg);
 
 /*
