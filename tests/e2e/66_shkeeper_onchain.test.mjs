@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { env, stack, sql, token } from './lib.mjs';
-import { fake, marketplace, intent, payment, callback, randomTxid, WEBHOOK, Q } from './shkeeper_lib.mjs';
+import { fake, marketplace, intent, payment, callback, randomTxid, reviewsOf, WEBHOOK, Q } from './shkeeper_lib.mjs';
 import { rpc, mine, waitReceipt, transferData } from '../chain/rpc.mjs';
 
 const URL = env.ANVIL_URL;
@@ -62,6 +62,7 @@ test('a PAID the chain contradicts is stored and not acted on', { skip }, async 
   assert.equal(payment(inv1.paymentId).status, 'pending');
   assert.equal(inbox(inv1.paymentId)[0], 'rejected');
   assert.match(inbox(inv1.paymentId)[1], /does not pay the deposit address/);
+  assert.deepEqual(reviewsOf(inv1.paymentId).map((r) => [r.kind, r.providerStatus]), [['refuted', 'PAID']]);
 
   const m2 = marketplace(1);
   const inv2 = await intent(m2);
@@ -73,6 +74,9 @@ test('a PAID the chain contradicts is stored and not acted on', { skip }, async 
   const need = new Q(Q.of('9.5').div(Q.of(String(inv2.exchangeRate))).unitsUp(18), 10n ** 18n);
   assert.deepEqual(inbox(inv2.paymentId), ['rejected', 'the transfers to the deposit address total 5 USDT;'
     + ` SHKeeper's PAID needs ${need.text()} (95 % of 10 USD at ${inv2.exchangeRate})`]);
+  const [review] = reviewsOf(inv2.paymentId);
+  assert.equal(review?.kind, 'refuted', 'the 5 USDT that did arrive reach a person');
+  assert.match(review.reason, /total 5 USDT/);
 });
 
 test('a transfer not yet final, or unknown, is answered 503 so SHKeeper delivers again; the next delivery applies it', { skip }, async () => {

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   api, env, token, uid, sql, fake, marketplace, intent, payment, callback, webhookUrl, chainTransfer, noChain,
-  randomTxid, Q,
+  randomTxid, reviewsOf, Q,
 } from './shkeeper_lib.mjs';
 
 const UNIT = 10n ** 18n;
@@ -58,23 +58,26 @@ test('a deposit of 90 % stays partial', { skip }, async () => {
   assert.deepEqual(payment(d.paymentId), { status: 'completed', escrow: 'funded', txHash: rest.txid });
 });
 
-test('the threshold is exact: one base unit short is refuted, the unit that completes it funds', { skip }, async () => {
+test('the threshold is exact: one base unit short is PARTIAL for SHKeeper and refuted here, the unit that completes it funds', { skip }, async () => {
   const m = marketplace(1);
   const d = await intent(m);
   const need = threshold(d);
-  const first = await chainTransfer(d.walletAddress, units(need - 1n));
+  // SHKeeper's own word at need - 1 base units (recorded, not announced): PARTIAL.
+  const first = await fake.pay({ external_id: d.externalId, amount_crypto: units(need - 1n), callback: false });
+  assert.equal((await fake.invoice(d.externalId)).status, 'PARTIAL', 'one base unit short is PARTIAL for SHKeeper');
+  // A PAID for it anyway (a SHKeeper that miscounts, or a forged one) is refuted, and a person hears of it.
   const shape = { externalId: d.externalId, addr: d.walletAddress, rate: String(d.exchangeRate) };
-  const short = callback({ ...shape, status: 'PAID', txs: [{ txid: first, amount: units(need - 1n), trigger: true }] });
+  const short = callback({ ...shape, status: 'PAID', txs: [{ txid: first.txid, amount: units(need - 1n), trigger: true }] });
   assert.equal((await fake.deliver({ callback_url: webhookUrl(), body: short })).lastStatus, 202);
   assert.equal(payment(d.paymentId).status, 'pending');
   assert.deepEqual(inbox(d.paymentId), ['rejected', `the transfers to the deposit address total ${units(need - 1n)} USDT;`
     + ` SHKeeper's PAID needs ${units(need)} (95 % of 10 USD at ${d.exchangeRate})`]);
+  assert.deepEqual(reviewsOf(d.paymentId).map((r) => [r.kind, r.providerStatus]), [['refuted', 'PAID']]);
 
-  const last = await chainTransfer(d.walletAddress, units(1n));
-  const enough = callback({ ...shape, status: 'PAID', txs: [{ txid: first, amount: units(need - 1n) },
-    { txid: last, amount: units(1n), trigger: true }] });
-  assert.equal((await fake.deliver({ callback_url: webhookUrl(), body: enough })).lastStatus, 202);
-  assert.deepEqual(payment(d.paymentId), { status: 'completed', escrow: 'funded', txHash: last });
+  // One more base unit: SHKeeper's own PAID, and the payment funded.
+  const last = await fake.pay({ external_id: d.externalId, amount_crypto: units(1n) });
+  assert.equal(JSON.parse(last.body).status, 'PAID', 'need base units are PAID for SHKeeper');
+  assert.deepEqual(payment(d.paymentId), { status: 'completed', escrow: 'funded', txHash: last.txid });
 });
 
 test('a stray token that lifts SHKeeper\'s fiat balance to PAID does not count; the invoice\'s own token does', { skip }, async () => {
@@ -89,6 +92,7 @@ test('a stray token that lifts SHKeeper\'s fiat balance to PAID does not count; 
   assert.notEqual(p.txHash, r.strayTxid, 'the stray is never the payment\'s transaction');
   assert.equal(inbox(d.paymentId)[0], 'rejected');
   assert.match(inbox(d.paymentId)[1], /the transfers to the deposit address total 9\.\d+ USDT; SHKeeper's PAID needs 9\.5\d+/);
+  assert.deepEqual(reviewsOf(d.paymentId).map((r) => r.kind), ['refuted'], 'the money reaches a person');
 
   const rest = await fake.pay({ external_id: d.externalId, amount_crypto: share(d, 3) });
   assert.equal(rest.lastStatus, 202);

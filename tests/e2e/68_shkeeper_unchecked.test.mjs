@@ -2,12 +2,14 @@
 // PAID is not checked on the chain, but its own figures must still add up to
 // SHKeeper's rule: its fiat balance against the price at llimit, and its
 // transactions of the invoice's token against the threshold in tokens. A PAID
-// that does not add up is stored and not applied.
+// that does not add up is stored and not applied, and reaches a person.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { stack } from './lib.mjs';
-import { api, token, fake, marketplace, intent, payment, callback, randomTxid, sql, WEBHOOK, Q } from './shkeeper_lib.mjs';
+import {
+  api, token, fake, marketplace, intent, payment, callback, randomTxid, reviewsOf, sql, WEBHOOK, Q,
+} from './shkeeper_lib.mjs';
 
 let base2;
 
@@ -49,6 +51,7 @@ test('1 USD on a 10 USD invoice is not applied', async () => {
   assert.deepEqual(payment(d.paymentId), { status: 'pending', escrow: 'unfunded', txHash: '' });
   assert.equal(inbox(d.paymentId)[0], 'rejected');
   assert.match(inbox(d.paymentId)[1], /not checked on chain .*balance_fiat 0\.9985 USD is below 95 % of the price 10/);
+  assert.deepEqual(reviewsOf(d.paymentId).map((r) => [r.kind, r.providerStatus]), [['refuted', 'PAID']]);
 });
 
 test('a PAID that lists no transaction, or none of the invoice\'s token, is not applied', async () => {
@@ -61,6 +64,8 @@ test('a PAID that lists no transaction, or none of the invoice\'s token, is not 
   await deliver(d, { txs: [{ txid: randomTxid(), amount: '10.5', crypto: 'BNB-USDC', rate: '1.0002', trigger: true }] });
   assert.deepEqual(payment(d.paymentId), { status: 'pending', escrow: 'unfunded', txHash: '' });
   assert.match(inbox(d.paymentId)[1], /lists no BNB-USDT transaction/);
+  const kinds = reviewsOf(d.paymentId).map((r) => r.kind);
+  assert.ok(kinds.length >= 1 && kinds.every((k) => k === 'refuted'), `reviewed as refuted: ${kinds}`);
 });
 
 test('a fiat balance made up by a stray token, with the invoice\'s own token short, is not applied', async () => {
@@ -69,6 +74,7 @@ test('a fiat balance made up by a stray token, with the invoice\'s own token sho
     { txid: randomTxid(), amount: share(d, 90), trigger: true }] });
   assert.equal(payment(d.paymentId).status, 'pending');
   assert.match(inbox(d.paymentId)[1], /its BNB-USDT transactions total 9\.\d+ USDT; SHKeeper's PAID needs 9\.5\d+/);
+  assert.deepEqual(reviewsOf(d.paymentId).map((r) => r.kind), ['refuted']);
 });
 
 test('a PAID whose figures add up is applied, unchecked, with the invoice\'s own transaction', async () => {

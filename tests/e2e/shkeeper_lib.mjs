@@ -106,6 +106,11 @@ export function assertOncePerRoom(paymentId, event) {
   return rooms;
 }
 
+// The payment-needs-review events of a payment (the admin room), oldest first: what a person is told.
+export const reviewsOf = (paymentId) =>
+  sql(`SELECT payload::text FROM events WHERE payment_id = :'id' AND event = 'payment-needs-review' AND room = 'admin'
+       ORDER BY id;`, { id: paymentId }).map(([payload]) => JSON.parse(payload));
+
 export const completedTransitions = (paymentId) =>
   count('payment_transitions', `payment_id = :'id' AND to_status = 'completed'`, { id: paymentId });
 
