@@ -4,6 +4,7 @@
  * SHKeeper is being called: the pay-in row carries a short lease instead, so
  * concurrent requests for the same pay-in wait for one upstream answer.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,9 +326,13 @@ out:
 	return st;
 }
 
-/* Stores SHKeeper's invoice on the pay-in and releases the lease. */
+/*
+ * Stores SHKeeper's invoice on the pay-in and releases the lease. first_block
+ * is the chain's block before the invoice was asked for ("" when the chain
+ * could not say): confirm-transaction searches the buyer's transfers from it.
+ */
 static enum db_status record_invoice(struct request *req, const PGresult *payin, const struct shk_invoice *inv,
-                                     PGresult **row)
+                                     const char *first_block, PGresult **row)
 {
 	const char *id = PQgetvalue(payin, 0, PCOL_ID);
 	char invoice_id[24], hours[24], url[400];
@@ -343,15 +348,16 @@ static enum db_status record_invoice(struct request *req, const PGresult *payin,
 	json_object_object_add(shk, "displayName", json_object_new_string(inv->display_name));
 	json_object_object_add(shk, "recalculateAfterHours", json_object_new_int64(inv->recalculate_after));
 	json_object_object_add(meta, "shkeeper", shk);
-	const char *p[8] = { id, invoice_id, url[0] ? url : NULL, inv->wallet, inv->amount, inv->exchange_rate, hours,
-	                     json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN) };
+	const char *p[9] = { id, invoice_id, url[0] ? url : NULL, inv->wallet, inv->amount, inv->exchange_rate, hours,
+	                     json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN), first_block[0] ? first_block : NULL };
 	/* recalculate_after is when SHKeeper re-prices the invoice (0: never), not an expiry. */
 	st = db_exec(req->app->db, row,
 	             "UPDATE payments p SET provider_payment_id = $2, payment_url = $3, receiver_address = $4,"
 	             " crypto_amount = $5::numeric, exchange_rate = $6::numeric,"
 	             " recalculate_at = CASE WHEN $7::int > 0 THEN now() + make_interval(hours => $7::int) END,"
-	             " metadata = p.metadata || $8::jsonb, upstream_lease_until = NULL, updated_at = now()"
-	             " WHERE p.id = $1 AND p.status IN ('pending', 'processing') RETURNING " INTENT_COLUMNS, 8, p);
+	             " metadata = p.metadata || $8::jsonb, upstream_lease_until = NULL, updated_at = now(),"
+	             " deposit_from_block = $9::bigint"
+	             " WHERE p.id = $1 AND p.status IN ('pending', 'processing') RETURNING " INTENT_COLUMNS, 9, p);
 	if (st == DB_OK && PQntuples(*row) == 0) {
 		/* Cancelled while SHKeeper was being asked: the invoice is not attached to a closed payment. */
 		PQclear(*row);
@@ -542,8 +548,12 @@ void h_shkeeper_intent(struct request *req, struct response *resp)
 	}
 	if (who == CLAIM_MINE) {
 		struct shk_invoice inv;
-		char msg[300];
+		char msg[300], first_block[24] = "";
+		uint64_t first;
 		int retry;
+		/* Before the deposit address exists: no transfer to it can be in an older block. */
+		if (shk_first_block(req->app->cfg, PQgetvalue(row, 0, PCOL_NETWORK), &first) == 0)
+			snprintf(first_block, sizeof(first_block), "%" PRIu64, first);
 		/* The stored pay-in is what SHKeeper is asked for, whatever this request said. */
 		enum shk_err e = shk_create_invoice(req->app->cfg, PQgetvalue(row, 0, ICOL_CRYPTO),
 		                                    PQgetvalue(row, 0, PCOL_EXTERNAL_ID), PQgetvalue(row, 0, PCOL_AMOUNT),
@@ -561,7 +571,7 @@ void h_shkeeper_intent(struct request *req, struct response *resp)
 			           PQgetvalue(row, 0, PCOL_ID));
 			goto out;
 		}
-		st = record_invoice(req, row, &inv, &done);
+		st = record_invoice(req, row, &inv, first_block, &done);
 		if (st == DB_UNIQUE && strcmp(req->app->db->constraint, "payments_provider_id") == 0) {
 			invoice_taken(req, resp, PQgetvalue(row, 0, PCOL_ID), inv.id);
 			goto out;

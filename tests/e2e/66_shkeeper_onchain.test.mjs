@@ -79,6 +79,27 @@ test('a PAID the chain contradicts is stored and not acted on', { skip }, async 
   assert.match(review.reason, /total 5 USDT/);
 });
 
+test('a listed transaction that never becomes final does not hold back final transfers that reach PAID', { skip }, async () => {
+  // A replaced or dropped transaction stays in SHKeeper's list; the final transfer alone is enough.
+  const m = marketplace(1);
+  const inv = await intent(m);
+  const hash = await transfer(inv.walletAddress, 10n * UNIT, 4);
+  const dropped = randomTxid();
+  const r = await paid(inv, [{ txid: hash, amount: '10' }, { txid: dropped, amount: '1', trigger: true }]);
+  assert.equal(r.lastStatus, 202, JSON.stringify(r));
+  // Funded, and the hash recorded is the one the chain confirmed, not the trigger it does not know.
+  assert.deepEqual(payment(inv.paymentId), { status: 'completed', escrow: 'funded', txHash: hash });
+  assert.match(inbox(inv.paymentId)[1], /1 of 2 transaction\(s\) confirmed on chain reach SHKeeper's PAID/);
+
+  // Short without it: that one may still become final, so SHKeeper is asked to deliver again.
+  const m2 = marketplace(1);
+  const inv2 = await intent(m2);
+  const part = await transfer(inv2.walletAddress, 5n * UNIT, 4);
+  const r2 = await paid(inv2, [{ txid: part, amount: '5' }, { txid: randomTxid(), amount: '5', trigger: true }]);
+  assert.equal(r2.lastStatus, 503, JSON.stringify(r2));
+  assert.equal(payment(inv2.paymentId).status, 'pending');
+});
+
 test('a transfer not yet final, or unknown, is answered 503 so SHKeeper delivers again; the next delivery applies it', { skip }, async () => {
   const m = marketplace(1);
   const inv = await intent(m);

@@ -2,7 +2,9 @@
 // PAID is not checked on the chain, but its own figures must still add up to
 // SHKeeper's rule: its fiat balance against the price at llimit, and its
 // transactions of the invoice's token against the threshold in tokens. A PAID
-// that does not add up is stored and not applied, and reaches a person.
+// that does not add up is stored and not applied, and reaches a person. The
+// pool also has its own llimit for one crypto (shkeeper_llimit.<CRYPTO>, as
+// SHKeeper keeps llimit per wallet) and one for a crypto nothing is paid in.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -13,12 +15,16 @@ import {
 
 let base2;
 
+const LLIMITS = { PAYMENTS_SHKEEPER_LLIMIT_BNB_USDC: '90', PAYMENTS_SHKEEPER_LLIMIT_TRX_USDT: '97' };
+
 before(() => {
   process.env.PAYMENTS_SHKEEPER_VERIFY_ON_CHAIN = 'false';
+  Object.assign(process.env, LLIMITS);
   try {
     stack('pool2-up');
   } finally {
     delete process.env.PAYMENTS_SHKEEPER_VERIFY_ON_CHAIN;
+    for (const k of Object.keys(LLIMITS)) delete process.env[k];
   }
   base2 = readFileSync(process.env.STACK_ENV, 'utf8').match(/^BASE_URL2=(.*)$/m)?.[1];
   assert.ok(base2, 'pool2-up wrote BASE_URL2');
@@ -38,11 +44,27 @@ async function deliver(d, { txs, balanceFiat, status = 'PAID', crypto = 'BNB-USD
   return r;
 }
 
-test('the pool says it does not check on chain, and warns of nothing it cannot fund', async () => {
+test('the pool says it does not check on chain, warns of nothing it cannot fund, and of an llimit that applies to nothing', async () => {
   const h = await api('GET', '/api/payment/health', { base: base2, token: token('health-admin', 'admin') });
   assert.equal(h.json.data.shkeeper.verifyOnChain, false);
   assert.deepEqual(h.json.data.shkeeper.unverifiableNetworks, []);
-  assert.deepEqual(h.json.data.warnings, []);
+  assert.equal(h.json.data.shkeeper.llimit, '95');
+  assert.deepEqual(h.json.data.shkeeper.llimitByCrypto, { 'BNB-USDC': '90', 'TRX-USDT': '97' });
+  assert.deepEqual(h.json.data.warnings, ['shkeeper_llimit.TRX-USDT is set, but no configured token is paid in TRX-USDT'
+    + ' through SHKeeper: check the crypto\'s name (BNB-USDT, ETH-USDC, …)']);
+});
+
+test('a crypto with its own llimit is held to it, the others to shkeeper_llimit', async () => {
+  // SHKeeper's BNB-USDC wallet calls 91 % of the price PAID (llimit 90): so does this pool.
+  const usdc = await intent(marketplace(1), { token: 'USDC' });
+  const tokens = (d, pct) => Q.of('10').mul(BigInt(pct)).div(100n).div(Q.of(String(d.exchangeRate))).text(18);
+  await deliver(usdc, { crypto: 'BNB-USDC', txs: [{ txid: randomTxid(), amount: tokens(usdc, 91), trigger: true }] });
+  assert.equal(payment(usdc.paymentId).status, 'completed');
+  // 91 % in BNB-USDT is short of its 95 %.
+  const usdt = await intent(marketplace(1));
+  await deliver(usdt, { txs: [{ txid: randomTxid(), amount: tokens(usdt, 91), trigger: true }] });
+  assert.equal(payment(usdt.paymentId).status, 'pending');
+  assert.match(inbox(usdt.paymentId)[1], /below 95 % of the price 10/);
 });
 
 test('1 USD on a 10 USD invoice is not applied', async () => {
