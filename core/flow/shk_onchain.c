@@ -289,7 +289,8 @@ void shk_worth_describe(const struct shk_worth *w, const char *what, const char 
 /*
  * With the chain check off: the callback's own figures must add up. Its fiat
  * balance reaches the price at llimit, and its transactions of the invoice's
- * token (at least one) are worth that much by themselves (w: empty, set up).
+ * token (at least one) are worth that much by themselves. w is set up and
+ * empty; their worth is added to it here.
  */
 static enum onchain check_figures(json_object *cb, const PGresult *pay, const char *crypto, struct shk_worth *w,
                                   char tx_hash[67], char *msg, size_t msglen)
@@ -668,6 +669,7 @@ enum onchain shk_confirm_total(const struct config *cfg, const PGresult *pay, in
 		goto out;
 	}
 short_of:
+	snprintf(msg, msglen, "the buyer's final transfers to the deposit address fall short of SHKeeper's PAID");
 	if (shk_worth_init(&w, false, (unsigned)tok->decimals, need, PQgetvalue(pay, 0, PCOL_AMOUNT), llimit) == 0 &&
 	    shk_worth_add(&w, NULL, sum) == 0)
 		shk_worth_describe(&w, "the buyer's final transfers to the deposit address", PQgetvalue(pay, 0, PCOL_TOKEN),

@@ -46,7 +46,7 @@ static struct config *bsc_config(bool verify)
 static PGresult *payin(bool repriced)
 {
 	PGresAttDesc attrs[COLS];
-	char names[COLS][8];
+	char names[COLS][16];
 	PGresult *r = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
 
 	memset(attrs, 0, sizeof(attrs));
