@@ -5,9 +5,12 @@
  * (flow/shk_onchain.h: the fiat price at llimit, not the fee-inclusive
  * amount), then applied through the coordinator exactly as SHKeeper's PAID
  * callback would be: whichever of the two comes first moves the payment, and
- * the other finds it already there and changes nothing.
+ * the other finds it already there and changes nothing. Once SHKeeper may
+ * have re-priced the invoice, only SHKeeper knows the rate each transfer was
+ * valued at: the buyer's claim is deferred to its callback (409).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/handlers.h"
@@ -17,6 +20,9 @@
 #include "http/jsonin.h"
 #include "pay/coord.h"
 #include "pay/payment.h"
+
+/* After PAYMENT_COLUMNS: may SHKeeper have re-priced it, from when, and the pay-in's first block (-1: not known). */
+enum { C_REPRICED = 29, C_RECALCULATE = 30, C_FROM_BLOCK = 31 };
 
 enum { F_ID, F_TX, F_NETWORK, F_N };
 static const struct jfield confirm_fields[F_N] = {
@@ -91,7 +97,8 @@ void h_shk_confirm(struct request *req, struct response *resp)
 		goto out;
 	const char *p[1] = { v[F_ID].str };
 	st = db_exec(req->app->db, &row,
-	             "SELECT " PAYMENT_COLUMNS " FROM payments p WHERE p.id = $1"
+	             "SELECT " PAYMENT_COLUMNS ", " SHK_REPRICED_SQL ", " PAYMENT_TS("p.recalculate_at") ","
+	             " coalesce(p.deposit_from_block, -1) FROM payments p WHERE p.id = $1"
 	             " AND p.provider = 'shkeeper' AND p.direction = 'in'", 1, p);
 	if (st != DB_OK) {
 		resp_db_error(resp, st);
@@ -119,6 +126,13 @@ void h_shk_confirm(struct request *req, struct response *resp)
 		resp_error(resp, 409, "no_invoice", NULL, "payment %s has no SHKeeper invoice to pay yet", v[F_ID].str);
 		goto out;
 	}
+	if (strcmp(PQgetvalue(row, 0, C_REPRICED), "t") == 0) {
+		/* SHKeeper values each transfer at the rate of the moment it arrived, which only it knows. */
+		resp_error(resp, 409, "invoice_repriced", NULL,
+		           "SHKeeper re-prices payment %s's invoice from %s at the rate of the day each transfer arrives:"
+		           " it is completed by SHKeeper's own PAID, not here", v[F_ID].str, PQgetvalue(row, 0, C_RECALCULATE));
+		goto out;
+	}
 	const struct token_conf *tok = config_token(req->app->cfg, PQgetvalue(row, 0, PCOL_NETWORK),
 	                                            PQgetvalue(row, 0, PCOL_TOKEN));
 	if (tok == NULL) {
@@ -140,14 +154,24 @@ void h_shk_confirm(struct request *req, struct response *resp)
 	case VERIFY_CONFIRMED: {
 		char msg[400];
 		int retry = 0;
-		switch (shk_confirm_total(req->app->cfg, row, v[F_TX].str, &vr, msg, sizeof(msg), &retry)) {
+		switch (shk_confirm_total(req->app->cfg, row, strtoll(PQgetvalue(row, 0, C_FROM_BLOCK), NULL, 10), v[F_TX].str,
+		                          &vr, msg, sizeof(msg), &retry)) {
 		case ONCHAIN_CONFIRMED:
 			apply_confirmed(req, resp, v[F_ID].str, v[F_TX].str, chain);
+			break;
+		case ONCHAIN_NOT_FINAL:
+			/* The buyer's earlier transfers make it up once final: ask again, as for a transfer not final. */
+			resp_header(resp, "Retry-After", "%d", retry > 0 ? retry : 15);
+			resp_ok(resp, 202, confirm_json(row, v[F_TX].str, chain), msg);
 			break;
 		case ONCHAIN_UNAVAILABLE:
 			json_object_put(chain);
 			resp_header(resp, "Retry-After", "%d", retry > 0 ? retry : 5);
 			resp_error(resp, 503, "chain_unavailable", NULL, "%s", msg);
+			break;
+		case ONCHAIN_NOT_VERIFIABLE:
+			json_object_put(chain);
+			resp_error(resp, 409, "not_verifiable", NULL, "%s", msg);
 			break;
 		default:
 			/* SHKeeper's invoice stays open: the buyer may still send the rest. */

@@ -4,6 +4,7 @@
  * SHKeeper is being called: the pay-in row carries a short lease instead, so
  * concurrent requests for the same pay-in wait for one upstream answer.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,19 +64,23 @@ static bool is_template(const char *request)
 
 /*
  * What the buyer needs to pay: the deposit address, the crypto amount (fee
- * included) and a link that pays it (EIP-681; SHKeeper has no invoice page).
- * `recalculateAt` is when SHKeeper re-prices the invoice, null when never:
- * SHKeeper's invoices do not expire.
+ * included) and a link that pays it (EIP-681; SHKeeper has no invoice page),
+ * the link only while the payment still takes payment: a completed one (a
+ * template checkout reused) or a closed one must not be paid again with a
+ * click. `recalculateAt` is when SHKeeper re-prices the invoice, null when
+ * never: SHKeeper's invoices do not expire.
  */
 static json_object *intent_json(const struct config *cfg, const PGresult *res)
 {
 	json_object *d = json_object_new_object();
 	const char *display = PQgetisnull(res, 0, ICOL_DISPLAY) ? NULL : PQgetvalue(res, 0, ICOL_DISPLAY);
+	const char *status = PQgetvalue(res, 0, PCOL_STATUS);
 	char uri[400];
-	bool has_uri = !PQgetisnull(res, 0, PCOL_PAYMENT_URL);
+	bool payable = strcmp(status, "pending") == 0 || strcmp(status, "processing") == 0;
+	bool has_uri = payable && !PQgetisnull(res, 0, PCOL_PAYMENT_URL);
 
 	/* A pay-in recorded before links were built here: build it from the invoice. */
-	if (!has_uri && !PQgetisnull(res, 0, PCOL_RECEIVER) && !PQgetisnull(res, 0, PCOL_CRYPTO_AMOUNT) &&
+	if (payable && !has_uri && !PQgetisnull(res, 0, PCOL_RECEIVER) && !PQgetisnull(res, 0, PCOL_CRYPTO_AMOUNT) &&
 	    !PQgetisnull(res, 0, PCOL_NETWORK) &&
 	    shk_payment_uri(cfg, PQgetvalue(res, 0, PCOL_NETWORK), PQgetvalue(res, 0, PCOL_TOKEN),
 	                    PQgetvalue(res, 0, PCOL_RECEIVER), PQgetvalue(res, 0, PCOL_CRYPTO_AMOUNT), uri, sizeof(uri)) == 0)
@@ -321,9 +326,13 @@ out:
 	return st;
 }
 
-/* Stores SHKeeper's invoice on the pay-in and releases the lease. */
+/*
+ * Stores SHKeeper's invoice on the pay-in and releases the lease. first_block
+ * is the chain's block before the invoice was asked for ("" when the chain
+ * could not say): confirm-transaction searches the buyer's transfers from it.
+ */
 static enum db_status record_invoice(struct request *req, const PGresult *payin, const struct shk_invoice *inv,
-                                     PGresult **row)
+                                     const char *first_block, PGresult **row)
 {
 	const char *id = PQgetvalue(payin, 0, PCOL_ID);
 	char invoice_id[24], hours[24], url[400];
@@ -339,15 +348,16 @@ static enum db_status record_invoice(struct request *req, const PGresult *payin,
 	json_object_object_add(shk, "displayName", json_object_new_string(inv->display_name));
 	json_object_object_add(shk, "recalculateAfterHours", json_object_new_int64(inv->recalculate_after));
 	json_object_object_add(meta, "shkeeper", shk);
-	const char *p[8] = { id, invoice_id, url[0] ? url : NULL, inv->wallet, inv->amount, inv->exchange_rate, hours,
-	                     json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN) };
+	const char *p[9] = { id, invoice_id, url[0] ? url : NULL, inv->wallet, inv->amount, inv->exchange_rate, hours,
+	                     json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN), first_block[0] ? first_block : NULL };
 	/* recalculate_after is when SHKeeper re-prices the invoice (0: never), not an expiry. */
 	st = db_exec(req->app->db, row,
 	             "UPDATE payments p SET provider_payment_id = $2, payment_url = $3, receiver_address = $4,"
 	             " crypto_amount = $5::numeric, exchange_rate = $6::numeric,"
 	             " recalculate_at = CASE WHEN $7::int > 0 THEN now() + make_interval(hours => $7::int) END,"
-	             " metadata = p.metadata || $8::jsonb, upstream_lease_until = NULL, updated_at = now()"
-	             " WHERE p.id = $1 AND p.status IN ('pending', 'processing') RETURNING " INTENT_COLUMNS, 8, p);
+	             " metadata = p.metadata || $8::jsonb, upstream_lease_until = NULL, updated_at = now(),"
+	             " deposit_from_block = $9::bigint"
+	             " WHERE p.id = $1 AND p.status IN ('pending', 'processing') RETURNING " INTENT_COLUMNS, 9, p);
 	if (st == DB_OK && PQntuples(*row) == 0) {
 		/* Cancelled while SHKeeper was being asked: the invoice is not attached to a closed payment. */
 		PQclear(*row);
@@ -538,8 +548,12 @@ void h_shkeeper_intent(struct request *req, struct response *resp)
 	}
 	if (who == CLAIM_MINE) {
 		struct shk_invoice inv;
-		char msg[300];
+		char msg[300], first_block[24] = "";
+		uint64_t first;
 		int retry;
+		/* Before the deposit address exists: no transfer to it can be in an older block. */
+		if (shk_first_block(req->app->cfg, PQgetvalue(row, 0, PCOL_NETWORK), &first) == 0)
+			snprintf(first_block, sizeof(first_block), "%" PRIu64, first);
 		/* The stored pay-in is what SHKeeper is asked for, whatever this request said. */
 		enum shk_err e = shk_create_invoice(req->app->cfg, PQgetvalue(row, 0, ICOL_CRYPTO),
 		                                    PQgetvalue(row, 0, PCOL_EXTERNAL_ID), PQgetvalue(row, 0, PCOL_AMOUNT),
@@ -557,7 +571,7 @@ void h_shkeeper_intent(struct request *req, struct response *resp)
 			           PQgetvalue(row, 0, PCOL_ID));
 			goto out;
 		}
-		st = record_invoice(req, row, &inv, &done);
+		st = record_invoice(req, row, &inv, first_block, &done);
 		if (st == DB_UNIQUE && strcmp(req->app->db->constraint, "payments_provider_id") == 0) {
 			invoice_taken(req, resp, PQgetvalue(row, 0, PCOL_ID), inv.id);
 			goto out;

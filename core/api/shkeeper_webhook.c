@@ -71,8 +71,10 @@ static const char *figure(json_object *cb, const char *name)
 	return v;
 }
 
-/* Columns of the lookup: the payment, then what the on-chain check needs. */
+/* Columns of the lookup: the payment, then what the on-chain check needs (SHK_CHECK_COLUMNS). */
 #define CB_CRYPTO_COL 29
+/* Receipts checked one by one: well inside the 30 s SHKeeper waits for an answer. */
+#define CHECK_SECONDS 20
 
 /*
  * Applies a stored, authentic callback. What it comes to (and whether a
@@ -96,7 +98,7 @@ static void apply(struct request *req, json_object *cb, long long delivery, cons
 	}
 	const char *p[1] = { external_id };
 	if ((a->st = db_exec(req->app->db, &res,
-	                     "SELECT " PAYMENT_COLUMNS ", p.crypto_name FROM payments p"
+	                     "SELECT " PAYMENT_COLUMNS ", " SHK_CHECK_COLUMNS " FROM payments p"
 	                     " WHERE p.provider = 'shkeeper' AND p.external_id = $1", 1, p)) != DB_OK)
 		return;
 	/* After this point, all errors should use goto out. */
@@ -126,8 +128,11 @@ static void apply(struct request *req, json_object *cb, long long delivery, cons
 	/* Funding moves money in our books: SHKeeper's word is held to its own rule, on the chain where checked. */
 	if (effect.escrow && strcmp(effect.escrow, "funded") == 0 &&
 	    strcmp(PQgetvalue(res, 0, PCOL_STATUS), "completed") != 0) {
-		enum onchain oc = shk_check_on_chain(req->app->cfg, cb, res, CB_CRYPTO_COL, a->note, sizeof(a->note));
+		enum onchain oc = shk_check_on_chain(req->app->cfg, cb, res, CB_CRYPTO_COL, time(NULL) + CHECK_SECONDS, txid,
+		                                     a->note, sizeof(a->note));
 		a->detail = a->note;
+		/* The hash recorded is one the check vouches for, not merely the callback's trigger. */
+		change.tx_hash = txid[0] ? txid : NULL;
 		if (oc == ONCHAIN_NOT_FINAL || oc == ONCHAIN_UNAVAILABLE) {
 			a->outcome = "received";
 			a->retry_later = true;

@@ -55,7 +55,7 @@ static const char *const known_keys[] = {
 /* Per-network and per-token keys: <prefix><network>[.<SYMBOL>]. */
 static const char *const keyed_prefixes[] = {
 	"token.", "token_decimals.", "rpc.", "chain_id.", "confirmations.", "subscriber.",
-	"fee_model.", "max_gas_price_gwei.", "priority_fee_gwei.",
+	"fee_model.", "max_gas_price_gwei.", "priority_fee_gwei.", "shkeeper_llimit.",
 };
 
 /* subscriber.<name>.<field>: what each subscriber is configured with. */
@@ -198,6 +198,33 @@ static int apply_env_subscribers(struct kv *kv, char *err, size_t errlen)
 }
 
 /*
+ * PAYMENTS_SHKEEPER_LLIMIT_<CRYPTO> is shkeeper_llimit.<CRYPTO>, with the
+ * crypto's '-' written '_' as a variable's name needs: _BNB_USDT is BNB-USDT.
+ */
+static int apply_env_llimits(struct kv *kv, char *err, size_t errlen)
+{
+	static const char prefix[] = "PAYMENTS_SHKEEPER_LLIMIT_";
+	char key[64];
+
+	for (char **ep = environ; *ep; ep++) {
+		const char *s = *ep, *eq = strchr(s, '=');
+
+		if (eq == NULL || strncmp(s, prefix, sizeof(prefix) - 1) != 0)
+			continue;
+		s += sizeof(prefix) - 1;
+		if (eq == s || eq - s >= 40)
+			return fail(err, errlen, "%.*s: malformed name", (int)(eq - *ep), *ep);
+		size_t k = (size_t)snprintf(key, sizeof(key), "shkeeper_llimit.");
+		for (const char *c = s; c < eq; c++)
+			key[k++] = *c == '_' ? '-' : *c;
+		key[k] = '\0';
+		if (kv_set(kv, key, eq + 1, err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
  * Fixed keys map 1:1 (PAYMENTS_WORKERS is workers). Keyed ones take the
  * network in lower case and the symbol as written: PAYMENTS_TOKEN_BSC_USDT is
  * token.bsc.USDT, PAYMENTS_RPC_BSC is rpc.bsc.
@@ -251,7 +278,9 @@ static int apply_env(struct kv *kv, char *err, size_t errlen)
 		if (kv_set(kv, key, eq + 1, err, errlen) != 0)
 			return -1;
 	}
-	return apply_env_subscribers(kv, err, errlen);
+	if (apply_env_subscribers(kv, err, errlen) != 0)
+		return -1;
+	return apply_env_llimits(kv, err, errlen);
 }
 
 static const char *get(struct kv *kv, const char *key, const char *fallback)
@@ -595,6 +624,65 @@ static int build_hot_wallet(struct kv *kv, struct config *cfg, char *err, size_t
 	return 0;
 }
 
+/*
+ * SHKeeper's llimit: a percentage from 50 to 100, up to four decimals (SHKeeper
+ * keeps it as a Decimal). Below half the price a deposit is not "paid" in any
+ * sense a seller would accept, so a lower value is a typo, not a policy.
+ */
+static int parse_llimit(const char *key, const char *v, char out[16], char *err, size_t errlen)
+{
+	char text[MONEY_TEXT_MAX];
+	long whole = -1;
+
+	if (money_parse(v, 4, text) == MONEY_OK)
+		whole = strtol(text, NULL, 10);
+	if (whole < 50 || whole > 100 || (whole == 100 && strchr(text, '.') != NULL) || strlen(text) >= 16)
+		return fail(err, errlen, "setting %s: expected a percentage from 50 to 100 (up to 4 decimals), got \"%s\"",
+		            key, v);
+	memcpy(out, text, strlen(text) + 1);
+	return 0;
+}
+
+/* SHKeeper's crypto names: upper-case letters and digits in parts joined by '-' (BNB-USDT, ETH-USDC). */
+static bool valid_shk_crypto(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= sizeof(((struct shk_llimit_conf *)0)->crypto) || name[0] == '-' || name[n - 1] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isupper((unsigned char)name[i]) && !isdigit((unsigned char)name[i]) &&
+		    !(name[i] == '-' && name[i + 1] != '-'))
+			return false;
+	return true;
+}
+
+/* shkeeper_llimit.<CRYPTO>: one crypto's llimit where its SHKeeper wallet differs from the rest. */
+static int parse_llimits(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+{
+	static const char prefix[] = "shkeeper_llimit.";
+
+	cfg->n_shkeeper_llimits = 0;
+	for (size_t i = 0; i < kv->n; i++) {
+		const char *key = kv->e[i].key;
+		struct shk_llimit_conf *l;
+
+		if (strncmp(key, prefix, sizeof(prefix) - 1) != 0)
+			continue;
+		if (!valid_shk_crypto(key + sizeof(prefix) - 1))
+			return fail(err, errlen, "setting %s: expected shkeeper_llimit.<CRYPTO>, SHKeeper's crypto name"
+			            " such as BNB-USDT", key);
+		if (cfg->n_shkeeper_llimits == CONFIG_MAX_TOKENS)
+			return fail(err, errlen, "setting %s: too many shkeeper_llimit.<CRYPTO> settings", key);
+		l = &cfg->shkeeper_llimits[cfg->n_shkeeper_llimits];
+		snprintf(l->crypto, sizeof(l->crypto), "%s", key + sizeof(prefix) - 1);
+		if (parse_llimit(key, kv->e[i].value, l->llimit, err, errlen))
+			return -1;
+		cfg->n_shkeeper_llimits++;
+	}
+	return 0;
+}
+
 /* Timeouts, breaker and provider credentials: everything that talks to the outside. */
 static int build_upstreams(struct kv *kv, struct config *cfg, char *err, size_t errlen)
 {
@@ -641,14 +729,9 @@ static int build_upstreams(struct kv *kv, struct config *cfg, char *err, size_t 
 	if (get_bool(kv, "shkeeper_allow_api_key_header", false, &cfg->shkeeper_allow_api_key_header, err, errlen) ||
 	    get_bool(kv, "shkeeper_verify_on_chain", true, &cfg->shkeeper_verify_on_chain, err, errlen))
 		return -1;
-	/* A percentage above 0 and at most 100, up to four decimals (SHKeeper keeps it as a Decimal). */
-	char llimit[MONEY_TEXT_MAX];
-	v = get(kv, "shkeeper_llimit", "95");
-	if (money_parse(v, 4, llimit) != MONEY_OK || strtol(llimit, NULL, 10) > 100 ||
-	    (strtol(llimit, NULL, 10) == 100 && strchr(llimit, '.') != NULL) ||
-	    copy_str("shkeeper_llimit", llimit, cfg->shkeeper_llimit, sizeof(cfg->shkeeper_llimit), err, errlen))
-		return fail(err, errlen, "setting shkeeper_llimit: expected a percentage above 0 and at most 100"
-		            " (up to 4 decimals), got \"%s\"", v);
+	if (parse_llimit("shkeeper_llimit", get(kv, "shkeeper_llimit", "95"), cfg->shkeeper_llimit, err, errlen) ||
+	    parse_llimits(kv, cfg, err, errlen))
+		return -1;
 	if ((v = get(kv, "internal_token_file", NULL)) != NULL &&
 	    read_secret("internal_token_file", v, 32, &cfg->internal_token, &cfg->internal_token_len,
 	                err, errlen))
@@ -996,6 +1079,14 @@ const struct network_conf *config_network(const struct config *cfg, const char *
 		if (strcmp(cfg->networks[i].name, network) == 0)
 			return &cfg->networks[i];
 	return NULL;
+}
+
+const char *config_shkeeper_llimit(const struct config *cfg, const char *crypto)
+{
+	for (size_t i = 0; crypto && i < cfg->n_shkeeper_llimits; i++)
+		if (strcmp(cfg->shkeeper_llimits[i].crypto, crypto) == 0)
+			return cfg->shkeeper_llimits[i].llimit;
+	return cfg->shkeeper_llimit;
 }
 
 bool config_has_network(const struct config *cfg, const char *network)

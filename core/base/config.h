@@ -139,6 +139,12 @@ struct config {
 	bool shkeeper_verify_on_chain;   /* check a PAID callback's transactions before funding */
 	/* SHKeeper's PAID threshold, percent of the fiat price without its fee (its wallet setting llimit). */
 	char shkeeper_llimit[16];
+	/* shkeeper_llimit.<CRYPTO>: SHKeeper keeps llimit per wallet, so a crypto may differ. */
+	struct shk_llimit_conf {
+		char crypto[24];             /* SHKeeper's crypto name as written, e.g. BNB-USDT */
+		char llimit[16];
+	} shkeeper_llimits[CONFIG_MAX_TOKENS];
+	size_t n_shkeeper_llimits;
 	int shkeeper_timeout_ms;
 	int shkeeper_connect_timeout_ms;
 
@@ -177,6 +183,8 @@ const struct currency_conf *config_currency(const struct config *cfg, const char
 const struct token_conf *config_token(const struct config *cfg, const char *network,
                                       const char *symbol);
 bool config_has_network(const struct config *cfg, const char *network);
+/* SHKeeper's llimit for one of its cryptos: its shkeeper_llimit.<CRYPTO>, else shkeeper_llimit. */
+const char *config_shkeeper_llimit(const struct config *cfg, const char *crypto);
 /* Does the subscriber take events named `event`? */
 bool config_subscriber_wants(const struct subscriber_conf *sub, const char *event);
 const struct network_conf *config_network(const struct config *cfg, const char *network);

@@ -429,14 +429,20 @@ static void record_found(struct db *db, const char *id, const char *network, con
  * A SHKeeper pay-in's hash comes from SHKeeper's own record of its invoice:
  * only a transaction of the invoice's token, and only once the chain shows it
  * as a final transfer to the invoice's deposit address. SHKeeper's word alone
- * is never recorded.
+ * is never recorded. Of those, the largest transfer is recorded: SHKeeper's
+ * order is no promise, and anyone can send dust to a deposit address to have
+ * it taken for the payment. One that already pays another payment gives way
+ * to the next largest.
  */
 static void fetch_from_shkeeper(struct db *db, const struct config *cfg, const PGresult *pay, int r,
-                                const char *actor, const char *request_id, struct chainpay_outcome *out)
+                                const char *actor, const char *request_id, time_t deadline,
+                                struct chainpay_outcome *out)
 {
 	const char *id = PQgetvalue(pay, r, PCOL_ID), *network = col(pay, r, PCOL_NETWORK);
 	char crypto[24], msg[300], txids[SHK_MAX_INVOICE_TXS][67];
-	size_t n = 0;
+	/* The transfers the chain confirms, largest first (the newer first among equals). */
+	struct { size_t i; struct verify_result vr; } found[SHK_MAX_INVOICE_TXS];
+	size_t n = 0, nfound = 0;
 
 	if (PQgetisnull(pay, r, PCOL_EXTERNAL_ID) || network == NULL || col(pay, r, PCOL_RECEIVER) == NULL ||
 	    col(pay, r, PCOL_CONTRACT) == NULL ||
@@ -460,9 +466,14 @@ static void fetch_from_shkeeper(struct db *db, const struct config *cfg, const P
 		say(out, CHAINPAY_NOT_FOUND, "SHKeeper lists no confirmed %s transaction for payment %s", crypto, id);
 		return;
 	}
-	/* Newest first; the first one the chain confirms is recorded. */
 	for (size_t i = n; i-- > 0;) {
 		struct verify_result vr;
+		if (time(NULL) > deadline) {
+			out->retry_after = 1;
+			say(out, CHAINPAY_UNAVAILABLE, "gave up after checking %zu of the %zu transaction(s) SHKeeper lists"
+			    " (time budget spent)", n - 1 - i, n);
+			return;
+		}
 		enum verify_verdict v = verify_payment_tx(cfg, network, PQgetvalue(pay, r, PCOL_CONTRACT),
 		                                          PQgetvalue(pay, r, PCOL_RECEIVER), "0", NULL, txids[i], &vr);
 		bool pays = false;
@@ -484,13 +495,31 @@ static void fetch_from_shkeeper(struct db *db, const struct config *cfg, const P
 			         id, txids[i], vr.message);
 			continue;
 		}
-		snprintf(out->tx_hash, sizeof(out->tx_hash), "%s", txids[i]);
-		out->vr = vr;
+		/* Amounts are big-endian words of one width: memcmp orders them. */
+		size_t at = nfound;
+		while (at > 0 && memcmp(found[at - 1].vr.amount, vr.amount, sizeof(vr.amount)) < 0) {
+			found[at] = found[at - 1];
+			at--;
+		}
+		found[at].i = i;
+		found[at].vr = vr;
+		nfound++;
+	}
+	for (size_t k = 0; k < nfound; k++) {
+		PQclear(out->row);
+		out->row = NULL;
+		snprintf(out->tx_hash, sizeof(out->tx_hash), "%s", txids[found[k].i]);
+		out->vr = found[k].vr;
 		out->verified = true;
 		record_found(db, id, network, "SHKeeper invoice lookup, checked on chain", "shkeeper", actor, request_id,
 		             out);
-		return;
+		if (out->kind != CHAINPAY_TX_USED)
+			return;
+		log_warn("payment %s: %s already pays payment %s; trying SHKeeper's next transaction", id, out->tx_hash,
+		         out->used_by);
 	}
+	if (nfound > 0)
+		return;   /* each one pays another payment: the last refusal says so */
 	say(out, CHAINPAY_NOT_FOUND, "none of the %zu %s transaction(s) SHKeeper lists for payment %s is a final transfer"
 	    " to its deposit address", n, crypto, id);
 }
@@ -518,7 +547,7 @@ void chainpay_fetch_tx(struct db *db, const struct config *cfg, const PGresult *
 		return;
 	}
 	if (strcmp(PQgetvalue(pay, r, PCOL_PROVIDER), "shkeeper") == 0) {
-		fetch_from_shkeeper(db, cfg, pay, r, actor, request_id, out);
+		fetch_from_shkeeper(db, cfg, pay, r, actor, request_id, deadline, out);
 		return;
 	}
 	/* Only the payment's own wallet is searched (check_verifiable): never everyone's transfers. */

@@ -2,23 +2,27 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
 #include "base/log.h"
 #include "base/valid.h"
+#include "base/xalloc.h"
 #include "evm/chain.h"
 #include "evm/rpc.h"
 #include "evm/units.h"
 #include "pay/payment.h"
+#include "shkeeper/shkeeper.h"
 
 /* More than any invoice needs; a longer list is not SHKeeper's. */
 #define MAX_TXS 32
 /* confirm-transaction's search for the buyer's other transfers: getLogs windows, newest first. */
 #define SUM_WINDOW 2000
-#define SUM_MAX_BLOCKS 100000
-#define SUM_SECONDS 15
+#define SUM_SECONDS 10
+/* Distinct transfers from one buyer to one deposit address: more is not a buyer paying an invoice. */
+#define SUM_MAX_TRANSFERS 256
 
 /* "12.50" -> 1250 with scale 2; "7" -> 7 with scale 0. Returns 0, or -1 for anything else. */
 static int decimal_bn(const char *s, BIGNUM *out, unsigned *scale)
@@ -68,17 +72,21 @@ out:
 }
 
 int shk_payment_threshold(const struct config *cfg, const PGresult *pay, BIGNUM *out,
-                          const struct token_conf **tok, char *msg, size_t msglen)
+                          const struct token_conf **tok, const char **llimit, char *msg, size_t msglen)
 {
 	const char *network = PQgetisnull(pay, 0, PCOL_NETWORK) ? NULL : PQgetvalue(pay, 0, PCOL_NETWORK);
+	char crypto[24];
 
 	*tok = network ? config_token(cfg, network, PQgetvalue(pay, 0, PCOL_TOKEN)) : NULL;
 	if (*tok == NULL) {
 		snprintf(msg, msglen, "the payment's token is not configured here");
 		return -1;
 	}
+	/* SHKeeper keeps llimit per crypto (wallet): the one this invoice is in. */
+	*llimit = config_shkeeper_llimit(cfg, shk_crypto_name(network, PQgetvalue(pay, 0, PCOL_TOKEN), crypto) == 0
+	                                      ? crypto : NULL);
 	if (PQgetisnull(pay, 0, PCOL_RECEIVER) || PQgetisnull(pay, 0, PCOL_RATE) ||
-	    shk_paid_threshold(PQgetvalue(pay, 0, PCOL_AMOUNT), PQgetvalue(pay, 0, PCOL_RATE), cfg->shkeeper_llimit,
+	    shk_paid_threshold(PQgetvalue(pay, 0, PCOL_AMOUNT), PQgetvalue(pay, 0, PCOL_RATE), *llimit,
 	                       (unsigned)(*tok)->decimals, out) != 0) {
 		snprintf(msg, msglen, "the payment has no invoice to check against");
 		return -1;
@@ -145,36 +153,157 @@ static const char *own_txid(json_object *txs, size_t i, const char *crypto)
 	return txid;
 }
 
-static void describe_short(const BIGNUM *got, const BIGNUM *need, unsigned decimals, const PGresult *pay,
-                           const struct config *cfg, const char *what, char *msg, size_t msglen)
+int shk_worth_init(struct shk_worth *w, bool repriced, unsigned decimals, const BIGNUM *need, const char *price,
+                   const char *llimit)
 {
-	char got_s[UNITS_DEC_BUFSZ] = "?", need_s[UNITS_DEC_BUFSZ] = "?";
+	*w = (struct shk_worth){ .repriced = repriced, .decimals = decimals, .need = need, .price = price,
+	                         .llimit = llimit, .units = BN_new(), .num = BN_new(), .den = BN_new() };
+	if (w->units == NULL || w->num == NULL || w->den == NULL || !BN_one(w->den)) {
+		shk_worth_free(w);
+		return -1;
+	}
+	BN_zero(w->units);
+	BN_zero(w->num);
+	return 0;
+}
 
-	units_format(got, decimals, got_s, sizeof(got_s));
-	units_format(need, decimals, need_s, sizeof(need_s));
-	snprintf(msg, msglen, "%s total %s %s; SHKeeper's PAID needs %s (%s %% of %s %s at %s)", what, got_s,
-	         PQgetvalue(pay, 0, PCOL_TOKEN), need_s, cfg->shkeeper_llimit, PQgetvalue(pay, 0, PCOL_AMOUNT),
-	         PQgetvalue(pay, 0, PCOL_CURRENCY), PQgetvalue(pay, 0, PCOL_RATE));
+void shk_worth_free(struct shk_worth *w)
+{
+	BN_free(w->units);
+	BN_free(w->num);
+	BN_free(w->den);
+	w->units = w->num = w->den = NULL;
+}
+
+int shk_worth_add(struct shk_worth *w, json_object *entry, const BIGNUM *amount)
+{
+	BIGNUM *af = NULL, *ac = NULL, *tn = NULL;
+	BN_CTX *ctx = NULL;
+	const char *fiat, *crypto;
+	unsigned saf, sac;
+	int rc = -1;
+
+	if (!BN_add(w->units, w->units, amount))
+		return -1;
+	w->counted++;
+	if (!w->repriced)
+		return 0;
+	fiat = string_member(entry, "amount_fiat");
+	crypto = string_member(entry, "amount_crypto");
+	/* After this point, all errors should use goto out. */
+	if ((af = BN_new()) == NULL || (ac = BN_new()) == NULL || (tn = BN_new()) == NULL || (ctx = BN_CTX_new()) == NULL ||
+	    fiat == NULL || crypto == NULL || decimal_bn(fiat, af, &saf) != 0 || decimal_bn(crypto, ac, &sac) != 0 ||
+	    BN_is_zero(ac))
+		goto out;
+	/*
+	 * amount / 10^dec tokens at (af / 10^saf) / (ac / 10^sac) fiat each:
+	 * amount · af · 10^sac / (10^dec · ac · 10^saf), added to num / den.
+	 */
+	if (!BN_mul(tn, amount, af, ctx) || mul_pow10(tn, sac) != 0 || mul_pow10(ac, w->decimals + saf) != 0 ||
+	    !BN_mul(w->num, w->num, ac, ctx) || !BN_mul(tn, tn, w->den, ctx) || !BN_add(w->num, w->num, tn) ||
+	    !BN_mul(w->den, w->den, ac, ctx))
+		goto out;
+	rc = 0;
+out:
+	BN_free(af);
+	BN_free(ac);
+	BN_free(tn);
+	BN_CTX_free(ctx);
+	return rc;
+}
+
+/* price × llimit / 100 as an integer at scale *scale; 0, or -1. */
+static int fiat_needed(const struct shk_worth *w, BIGNUM *out, unsigned *scale, BN_CTX *ctx)
+{
+	BIGNUM *l = BN_new();
+	unsigned sp, sl;
+	int rc = -1;
+
+	if (l && decimal_bn(w->price, out, &sp) == 0 && decimal_bn(w->llimit, l, &sl) == 0 && BN_mul(out, out, l, ctx)) {
+		*scale = sp + sl + 2;
+		rc = 0;
+	}
+	BN_free(l);
+	return rc;
+}
+
+bool shk_worth_reaches(const struct shk_worth *w)
+{
+	BIGNUM *need = NULL, *have = NULL;
+	BN_CTX *ctx = NULL;
+	unsigned scale;
+	bool yes = false;
+
+	if (!w->repriced)
+		return BN_cmp(w->units, w->need) >= 0;
+	/* num / den ≥ need / 10^scale  ⇔  num · 10^scale ≥ need · den. */
+	if ((need = BN_new()) != NULL && (have = BN_dup(w->num)) != NULL && (ctx = BN_CTX_new()) != NULL &&
+	    fiat_needed(w, need, &scale, ctx) == 0 && mul_pow10(have, scale) == 0 && BN_mul(need, need, w->den, ctx))
+		yes = BN_cmp(have, need) >= 0;
+	BN_free(need);
+	BN_free(have);
+	BN_CTX_free(ctx);
+	return yes;
+}
+
+/* num / den cut to `places` decimals, as text. */
+static void fraction_text(const BIGNUM *num, const BIGNUM *den, unsigned places, char *out, size_t outlen)
+{
+	BIGNUM *q = BN_new(), *r = BN_new(), *n = BN_dup(num);
+	BN_CTX *ctx = BN_CTX_new();
+
+	snprintf(out, outlen, "?");
+	if (q && r && n && ctx && mul_pow10(n, places) == 0 && BN_div(q, r, n, den, ctx))
+		units_format(q, places, out, outlen);
+	BN_free(q);
+	BN_free(r);
+	BN_free(n);
+	BN_CTX_free(ctx);
+}
+
+void shk_worth_describe(const struct shk_worth *w, const char *what, const char *token, const char *fiat,
+                        const char *rate, char *msg, size_t msglen)
+{
+	char got_s[UNITS_DEC_BUFSZ] = "?", need_s[UNITS_DEC_BUFSZ] = "?", worth_s[UNITS_DEC_BUFSZ];
+	BIGNUM *need = BN_new();
+	BN_CTX *ctx = BN_CTX_new();
+	unsigned scale;
+
+	units_format(w->units, w->decimals, got_s, sizeof(got_s));
+	if (!w->repriced) {
+		units_format(w->need, w->decimals, need_s, sizeof(need_s));
+		snprintf(msg, msglen, "%s total %s %s; SHKeeper's PAID needs %s (%s %% of %s %s at %s)", what, got_s, token,
+		         need_s, w->llimit, w->price, fiat, rate);
+	} else {
+		fraction_text(w->num, w->den, 6, worth_s, sizeof(worth_s));
+		if (need && ctx && fiat_needed(w, need, &scale, ctx) == 0)
+			units_format(need, scale, need_s, sizeof(need_s));
+		snprintf(msg, msglen, "%s total %s %s, worth %s %s at the rates SHKeeper re-priced the invoice at;"
+		         " SHKeeper's PAID needs %s %s (%s %% of %s %s)", what, got_s, token, worth_s, fiat, need_s, fiat,
+		         w->llimit, w->price, fiat);
+	}
+	BN_free(need);
+	BN_CTX_free(ctx);
 }
 
 /*
  * With the chain check off: the callback's own figures must add up. Its fiat
  * balance reaches the price at llimit, and its transactions of the invoice's
- * token (at least one) reach the threshold in token units.
+ * token (at least one) are worth that much by themselves. w is set up and
+ * empty; their worth is added to it here.
  */
-static enum onchain check_figures(const struct config *cfg, json_object *cb, const PGresult *pay, const char *crypto,
-                                  const BIGNUM *need, unsigned decimals, char *msg, size_t msglen)
+static enum onchain check_figures(json_object *cb, const PGresult *pay, const char *crypto, struct shk_worth *w,
+                                  char tx_hash[67], char *msg, size_t msglen)
 {
 	const char *balance = string_member(cb, "balance_fiat"), *cb_crypto = string_member(cb, "crypto");
-	BIGNUM *bal = BN_new(), *price = BN_new(), *lim = BN_new(), *sum = BN_new(), *part = BN_new();
+	BIGNUM *bal = BN_new(), *price = BN_new(), *lim = BN_new(), *part = BN_new();
 	enum onchain result = ONCHAIN_REFUTED;
 	unsigned sb, sp, sl;
 	json_object *txs;
-	size_t own = 0;
 	const char *pre = "not checked on chain (shkeeper_verify_on_chain = false), and the callback does not add up";
 
 	/* After this point, all errors should use goto out. */
-	if (!bal || !price || !lim || !sum || !part) {
+	if (!bal || !price || !lim || !part) {
 		snprintf(msg, msglen, "out of memory");
 		goto out;
 	}
@@ -185,7 +314,7 @@ static enum onchain check_figures(const struct config *cfg, json_object *cb, con
 	/* balance_fiat × 100 ≥ price × llimit, each at its own scale. */
 	if (balance == NULL || decimal_bn(balance, bal, &sb) != 0 ||
 	    decimal_bn(PQgetvalue(pay, 0, PCOL_AMOUNT), price, &sp) != 0 ||
-	    decimal_bn(cfg->shkeeper_llimit, lim, &sl) != 0) {
+	    decimal_bn(w->llimit, lim, &sl) != 0) {
 		snprintf(msg, msglen, "%s: balance_fiat is missing or not a decimal", pre);
 		goto out;
 	}
@@ -195,7 +324,7 @@ static enum onchain check_figures(const struct config *cfg, json_object *cb, con
 	BN_CTX_free(ctx);
 	if (low) {
 		snprintf(msg, msglen, "%s: balance_fiat %s %s is below %s %% of the price %s", pre, balance,
-		         PQgetvalue(pay, 0, PCOL_CURRENCY), cfg->shkeeper_llimit, PQgetvalue(pay, 0, PCOL_AMOUNT));
+		         PQgetvalue(pay, 0, PCOL_CURRENCY), w->llimit, PQgetvalue(pay, 0, PCOL_AMOUNT));
 		goto out;
 	}
 	if (!json_object_object_get_ex(cb, "transactions", &txs) || !json_object_is_type(txs, json_type_array) ||
@@ -203,64 +332,90 @@ static enum onchain check_figures(const struct config *cfg, json_object *cb, con
 		snprintf(msg, msglen, "%s: no transactions listed (or more than %d)", pre, MAX_TXS);
 		goto out;
 	}
-	BN_zero(sum);
 	for (size_t i = 0; i < json_object_array_length(txs); i++) {
+		json_object *t = json_object_array_get_idx(txs, i);
 		const char *amount;
 		if (own_txid(txs, i, crypto) == NULL)
 			continue;
-		own++;
-		amount = string_member(json_object_array_get_idx(txs, i), "amount_crypto");
-		if (amount == NULL || amount_units(amount, decimals, part) != 0 || !BN_add(sum, sum, part)) {
-			snprintf(msg, msglen, "%s: a %s transaction has no usable amount_crypto", pre, crypto);
+		amount = string_member(t, "amount_crypto");
+		if (amount == NULL || amount_units(amount, w->decimals, part) != 0 || shk_worth_add(w, t, part) != 0) {
+			snprintf(msg, msglen, "%s: a %s transaction has no usable amount_crypto%s", pre, crypto,
+			         w->repriced ? " or amount_fiat" : "");
 			goto out;
 		}
 	}
-	if (own == 0) {
+	if (w->counted == 0) {
 		snprintf(msg, msglen, "%s: it lists no %s transaction", pre, crypto);
 		goto out;
 	}
-	if (BN_cmp(sum, need) < 0) {
+	if (!shk_worth_reaches(w)) {
 		char what[200];
 		snprintf(what, sizeof(what), "%s: its %s transactions", pre, crypto);
-		describe_short(sum, need, decimals, pay, cfg, what, msg, msglen);
+		shk_worth_describe(w, what, PQgetvalue(pay, 0, PCOL_TOKEN), PQgetvalue(pay, 0, PCOL_CURRENCY),
+		                   PQgetvalue(pay, 0, PCOL_RATE), msg, msglen);
 		goto out;
 	}
 	snprintf(msg, msglen, "not checked on chain (shkeeper_verify_on_chain = false); the callback's %zu %s transaction(s) add up",
-	         own, crypto);
+	         w->counted, crypto);
+	shk_own_txid(cb, crypto, tx_hash);
 	result = ONCHAIN_UNCHECKED;
 out:
 	BN_free(bal);
 	BN_free(price);
 	BN_free(lim);
-	BN_free(sum);
 	BN_free(part);
 	return result;
 }
 
-enum onchain shk_check_on_chain(const struct config *cfg, json_object *callback, const PGresult *pay,
-                                int crypto_col, char *msg, size_t msglen)
+static bool is_trigger(json_object *entry)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(entry, "trigger", &v) && json_object_is_type(v, json_type_boolean) &&
+	       json_object_get_boolean(v);
+}
+
+enum onchain shk_check_on_chain(const struct config *cfg, json_object *callback, const PGresult *pay, int col,
+                                time_t deadline, char tx_hash[67], char *msg, size_t msglen)
 {
 	const char *network = PQgetisnull(pay, 0, PCOL_NETWORK) ? NULL : PQgetvalue(pay, 0, PCOL_NETWORK);
 	const struct network_conf *net = network ? config_network(cfg, network) : NULL;
 	const struct token_conf *tok = NULL;
-	const char *crypto = PQgetvalue(pay, 0, crypto_col);
+	const char *crypto, *llimit = NULL;
 	json_object *txs;
-	BIGNUM *sum = BN_new(), *need = BN_new(), *part = BN_new();
+	BIGNUM *need = BN_new(), *part = BN_new();
+	struct shk_worth w = { 0 };
 	enum onchain result = ONCHAIN_REFUTED;
-	bool not_final = false;
-	size_t checked = 0;
+	const char *pending = NULL;
+	char pending_msg[sizeof(((struct verify_result *)0)->message)] = "", newest[67] = "";
+	bool trigger_ok = false, out_of_time = false;
+	size_t listed = 0;
 
 	msg[0] = '\0';
+	tx_hash[0] = '\0';
 	/* After this point, all errors should use goto out. */
-	if (sum == NULL || need == NULL || part == NULL) {
+	if (PQnfields(pay) < col + 2) {
+		/* A caller that does not say whether SHKeeper re-priced would be judged at a stale rate. */
+		snprintf(msg, msglen, "internal: the payment row lacks SHK_CHECK_COLUMNS");
+		result = ONCHAIN_UNAVAILABLE;
+		goto out;
+	}
+	crypto = PQgetvalue(pay, 0, col);
+	if (need == NULL || part == NULL) {
 		snprintf(msg, msglen, "out of memory");
 		result = ONCHAIN_UNAVAILABLE;
 		goto out;
 	}
-	if (shk_payment_threshold(cfg, pay, need, &tok, msg, msglen) != 0)
+	if (shk_payment_threshold(cfg, pay, need, &tok, &llimit, msg, msglen) != 0)
 		goto out;
+	if (shk_worth_init(&w, strcmp(PQgetvalue(pay, 0, col + 1), "t") == 0, (unsigned)tok->decimals, need,
+	                   PQgetvalue(pay, 0, PCOL_AMOUNT), llimit) != 0) {
+		snprintf(msg, msglen, "out of memory");
+		result = ONCHAIN_UNAVAILABLE;
+		goto out;
+	}
 	if (!cfg->shkeeper_verify_on_chain) {
-		result = check_figures(cfg, callback, pay, crypto, need, (unsigned)tok->decimals, msg, msglen);
+		result = check_figures(callback, pay, crypto, &w, tx_hash, msg, msglen);
 		goto out;
 	}
 	/* Unchecked is not trusted: held (SHKeeper delivers again) until an RPC is configured. */
@@ -275,26 +430,36 @@ enum onchain shk_check_on_chain(const struct config *cfg, json_object *callback,
 		snprintf(msg, msglen, "the callback lists no transactions (or more than %d)", MAX_TXS);
 		goto out;
 	}
-	BN_zero(sum);
 	for (size_t i = 0; i < json_object_array_length(txs); i++) {
+		json_object *t = json_object_array_get_idx(txs, i);
 		const char *txid = own_txid(txs, i, crypto);
 		struct verify_result vr;
 
 		if (txid == NULL)
 			continue;
-		checked++;
+		listed++;
+		/* Up to 32 receipts, one after another, in a worker SHKeeper waits on for 30 s at most. */
+		if (time(NULL) > deadline) {
+			out_of_time = true;
+			continue;
+		}
 		/* No minimum per transaction: SHKeeper's rule is on their sum. */
 		switch (verify_payment_tx(cfg, network, PQgetvalue(pay, 0, PCOL_CONTRACT),
 		                          PQgetvalue(pay, 0, PCOL_RECEIVER), "0", NULL, txid, &vr)) {
 		case VERIFY_CONFIRMED:
-			if (units_from_word(vr.amount, part) != UNITS_OK || !BN_add(sum, sum, part)) {
-				snprintf(msg, msglen, "cannot add up the transfers");
+			if (units_from_word(vr.amount, part) != UNITS_OK || shk_worth_add(&w, t, part) != 0) {
+				snprintf(msg, msglen, "cannot add up the transfers: transaction %s has no usable amounts", txid);
 				goto out;
 			}
+			/* The hash recorded is one the chain confirmed: the trigger's, else the newest. */
+			if (!trigger_ok)
+				snprintf(newest, sizeof(newest), "%s", txid);
+			trigger_ok = trigger_ok || is_trigger(t);
 			break;
 		case VERIFY_PENDING:
-			not_final = true;
-			snprintf(msg, msglen, "transaction %s: %s", txid, vr.message);
+			/* Only matters if the final ones fall short: a dropped transaction never becomes final. */
+			pending = txid;
+			snprintf(pending_msg, sizeof(pending_msg), "%s", vr.message);
 			break;
 		case VERIFY_FAILED:
 			snprintf(msg, msglen, "transaction %s does not pay the deposit address: %s", txid, vr.message);
@@ -305,138 +470,217 @@ enum onchain shk_check_on_chain(const struct config *cfg, json_object *callback,
 			goto out;
 		}
 	}
-	if (checked == 0) {
+	if (listed == 0) {
 		snprintf(msg, msglen, "the callback lists no %s transaction", crypto);
 		goto out;
 	}
-	if (not_final) {
+	if (shk_worth_reaches(&w)) {
+		snprintf(msg, msglen, "%zu of %zu transaction(s) confirmed on chain reach SHKeeper's PAID", w.counted, listed);
+		snprintf(tx_hash, 67, "%s", newest);
+		result = ONCHAIN_CONFIRMED;
+	} else if (out_of_time) {
+		snprintf(msg, msglen, "out of time after checking %zu of %zu transaction(s) on chain", w.counted, listed);
+		result = ONCHAIN_UNAVAILABLE;
+	} else if (pending) {
+		snprintf(msg, msglen, "transaction %s: %s", pending, pending_msg);
 		result = ONCHAIN_NOT_FINAL;
-		goto out;
+	} else {
+		shk_worth_describe(&w, "the transfers to the deposit address", PQgetvalue(pay, 0, PCOL_TOKEN),
+		                   PQgetvalue(pay, 0, PCOL_CURRENCY), PQgetvalue(pay, 0, PCOL_RATE), msg, msglen);
 	}
-	if (BN_cmp(sum, need) < 0) {
-		describe_short(sum, need, (unsigned)tok->decimals, pay, cfg, "the transfers to the deposit address", msg,
-		               msglen);
-		goto out;
-	}
-	snprintf(msg, msglen, "%zu transaction(s) confirmed on chain", checked);
-	result = ONCHAIN_CONFIRMED;
 out:
-	BN_free(sum);
+	shk_worth_free(&w);
 	BN_free(need);
 	BN_free(part);
 	return result;
 }
 
 /* The newest block a counted transfer may be in: the finalized one, else head - confirmations. */
-static int safe_block(struct rpc_client *c, const struct network_conf *net, uint64_t *safe, struct rpc_error *e)
+static int safe_block(struct rpc_client *c, const struct network_conf *net, uint64_t head, uint64_t *safe,
+                      struct rpc_error *e)
 {
-	uint64_t head;
 	bool has_fin;
 
 	if (rpc_finalized_block(c, safe, &has_fin, e) != RPC_OK)
 		return -1;
-	if (has_fin)
-		return 0;
-	if (rpc_block_number(c, &head, e) != RPC_OK)
-		return -1;
-	*safe = head >= (uint64_t)net->confirmations ? head - (uint64_t)net->confirmations : 0;
+	if (!has_fin)
+		*safe = head >= (uint64_t)net->confirmations ? head - (uint64_t)net->confirmations : 0;
 	return 0;
 }
 
+/* A transfer already counted: (transaction, log index), each as the node spelled it. */
+struct seen {
+	char (*keys)[RPC_HASH_BUFSZ + 20];
+	size_t n;
+};
+
+/* Adds the key; false when it was there already (or there is no room: not counted twice either way). */
+static bool first_sight(struct seen *s, const char *hash, const char *log_index)
+{
+	char key[RPC_HASH_BUFSZ + 20];
+
+	snprintf(key, sizeof(key), "%s/%s", hash, log_index);
+	for (size_t i = 0; i < s->n; i++)
+		if (strcasecmp(s->keys[i], key) == 0)
+			return false;
+	if (s->n == SUM_MAX_TRANSFERS)
+		return false;
+	memcpy(s->keys[s->n++], key, sizeof(key));
+	return true;
+}
+
 /*
- * Adds to sum the final transfers in `logs` that are the token's, from payer
- * to the deposit address, other than tx_hash's own (already counted). The
- * node was asked for exactly these; each is checked again, so a node that
- * ignores part of the filter cannot count someone else's transfer.
+ * Adds the transfers in `logs` that are the token's, from payer to the
+ * deposit address, other than tx_hash's own (already counted): final ones
+ * (block ≤ safe) to sum, newer ones to later. Each counts once, whatever
+ * the node repeats. The node was asked for exactly these; each is checked
+ * again, so a node that ignores part of the filter cannot count someone
+ * else's transfer.
  */
 static int add_logs(json_object *logs, const struct verify_expect *x, const uint8_t *payer, uint64_t safe,
-                    const char *tx_hash, BIGNUM *sum, BIGNUM *part)
+                    const char *tx_hash, struct seen *seen, BIGNUM *sum, BIGNUM *later, BIGNUM *part)
 {
 	for (size_t i = 0; i < json_object_array_length(logs); i++) {
+		json_object *log = json_object_array_get_idx(logs, i);
+		const char *index = string_member(log, "logIndex");
 		struct verify_log l;
 		char hash[RPC_HASH_BUFSZ];
 		uint64_t block;
 
-		if (verify_parse_found_log(json_object_array_get_idx(logs, i), &l, hash, &block) != 1 || block > safe ||
+		if (verify_parse_found_log(log, &l, hash, &block) != 1 || index == NULL || strlen(index) > 18 ||
 		    !verify_same_address(l.token, x->token) || !verify_same_address(l.to, x->recipient) ||
-		    !verify_same_address(l.from, payer) || strcasecmp(hash, tx_hash) == 0)
+		    !verify_same_address(l.from, payer) || strcasecmp(hash, tx_hash) == 0 || !first_sight(seen, hash, index))
 			continue;
-		if (units_from_word(l.value, part) != UNITS_OK || !BN_add(sum, sum, part))
+		if (units_from_word(l.value, part) != UNITS_OK || !BN_add(block > safe ? later : sum, block > safe ? later : sum, part))
 			return -1;
 	}
 	return 0;
 }
 
-enum onchain shk_confirm_total(const struct config *cfg, const PGresult *pay, const char *tx_hash,
+int shk_first_block(const struct config *cfg, const char *network, uint64_t *out)
+{
+	const struct network_conf *net = config_network(cfg, network);
+	struct rpc_client c;
+	struct rpc_error e;
+	uint64_t head;
+
+	if (net == NULL || chain_ready(cfg, network, &e) != RPC_OK || rpc_client_init(&c, cfg, network, &e) != RPC_OK ||
+	    rpc_block_number(&c, &head, &e) != RPC_OK)
+		return -1;
+	/* A reorganisation may put a transfer sent after this read below today's head: not below this. */
+	*out = head >= (uint64_t)net->confirmations ? head - (uint64_t)net->confirmations : 0;
+	return 0;
+}
+
+enum onchain shk_confirm_total(const struct config *cfg, const PGresult *pay, int64_t from_block, const char *tx_hash,
                                const struct verify_result *vr, char *msg, size_t msglen, int *retry_after)
 {
-	const char *network = PQgetvalue(pay, 0, PCOL_NETWORK);
+	const char *network = PQgetvalue(pay, 0, PCOL_NETWORK), *llimit;
 	const struct network_conf *net = config_network(cfg, network);
 	const struct token_conf *tok;
-	BIGNUM *sum = BN_new(), *need = BN_new(), *part = BN_new();
+	BIGNUM *sum = BN_new(), *later = BN_new(), *need = BN_new(), *part = BN_new();
 	enum onchain result = ONCHAIN_REFUTED;
 	struct verify_expect x;
 	struct rpc_client c;
 	struct rpc_error e;
+	struct seen seen = { xcalloc(SUM_MAX_TRANSFERS, sizeof(*seen.keys)), 0 };
+	struct shk_worth w = { 0 };
 	char payer[43];
-	uint64_t safe, scanned = 0;
+	uint64_t head, safe, first, scanned = 0;
 	time_t deadline = time(NULL) + SUM_SECONDS;
+	bool bounded = from_block >= 0;
 
 	msg[0] = '\0';
 	*retry_after = 0;
 	/* After this point, all errors should use goto out. */
-	if (sum == NULL || need == NULL || part == NULL || units_from_word(vr->amount, sum) != UNITS_OK) {
+	if (sum == NULL || later == NULL || need == NULL || part == NULL || units_from_word(vr->amount, sum) != UNITS_OK) {
 		snprintf(msg, msglen, "out of memory");
 		result = ONCHAIN_UNAVAILABLE;
 		goto out;
 	}
-	if (shk_payment_threshold(cfg, pay, need, &tok, msg, msglen) != 0)
+	BN_zero(later);
+	/* What this service cannot judge as configured is not the buyer's shortfall. */
+	if (shk_payment_threshold(cfg, pay, need, &tok, &llimit, msg, msglen) != 0) {
+		result = ONCHAIN_NOT_VERIFIABLE;
 		goto out;
+	}
 	if (BN_cmp(sum, need) >= 0)
 		goto enough;
 	/* Short on its own: the buyer may have paid in parts. Their other final transfers count too. */
-	if (!vr->has_payer || net == NULL ||
-	    verify_expect_init(&x, cfg, network, PQgetvalue(pay, 0, PCOL_CONTRACT), PQgetvalue(pay, 0, PCOL_RECEIVER), "0",
-	                       NULL, msg, msglen) != 0)
+	if (!vr->has_payer)
 		goto short_of;
+	if (net == NULL || verify_expect_init(&x, cfg, network, PQgetvalue(pay, 0, PCOL_CONTRACT),
+	                                      PQgetvalue(pay, 0, PCOL_RECEIVER), "0", NULL, msg, msglen) != 0) {
+		result = ONCHAIN_NOT_VERIFIABLE;
+		goto out;
+	}
 	snprintf(payer, sizeof(payer), "0x");
 	for (int i = 0; i < VERIFY_ADDR_LEN; i++)
 		snprintf(payer + 2 + 2 * i, 3, "%02x", vr->payer[i]);
 	if (chain_ready(cfg, network, &e) != RPC_OK || rpc_client_init(&c, cfg, network, &e) != RPC_OK ||
-	    safe_block(&c, net, &safe, &e) != 0)
+	    rpc_block_number(&c, &head, &e) != RPC_OK || safe_block(&c, net, head, &safe, &e) != 0)
 		goto trouble;
-	for (uint64_t hi = safe; scanned < SUM_MAX_BLOCKS && BN_cmp(sum, need) < 0;) {
-		uint64_t lo = hi >= SUM_WINDOW - 1 ? hi - (SUM_WINDOW - 1) : 0;
+	/* From the pay-in's first block; an older pay-in that has none, as far back as the fallback goes. */
+	if (!bounded && head <= SHK_SUM_FALLBACK_BLOCKS)
+		bounded = true;   /* that is the whole chain */
+	first = from_block >= 0 ? (uint64_t)from_block : bounded ? 0 : head - SHK_SUM_FALLBACK_BLOCKS;
+	for (uint64_t hi = head; hi >= first && BN_cmp(sum, need) < 0;) {
+		uint64_t lo = hi - first >= SUM_WINDOW - 1 ? hi - (SUM_WINDOW - 1) : first;
 		json_object *logs = NULL;
 		struct rpc_log_filter f = { .contract = PQgetvalue(pay, 0, PCOL_CONTRACT), .from = payer,
 		                            .to = PQgetvalue(pay, 0, PCOL_RECEIVER), .from_block = lo, .to_block = hi };
 		if (time(NULL) > deadline) {
-			snprintf(e.message, sizeof(e.message), "gave up after searching %" PRIu64 " blocks (time budget spent)",
-			         scanned);
-			e.retry_after = 1;
+			/* Cut off is not short: the rest may be in the blocks not searched yet. */
+			snprintf(e.message, sizeof(e.message), "out of time after searching %" PRIu64 " of %" PRIu64 " blocks",
+			         scanned, head - first + 1);
+			e.kind = RPC_EUNAVAILABLE;
+			e.retry_after = 5;
 			goto trouble;
 		}
 		if (rpc_transfer_logs(&c, &f, &logs, &e) != RPC_OK)
 			goto trouble;
-		int rc = add_logs(logs, &x, vr->payer, safe, tx_hash, sum, part);
+		int rc = add_logs(logs, &x, vr->payer, safe, tx_hash, &seen, sum, later, part);
 		json_object_put(logs);
 		if (rc != 0) {
 			snprintf(msg, msglen, "cannot add up the transfers");
+			result = ONCHAIN_UNAVAILABLE;
 			goto out;
 		}
 		scanned += hi - lo + 1;
-		if (lo == 0)
+		if (lo == first)
 			break;
 		hi = lo - 1;
 	}
 	if (BN_cmp(sum, need) >= 0)
 		goto enough;
+	if (!BN_add(part, sum, later))
+		goto short_of;
+	if (BN_cmp(part, need) >= 0) {
+		snprintf(msg, msglen, "the buyer's transfers reach SHKeeper's PAID once those not final yet are; try again"
+		         " in a few blocks");
+		*retry_after = 15;
+		result = ONCHAIN_NOT_FINAL;
+		goto out;
+	}
+	if (!bounded) {
+		snprintf(msg, msglen, "this payment's first block is not known, and its buyer's transfers in the last %d blocks"
+		         " fall short: SHKeeper's own PAID (its callback) completes it", SHK_SUM_FALLBACK_BLOCKS);
+		result = ONCHAIN_NOT_VERIFIABLE;
+		goto out;
+	}
 short_of:
-	describe_short(sum, need, (unsigned)tok->decimals, pay, cfg, "the buyer's final transfers to the deposit address",
-	               msg, msglen);
+	snprintf(msg, msglen, "the buyer's final transfers to the deposit address fall short of SHKeeper's PAID");
+	if (shk_worth_init(&w, false, (unsigned)tok->decimals, need, PQgetvalue(pay, 0, PCOL_AMOUNT), llimit) == 0 &&
+	    shk_worth_add(&w, NULL, sum) == 0)
+		shk_worth_describe(&w, "the buyer's final transfers to the deposit address", PQgetvalue(pay, 0, PCOL_TOKEN),
+		                   PQgetvalue(pay, 0, PCOL_CURRENCY), PQgetvalue(pay, 0, PCOL_RATE), msg, msglen);
 	goto out;
 trouble:
 	snprintf(msg, msglen, "the chain cannot be searched for the buyer's other transfers: %s", e.message);
+	if (e.kind == RPC_ENOCONF) {
+		result = ONCHAIN_NOT_VERIFIABLE;
+		goto out;
+	}
 	*retry_after = e.retry_after > 0 ? e.retry_after : 5;
 	result = ONCHAIN_UNAVAILABLE;
 	goto out;
@@ -444,7 +688,10 @@ enough:
 	snprintf(msg, msglen, "the buyer's transfers reach SHKeeper's PAID");
 	result = ONCHAIN_CONFIRMED;
 out:
+	shk_worth_free(&w);
+	free(seen.keys);
 	BN_free(sum);
+	BN_free(later);
 	BN_free(need);
 	BN_free(part);
 	return result;
@@ -464,8 +711,9 @@ int shk_payment_uri(const struct config *cfg, const char *network, const char *t
 	if (units == NULL || tok == NULL || net == NULL || !valid_address(deposit) ||
 	    amount_units(crypto_amount, (unsigned)tok->decimals, units) != 0 || (dec = BN_bn2dec(units)) == NULL)
 		goto out;
-	/* The chain the wallet must be on; where none is configured, the network's main chain. */
-	chain_id = net->chain_id ? net->chain_id : strcmp(network, "bsc") == 0 ? 56 : 1;
+	/* The chain the wallet must be on: only one configured (and checked against the node at start-up). */
+	if ((chain_id = net->chain_id) <= 0)
+		goto out;
 	if ((size_t)snprintf(out, outlen, "ethereum:%s@%lld/transfer?address=%s&uint256=%s", tok->contract, chain_id,
 	                     deposit, dec) < outlen)
 		rc = 0;
@@ -503,6 +751,23 @@ static void unverifiable_text(const char *net, char *out, size_t outlen)
 	         " (or shkeeper_verify_on_chain = false, trusting SHKeeper's word)", net, net, net, net, net);
 }
 
+/* Is `crypto` the SHKeeper name of a configured token? */
+static bool crypto_taken(const struct config *cfg, const char *crypto)
+{
+	char name[24];
+
+	for (size_t t = 0; t < cfg->n_tokens; t++)
+		if (shk_crypto_name(cfg->tokens[t].network, cfg->tokens[t].symbol, name) == 0 && strcmp(name, crypto) == 0)
+			return true;
+	return false;
+}
+
+static void unused_llimit_text(const char *crypto, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "shkeeper_llimit.%s is set, but no configured token is paid in %s through SHKeeper: check"
+	         " the crypto's name (BNB-USDT, ETH-USDC, …)", crypto, crypto);
+}
+
 void shk_warn_unverifiable(const struct config *cfg)
 {
 	const char *nets[CONFIG_MAX_NETWORKS];
@@ -513,6 +778,21 @@ void shk_warn_unverifiable(const struct config *cfg)
 		unverifiable_text(nets[i], text, sizeof(text));
 		log_error("!!! %s !!!", text);
 	}
+	if (cfg->shkeeper_url[0] == '\0')
+		return;
+	for (size_t i = 0; i < cfg->n_networks; i++) {
+		bool takes = false;
+		for (size_t t = 0; t < cfg->n_tokens && !takes; t++)
+			takes = strcmp(cfg->tokens[t].network, cfg->networks[i].name) == 0;
+		if (takes && cfg->networks[i].chain_id <= 0)
+			log_warn("SHKeeper pay-ins on %s get no payment link (paymentUrl is null): set chain_id.%s",
+			         cfg->networks[i].name, cfg->networks[i].name);
+	}
+	for (size_t i = 0; i < cfg->n_shkeeper_llimits; i++)
+		if (!crypto_taken(cfg, cfg->shkeeper_llimits[i].crypto)) {
+			unused_llimit_text(cfg->shkeeper_llimits[i].crypto, text, sizeof(text));
+			log_error("%s", text);
+		}
 }
 
 json_object *shk_status_json(const struct config *cfg, json_object *warnings)
@@ -527,9 +807,19 @@ json_object *shk_status_json(const struct config *cfg, json_object *warnings)
 		unverifiable_text(nets[i], text, sizeof(text));
 		json_object_array_add(warnings, json_object_new_string(text));
 	}
+	json_object *by = json_object_new_object();
+	for (size_t i = 0; i < cfg->n_shkeeper_llimits; i++) {
+		json_object_object_add(by, cfg->shkeeper_llimits[i].crypto,
+		                       json_object_new_string(cfg->shkeeper_llimits[i].llimit));
+		if (cfg->shkeeper_url[0] && !crypto_taken(cfg, cfg->shkeeper_llimits[i].crypto)) {
+			unused_llimit_text(cfg->shkeeper_llimits[i].crypto, text, sizeof(text));
+			json_object_array_add(warnings, json_object_new_string(text));
+		}
+	}
 	json_object_object_add(o, "configured", json_object_new_boolean(cfg->shkeeper_url[0] != '\0'));
 	json_object_object_add(o, "verifyOnChain", json_object_new_boolean(cfg->shkeeper_verify_on_chain));
 	json_object_object_add(o, "llimit", json_object_new_string(cfg->shkeeper_llimit));
+	json_object_object_add(o, "llimitByCrypto", by);
 	json_object_object_add(o, "unverifiableNetworks", list);
 	return o;
 }

@@ -111,7 +111,9 @@ json_object *payment_json(const PGresult *res, int row)
 	json_object_object_add(o, "confirmations", json_object_new_int(atoi(PQgetvalue(res, row, 17))));
 	json_object_object_add(o, "providerPaymentId", text_or_null(res, row, 18));
 	json_object_object_add(o, "externalId", text_or_null(res, row, 19));
-	json_object_object_add(o, "paymentUrl", text_or_null(res, row, 20));
+	/* A link that pays it, only while it takes payment: never one that pays a finished payment again. */
+	bool payable = strcmp(PQgetvalue(res, row, 3), "pending") == 0 || strcmp(PQgetvalue(res, row, 3), "processing") == 0;
+	json_object_object_add(o, "paymentUrl", payable ? text_or_null(res, row, 20) : NULL);
 	json_object_object_add(o, "cryptoAmount", decimal_or_null(res, row, 21));
 	json_object_object_add(o, "exchangeRate", decimal_or_null(res, row, 22));
 	json_object_object_add(o, "expiresAt", text_or_null(res, row, 23));

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { env, stack, sql, token } from './lib.mjs';
-import { fake, marketplace, intent, payment, callback, randomTxid, WEBHOOK, Q } from './shkeeper_lib.mjs';
+import { fake, marketplace, intent, payment, callback, randomTxid, reviewsOf, WEBHOOK, Q } from './shkeeper_lib.mjs';
 import { rpc, mine, waitReceipt, transferData } from '../chain/rpc.mjs';
 
 const URL = env.ANVIL_URL;
@@ -62,6 +62,7 @@ test('a PAID the chain contradicts is stored and not acted on', { skip }, async 
   assert.equal(payment(inv1.paymentId).status, 'pending');
   assert.equal(inbox(inv1.paymentId)[0], 'rejected');
   assert.match(inbox(inv1.paymentId)[1], /does not pay the deposit address/);
+  assert.deepEqual(reviewsOf(inv1.paymentId).map((r) => [r.kind, r.providerStatus]), [['refuted', 'PAID']]);
 
   const m2 = marketplace(1);
   const inv2 = await intent(m2);
@@ -73,6 +74,30 @@ test('a PAID the chain contradicts is stored and not acted on', { skip }, async 
   const need = new Q(Q.of('9.5').div(Q.of(String(inv2.exchangeRate))).unitsUp(18), 10n ** 18n);
   assert.deepEqual(inbox(inv2.paymentId), ['rejected', 'the transfers to the deposit address total 5 USDT;'
     + ` SHKeeper's PAID needs ${need.text()} (95 % of 10 USD at ${inv2.exchangeRate})`]);
+  const [review] = reviewsOf(inv2.paymentId);
+  assert.equal(review?.kind, 'refuted', 'the 5 USDT that did arrive reach a person');
+  assert.match(review.reason, /total 5 USDT/);
+});
+
+test('a listed transaction that never becomes final does not hold back final transfers that reach PAID', { skip }, async () => {
+  // A replaced or dropped transaction stays in SHKeeper's list; the final transfer alone is enough.
+  const m = marketplace(1);
+  const inv = await intent(m);
+  const hash = await transfer(inv.walletAddress, 10n * UNIT, 4);
+  const dropped = randomTxid();
+  const r = await paid(inv, [{ txid: hash, amount: '10' }, { txid: dropped, amount: '1', trigger: true }]);
+  assert.equal(r.lastStatus, 202, JSON.stringify(r));
+  // Funded, and the hash recorded is the one the chain confirmed, not the trigger it does not know.
+  assert.deepEqual(payment(inv.paymentId), { status: 'completed', escrow: 'funded', txHash: hash });
+  assert.match(inbox(inv.paymentId)[1], /1 of 2 transaction\(s\) confirmed on chain reach SHKeeper's PAID/);
+
+  // Short without it: that one may still become final, so SHKeeper is asked to deliver again.
+  const m2 = marketplace(1);
+  const inv2 = await intent(m2);
+  const part = await transfer(inv2.walletAddress, 5n * UNIT, 4);
+  const r2 = await paid(inv2, [{ txid: part, amount: '5' }, { txid: randomTxid(), amount: '5', trigger: true }]);
+  assert.equal(r2.lastStatus, 503, JSON.stringify(r2));
+  assert.equal(payment(inv2.paymentId).status, 'pending');
 });
 
 test('a transfer not yet final, or unknown, is answered 503 so SHKeeper delivers again; the next delivery applies it', { skip }, async () => {

@@ -39,6 +39,8 @@ export const fake = {
   reset: () => control('POST', '/__control/reset'),
   // SHKeeper's per-crypto settings (rate, fee_percent, llimit, recalc, …); reset restores the defaults.
   settings: (body) => control('POST', '/__control/settings', body),
+  // Moves the fake's clock `seconds` ahead of the real one (an invoice's recalc hours pass); reset: back to now.
+  clock: (seconds) => control('POST', '/__control/clock', { offsetSeconds: seconds }),
   // A deposit: recorded by the fake, then its signed callback sent (and retried until 202).
   pay: (body) => control('POST', '/__control/pay', body),
   // Exactly these bytes, once, signed unless told otherwise.
@@ -103,6 +105,11 @@ export function assertOncePerRoom(paymentId, event) {
   assert.equal(new Set(rooms).size, rooms.length, `${event} once per room: ${rooms}`);
   return rooms;
 }
+
+// The payment-needs-review events of a payment (the admin room), oldest first: what a person is told.
+export const reviewsOf = (paymentId) =>
+  sql(`SELECT payload::text FROM events WHERE payment_id = :'id' AND event = 'payment-needs-review' AND room = 'admin'
+       ORDER BY id;`, { id: paymentId }).map(([payload]) => JSON.parse(payload));
 
 export const completedTransitions = (paymentId) =>
   count('payment_transitions', `payment_id = :'id' AND to_status = 'completed'`, { id: paymentId });

@@ -14,10 +14,12 @@
 // Control API (no auth, so it listens on the loopback only):
 //   POST /__control/mode     {"mode":"ok"|"error"|"down"|"hang"|"slow","delayMs":N,"message":"…"}
 //   GET  /__control/calls    {"payment_request":{"<external_id>":N},"total":N,"invoice_lookup":{…}}
-//   POST /__control/reset    mode ok, counters zero, settings back to the defaults
-//                            (invoices are kept: the service stores their ids)
+//   POST /__control/reset    mode ok, counters zero, settings back to the defaults, the clock
+//                            back to now (invoices are kept: the service stores their ids)
 //   POST /__control/settings {"crypto"?,"rate"?,"fee_percent"?,"fee_fixed"?,"fee_policy"?,
 //                            "llimit"?,"ulimit"?,"recalc"?}   SHKeeper's per-crypto settings
+//   POST /__control/clock    {"offsetSeconds":N}   the fake's clock runs N seconds ahead of the
+//                            real one (N ≥ 0), so an invoice's `recalc` hours can pass at once
 //   POST /__control/pay      {"external_id","amount_crypto","txid"?,"status"?,"unconfirmed"?,
 //                            "stray"?,"depth"?,"callback"?}
 //        A deposit of amount_crypto of the invoice's token: a real transfer to the
@@ -58,7 +60,9 @@ const MAX_RETRIES = Number(opt['max-retries']);
 
 const log = (line) => console.log(`${new Date().toISOString()} ${line}`);
 const settings = new Settings();
-const store = new InvoiceStore(settings);
+// The fake's clock: the real one, moved ahead by tests (/__control/clock).
+let clockOffsetMs = 0;
+const store = new InvoiceStore(settings, () => new Date(Date.now() + clockOffsetMs));
 const deliverer = new Deliverer({ apiKey: API_KEY, ca: opt.ca ? readFileSync(opt.ca) : null, log });
 const chain = Chain.fromEnv(process.env, log);
 log(chain ? `deposits are transfers on ${process.env.ANVIL_URL} (${Object.keys(chain.tokens).join(', ')})`
@@ -232,8 +236,15 @@ async function control(req, res, path, query) {
       return send(res, 400, { error: e.message });
     }
   }
+  if (req.method === 'POST' && path === '/__control/clock') {
+    const offset = Number(body.offsetSeconds);
+    if (!Number.isInteger(offset) || offset < 0) return send(res, 400, { error: 'offsetSeconds must be a whole number ≥ 0' });
+    clockOffsetMs = offset * 1000;
+    return send(res, 200, { offsetSeconds: offset, now: store.now().toISOString() });
+  }
   if (req.method === 'POST' && path === '/__control/reset') {
     mode = { mode: 'ok', delayMs: 0, message: 'payment gateway is unavailable' };
+    clockOffsetMs = 0;
     settings.reset();
     releaseHung();
     calls = { payment_request: {}, total: 0, invoice_lookup: {} };

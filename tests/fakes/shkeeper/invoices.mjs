@@ -10,6 +10,12 @@
 //   address counts in SHKeeper's fiat balance, not in its crypto balance);
 // - PAID is decided in fiat on the price without the fee: below llimit % (95)
 //   PARTIAL, below ulimit % (105) PAID, else OVERPAID;
+// - re-pricing (Invoice.update_with_tx): once `recalc` hours have passed
+//   since the invoice was made, every transaction that arrives makes SHKeeper
+//   price the invoice again at the crypto's current rate (new `amount` and
+//   exchange rate) and value that transaction at the new rate, whatever its
+//   crypto; earlier transactions keep the value they had. The fake's clock
+//   can be moved forward (InvoiceStore's `now`) so tests need not wait hours;
 // - amounts are printed as SHKeeper prints them (decimal.shk).
 import { createHash, randomBytes } from 'node:crypto';
 import { Q, shk, twoPlaces } from './decimal.mjs';
@@ -113,10 +119,19 @@ const pyDate = (d) => {
 export const randomTxid = () => `0x${randomBytes(32).toString('hex')}`;
 
 export class InvoiceStore {
-  constructor(settings) {
+  // now: the fake's clock, a function returning a Date.
+  constructor(settings, now = () => new Date()) {
     this.settings = settings;
+    this.now = now;
     this.byId = new Map();
     this.nextId = 1;
+  }
+
+  // ExchangeRate.convert: (amount + fee) / rate at the crypto's current rate, rounded to its precision (8).
+  #price(inv) {
+    const s = this.settings.get(inv.crypto);
+    inv.exchangeRate = Q.of(s.rate);
+    inv.amountCrypto = inv.amountFiat.add(fee(s, inv.amountFiat)).div(inv.exchangeRate).round(8);
   }
 
   // SHKeeper updates the invoice with the same (external_id, callback_url)
@@ -130,17 +145,14 @@ export class InvoiceStore {
       inv = {
         id, externalId: external_id, callbackUrl: callback_url, crypto,
         wallet: `0x${createHash('sha256').update(`fake-shkeeper-wallet:${id}`).digest('hex').slice(0, 40)}`,
-        createdAt: new Date(), txs: [], forcedStatus: null,
+        createdAt: this.now(), txs: [], forcedStatus: null,
       };
       this.byId.set(id, inv);
     }
-    const s = this.settings.get(crypto);
     inv.crypto = crypto;
     inv.fiat = fiat;
     inv.amountFiat = amountFiat;
-    // ExchangeRate.convert: (amount + fee) / rate, rounded to the crypto's precision (8).
-    inv.exchangeRate = Q.of(s.rate);
-    inv.amountCrypto = amountFiat.add(fee(s, amountFiat)).div(inv.exchangeRate).round(8);
+    this.#price(inv);
     return inv;
   }
 
@@ -159,15 +171,28 @@ export class InvoiceStore {
   addTx(inv, { txid = randomTxid(), amountCrypto, crypto = inv.crypto, confirmed = true }) {
     let tx = inv.txs.find((t) => t.txid === txid && t.crypto === crypto);
     if (!tx) {
-      const amount = Q.of(amountCrypto);
-      // Transaction.add: the invoice's own crypto at the invoice's rate, another at its current rate.
-      const rate = crypto === inv.crypto ? inv.exchangeRate : Q.of(this.settings.get(crypto).rate);
-      tx = { txid, crypto, amountCrypto: amount, amountFiat: amount.mul(rate), date: new Date(), confirmed };
+      tx = { txid, crypto, amountCrypto: Q.of(amountCrypto), amountFiat: null, date: this.now(), confirmed: false };
       inv.txs.push(tx);
-    } else if (confirmed) {
-      tx.confirmed = true;
     }
+    if (confirmed && !tx.confirmed) this.#confirm(inv, tx);
     return tx;
+  }
+
+  // A transaction SHKeeper records as confirmed (Transaction.add, then
+  // Invoice.update_with_tx): valued when it is added, never again.
+  #confirm(inv, tx) {
+    // The invoice's own crypto at the invoice's rate, another at its current rate ...
+    const rate = tx.crypto === inv.crypto ? inv.exchangeRate : Q.of(this.settings.get(tx.crypto).rate);
+    tx.amountFiat = tx.amountCrypto.mul(rate);
+    // ... unless recalc hours have passed: the invoice is priced again, and this
+    // transaction valued at its new rate, even one of another crypto.
+    const { recalc } = this.settings.get(inv.crypto);
+    if (recalc > 0 && inv.createdAt.getTime() + recalc * 3600e3 < this.now().getTime()) {
+      this.#price(inv);
+      tx.amountFiat = tx.amountCrypto.mul(inv.exchangeRate);
+    }
+    tx.date = this.now();
+    tx.confirmed = true;
   }
 
   // The invoice's figures as SHKeeper keeps them.

@@ -90,6 +90,35 @@ static void test_defaults_and_secret(void **state)
 	snprintf(text, sizeof(text), "%sshkeeper_llimit = 100\n", base_conf());
 	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
 	config_free(&cfg);
+	snprintf(text, sizeof(text), "%sshkeeper_llimit = 50\n", base_conf());
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.shkeeper_llimit, "50");
+	config_free(&cfg);
+}
+
+/* SHKeeper keeps llimit per wallet: one crypto may differ from the rest. */
+static void test_llimit_per_crypto(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256], text[1200];
+
+	snprintf(text, sizeof(text), "%sshkeeper_llimit = 96\nshkeeper_llimit.BNB-USDT = 90.25\n", base_conf());
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(config_shkeeper_llimit(&cfg, "BNB-USDT"), "90.25");
+	assert_string_equal(config_shkeeper_llimit(&cfg, "BNB-USDC"), "96");
+	assert_string_equal(config_shkeeper_llimit(&cfg, NULL), "96");
+	config_free(&cfg);
+	/* From the environment, '_' standing for the crypto's '-'. */
+	setenv("PAYMENTS_SHKEEPER_LLIMIT_ETH_USDC", "99", 1);
+	assert_int_equal(load(base_conf(), &cfg, err, sizeof(err)), 0);
+	assert_string_equal(config_shkeeper_llimit(&cfg, "ETH-USDC"), "99");
+	assert_string_equal(config_shkeeper_llimit(&cfg, "ETH-USDT"), "95");
+	config_free(&cfg);
+	setenv("PAYMENTS_SHKEEPER_LLIMIT_ETH_USDC", "49", 1);
+	assert_int_equal(load(base_conf(), &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "shkeeper_llimit.ETH-USDC"));
+	unsetenv("PAYMENTS_SHKEEPER_LLIMIT_ETH_USDC");
 }
 
 static void test_environment_overrides(void **state)
@@ -212,6 +241,13 @@ static void test_refusals_name_the_setting(void **state)
 		{ "currencies = USD:two\n", "currencies" },
 		{ "colour = blue\n", "colour" },
 		{ "shkeeper_llimit = 0\n", "shkeeper_llimit" },
+		{ "shkeeper_llimit = 49.9999\n", "shkeeper_llimit" },
+		{ "shkeeper_llimit = 5\n", "shkeeper_llimit" },
+		{ "shkeeper_llimit.BNB-USDT = 30\n", "shkeeper_llimit.BNB-USDT" },
+		{ "shkeeper_llimit.BNB-USDT = 100.01\n", "shkeeper_llimit.BNB-USDT" },
+		{ "shkeeper_llimit.bnb-usdt = 95\n", "shkeeper_llimit.bnb-usdt" },
+		{ "shkeeper_llimit.BNB--USDT = 95\n", "shkeeper_llimit.BNB--USDT" },
+		{ "shkeeper_llimit. = 95\n", "shkeeper_llimit." },
 		{ "shkeeper_llimit = 100.5\n", "shkeeper_llimit" },
 		{ "shkeeper_llimit = 101\n", "shkeeper_llimit" },
 		{ "shkeeper_llimit = 95%\n", "shkeeper_llimit" },
@@ -341,6 +377,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults_and_secret),
+		cmocka_unit_test(test_llimit_per_crypto),
 		cmocka_unit_test(test_environment_overrides),
 		cmocka_unit_test(test_payout_fees),
 		cmocka_unit_test(test_hot_wallet_key_file),

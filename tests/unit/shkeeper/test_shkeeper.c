@@ -285,9 +285,12 @@ static void test_payment_uri(void **state)
 	assert_int_equal(shk_payment_uri(c, "bsc", "USDT", deposit, "10.21532298", uri, sizeof(uri)), 0);
 	assert_string_equal(uri, "ethereum:0x55d398326f99059fF775485246999027B3197955@97/transfer"
 	                         "?address=0x8695aB0B4E1e0D8a0c6d5Cc6aF2b3e5F6a7b8c9D&uint256=10215322980000000000");
-	/* No chain_id configured: the network's main chain. Ten decimals cut to the token's six. */
+	/* No chain_id configured: no link, rather than one to a chain guessed at. */
+	assert_int_equal(shk_payment_uri(c, "ethereum", "USDC", deposit, "18.2536507301", uri, sizeof(uri)), -1);
+	/* Ten decimals cut to the token's six. */
+	c->networks[1].chain_id = 11155111;
 	assert_int_equal(shk_payment_uri(c, "ethereum", "USDC", deposit, "18.2536507301", uri, sizeof(uri)), 0);
-	assert_string_equal(uri, "ethereum:0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48@1/transfer"
+	assert_string_equal(uri, "ethereum:0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48@11155111/transfer"
 	                         "?address=0x8695aB0B4E1e0D8a0c6d5Cc6aF2b3e5F6a7b8c9D&uint256=18253650");
 	assert_int_equal(shk_payment_uri(c, "bsc", "USDC", deposit, "1", uri, sizeof(uri)), -1);
 	assert_int_equal(shk_payment_uri(c, "bsc", "USDT", "0x1234", "1", uri, sizeof(uri)), -1);
