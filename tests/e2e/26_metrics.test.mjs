@@ -20,7 +20,9 @@ async function scrape() {
   const r = await api('GET', `${PAY}/metrics`);
   assert.equal(r.status, 200, r.text);
   assert.match(r.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
-  return parse(r.text);
+  const families = parse(r.text);      // throws on a line that is not the text format
+  families.text = r.text;
+  return families;
 }
 
 // The value of one series (0 when it is not there yet).
@@ -51,12 +53,13 @@ test('counters are the pool\'s: a known sequence over both workers is counted ex
   assert.equal(requests(after, '/decentralized/receiver', 'GET', 200) - requests(before, '/decentralized/receiver', 'GET', 200), 30);
   assert.equal(value(after, 'payments_http_requests_total', { route: 'unmatched', status: '404' }) -
     value(before, 'payments_http_requests_total', { route: 'unmatched', status: '404' }), 12);
-  // The histogram has every one of them, in its +Inf bucket and its count.
-  const hist = (f) => f.find((x) => x.name === 'payments_http_request_duration_seconds')
-    ?.metrics.find((m) => m.labels.route === `${PAY}/decentralized/receiver` && m.labels.method === 'GET');
-  const h0 = hist(before), h1 = hist(after);
-  assert.equal(Number(h1.count) - Number(h0?.count ?? 0), 30);
-  assert.equal(Number(h1.buckets['+Inf']) - Number(h0?.buckets['+Inf'] ?? 0), 30);
+  // The histogram has every one of them. (This parser folds a histogram's
+  // labelled series into one, so its series are read by line.)
+  const series = (f, suffix, extra = '') => Number(new RegExp(
+    `^payments_http_request_duration_seconds_${suffix}\\{route="${PAY}/decentralized/receiver",method="GET"${extra}\\} (\\d+)$`, 'm')
+    .exec(f.text)?.[1] ?? 0);
+  assert.equal(series(after, 'count') - series(before, 'count'), 30);
+  assert.equal(series(after, 'bucket', ',le="\\+Inf"') - series(before, 'bucket', ',le="\\+Inf"'), 30);
   // Both workers served the probe (the log names each line's process).
   const pids = new Set(readFileSync(join(env.STACK_DIR, 'pool.log'), 'utf8').split('\n')
     .filter((l) => l.includes(`GET ${probe} 404`)).map((l) => /\[(\d+)\]/.exec(l)?.[1]));
