@@ -95,8 +95,10 @@ static enum idem_step existing(struct request *req, struct response *resp, struc
 	             "       greatest(1, ceil(extract(epoch FROM locked_at + make_interval(secs => $5::int)"
 	             "                                          - clock_timestamp())))::int"
 	             "  FROM idempotency_keys WHERE caller = $1 AND idem_key = $2 FOR UPDATE", 5, p);
-	if (st != DB_OK)
-		goto db_fail;
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
+		goto out;
+	}
 	if (PQntuples(row) == 0) {
 		/* Pruned between the insert and this read: the caller may simply try again. */
 		resp_header(resp, "Retry-After", "1");
@@ -132,14 +134,13 @@ static enum idem_step existing(struct request *req, struct response *resp, struc
 	             "       response_body = NULL, finished_at = NULL,"
 	             "       created_at = CASE WHEN $5::boolean THEN now() ELSE created_at END"
 	             " WHERE id = $1 RETURNING locked_at::text", 5, q);
-	if (st != DB_OK)
-		goto db_fail;
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
+		goto out;
+	}
 	snprintf(k->id, sizeof(k->id), "%s", PQgetvalue(row, 0, 0));
 	snprintf(k->lease, sizeof(k->lease), "%s", PQgetvalue(upd, 0, 0));
 	step = IDEM_RUN;
-	goto out;
-db_fail:
-	resp_db_error(resp, st);
 out:
 	PQclear(row);
 	PQclear(upd);

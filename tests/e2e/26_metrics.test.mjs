@@ -60,9 +60,10 @@ test('counters are the pool\'s: a known sequence over both workers is counted ex
     .exec(f.text)?.[1] ?? 0);
   assert.equal(series(after, 'count') - series(before, 'count'), 30);
   assert.equal(series(after, 'bucket', ',le="\\+Inf"') - series(before, 'bucket', ',le="\\+Inf"'), 30);
-  // Both workers served the probe (the log names each line's process).
+  // Both workers served some (the log names each request's id and process).
+  const ids = new Set(sent.map((r) => r.headers.get('x-request-id')));
   const pids = new Set(readFileSync(join(env.STACK_DIR, 'pool.log'), 'utf8').split('\n')
-    .filter((l) => l.includes(`GET ${probe} 404`)).map((l) => /\[(\d+)\]/.exec(l)?.[1]));
+    .map((l) => /^\S+ \w+ \[(\d+)\] (\w+) /.exec(l)).filter((m) => m && ids.has(m[2])).map((m) => m[1]));
   assert.ok(pids.size >= 2, `served by ${[...pids].join(', ')}`);
   // No raw path is ever a label: the probe's path is not in the exposition.
   const text = (await api('GET', `${PAY}/metrics`)).text;
