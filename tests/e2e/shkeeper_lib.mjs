@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { api, env, token, uid, sql, count, eventually, sleep } from './lib.mjs';
+import { checkResponse } from './openapi.mjs';
 import { pythonJson, randomTxid } from '../fakes/shkeeper/invoices.mjs';
 import { Q, shk, twoPlaces } from '../fakes/shkeeper/decimal.mjs';
 import { rpc, mine, waitReceipt, transferData } from '../chain/rpc.mjs';
@@ -40,10 +41,18 @@ export const fake = {
   // SHKeeper's per-crypto settings (rate, fee_percent, llimit, recalc, …); reset restores the defaults.
   settings: (body) => control('POST', '/__control/settings', body),
   // A deposit: recorded by the fake, then its signed callback sent (and retried until 202).
-  pay: (body) => control('POST', '/__control/pay', body),
+  pay: async (body) => checkedDelivery(await control('POST', '/__control/pay', body)),
   // Exactly these bytes, once, signed unless told otherwise.
-  deliver: (body) => control('POST', '/__control/deliver', body),
+  deliver: async (body) => checkedDelivery(await control('POST', '/__control/deliver', body)),
 };
+
+// The service's answer to the fake's first callback reaches the test through
+// the fake's report: it is held to the OpenAPI document like any other.
+function checkedDelivery(report) {
+  if (report.lastStatus && report.url?.startsWith('https:'))
+    checkResponse('POST', report.url, report.lastStatus, report.contentType, report.response ?? '');
+  return report;
+}
 
 // --- Marketplace rows and intents ---------------------------------------------
 
