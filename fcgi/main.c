@@ -18,6 +18,7 @@
 #include "base/config.h"
 #include "base/db.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/migrate.h"
 #include "base/xalloc.h"
 #include "evm/chain.h"
@@ -92,6 +93,11 @@ int main(int argc, char **argv)
 		/* Breaker state is shared by the whole pool: mapped before the first fork. */
 		if (fd >= 0 && breaker_init(cfg->breaker_failures, cfg->breaker_cooldown_seconds) != 0) {
 			snprintf(err, sizeof(err), "cannot map the shared breaker state");
+			fd = -1;
+		}
+		/* So are the metrics: a worker that dies, even by SIGKILL, takes none of the counts with it. */
+		if (fd >= 0 && metrics_init() != 0) {
+			snprintf(err, sizeof(err), "cannot map the shared metrics");
 			fd = -1;
 		}
 		/* A node on the wrong chain or a token with other decimals: refuse to start. */

@@ -5,6 +5,7 @@
 
 #include "api/handlers.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "http/jsonin.h"
 #include "pay/coord.h"
 #include "pay/inbox.h"
@@ -148,6 +149,7 @@ void h_callback(struct request *req, struct response *resp)
 		resp_db_error(resp, st);
 		goto out;
 	}
+	metrics_webhook("callback", refused ? "refused" : "unsigned", refused ? "refused" : "recorded");
 	log_info("callback for payment %s: %s", v[0].str, refused ? refused : "recorded");
 	json_object *data = json_object_new_object();
 	json_object_object_add(data, "paymentId", json_object_new_string(v[0].str));

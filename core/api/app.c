@@ -5,6 +5,7 @@
 
 #include <openssl/crypto.h>
 
+#include "api/idem.h"
 #include "api/routes.h"
 #include "base/log.h"
 #include "http/jwt.h"
@@ -67,6 +68,26 @@ static int authenticate(struct request *req, struct response *resp, enum access 
 	}
 }
 
+/*
+ * The metrics scraper: nginx marks a request from an address its site trusts
+ * for metrics (METRICS_TRUSTED, from a geo block: loopback by default);
+ * anyone else needs the internal token. 0, or -1 with 401 written.
+ */
+static int admit_scraper(struct request *req, struct response *resp)
+{
+	const char *trusted = req_param(req, "METRICS_TRUSTED");
+	const char *h = req_param(req, "HTTP_AUTHORIZATION");
+
+	if (trusted != NULL && strcmp(trusted, "1") == 0)
+		return 0;
+	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0 && is_internal_token(req->app->cfg, h + 7))
+		return 0;
+	resp_header(resp, "WWW-Authenticate", "Bearer");
+	resp_error(resp, 401, "unauthorized", NULL,
+	           "metrics are served to the addresses the site trusts for them, or with the internal token");
+	return -1;
+}
+
 /* What the route's access allows this authenticated caller; 400/403 written when nothing. */
 static int authorize(struct request *req, struct response *resp, enum access access)
 {
@@ -101,6 +122,7 @@ static int authorize(struct request *req, struct response *resp, enum access acc
 		return 0;
 	case ACCESS_PUBLIC:
 	case ACCESS_USER:
+	case ACCESS_METRICS:
 		return 0;
 	}
 	return 0;
@@ -119,15 +141,21 @@ void app_handle(struct request *req, struct response *resp)
 		           req->path);
 		return;
 	}
+	if (m == ROUTE_FOUND)
+		req->route_slot = (unsigned)(route - app_routes) + 1;
 	if (m == ROUTE_BAD_METHOD) {
 		resp_header(resp, "Allow", "%s", allow);
 		resp_error(resp, 405, "method_not_allowed", NULL, "%s is not allowed on %s",
 		           req->method_name, req->path);
 		return;
 	}
-	if (route->access != ACCESS_PUBLIC &&
-	    (authenticate(req, resp, route->access) != 0 || authorize(req, resp, route->access) != 0))
+	if (route->access == ACCESS_METRICS) {
+		if (admit_scraper(req, resp) != 0)
+			return;
+	} else if (route->access != ACCESS_PUBLIC &&
+	           (authenticate(req, resp, route->access) != 0 || authorize(req, resp, route->access) != 0)) {
 		return;
+	}
 	if (route->access == ACCESS_PUBLIC && (route->flags & ROUTE_OPT_AUTH)) {
 		/* A public answer never fails for a token: a bad one leaves the caller anonymous. */
 		enum jwt_err ignored;
@@ -140,6 +168,10 @@ void app_handle(struct request *req, struct response *resp)
 		           "the database is unavailable; retry shortly");
 		return;
 	}
+	/* A retry with the same Idempotency-Key is answered here, without running again. */
+	struct idem key = { 0 };
+	if ((route->flags & ROUTE_IDEMPOTENT) && idem_begin(req, resp, &key) == IDEM_ANSWERED)
+		return;
 	route->fn(req, resp);
 	/* A handler that returned mid-transaction must not leave it open for the next request. */
 	if (req->app->db->in_tx) {
@@ -148,4 +180,5 @@ void app_handle(struct request *req, struct response *resp)
 	}
 	if (req->app->db->tx_lost)
 		db_rollback(req->app->db);
+	idem_finish(req, resp, &key);
 }

@@ -7,6 +7,8 @@
 
 /* service.c */
 handler_fn h_health, h_configuration, h_shkeeper_config;
+/* openapi.c: the embedded OpenAPI document; metrics.c: the Prometheus exposition */
+handler_fn h_openapi, h_metrics;
 /* payments.c */
 handler_fn h_payment_create, h_payment_update, h_payment_list, h_payment_get, h_payment_debug,
     h_payment_by_user;

@@ -12,6 +12,7 @@
 #include "api/handlers.h"
 #include "base/jstr.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "http/jsonin.h"
 #include "flow/shk_onchain.h"
 #include "pay/coord.h"
@@ -186,6 +187,7 @@ static void process(struct request *req, struct response *resp, long long delive
 		apply(req, cb, delivery, external_id, status, &a);
 		if (a.outcome == NULL) {
 			/* Stored but not applied: a 503 makes SHKeeper retry, and the retry finishes it. */
+			metrics_webhook("shkeeper", "valid", "error");
 			resp_db_error(resp, a.st);
 			return;
 		}
@@ -195,6 +197,7 @@ static void process(struct request *req, struct response *resp, long long delive
 		log_warn("delivery %lld: outcome %s not recorded", delivery, a.outcome);
 	log_info("SHKeeper delivery %lld for %s (%s): %s%s%s", delivery, external_id ? external_id : "?",
 	         status ? status : "?", a.outcome, a.detail ? ": " : "", a.detail ? a.detail : "");
+	metrics_webhook("shkeeper", "valid", a.retry_later ? "not_final" : duplicate ? "duplicate" : a.outcome);
 	if (a.retry_later) {
 		/* Stored and left unfinished: SHKeeper delivers again in a minute, and that one finishes it. */
 		resp_header(resp, "Retry-After", "60");
@@ -231,6 +234,7 @@ void h_shkeeper_webhook(struct request *req, struct response *resp)
 	if (!shk_auth_ok(auth)) {
 		/* Anyone can send this: counted for the operator, never stored. */
 		delivery_refused(req, "shkeeper", shk_auth_name(auth));
+		metrics_webhook("shkeeper", "refused", "refused");
 		log_warn("SHKeeper delivery refused: %s", shk_auth_name(auth));
 		resp_error(resp, 401, "invalid_signature", NULL, "webhook authentication failed: %s",
 		           shk_auth_name(auth));
@@ -255,10 +259,12 @@ void h_shkeeper_webhook(struct request *req, struct response *resp)
 	};
 	/* After this point, all errors should use goto out. */
 	if ((st = inbox_store(req->app->db, &d, &entry)) != DB_OK) {
+		metrics_webhook("shkeeper", d.verdict, "error");
 		resp_db_error(resp, st);
 		goto out;
 	}
 	if (!readable) {
+		metrics_webhook("shkeeper", "invalid", "rejected");
 		inbox_finish(req->app->db, entry.id, "rejected", NULL, "signed, but not one strict JSON object");
 		log_warn("SHKeeper delivery %lld refused: signed, but not one strict JSON object", entry.id);
 		if (fault.kind != JSON_FAULT_NONE)
@@ -268,6 +274,7 @@ void h_shkeeper_webhook(struct request *req, struct response *resp)
 		goto out;
 	}
 	if (entry.duplicate && !entry.first_unfinished) {
+		metrics_webhook("shkeeper", "valid", "duplicate");
 		answer(resp, entry.id, "duplicate", NULL);
 		goto out;
 	}

@@ -14,6 +14,7 @@ struct breaker {
 	atomic_llong opened_at;         /* when it last opened, or the probe left */
 	atomic_llong total_failures;
 	atomic_llong total_rejected;
+	atomic_llong total_successes;
 };
 
 struct shared {
@@ -85,6 +86,7 @@ void breaker_success(enum upstream u)
 {
 	struct breaker *b = &sh()->b[u];
 
+	atomic_fetch_add(&b->total_successes, 1);
 	atomic_store(&b->failures, 0);
 	if (atomic_exchange(&b->state, CLOSED) != CLOSED)
 		log_info("breaker %s: closed", names[u]);
@@ -113,6 +115,16 @@ int breaker_retry_after(enum upstream u)
 		return 0;
 	long long left = s->cooldown - (now_s() - atomic_load(&b->opened_at));
 	return left > 0 ? (int)left : 1;
+}
+
+void breaker_counts(enum upstream u, struct breaker_counts *out)
+{
+	struct breaker *b = &sh()->b[u];
+
+	out->state = atomic_load(&b->state);
+	out->successes = atomic_load(&b->total_successes);
+	out->failures = atomic_load(&b->total_failures);
+	out->rejected = atomic_load(&b->total_rejected);
 }
 
 json_object *breaker_json(void)

@@ -29,6 +29,12 @@ void breaker_failure(enum upstream u);
 /* Seconds until a probe will be let through; 0 when closed. */
 int breaker_retry_after(enum upstream u);
 const char *upstream_name(enum upstream u);
+/* Every call a breaker has seen since the pool started, and its state now (metrics). */
+struct breaker_counts {
+	int state;                      /* 0 closed, 1 open, 2 half-open */
+	long long successes, failures, rejected;
+};
+void breaker_counts(enum upstream u, struct breaker_counts *out);
 /* {"shkeeper": {"state": "closed", "failures": 0, ...}, ...}; caller owns it. */
 json_object *breaker_json(void);
 

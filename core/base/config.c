@@ -50,6 +50,7 @@ static const char *const known_keys[] = {
 	"jobs_relay_seconds", "jobs_deliver_seconds", "stream_publisher", "stream_buffer_messages",
 	"stream_buffer_seconds", "subscriber_timeout_ms", "subscriber_connect_timeout_ms",
 	"subscriber_retry_base_seconds", "subscriber_retry_max_seconds", "subscriber_give_up_seconds",
+	"idempotency_key_hours", "idempotency_lease_seconds",
 };
 
 /* Per-network and per-token keys: <prefix><network>[.<SYMBOL>]. */
@@ -993,6 +994,12 @@ static int build(struct kv *kv, struct config *cfg, char *err, size_t errlen)
 	if (get_long(kv, "stale_pending_minutes", 60, 1, 525600, &n, err, errlen))
 		return -1;
 	cfg->stale_pending_minutes = (int)n;
+	if (get_long(kv, "idempotency_key_hours", 24, 1, 720, &n, err, errlen))
+		return -1;
+	cfg->idempotency_key_hours = (int)n;
+	if (get_long(kv, "idempotency_lease_seconds", 60, 5, 3600, &n, err, errlen))
+		return -1;
+	cfg->idempotency_lease_seconds = (int)n;
 
 	if ((v = get(kv, "escrow_address", NULL)) == NULL || !valid_address(v))
 		return fail(err, errlen, "setting escrow_address is required: a 0x-prefixed 20-byte address");

@@ -117,6 +117,8 @@ struct config {
 	bool dev_mode;
 	char public_base_url[256];
 	int stale_pending_minutes;
+	int idempotency_key_hours;      /* how long an Idempotency-Key's answer is kept */
+	int idempotency_lease_seconds;  /* how long a request holds its key before a retry may take it over */
 	char escrow_address[43];
 	char redirect_success_url[256];
 	char redirect_cancel_url[256];

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/xalloc.h"
 
 void db_init(struct db *db, const char *database_url, int connect_timeout, bool prepare)
@@ -98,9 +99,13 @@ enum db_status db_ready(struct db *db)
 		msg[strcspn(msg, "\n")] = '\0';
 		log_warn("database unavailable: %s", msg);
 		db_close(db);
+		metrics_db(MD_UNAVAILABLE);
 		return DB_UNAVAILABLE;
 	}
 	db->last_attempt = 0;
+	if (db->was_connected)
+		metrics_db(MD_RECONNECT);
+	db->was_connected = true;
 	log_info("database connected");
 	return DB_OK;
 }
@@ -157,6 +162,8 @@ enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int npara
 		break;
 	}
 	st = classify(db, res);
+	metrics_db(st == DB_UNAVAILABLE ? MD_UNAVAILABLE : st == DB_UNIQUE ? MD_UNIQUE : st == DB_CHECK ? MD_CHECK
+	           : st == DB_RETRY ? MD_RETRY : MD_FAILED);
 	if (st == DB_UNAVAILABLE) {
 		log_warn("database connection lost: %s", db->sqlstate[0] ? db->sqlstate : "no reply");
 		PQclear(res);

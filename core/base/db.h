@@ -44,6 +44,7 @@ struct db {
 	bool prepare;               /* prepare statements (off behind a transaction-mode pooler) */
 	bool in_tx;
 	bool tx_lost;               /* the connection died inside a transaction: fail until rollback */
+	bool was_connected;         /* a connection made now is a reconnect (metrics) */
 	char constraint[64];        /* constraint named by the last error */
 	char sqlstate[6];
 };

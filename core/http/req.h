@@ -44,6 +44,7 @@ struct request {
 	size_t n_params;
 	struct auth auth;
 	struct app *app;
+	unsigned route_slot;            /* the matched route's index in the table + 1; 0: none (metrics) */
 };
 
 /* FastCGI param lookup: "HTTP_X_SHKEEPER_SIGNATURE", "CONTENT_TYPE", … */

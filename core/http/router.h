@@ -16,11 +16,13 @@ enum access {
 	ACCESS_SELLER,          /* role seller or admin; the handler checks ownership of the rows */
 	ACCESS_ADMIN,           /* role admin */
 	ACCESS_JOB,             /* role admin, or the internal token a scheduler sends */
+	ACCESS_METRICS,         /* an address the nginx site trusts for metrics, or the internal token */
 };
 
 #define ROUTE_DB   0x1u     /* needs the database: 503 when it is down */
 #define ROUTE_DEV  0x2u     /* exists only in dev mode */
 #define ROUTE_OPT_AUTH 0x4u /* public, but a valid bearer token is read (health shows admins more) */
+#define ROUTE_IDEMPOTENT 0x8u /* a retry may send Idempotency-Key: the first answer is kept and replayed */
 
 struct route {
 	enum http_method method;

@@ -55,5 +55,12 @@ int jobs_retention(struct job_ctx *ctx, struct job_result *res)
 	          " ORDER BY v.id LIMIT $2::integer FOR UPDATE SKIP LOCKED)",
 	          ctx->cfg->jobs.retention_events_days) != 0)
 		rc = -1;
+	/* An Idempotency-Key past its time counts as new anyway; its row is only kept space. */
+	if (prune(ctx, res,
+	          "DELETE FROM idempotency_keys k WHERE k.id IN (SELECT i.id FROM idempotency_keys i"
+	          " WHERE i.created_at < now() - make_interval(hours => $1::integer)"
+	          " ORDER BY i.id LIMIT $2::integer FOR UPDATE SKIP LOCKED)",
+	          ctx->cfg->idempotency_key_hours) != 0)
+		rc = -1;
 	return rc;
 }

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "base/log.h"
+#include "base/metrics.h"
 #include "pay/cascade.h"
 #include "pay/inbox.h"
 #include "pay/payment.h"
@@ -349,6 +350,21 @@ out:
 	return result;
 }
 
+/* What the coordinator made of a change, for the pool's metrics. */
+static enum coord_result counted(enum coord_result r)
+{
+	switch (r) {
+	case COORD_APPLIED: metrics_coord(MC_APPLIED); break;
+	case COORD_UNCHANGED: metrics_coord(MC_UNCHANGED); break;
+	case COORD_BACKWARD: metrics_coord(MC_BACKWARD); break;
+	case COORD_TX_USED:
+	case COORD_SKIPPED: metrics_coord(MC_CONFLICT); break;
+	case COORD_NOT_FOUND:
+	case COORD_DB: break;
+	}
+	return r;
+}
+
 enum coord_result coord_apply(struct db *db, const char *id, const struct coord_change *c,
                               PGresult **row, enum db_status *dbst)
 {
@@ -362,7 +378,7 @@ enum coord_result coord_apply(struct db *db, const char *id, const struct coord_
 		if (r != COORD_DB || *dbst != DB_RETRY)
 			break;
 	}
-	return r;
+	return counted(r);
 }
 
 enum db_status coord_created(struct db *db, const PGresult *row, const char *source,
@@ -432,8 +448,8 @@ static enum db_status record_move(struct db *db, const PGresult *upd, const char
 	return st;
 }
 
-enum coord_result coord_move(struct db *db, const char *id, const struct coord_change *c,
-                             PGresult **row, enum db_status *dbst)
+static enum coord_result move(struct db *db, const char *id, const struct coord_change *c, PGresult **row,
+                              enum db_status *dbst)
 {
 	const char *p[1] = { id };
 	PGresult *cur = NULL, *upd = NULL;
@@ -510,4 +526,10 @@ enum db_status coord_recorded(struct db *db, const PGresult *row, const char *so
 	const struct coord_change c = { .source = source, .actor = actor, .request_id = request_id };
 
 	return record_move(db, row, NULL, NULL, &c, reason);
+}
+
+enum coord_result coord_move(struct db *db, const char *id, const struct coord_change *c,
+                             PGresult **row, enum db_status *dbst)
+{
+	return counted(move(db, id, c, row, dbst));
 }

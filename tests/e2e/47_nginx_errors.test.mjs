@@ -11,8 +11,10 @@ import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { env, ROOT, stack } from './lib.mjs';
+import { checkNginxError } from './openapi.mjs';
 
-// One raw HTTP/1.1 exchange; resolves with { status, headers, body }.
+// One raw HTTP/1.1 exchange; resolves with { status, headers, body }. A
+// refusal's body must be the document's error envelope, or it rejects.
 function exchange(text, { port = Number(env.HTTPS_PORT), plain = false } = {}) {
   return new Promise((resolve, reject) => {
     const opts = { host: '127.0.0.1', port, servername: 'localhost', ca: readFileSync(env.CA_CERT), ALPNProtocols: ['http/1.1'] };
@@ -31,7 +33,11 @@ function exchange(text, { port = Number(env.HTTPS_PORT), plain = false } = {}) {
         headers[name] = headers[name] ? [].concat(headers[name], l.slice(l.indexOf(':') + 1).trim())
           : l.slice(l.indexOf(':') + 1).trim();
       }
-      resolve({ status: Number(lines[0].split(' ')[1]), headers, body: raw.slice(split + 4) });
+      const r = { status: Number(lines[0].split(' ')[1]), headers, body: raw.slice(split + 4) };
+      try {
+        if (r.status >= 400) checkNginxError(text.slice(0, 60).split('\r\n')[0], r.status, r.body);
+      } catch (e) { reject(e); return; }
+      resolve(r);
     });
   });
 }

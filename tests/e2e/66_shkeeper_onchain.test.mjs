@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { env, stack, sql, token } from './lib.mjs';
+import { api, env, stack, sql, token } from './lib.mjs';
 import { fake, marketplace, intent, payment, callback, randomTxid, reviewsOf, WEBHOOK, Q } from './shkeeper_lib.mjs';
 import { rpc, mine, waitReceipt, transferData } from '../chain/rpc.mjs';
 
@@ -128,9 +128,8 @@ test('an unfinished delivery can be replayed by an admin once the chain is final
   assert.equal((await paid(inv, [{ txid: hash, amount: '10', trigger: true }])).lastStatus, 503);
   const [[delivery]] = sql(`SELECT id FROM webhook_inbox WHERE payment_id = :'id' AND outcome = 'received';`, { id: inv.paymentId });
   await mine(URL, 3);
-  const r = await fetch(`${base2}/api/payment/admin/webhooks/${delivery}/replay`,
-    { method: 'POST', headers: { authorization: `Bearer ${token('adm-replay', 'admin')}` } });
-  const j = await r.json();
+  const r = await api('POST', `/api/payment/admin/webhooks/${delivery}/replay`, { base: base2, token: token('adm-replay', 'admin') });
+  const j = r.json;
   assert.equal(r.status, 202, JSON.stringify(j));
   assert.equal(j.data.outcome, 'applied');
   assert.deepEqual(payment(inv.paymentId), { status: 'completed', escrow: 'funded', txHash: hash });

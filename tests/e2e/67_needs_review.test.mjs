@@ -235,9 +235,8 @@ test('a PAID the chain refutes reaches a person and stays replayable', { skip: C
   assert.equal(r.providerStatus, 'PAID');
   assert.match(r.reason, /SHKeeper reports PAID/);
   assert.equal(inboxOf(r.deliveryId)[1], 'rejected');
-  const replay = await fetch(`${base2}/api/payment/admin/webhooks/${r.deliveryId}/replay`,
-    { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` } });
-  assert.equal(replay.status, 202, await replay.text());
+  const replay = await api('POST', `/api/payment/admin/webhooks/${r.deliveryId}/replay`, { base: base2, token: ADMIN });
+  assert.equal(replay.status, 202, replay.text);
   assert.equal(reviews(inv.paymentId).length, 1);
 });
 

@@ -2,6 +2,7 @@
 // for talking to the pool's socket directly, without nginx in front: what
 // the workers do must hold even when nginx's own limits do not apply.
 import { connect } from 'node:net';
+import { checkResponse } from './openapi.mjs';
 
 const VERSION = 1, BEGIN_REQUEST = 1, END_REQUEST = 3, PARAMS = 4, STDIN = 5, STDOUT = 6, RESPONDER = 1;
 
@@ -30,7 +31,8 @@ function params(env) {
 }
 
 // Sends one request; `body` (a Buffer) goes out as STDIN, cut into records.
-// Resolves with { status, headers, body } parsed from the CGI response.
+// Resolves with { status, headers, body } parsed from the CGI response; rejects
+// when the answer is not what the OpenAPI document says (openapi.mjs).
 export function fcgiRequest(socketPath, env, body = Buffer.alloc(0)) {
   return new Promise((resolve, reject) => {
     const sock = connect(socketPath);
@@ -50,7 +52,11 @@ export function fcgiRequest(socketPath, env, body = Buffer.alloc(0)) {
           const split = text.indexOf('\r\n\r\n');
           const headers = Object.fromEntries(text.slice(0, split).split('\r\n')
             .map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
-          resolve({ status: Number(headers.status?.split(' ')[0]), headers, body: text.slice(split + 4) });
+          const r = { status: Number(headers.status?.split(' ')[0]), headers, body: text.slice(split + 4) };
+          try {
+            checkResponse(env.REQUEST_METHOD, env.DOCUMENT_URI, r.status, headers['content-type'], r.body);
+          } catch (e) { reject(e); return; }
+          resolve(r);
         }
       }
     });

@@ -6,6 +6,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkResponse } from './openapi.mjs';
 
 const envFile = process.env.STACK_ENV;
 if (!envFile) throw new Error('STACK_ENV is not set: run the suite with tests/run');
@@ -17,6 +18,8 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const pgEnv = { ...process.env, PGHOST: env.PGHOST, PGPORT: env.PGPORT, PGDATABASE: env.PGDATABASE, PGUSER: env.PGUSER };
 
 // One HTTP exchange through nginx. `body` is sent as JSON unless `raw` is given.
+// Every answer from the stack's HTTPS origin is held to the OpenAPI document
+// (openapi.mjs): one that does not match throws, failing the test.
 export async function api(method, path, { token, body, raw, headers = {}, base = env.BASE_URL } = {}) {
   const h = { ...headers };
   if (token) h.authorization = `Bearer ${token}`;
@@ -27,6 +30,7 @@ export async function api(method, path, { token, body, raw, headers = {}, base =
   const text = await res.text();
   let json;
   try { json = JSON.parse(text); } catch { json = undefined; }
+  if (base.startsWith('https:')) checkResponse(method, path, res.status, res.headers.get('content-type'), text);
   return { status: res.status, headers: res.headers, text, json };
 }
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { api, env, token, uid, sql, count, eventually, sleep } from './lib.mjs';
+import { checkResponse } from './openapi.mjs';
 import { pythonJson, randomTxid } from '../fakes/shkeeper/invoices.mjs';
 import { Q, shk, twoPlaces } from '../fakes/shkeeper/decimal.mjs';
 import { rpc, mine, waitReceipt, transferData } from '../chain/rpc.mjs';
@@ -42,10 +43,18 @@ export const fake = {
   // Moves the fake's clock `seconds` ahead of the real one (an invoice's recalc hours pass); reset: back to now.
   clock: (seconds) => control('POST', '/__control/clock', { offsetSeconds: seconds }),
   // A deposit: recorded by the fake, then its signed callback sent (and retried until 202).
-  pay: (body) => control('POST', '/__control/pay', body),
+  pay: async (body) => checkedDelivery(await control('POST', '/__control/pay', body)),
   // Exactly these bytes, once, signed unless told otherwise.
-  deliver: (body) => control('POST', '/__control/deliver', body),
+  deliver: async (body) => checkedDelivery(await control('POST', '/__control/deliver', body)),
 };
+
+// The service's answer to the fake's first callback reaches the test through
+// the fake's report: it is held to the OpenAPI document like any other.
+function checkedDelivery(report) {
+  if (report.lastStatus && report.url?.startsWith('https:'))
+    checkResponse('POST', report.url, report.lastStatus, report.contentType, report.response ?? '');
+  return report;
+}
 
 // --- Marketplace rows and intents ---------------------------------------------
 

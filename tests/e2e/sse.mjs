@@ -7,6 +7,7 @@
 // (410), or when an event's `prev` is not the last event seen.
 import https from 'node:https';
 import { api, env } from './lib.mjs';
+import { checkResponse } from './openapi.mjs';
 
 export const streamPath = (room) => `/api/payment/events/stream/${room}`;
 
@@ -30,10 +31,16 @@ export function subscribe(room, { token, lastEventId, query = {}, headers = {}, 
         res.on('end', () => {
           sub.body = body;
           try { sub.json = JSON.parse(body); } catch { /* not JSON */ }
+          try {
+            checkResponse('GET', url.pathname + url.search, res.statusCode, res.headers['content-type'], body);
+          } catch (e) { reject(e); return; }
           resolve(sub);
         });
         return;
       }
+      try {
+        checkResponse('GET', url.pathname + url.search, res.statusCode, res.headers['content-type'], '');
+      } catch (e) { reject(e); res.destroy(); return; }
       let buf = '';
       let cur = { data: [] };
       res.on('data', (chunk) => {
@@ -172,9 +179,18 @@ export function wsSubscribe(room, { query = {}, base = env.BASE_URL } = {}) {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => { body += d; });
-      res.on('end', () => Object.assign(ws, { status: res.statusCode, body }) && resolve(ws));
+      res.on('end', () => {
+        try {
+          checkResponse('GET', url.pathname + url.search, res.statusCode, res.headers['content-type'], body);
+        } catch (e) { reject(e); return; }
+        Object.assign(ws, { status: res.statusCode, body });
+        resolve(ws);
+      });
     });
     req.on('upgrade', (res, socket, head) => {
+      try {
+        checkResponse('GET', url.pathname + url.search, res.statusCode, res.headers['content-type'], '');
+      } catch (e) { socket.destroy(); reject(e); return; }
       ws.status = res.statusCode;
       ws.headers = res.headers;
       ws.socket = socket;

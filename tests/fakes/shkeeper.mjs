@@ -338,7 +338,7 @@ async function pay(res, body) {
 
 const report = (r, tx, stray = null) => ({
   delivered: r.delivered, attempts: r.attempts, lastStatus: r.status, response: r.response ?? r.error,
-  body: r.body, timestamp: r.timestamp, signature: r.signature, txid: tx?.txid ?? null,
+  url: r.url ?? null, contentType: r.contentType ?? null, body: r.body, timestamp: r.timestamp, signature: r.signature, txid: tx?.txid ?? null,
   strayTxid: stray?.txid ?? null,
 });
 

@@ -30,7 +30,7 @@ export class Deliverer {
     if (sig !== null && sig !== undefined) headers['x-shkeeper-signature'] = sig;
     const result = await this.#request(url, headers, body);
     this.log(`callback POST ${url} -> ${result.status || result.error}`);
-    return { ...result, body, timestamp: ts, signature: sig ?? null };
+    return { ...result, url, body, timestamp: ts, signature: sig ?? null };
   }
 
   // Tries until a 202 or `maxRetries` retries; `makeBody` is called before
@@ -71,7 +71,8 @@ export class Deliverer {
       const req = (tls ? https : http).request(u, opts, (res) => {
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode, response: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () => resolve({ status: res.statusCode, contentType: res.headers['content-type'] ?? null,
+          response: Buffer.concat(chunks).toString('utf8') }));
         res.on('error', (e) => resolve({ status: 0, error: e.message }));
       });
       req.on('timeout', () => req.destroy(new Error('timeout')));

@@ -19,6 +19,7 @@ static const char *const public_routes[] = {
 	"GET /api/payment/health",
 	"POST /api/payment/configuration",
 	"GET /api/payment/shkeeper/config",
+	"GET /api/payment/openapi.json",
 	"POST /api/payment/callback",
 	"POST /api/payment/shkeeper/webhook",
 	"GET /api/payment/shkeeper/wallet-monitor/status",
