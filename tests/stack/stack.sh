@@ -16,7 +16,8 @@
 #
 # Environment: HTTPS_PORT (8443), HTTP_PORT (8080), PGPORT_LOCAL (25432; ports below 32768 stay clear of outgoing connections),
 # SHKEEPER_PORT (18990, the fake SHKeeper tests/fakes/shkeeper.mjs),
-# BIN (the built binary, $BUILD/fcgi-payments, BUILD defaulting to build).
+# BIN (the built binary, $BUILD/fcgi-payments, BUILD defaulting to build),
+# POOL2_HTTPS_PORT and POOL2_HTTP_PORT (pool2-up's ports; the stack's + 1).
 set -eu
 set -o pipefail
 
@@ -423,8 +424,8 @@ chain_down() {
 # come from DIR/env, i.e. from the stack that is already up.
 pool2_env() {
 	[ -s "$DIR/env" ] || die "no stack in $DIR (run up first)"
-	HTTPS_PORT=$(($(sed -n 's/^HTTPS_PORT=//p' "$DIR/env") + 1))
-	HTTP_PORT=$(($(sed -n 's/^HTTP_PORT=//p' "$DIR/env") + 1))
+	HTTPS_PORT=${POOL2_HTTPS_PORT:-$(($(sed -n 's/^HTTPS_PORT=//p' "$DIR/env") + 1))}
+	HTTP_PORT=${POOL2_HTTP_PORT:-$(($(sed -n 's/^HTTP_PORT=//p' "$DIR/env") + 1))}
 	BIN=$(sed -n 's/^BIN=//p' "$DIR/env")
 	NGINX_DIR=$DIR/nginx2
 	FCGI_SOCK=fcgi2.sock
