@@ -52,15 +52,14 @@ const paidBody = () => callback({ externalId: uid('nobody'), status: 'PAID',
 // The credential, right, and each near miss of it.
 function nearMisses(good, { hex }) {
   const half = good.length / 2;
-  const misses = {
+  return {
     'wrong only in its last character': good.slice(0, -1) + (hex ? otherHex(good.at(-1)) : otherChar(good.at(-1))),
     'wrong only in its first character': (hex ? otherHex(good[0]) : otherChar(good[0])) + good.slice(1),
-    'right only in its first half': good.slice(0, half) + (hex ? otherHex(good.slice(half)) : good.slice(half).split('').reverse().join('')),
+    'right only in its first half': good.slice(0, half) + (hex ? otherHex(good.slice(half)) : [...good.slice(half)].map(otherChar).join('')),
     'one character short': good.slice(0, -1),
     'one character too long': `${good}0`,
     'empty': '',
   };
-  return misses;
 }
 
 // Each scheme: where it is accepted, how a delivery carries the credential,

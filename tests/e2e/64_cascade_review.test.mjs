@@ -102,15 +102,20 @@ async function fundedForReview(paymentId, requests, fund) {
 
 // --- The cases ----------------------------------------------------------------
 
-test('a second pay-in for a request already in payment', { skip }, async () => {
-  const m = marketplace(3);
-  const second = await walletPayin(m.buyer, { purchaseRequestId: m.request, sellerOfferId: m.losers[0].id, sellerId: m.losers[0].seller });
-  const d = await intent(m);
-  await fundByShkeeper(d);
-  assert.deepEqual(sql(`SELECT status, selected_offer_id FROM purchase_requests WHERE id = :'r';`, { r: m.request }),
-    [['payment', m.winner.id]], 'the first pay-in ran the cascade');
-  await fundedForReview(second.id, [m.request], () => fundOnChain(second));
-});
+// The buyer pays twice: for the offer already accepted, or for one already rejected.
+for (const named of ['accepted', 'rejected']) {
+  test(`a second pay-in, for the ${named} offer of a request already in payment`, { skip }, async () => {
+    const m = marketplace(3);
+    const offer = named === 'accepted' ? m.winner : m.losers[0];
+    const second = await walletPayin(m.buyer, { purchaseRequestId: m.request, sellerOfferId: offer.id, sellerId: offer.seller });
+    const d = await intent(m);
+    await fundByShkeeper(d);
+    assert.deepEqual(sql(`SELECT status, selected_offer_id FROM purchase_requests WHERE id = :'r';`, { r: m.request }),
+      [['payment', m.winner.id]], 'the first pay-in ran the cascade');
+    assert.equal(sql(`SELECT status FROM seller_offers WHERE id = :'o';`, { o: offer.id })[0][0], named);
+    await fundedForReview(second.id, [m.request], () => fundOnChain(second));
+  });
+}
 
 test("a pay-in naming another buyer's request", { skip }, async () => {
   const m = marketplace(2);
