@@ -6,33 +6,8 @@
 // insert, and one would be refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { env, sql, sleep } from './lib.mjs';
+import { sql, holdLock, serviceWaiting } from './lib.mjs';
 import { fake, marketplace, postIntent, assertOncePerRoom } from './shkeeper_lib.mjs';
-
-// A psql session holding `lock` until release() is called.
-async function holdLock(lock) {
-  const psql = spawn('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1'], {
-    env: { ...process.env, PGHOST: env.PGHOST, PGPORT: env.PGPORT, PGDATABASE: env.PGDATABASE, PGUSER: env.PGUSER },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  let out = '';
-  psql.stdout.on('data', (c) => { out += c; });
-  const exited = new Promise((ok) => psql.on('exit', ok));
-  psql.stdin.write(`BEGIN; ${lock}; SELECT 'held';\n`);
-  for (let i = 0; i < 100 && !out.includes('held'); i++) await sleep(50);
-  assert.ok(out.includes('held'), `the test's session took the lock: ${out}`);
-  return {
-    release: async () => {
-      psql.stdin.end('COMMIT;\n');
-      await exited;
-    },
-  };
-}
-
-// Sessions of the service waiting for a lock (the test's own psql is not one).
-const waiting = () => Number(sql(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-  AND application_name = 'fcgi-payments' AND wait_event_type = 'Lock';`)[0][0]);
 
 test('two concurrent intents, forced to meet in the database: one pay-in, one SHKeeper call', async () => {
   await fake.reset();
@@ -41,9 +16,7 @@ test('two concurrent intents, forced to meet in the database: one pay-in, one SH
   let both;
   try {
     both = Promise.all([postIntent(m), postIntent(m)]);
-    let n = 0;
-    for (let i = 0; i < 100 && (n = waiting()) < 2; i++) await sleep(50);
-    assert.equal(n, 2, 'both requests are waiting inside the database');
+    assert.equal(await serviceWaiting(2), 2, 'both requests are waiting inside the database');
   } finally {
     await lock.release();
   }

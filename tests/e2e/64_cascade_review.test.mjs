@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { api, env, sql, count, token, uid, stack } from './lib.mjs';
+import { api, env, sql, count, token, uid, stack, holdLock, serviceWaiting } from './lib.mjs';
 import { fake, marketplace, intent, payment } from './shkeeper_lib.mjs';
 import { rpc, mine, waitReceipt, transferData } from '../chain/rpc.mjs';
 
@@ -141,6 +141,29 @@ test('a pay-in naming a seller but no offer', { skip }, async () => {
   const m = marketplace(2);
   const p = await walletPayin(m.buyer, { purchaseRequestId: m.request, sellerId: m.winner.seller });
   await fundedForReview(p.id, [m.request], () => fundOnChain(p));
+});
+
+// The marketplace closes the request while the payment is being applied:
+// its transaction holds the request's row when the payment arrives, and
+// commits the cancellation only once the payment waits for that row. The
+// payment must decide on the request as the marketplace left it.
+test('a request the marketplace cancels while the payment is applied is not reopened', async () => {
+  const m = marketplace(2);
+  const d = await intent(m);
+  const marketplaceTx = await holdLock(`SELECT 1 FROM purchase_requests WHERE id = :'r' FOR UPDATE`, { r: m.request });
+  let paid;
+  try {
+    paid = fundByShkeeper(d);
+    assert.ok(await serviceWaiting(1) >= 1, 'the payment waits for the request');
+  } finally {
+    await marketplaceTx.release("UPDATE purchase_requests SET status = 'cancelled', updated_at = now() WHERE id = :'r';");
+  }
+  await paid;
+  assert.deepEqual([payment(d.paymentId).status, payment(d.paymentId).escrow], ['completed', 'funded'], 'the money is real');
+  assert.equal(sql(`SELECT status FROM purchase_requests WHERE id = :'r';`, { r: m.request })[0][0], 'cancelled');
+  for (const o of m.offers) assert.equal(sql(`SELECT status FROM seller_offers WHERE id = :'o';`, { o: o.id })[0][0], 'pending');
+  assert.equal(cascadeEventsFor(m.request), 0);
+  assert.equal(reviews(d.paymentId), 1);
 });
 
 test('two pay-ins of one request funded at once through both pools: one cascade, one review', { skip }, async () => {
