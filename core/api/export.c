@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/handlers.h"
+#include "base/csv.h"
 #include "base/log.h"
 #include "pay/payment.h"
 
@@ -15,28 +16,6 @@ static const char *const csv_header =
 
 /* Columns of PAYMENT_COLUMNS that the CSV carries, in csv_header's order. */
 static const int csv_columns[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 16, 26, 27, 28 };
-
-/*
- * A cell a spreadsheet would read as a formula (= + - @, or a leading tab or
- * CR) gets a leading apostrophe; quotes, commas and line breaks are quoted.
- */
-static void csv_cell(struct buf *out, const char *v)
-{
-	bool formula = strchr("=+-@\t\r", v[0]) != NULL && v[0] != '\0';
-	bool quote = formula || strpbrk(v, ",\"\r\n") != NULL;
-
-	if (quote)
-		buf_putc(out, '"');
-	if (formula)
-		buf_putc(out, '\'');
-	for (; *v; v++) {
-		if (*v == '"')
-			buf_putc(out, '"');
-		buf_putc(out, *v);
-	}
-	if (quote)
-		buf_putc(out, '"');
-}
 
 static void csv_row(struct buf *out, const PGresult *res)
 {

@@ -75,15 +75,18 @@ enum db_status cascade_funded(struct db *db, const PGresult *payment)
 		return st;
 	/*
 	 * The money is real whatever the marketplace rows say: the payment stays
-	 * funded and both parties hear of it. But a request that is not this
+	 * funded and the buyer hears of it. But a request that is not this
 	 * buyer's, is already paid, or lacks the offer is not rearranged on this
-	 * payment's word: an admin event says a person must look.
+	 * payment's word, and no seller is told to deliver on it (nor that an
+	 * offer was accepted, which it was not): an admin event says a person
+	 * must look.
 	 */
 	if (PQntuples(req) == 0 || strcmp(PQgetvalue(req, 0, 1), "t") != 0) {
+		const char *buyer_only[5] = { payment_id, request, offer, buyer, NULL };
 		log_error("payment %s funded, but purchase request %s (%s) does not take it: left for an admin",
 		          payment_id, request, PQntuples(req) ? PQgetvalue(req, 0, 0) : "unknown");
 		PQclear(req);
-		st = notify_parties(db, p);
+		st = notify_parties(db, buyer_only);
 		struct review rv = {
 			.kind = REVIEW_REQUEST_MISMATCH, .payment_id = payment_id, .purchase_request_id = request,
 			.reason = "funded for a request that does not take it: match the money to an order or return it",

@@ -20,21 +20,31 @@ async function setStatus(id, status) {
   assert.equal(r.status, 200, r.text);
 }
 
-// A minimal RFC 4180 reader: rows split on CRLF outside quotes, "" inside quotes.
+// A strict RFC 4180 reader: rows end with CRLF, "" inside quotes; a quote
+// may only open or close a cell, and a CR or LF outside quotes is only ever
+// a row's CRLF. Anything else fails the test.
 function parseCsv(text) {
   const rows = [];
-  let row = [], cell = '', quoted = false;
+  let row = [], cell = '', quoted = false, closed = false;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (quoted) {
       if (c === '"' && text[i + 1] === '"') { cell += '"'; i++; }
-      else if (c === '"') quoted = false;
+      else if (c === '"') { quoted = false; closed = true; }
       else cell += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') { row.push(cell); cell = ''; }
-    else if (c === '\r' && text[i + 1] === '\n') { row.push(cell); rows.push(row); row = []; cell = ''; i++; }
-    else cell += c;
+      continue;
+    }
+    if (c === ',') { row.push(cell); cell = ''; closed = false; }
+    else if (c === '\r' && text[i + 1] === '\n') { row.push(cell); rows.push(row); row = []; cell = ''; closed = false; i++; }
+    else {
+      assert.ok(!closed, `text after a closing quote at ${i}`);
+      assert.ok(c !== '\r' && c !== '\n', `a bare line break outside quotes at ${i}`);
+      assert.ok(c !== '"' || cell === '', `a quote inside an unquoted cell at ${i}`);
+      if (c === '"') quoted = true;
+      else cell += c;
+    }
   }
+  assert.ok(!quoted, 'an unterminated quoted cell');
   assert.equal(cell, '', 'the CSV ends with CRLF');
   assert.equal(row.length, 0, 'the CSV ends with CRLF');
   return rows;

@@ -1,7 +1,7 @@
 // What every end-to-end test needs: the running stack's addresses, an HTTPS
 // client that trusts the stack's certificate, tokens, and a look into the
 // database to check what was (or was not) written.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
@@ -108,3 +108,36 @@ export const configuredTokens = () => {
   }
   return [...keys].map((k) => ({ network: k.split('.')[1], symbol: k.split('.')[2], contract: setting(k) }));
 };
+
+// Races scripted as fixed interleavings: a session of the test that takes
+// `lock` (SQL run in a transaction; `vars` as for sql()) and holds it until
+// release(), which may run more SQL in that transaction before its COMMIT.
+export async function holdLock(lock, vars = {}) {
+  const args = ['-X', '-At', '-v', 'ON_ERROR_STOP=1'];
+  for (const [k, v] of Object.entries(vars)) args.push('-v', `${k}=${v}`);
+  const psql = spawn('psql', args, { env: pgEnv, stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  psql.stdout.on('data', (c) => { out += c; });
+  const exited = new Promise((ok) => psql.on('exit', ok));
+  psql.stdin.write(`BEGIN;\n${lock};\nSELECT 'held';\n`);
+  for (let i = 0; i < 100 && !out.includes('held'); i++) await sleep(50);
+  if (!out.includes('held')) throw new Error(`the test's session did not take the lock: ${out}`);
+  return {
+    release: async (before = '') => {
+      psql.stdin.end(`${before}\nCOMMIT;\n`);
+      return exited;
+    },
+  };
+}
+
+// How many of the service's sessions wait for a lock, polled until `n` do (or 5 s pass).
+export async function serviceWaiting(n) {
+  let w = 0;
+  for (let i = 0; i < 100; i++) {
+    w = Number(sql(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+      AND application_name = 'fcgi-payments' AND wait_event_type = 'Lock';`)[0][0]);
+    if (w >= n) break;
+    await sleep(50);
+  }
+  return w;
+}

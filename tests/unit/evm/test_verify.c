@@ -30,6 +30,7 @@
 #define PAD "0x000000000000000000000000"
 #define TXHASH "0x1111111111111111111111111111111111111111111111111111111111111111"
 #define TXHASH2 "0x2222222222222222222222222222222222222222222222222222222222222222"
+#define TXHASH_LAST "0x1111111111111111111111111111111111111111111111111111111111111112"
 
 static struct verify_receipt parsed;
 
@@ -620,6 +621,11 @@ static void test_node_answers(void **state)
 	a = result_of(receipt_text(TXHASH2, "0x1", "0x64", BUYER, TOKEN, l));
 	assert_int_equal(verify_against(a, &out), VERIFY_ERROR);
 	assert_int_equal(out.rpc.kind, RPC_EBADANSWER);
+	assert_non_null(strstr(out.message, "another transaction"));
+	free(a);
+	/* …even one whose hash differs from ours only in its last digit. */
+	a = result_of(receipt_text(TXHASH_LAST, "0x1", "0x64", BUYER, TOKEN, l));
+	assert_int_equal(verify_against(a, &out), VERIFY_ERROR);
 	assert_non_null(strstr(out.message, "another transaction"));
 	free(a);
 	/* A node's error text stays in the logs: the message (for clients) has the code only. */

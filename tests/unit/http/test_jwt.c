@@ -95,6 +95,10 @@ static void test_claims(void **state)
 	assert_int_equal(check(make(h, "{\"sub\":\"u\",\"role\":\"admin\"}", key)), JWT_BAD_CLAIMS);
 	assert_int_equal(check(make(h, "{\"sub\":\"u\",\"role\":\"admin\",\"exp\":\"soon\"}", key)), JWT_BAD_CLAIMS);
 	assert_int_equal(check(make(h, "{\"sub\":\"u\",\"role\":\"root\",\"exp\":1700000100}", key)), JWT_BAD_CLAIMS);
+	/* A role is a whole name: a prefix or an extension of one is no role. */
+	assert_int_equal(check(make(h, "{\"sub\":\"u\",\"role\":\"adm\",\"exp\":1700000100}", key)), JWT_BAD_CLAIMS);
+	assert_int_equal(check(make(h, "{\"sub\":\"u\",\"role\":\"\",\"exp\":1700000100}", key)), JWT_BAD_CLAIMS);
+	assert_int_equal(check(make(h, "{\"sub\":\"u\",\"role\":\"administrator\",\"exp\":1700000100}", key)), JWT_BAD_CLAIMS);
 	assert_int_equal(check(make(h, "{\"sub\":\"a b\",\"role\":\"buyer\",\"exp\":1700000100}", key)), JWT_BAD_CLAIMS);
 	assert_int_equal(check(make(h, "{\"role\":\"buyer\",\"exp\":1700000100}", key)), JWT_BAD_CLAIMS);
 	/* Expiry honours the leeway of 30 s, and no more. */
