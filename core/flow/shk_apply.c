@@ -41,9 +41,9 @@ static const char *figure(json_object *cb, const char *name)
 void shk_apply(struct db *db, const struct config *cfg, const struct shk_claim *c, struct shk_applied *a)
 {
 	json_object *cb = c->report;
-	const char *status = c->status;
+	const char *status = c->status, *source = c->source ? c->source : "shkeeper";
 	struct shk_effect effect;
-	char txid[67], reason[64];
+	char txid[67], reason[96];
 	PGresult *res = NULL;
 
 	memset(a, 0, sizeof(*a));
@@ -69,22 +69,26 @@ void shk_apply(struct db *db, const struct config *cfg, const struct shk_claim *
 		goto out;
 	}
 	struct coord_delivery d = {
-		.inbox_id = c->delivery, .provider = "shkeeper", .provider_status = status,
+		.inbox_id = c->delivery, .provider = source, .provider_status = status,
 		.seen_crypto = figure(cb, "balance_crypto"), .crypto = figure(cb, "crypto"),
 		.seen_fiat = figure(cb, "balance_fiat"), .fiat = figure(cb, "fiat"),
 		.overpaid = strcmp(status, "OVERPAID") == 0, .overpaid_fiat = figure(cb, "overpaid_fiat"),
 	};
 	shk_own_txid(cb, PQgetisnull(res, 0, CB_CRYPTO_COL) ? NULL : PQgetvalue(res, 0, CB_CRYPTO_COL), txid);
-	snprintf(reason, sizeof(reason), "SHKeeper callback %s", status);
+	snprintf(reason, sizeof(reason), "%s %s", c->how ? c->how : "SHKeeper callback", status);
 	struct coord_change change = {
 		.status = effect.status, .escrow = effect.escrow, .tx_hash = txid[0] ? txid : NULL,
-		.source = "shkeeper", .actor = "shkeeper", .reason = reason, .request_id = c->request_id,
-		.delivery = &d,
+		.source = source, .actor = c->actor ? c->actor : "shkeeper", .reason = reason,
+		.request_id = c->request_id, .delivery = &d,
 	};
 	/* Funding moves money in our books: SHKeeper's word is held to its own rule, on the chain where checked. */
 	if (effect.escrow && strcmp(effect.escrow, "funded") == 0 &&
 	    strcmp(PQgetvalue(res, 0, PCOL_STATUS), "completed") != 0) {
-		enum onchain oc = shk_check_on_chain(cfg, cb, res, CB_CRYPTO_COL, a->note, sizeof(a->note));
+		enum onchain oc = ONCHAIN_CONFIRMED;
+		if (c->chain_checked)
+			snprintf(a->note, sizeof(a->note), "%s", c->chain_checked);
+		else
+			oc = shk_check_on_chain(cfg, cb, res, CB_CRYPTO_COL, a->note, sizeof(a->note));
 		a->detail = a->note;
 		if (oc == ONCHAIN_NOT_FINAL || oc == ONCHAIN_UNAVAILABLE) {
 			a->outcome = "received";
@@ -92,7 +96,8 @@ void shk_apply(struct db *db, const struct config *cfg, const struct shk_claim *
 			goto out;
 		}
 		if (oc == ONCHAIN_REFUTED) {
-			log_error("SHKeeper says %s paid, but it does not add up: %s", c->external_id, a->note);
+			log_error("%s says %s paid, but it does not add up: %s", c->how ? c->how : "SHKeeper",
+			          c->external_id, a->note);
 			/* Nothing moves; the delivery is kept (replayable) and a person hears of the money. */
 			d.refuted = a->note;
 			change.status = change.escrow = change.tx_hash = NULL;

@@ -9,6 +9,11 @@
  * in the inbox in the same transaction. The read here only finds the payment
  * and says whether the chain must be asked first.
  *
+ * The same path serves SHKeeper's callbacks (a webhook delivery), its invoice
+ * as the poll fallback looks it up (the same shape, no delivery), and the
+ * chain watcher's own finding for a deposit address (the transfers it saw,
+ * already summed against the rule on the chain: chain_checked).
+ *
  * Layer: flow (uses pay, shkeeper, evm, base).
  */
 #ifndef SHK_APPLY_H
@@ -25,7 +30,16 @@ struct shk_claim {
 	json_object *report;        /* callback-shaped: status, figures, transactions[] */
 	const char *external_id;
 	const char *status;         /* SHKeeper's: PAID, PARTIAL, OVERPAID, … */
-	long long delivery;         /* the webhook_inbox row it arrived in */
+	long long delivery;         /* the webhook_inbox row it arrived in; 0: none */
+	const char *source;         /* who says so, audited: shkeeper (NULL), or chain */
+	const char *actor;          /* NULL: shkeeper */
+	const char *how;            /* opens the audit reason: NULL: "SHKeeper callback" */
+	/*
+	 * Set when the caller checked the claim on the chain itself (the chain
+	 * watcher summed the final transfers to the deposit address against the
+	 * rule): what it found. A PAID is then not checked again.
+	 */
+	const char *chain_checked;
 	const char *request_id;
 };
 
