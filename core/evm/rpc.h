@@ -126,13 +126,19 @@ int rpc_max_priority_fee(struct rpc_client *c, BIGNUM *out, struct rpc_error *e)
 
 /* ERC-20 Transfer logs of one contract in [from_block, to_block], to `to`
  * (and from `from` when not NULL). *out is the caller's array of log objects. */
+#define RPC_MAX_LOG_RECIPIENTS 100
 struct rpc_log_filter {
 	const char *contract;
 	const char *from;   /* may be NULL: any sender */
-	const char *to;
+	const char *to;     /* may be NULL: to_any, else any recipient (then from is required) */
 	uint64_t from_block, to_block;
+	/* With to NULL: to any of these (topics[2] as a list), 1 to RPC_MAX_LOG_RECIPIENTS of them. */
+	const char *const *to_any;
+	size_t n_to_any;
 };
 int rpc_transfer_logs(struct rpc_client *c, const struct rpc_log_filter *f, json_object **out,
     struct rpc_error *e);
+/* The eth_getLogs params for f (pure, for tests): RPC_OK, or RPC_EBADANSWER for a malformed or unbounded filter. */
+int rpc_transfer_log_params(const struct rpc_log_filter *f, json_object **params, struct rpc_error *e);
 
 #endif
