@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/handlers.h"
+#include "flow/shk_deposit.h"
 
 /*
  * Deliveries refused without being stored (pay/inbox.h), by provider and
@@ -109,6 +110,7 @@ static void watcher_status(struct request *req, struct response *resp, const cha
 void h_wallet_monitor_status(struct request *req, struct response *resp)
 {
 	PGresult *res = NULL, *addr = NULL;
+	long long deposits = 0;
 	enum db_status st = db_exec(req->app->db, &res,
 	                            "SELECT network, last_block, safe_block, head_block,"
 	                            " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
@@ -120,8 +122,11 @@ void h_wallet_monitor_status(struct request *req, struct response *resp)
 		             "SELECT count(DISTINCT lower(sender_address)) FROM payments WHERE provider = 'decentralized'"
 		             " AND direction = 'in' AND status IN ('pending', 'processing') AND sender_address IS NOT NULL",
 		             0, NULL);
+	if (st == DB_OK)
+		st = shk_deposit_count(req->app->db, &deposits);
 	if (st != DB_OK) {
 		PQclear(res);
+		PQclear(addr);
 		resp_db_error(resp, st);
 		return;
 	}
@@ -142,6 +147,8 @@ void h_wallet_monitor_status(struct request *req, struct response *resp)
 	}
 	json_object_object_add(data, "isMonitoring", json_object_new_boolean(running));
 	json_object_object_add(data, "watchedSenderWallets", json_object_new_int64(atoll(PQgetvalue(addr, 0, 0))));
+	/* SHKeeper pay-ins' deposit addresses: open ones, and those closed lately (flow/shk_deposit.h). */
+	json_object_object_add(data, "watchedDepositAddresses", json_object_new_int64(deposits));
 	json_object_object_add(data, "networks", nets);
 	resp_ok(resp, 200, data, NULL);
 	PQclear(res);

@@ -1,0 +1,74 @@
+// The jobs that keep SHKeeper pay-ins from being lost: the chain watcher
+// reading the deposit addresses of open pay-ins (a callback never sent), the
+// poll fallback asking SHKeeper for invoices whose callback was lost, and the
+// periodic cleanup of stale ones, which never cancels money already seen and
+// records (for review) money that arrives after it. Deposits are real
+// transfers on the local chain, made by the fake SHKeeper.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startJobs, stopAllJobs } from './jobs_lib.mjs';
+import {
+  fake, marketplace, intent, payment, requestRow, offerStatus, completedTransitions, eventCount, inboxByExternal,
+  chainUrl, noChain, chainMine, Q, api, sql, eventually, token,
+} from './shkeeper_lib.mjs';
+import { rpc } from '../chain/rpc.mjs';
+
+const admin = token('jobs-shk-admin', 'admin');
+// Every job but the ones a test is about is off.
+const OFF = {
+  PAYMENTS_JOBS_RELAY_SECONDS: '0', PAYMENTS_JOBS_WATCH_SECONDS: '0', PAYMENTS_JOBS_SHKEEPER_POLL_SECONDS: '0',
+  PAYMENTS_JOBS_CLEANUP_SECONDS: '0', PAYMENTS_JOBS_RECONCILE_SECONDS: '0', PAYMENTS_JOBS_AUTO_RELEASE_SECONDS: '0',
+};
+
+after(stopAllJobs);
+
+const blockOf = async (hash) => Number(BigInt((await rpc(chainUrl, 'eth_getTransactionReceipt', [hash])).blockNumber));
+// The watcher has read the chain with its head at `block` or later (and so judged what was final then).
+const watcherSaw = (block) => eventually(
+  () => Number(sql(`SELECT coalesce(max(head_block), 0) FROM chain_cursors WHERE network = 'bsc';`)[0][0]) >= block, 15000, 100);
+// SHKeeper's PAID threshold for a 10 USD invoice at its rate, in token base units (18 decimals).
+const threshold = (inv) => Q.of('9.5').div(Q.of(String(inv.exchangeRate))).unitsUp(18);
+const tokens = (units) => new Q(units, 10n ** 18n).text();
+
+test('a pay-in whose callback is never sent is completed by the chain watcher once its deposits are final, with one cascade; not before', { skip: noChain }, async () => {
+  const m = marketplace(2);
+  const inv = await intent(m);
+  const need = threshold(inv);
+  const c = startJobs({ ...OFF, PAYMENTS_JOBS_WATCH_SECONDS: '1' });
+
+  // A part first: SHKeeper's rule is on the sum of the address's deposits, and this is short of it.
+  const first = await fake.pay({ external_id: inv.externalId, amount_crypto: '5', callback: false });
+  assert.equal(first.attempts, 0, 'no callback was sent');
+  await eventually(() => payment(inv.paymentId).escrow === 'partial', 15000, 100);
+  assert.equal(payment(inv.paymentId).status, 'pending', 'short of the threshold: not paid');
+
+  // The rest, exactly to the threshold, mined but not final yet.
+  const rest = await fake.pay({ external_id: inv.externalId, amount_crypto: tokens(need - 5n * 10n ** 18n), depth: 1, callback: false });
+  assert.ok(await watcherSaw(await blockOf(rest.txid)), 'the watcher ran with the deposit on the chain');
+  assert.deepEqual(payment(inv.paymentId), { status: 'pending', escrow: 'partial', txHash: first.txid }, 'not final: not paid');
+  const status = await api('GET', '/api/payment/shkeeper/wallet-monitor/status', { token: admin });
+  assert.equal(status.status, 200, status.text);
+  assert.ok(status.json.data.watchedDepositAddresses >= 1, status.text);
+  assert.equal(typeof status.json.data.watchedSenderWallets, 'number');
+
+  await chainMine(3);
+  await eventually(() => payment(inv.paymentId).status === 'completed', 15000, 100);
+  assert.deepEqual(payment(inv.paymentId), { status: 'completed', escrow: 'funded', txHash: rest.txid });
+  const [[source, reason]] = sql(`SELECT source, reason FROM payment_transitions WHERE payment_id = :'id' AND to_status = 'completed';`,
+    { id: inv.paymentId });
+  assert.equal(source, 'chain');
+  assert.match(reason, /PAID/);
+  // The cascade, once: the winner accepted, the others rejected, the request paid for.
+  assert.equal(offerStatus(m.winner.id), 'accepted');
+  assert.equal(offerStatus(m.losers[0].id), 'rejected');
+  assert.equal(requestRow(m.request).status, 'payment');
+
+  // SHKeeper's callback, late after all, changes nothing more.
+  const late = await fake.pay({ external_id: inv.externalId, amount_crypto: '0', txid: rest.txid });
+  assert.equal(late.lastStatus, 202, JSON.stringify(late));
+  await watcherSaw(await rpc(chainUrl, 'eth_blockNumber').then(Number));
+  assert.equal(completedTransitions(inv.paymentId), 1);
+  assert.equal(eventCount(inv.paymentId, 'seller-offer-update'), 2, 'one to the winner, one to the other seller');
+  assert.equal(inboxByExternal(inv.externalId).at(-1).outcome, 'duplicate');
+  assert.match(c.log, /job=watch result=ok/);
+});
