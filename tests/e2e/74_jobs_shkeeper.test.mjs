@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { startJobs, stopAllJobs } from './jobs_lib.mjs';
 import {
   fake, marketplace, intent, payment, requestRow, offerStatus, completedTransitions, eventCount, inboxByExternal,
-  chainUrl, noChain, chainMine, Q, api, sql, eventually, token,
+  chainUrl, noChain, chainMine, randomTxid, Q, api, sql, eventually, token,
 } from './shkeeper_lib.mjs';
 import { rpc } from '../chain/rpc.mjs';
 
@@ -71,4 +71,46 @@ test('a pay-in whose callback is never sent is completed by the chain watcher on
   assert.equal(eventCount(inv.paymentId, 'seller-offer-update'), 2, 'one to the winner, one to the other seller');
   assert.equal(inboxByExternal(inv.externalId).at(-1).outcome, 'duplicate');
   assert.match(c.log, /job=watch result=ok/);
+});
+
+test('a pay-in whose callback is lost is completed by the poll fallback, once the chain confirms what SHKeeper says', { skip: noChain }, async () => {
+  const m = marketplace(2);
+  const inv = await intent(m);
+  const other = await intent(marketplace(1));
+  // SHKeeper records both deposits and both callbacks are lost: one a final transfer, the other a
+  // transaction the chain does not know.
+  const real = await fake.pay({ external_id: inv.externalId, amount_crypto: tokens(threshold(inv)), callback: false });
+  await fake.pay({ external_id: other.externalId, amount_crypto: '10.5', txid: randomTxid(), callback: false });
+  const asked = async (externalId) => (await fake.calls()).invoice_lookup[externalId] ?? 0;
+  const c = startJobs({ ...OFF, PAYMENTS_JOBS_SHKEEPER_POLL_SECONDS: '1', PAYMENTS_SHKEEPER_POLL_AFTER_MINUTES: '0' });
+
+  await eventually(() => payment(inv.paymentId).status === 'completed', 15000, 100);
+  assert.deepEqual(payment(inv.paymentId), { status: 'completed', escrow: 'funded', txHash: real.txid });
+  const [[source, reason]] = sql(`SELECT source, reason FROM payment_transitions WHERE payment_id = :'id' AND to_status = 'completed';`,
+    { id: inv.paymentId });
+  assert.deepEqual([source, reason], ['shkeeper', 'SHKeeper invoice lookup PAID']);
+  assert.equal(offerStatus(m.winner.id), 'accepted');
+  assert.equal(eventCount(inv.paymentId, 'seller-offer-update'), 2);
+
+  // SHKeeper's word alone funds nothing: the other invoice is asked about again and stays pending.
+  const start = await asked(other.externalId);
+  assert.ok(start >= 1);
+  await eventually(async () => (await asked(other.externalId)) >= start + 2, 15000, 100);
+  assert.deepEqual(payment(other.paymentId), { status: 'pending', escrow: 'unfunded', txHash: '' });
+  const [[polls, said]] = sql(`SELECT polls, last_status FROM shkeeper_polls WHERE payment_id = :'id';`, { id: other.paymentId });
+  assert.ok(Number(polls) >= 3, polls);
+  assert.equal(said, 'PAID');
+  // A pay-in the poll completed is asked about no more.
+  assert.equal(await asked(inv.externalId), 1);
+  assert.equal(completedTransitions(inv.paymentId), 1);
+
+  const r = await api('GET', '/api/payment/shkeeper/auto-webhook/status');
+  assert.equal(r.status, 200, r.text);
+  const d = r.json.data;
+  assert.equal(d.isRunning, true, r.text);
+  assert.equal(d.intervalSeconds, 120, 'the pool reads its own settings: the default interval');
+  assert.ok(d.pendingInvoices >= 1 && d.polledInvoices >= 1, r.text);
+  assert.match(d.lastPolledAt, /^\d{4}-\d\d-\d\dT/);
+  assert.ok(d.lastRun.asked >= 1, r.text);
+  assert.match(c.log, /job=shkeeper_poll result=ok/);
 });
