@@ -114,3 +114,36 @@ test('a pay-in whose callback is lost is completed by the poll fallback, once th
   assert.ok(d.lastRun.asked >= 1, r.text);
   assert.match(c.log, /job=shkeeper_poll result=ok/);
 });
+
+test('cleanup cancels stale pay-ins, never one holding money; a deposit after it is recorded for review, not lost', { skip: noChain }, async () => {
+  const stale = await intent(marketplace(1));
+  const partial = await intent(marketplace(1));
+  const fresh = await intent(marketplace(1));
+  // A part of the price arrived for one (SHKeeper's PARTIAL): money seen.
+  const part = await fake.pay({ external_id: partial.externalId, amount_crypto: '3' });
+  assert.equal(part.lastStatus, 202, JSON.stringify(part));
+  assert.equal(payment(partial.paymentId).escrow, 'partial');
+  sql(`UPDATE payments SET updated_at = now() - interval '2 hours' WHERE id IN (:'a', :'b');`, { a: stale.paymentId, b: partial.paymentId });
+
+  const c = startJobs({ ...OFF, PAYMENTS_JOBS_CLEANUP_SECONDS: '1' });
+  await eventually(() => payment(stale.paymentId).status === 'cancelled', 15000, 100);
+  // Another run after the one that cancelled it: the rest is as it will stay.
+  const runs = () => (c.log.match(/job=cleanup result=ok/g) ?? []).length;
+  const seen = runs();
+  await eventually(() => runs() > seen + 1, 15000, 100);
+  assert.deepEqual(payment(stale.paymentId), { status: 'cancelled', escrow: 'unfunded', txHash: '' });
+  assert.deepEqual(payment(partial.paymentId), { status: 'pending', escrow: 'partial', txHash: part.txid });
+  assert.deepEqual(payment(fresh.paymentId), { status: 'pending', escrow: 'unfunded', txHash: '' });
+  const [[source, actor, reason]] = sql(`SELECT source, actor, reason FROM payment_transitions
+    WHERE payment_id = :'id' AND to_status = 'cancelled';`, { id: stale.paymentId });
+  assert.deepEqual([source, actor, reason], ['job', 'jobs', 'stale pending payment cleanup']);
+
+  // The buyer pays after all: the money is recorded and a person is told; the payment stays cancelled.
+  const late = await fake.pay({ external_id: stale.externalId, amount_crypto: tokens(threshold(stale)) });
+  assert.equal(late.lastStatus, 202, JSON.stringify(late));
+  assert.deepEqual(payment(stale.paymentId), { status: 'cancelled', escrow: 'unfunded', txHash: '' });
+  assert.equal(inboxByExternal(stale.externalId).at(-1).outcome, 'review');
+  const reviews = sql(`SELECT payload->>'kind' FROM events WHERE payment_id = :'id' AND event = 'payment-needs-review';`,
+    { id: stale.paymentId }).map(([k]) => k);
+  assert.deepEqual(reviews, ['deposit_on_closed_payment']);
+});
