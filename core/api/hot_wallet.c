@@ -230,19 +230,12 @@ void h_hot_wallet_resume(struct request *req, struct response *resp)
 	struct jval v[1];
 	json_object *body = NULL;
 	PGresult *rows = NULL;
-	char lim[16];
 	time_t deadline = time(NULL) + RESUME_SECONDS;
 	enum db_status st;
 
 	if (jin_optional(req, resp, f, 1, v, &body) != 0)
 		goto out;
-	snprintf(lim, sizeof(lim), "%lld", v[0].present ? v[0].num : (long long)RESUME_DEFAULT);
-	const char *p[1] = { lim };
-	/* Signed payouts only: a payout nobody signed yet is signed when an admin asks again. */
-	st = db_exec(req->app->db, &rows,
-	             "SELECT " PAYOUT_COLUMNS " FROM payments p JOIN hot_wallet_txs h ON h.payment_id = p.id"
-	             " WHERE p.direction = 'out' AND p.provider = 'hot_wallet' AND p.status IN ('pending', 'processing')"
-	             " ORDER BY h.nonce, p.created_at LIMIT $1::integer", 1, p);
+	st = hotwallet_select_in_flight(req->app->db, 0, v[0].present ? (int)v[0].num : RESUME_DEFAULT, &rows);
 	if (st != DB_OK) {
 		resp_db_error(resp, st);
 		goto out;

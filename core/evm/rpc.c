@@ -326,6 +326,26 @@ int rpc_finalized_block(struct rpc_client *c, uint64_t *out, bool *found, struct
 	return rc;
 }
 
+int rpc_block_timestamp(struct rpc_client *c, uint64_t number, uint64_t *out, struct rpc_error *e)
+{
+	char n[UNITS_HEX_BUFSZ];
+	json_object *params = json_object_new_array(), *res = NULL, *ts;
+	int rc;
+
+	units_hexqty_format_u64(number, n, sizeof(n));
+	json_object_array_add(params, json_object_new_string(n));
+	json_object_array_add(params, json_object_new_boolean(0));
+	rc = rpc_call(c, "eth_getBlockByNumber", params, 0, &res, e);
+	if (rc == RPC_OK && (res == NULL || !json_object_is_type(res, json_type_object) ||
+	                     !json_object_object_get_ex(res, "timestamp", &ts)))
+		rc = fail(e, RPC_EBADANSWER, "eth_getBlockByNumber: block %llu unknown, or without a timestamp",
+		          (unsigned long long)number);
+	else if (rc == RPC_OK)
+		rc = rpc_result_u64(ts, "eth_getBlockByNumber", out, e);
+	json_object_put(res);
+	return rc;
+}
+
 static int by_hash(struct rpc_client *c, const char *method, const char *tx_hash, json_object **out,
     struct rpc_error *e)
 {

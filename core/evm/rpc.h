@@ -90,6 +90,8 @@ int rpc_block_number(struct rpc_client *c, uint64_t *out, struct rpc_error *e);
  * or an error for an unknown tag, as older nodes answer): callers then count
  * depth below head instead. */
 int rpc_finalized_block(struct rpc_client *c, uint64_t *out, bool *found, struct rpc_error *e);
+/* The timestamp (unix seconds) of block `number`; RPC_EBADANSWER for a block the node does not have. */
+int rpc_block_timestamp(struct rpc_client *c, uint64_t number, uint64_t *out, struct rpc_error *e);
 /* *out is the caller's, NULL while the node does not know the transaction
  * (unknown, or not mined for the receipt). Answers up to RPC_MAX_RECEIPT_ANSWER. */
 int rpc_get_receipt(struct rpc_client *c, const char *tx_hash, json_object **out,
