@@ -6,7 +6,7 @@
 // transfers on the local chain, made by the fake SHKeeper.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startJobs, stopAllJobs } from './jobs_lib.mjs';
+import { startJobs, stopJobs, stopAllJobs } from './jobs_lib.mjs';
 import {
   fake, marketplace, intent, payment, requestRow, offerStatus, completedTransitions, eventCount, inboxByExternal,
   chainUrl, noChain, chainMine, randomTxid, Q, api, sql, eventually, token,
@@ -30,11 +30,12 @@ const watcherSaw = (block) => eventually(
 const threshold = (inv) => Q.of('9.5').div(Q.of(String(inv.exchangeRate))).unitsUp(18);
 const tokens = (units) => new Q(units, 10n ** 18n).text();
 
-test('a pay-in whose callback is never sent is completed by the chain watcher once its deposits are final, with one cascade; not before', { skip: noChain }, async () => {
+test('a pay-in whose callback is never sent is completed by the chain watcher once its deposits are final, with one cascade; not before', { skip: noChain }, async (t) => {
   const m = marketplace(2);
   const inv = await intent(m);
   const need = threshold(inv);
   const c = startJobs({ ...OFF, PAYMENTS_JOBS_WATCH_SECONDS: '1' });
+  t.after(() => stopJobs(c));
 
   // A part first: SHKeeper's rule is on the sum of the address's deposits, and this is short of it.
   const first = await fake.pay({ external_id: inv.externalId, amount_crypto: '5', callback: false });
@@ -73,7 +74,7 @@ test('a pay-in whose callback is never sent is completed by the chain watcher on
   assert.match(c.log, /job=watch result=ok/);
 });
 
-test('a pay-in whose callback is lost is completed by the poll fallback, once the chain confirms what SHKeeper says', { skip: noChain }, async () => {
+test('a pay-in whose callback is lost is completed by the poll fallback, once the chain confirms what SHKeeper says', { skip: noChain }, async (t) => {
   const m = marketplace(2);
   const inv = await intent(m);
   const other = await intent(marketplace(1));
@@ -83,6 +84,7 @@ test('a pay-in whose callback is lost is completed by the poll fallback, once th
   await fake.pay({ external_id: other.externalId, amount_crypto: '10.5', txid: randomTxid(), callback: false });
   const asked = async (externalId) => (await fake.calls()).invoice_lookup[externalId] ?? 0;
   const c = startJobs({ ...OFF, PAYMENTS_JOBS_SHKEEPER_POLL_SECONDS: '1', PAYMENTS_SHKEEPER_POLL_AFTER_MINUTES: '0' });
+  t.after(() => stopJobs(c));
 
   await eventually(() => payment(inv.paymentId).status === 'completed', 15000, 100);
   assert.deepEqual(payment(inv.paymentId), { status: 'completed', escrow: 'funded', txHash: real.txid });
@@ -115,7 +117,7 @@ test('a pay-in whose callback is lost is completed by the poll fallback, once th
   assert.match(c.log, /job=shkeeper_poll result=ok/);
 });
 
-test('cleanup cancels stale pay-ins, never one holding money; a deposit after it is recorded for review, not lost', { skip: noChain }, async () => {
+test('cleanup cancels stale pay-ins, never one holding money; a deposit after it is recorded for review, not lost', { skip: noChain }, async (t) => {
   const stale = await intent(marketplace(1));
   const partial = await intent(marketplace(1));
   const fresh = await intent(marketplace(1));
@@ -126,6 +128,7 @@ test('cleanup cancels stale pay-ins, never one holding money; a deposit after it
   sql(`UPDATE payments SET updated_at = now() - interval '2 hours' WHERE id IN (:'a', :'b');`, { a: stale.paymentId, b: partial.paymentId });
 
   const c = startJobs({ ...OFF, PAYMENTS_JOBS_CLEANUP_SECONDS: '1' });
+  t.after(() => stopJobs(c));
   await eventually(() => payment(stale.paymentId).status === 'cancelled', 15000, 100);
   // Another run after the one that cancelled it: the rest is as it will stay.
   const runs = () => (c.log.match(/job=cleanup result=ok/g) ?? []).length;
