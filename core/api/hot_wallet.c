@@ -146,7 +146,6 @@ void h_hot_wallet_payout(struct request *req, struct response *resp)
 {
 	struct jval v[A_N];
 	struct hot_outcome o = { 0 };
-	struct outgoing_prep prep;
 	struct payout_refusal why = { "", "" };
 	json_object *body = jin_body(req, resp);
 	PGresult *payin = NULL, *out = NULL;
@@ -173,12 +172,6 @@ void h_hot_wallet_payout(struct request *req, struct response *resp)
 		goto out;
 	}
 	if (out == NULL) {
-		const struct network_conf *net = PQgetisnull(payin, 0, PCOL_NETWORK) ? NULL
-		                                 : config_network(cfg, PQgetvalue(payin, 0, PCOL_NETWORK));
-		if (net == NULL || net->n_rpc == 0) {
-			resp_error(resp, 409, "not_verifiable", NULL, "payment %s is on a network without an RPC: the hot wallet cannot pay there", id);
-			goto out;
-		}
 		struct outgoing_ask ask = {
 			.kind = kind, .basis = "escrow", .provider = "hot_wallet", .sender = hot,
 			.recipient = entered_recipient(req, payin, kind, v, &st),
@@ -186,7 +179,8 @@ void h_hot_wallet_payout(struct request *req, struct response *resp)
 			.amount = v[A_AMOUNT].present ? v[A_AMOUNT].amount : NULL,
 			.actor = req->auth.sub, .request_id = req->request_id,
 		};
-		if ((http = outgoing_prepare(req->app->db, cfg, payin, &ask, &prep, &why, &st)) != 0) {
+		enum payout_result r;
+		if ((http = outgoing_open(req->app->db, cfg, payin, &ask, &r, &out, &why, &st)) != 0) {
 			if (http >= 500)
 				resp_db_error(resp, st);
 			else
@@ -194,7 +188,7 @@ void h_hot_wallet_payout(struct request *req, struct response *resp)
 				           strcmp(why.code, "invalid_recipient") == 0 ? "receiverWalletAddress" : NULL, "%s", why.message);
 			goto out;
 		}
-		switch (payout_open(req->app->db, &prep.rq, &out, &why, &st)) {
+		switch (r) {
 		case PAYOUT_DONE:
 		case PAYOUT_EXISTS:
 			break;
