@@ -229,7 +229,8 @@ int outgoing_prepare(struct db *db, const struct config *cfg, const PGresult *pa
 		.payin_id = PQgetvalue(payin, 0, PCOL_ID), .kind = ask->kind, .basis = basis,
 		.provider = ask->provider, .recipient = prep->recipient, .recipient_source = source,
 		.amount = prep->amount, .token = prep->token->symbol, .sender = ask->sender, .reason = ask->reason,
-		.actor = ask->actor, .request_id = ask->request_id,
+		.actor = ask->actor, .request_id = ask->request_id, .source = ask->source,
+		.auto_release_grace_hours = ask->auto_release_grace_hours,
 	};
 	return 0;
 }
@@ -254,14 +255,17 @@ int outgoing_open(struct db *db, const struct config *cfg, const PGresult *payin
 	}
 	if ((http = outgoing_prepare(db, cfg, payin, ask, &prep, why, dbst)) != 0)
 		return http;
-	if (strcmp(ask->provider, "admin_wallet") != 0) {
-		*r = payout_open(db, &prep.rq, row, why, dbst);
-		return 0;
-	}
-	/* Built before the payout opens and stored with it: a repeat answers the same nonce. */
 	meta = json_object_new_object();
-	json_object_object_add(meta, "unsignedTransaction", outgoing_unsigned_tx(cfg, &prep));
-	prep.rq.metadata = json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN);
+	/* Built before the payout opens and stored with it: a repeat answers the same nonce. */
+	if (strcmp(ask->provider, "admin_wallet") == 0)
+		json_object_object_add(meta, "unsignedTransaction", outgoing_unsigned_tx(cfg, &prep));
+	if (ask->auto_release_grace_hours > 0) {
+		json_object *a = json_object_new_object();
+		json_object_object_add(a, "graceHours", json_object_new_int(ask->auto_release_grace_hours));
+		json_object_object_add(meta, "autoRelease", a);
+	}
+	if (json_object_object_length(meta) > 0)
+		prep.rq.metadata = json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN);
 	*r = payout_open(db, &prep.rq, row, why, dbst);
 	json_object_put(meta);
 	return 0;

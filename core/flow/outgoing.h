@@ -48,6 +48,8 @@ struct outgoing_ask {
 	const char *amount;          /* required for partial, excess and closed; else NULL */
 	const char *actor;
 	const char *request_id;
+	const char *source;          /* the audit's source: NULL for an admin's request */
+	int auto_release_grace_hours;    /* an automatic release (pay/payout.h); 0 for an admin's request */
 };
 
 /*

@@ -120,3 +120,65 @@ test('a hot-wallet transaction committed but never broadcast is sent by the reco
   assert.equal(await transfersFrom(hot, p.sellerWallet), 1);
   assert.equal(await tokenBalance(p.sellerWallet), units('1.5'));
 });
+
+test('auto-release: exactly one payout, as an admin opens it, once the grace period is over; none before, none disputed; none when off', { skip }, async (t) => {
+  const due = await fundedPayin({ amount: '2.25' });
+  const early = await fundedPayin({ amount: '2.5' });
+  const disputed = await fundedPayin({ amount: '2.75' });
+  const noWallet = await fundedPayin({ amount: '3.25', sellerWallet: null });
+  // Delivered two days ago (the marketplace moved them to delivered; the database kept when).
+  const [[when]] = sql(`SELECT delivered_at IS NOT NULL FROM purchase_requests WHERE id = :'r';`, { r: early.request });
+  assert.equal(when, 't', 'the move to delivered is timed');
+  sql(`UPDATE purchase_requests SET delivered_at = now() - interval '2 days' WHERE id IN (:'a', :'b', :'c');
+       UPDATE purchase_requests SET disputed = true WHERE id = :'b';`, { a: due.request, b: disputed.request, c: noWallet.request });
+
+  // Off, as it is by default: the jobs process runs, nothing is released.
+  const off = startJobs({ ...OFF, PAYMENTS_JOBS_CLEANUP_SECONDS: '1', PAYMENTS_JOBS_AUTO_RELEASE_SECONDS: undefined });
+  await eventually(() => runs(off, 'cleanup') >= 2, 15000, 100);
+  await stopJobs(off);
+  assert.doesNotMatch(off.log, /auto_release/);
+  assert.deepEqual(outgoing(due.id), []);
+
+  const c = startJobs({ ...OFF, PAYMENTS_JOBS_AUTO_RELEASE_SECONDS: '1', PAYMENTS_AUTO_RELEASE_GRACE_HOURS: '24' });
+  t.after(() => stopJobs(c));
+  await eventually(() => outgoing(due.id).length === 1, 15000, 100);
+  const seen = runs(c, 'auto_release');
+  await eventually(() => runs(c, 'auto_release') > seen + 1, 15000, 100);
+  const [[outId, status, escrowState, provider, kind, tx]] = outgoing(due.id);
+  assert.deepEqual([status, escrowState, provider, kind, tx], ['pending', 'releasing', 'admin_wallet', 'release', '']);
+  assert.equal(payment(due.id).escrow, 'releasing');
+  assert.equal(events([outId], 'payout-created'), 1);
+  const [[source, actor]] = sql(`SELECT source, actor FROM payment_transitions WHERE payment_id = :'id' ORDER BY id LIMIT 1;`, { id: outId });
+  assert.deepEqual([source, actor], ['job', 'jobs']);
+  // Exactly what an admin's request opens: asking again answers this payout and its transaction to sign.
+  const again = await release(due.id);
+  assert.equal(again.status, 200, again.text);
+  assert.equal(again.json.data.payout.id, outId);
+  assert.equal(again.json.data.payout.receiverAddress.toLowerCase(), due.sellerWallet);
+  assert.equal(again.json.data.transaction.to.toLowerCase(), USDT.toLowerCase());
+  assert.equal(again.json.data.payout.metadata.autoRelease.graceHours, 24);
+  // Delivered too recently, disputed, or no wallet to pay: nothing.
+  for (const p of [early, disputed, noWallet]) {
+    assert.deepEqual(outgoing(p.id), []);
+    assert.equal(payment(p.id).escrow, 'funded');
+  }
+});
+
+test('auto-release on the hot wallet: signed and sent at once, one payout', { skip }, async (t) => {
+  const p = await fundedPayin({ amount: '1.25' });
+  sql(`UPDATE purchase_requests SET delivered_at = now() - interval '30 hours' WHERE id = :'r';`, { r: p.request });
+  const c = startJobs({ ...OFF, PAYMENTS_JOBS_AUTO_RELEASE_SECONDS: '1', PAYMENTS_AUTO_RELEASE_GRACE_HOURS: '24',
+    PAYMENTS_AUTO_RELEASE_RAIL: 'hot_wallet' });
+  t.after(() => stopJobs(c));
+  await eventually(() => outgoing(p.id).length === 1 && outgoing(p.id)[0][1] === 'processing', 15000, 100);
+  const [[outId, , , provider, , hash]] = outgoing(p.id);
+  assert.equal(provider, 'hot_wallet');
+  assert.notEqual(await rpc(URL, 'eth_getTransactionByHash', [hash]), null, 'broadcast');
+  await mine(URL, 3);
+  // The admin's call follows it to finality, as for any hot-wallet payout.
+  const r = await api('POST', '/api/payment/decentralized/admin-payout/resume', { token: admin, body: {} });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(payment(outId).status, 'completed');
+  assert.equal(await transfersFrom(hot, p.sellerWallet), 1);
+  assert.equal(outgoing(p.id).length, 1);
+});
