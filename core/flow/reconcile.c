@@ -70,6 +70,9 @@ enum db_status reconcile_select(struct db *db, int after_minutes, int limit, PGr
 	               "SELECT p.id FROM payments p WHERE p.direction = 'out' AND p.provider <> 'hot_wallet'"
 	               " AND p.status IN ('pending', 'processing')"
 	               " AND p.updated_at <= now() - make_interval(mins => $1::integer)"
+	               /* A payout with neither a hash nor a known paying wallet has nothing to match by. */
+	               " AND (p.tx_hash IS NOT NULL OR (p.sender_address IS NOT NULL AND p.network IS NOT NULL"
+	               "      AND p.token_contract IS NOT NULL AND p.receiver_address IS NOT NULL))"
 	               " ORDER BY p.updated_at, p.id LIMIT $2::integer", 2, p);
 }
 
