@@ -21,8 +21,11 @@
 #define SUM_SECONDS 20
 /* More than any invoice needs; beyond it the sum still counts, the list stops. */
 #define MAX_LISTED 32
-/* The payment read again alone: PAYMENT_COLUMNS, then crypto_name. */
+/* The payment read again alone: PAYMENT_COLUMNS, then crypto_name and when it was made (unix seconds). */
 #define CRYPTO_COL 29
+#define CREATED_COL 30
+/* Block times and our clock may differ a little. */
+#define SLACK_SECONDS 120
 
 /* Open pay-ins, and those closed lately; an address shared by two pay-ins is nobody's. */
 #define WATCHED_SQL \
@@ -94,9 +97,14 @@ static int add_logs(json_object *logs, const struct verify_expect *x, uint64_t s
 	return 0;
 }
 
-/* Every final transfer of the token to the address, newest first, within the bounds. 0, or -1 with e. */
+/*
+ * Every final transfer of the token to the address, newest first, back to
+ * the block before the pay-in was made (its address is its own from then
+ * on), within the bounds. 0, or -1 with e.
+ */
 static int search(const struct config *cfg, struct rpc_client *c, const struct verify_expect *x, const char *contract,
-                  const char *address, uint64_t safe, unsigned decimals, struct found *f, struct rpc_error *e)
+                  const char *address, uint64_t safe, uint64_t since, unsigned decimals, struct found *f,
+                  struct rpc_error *e)
 {
 	const uint64_t window = (uint64_t)cfg->jobs.watch_window_blocks;
 	time_t deadline = time(NULL) + SUM_SECONDS;
@@ -129,6 +137,11 @@ static int search(const struct config *cfg, struct rpc_client *c, const struct v
 		}
 		scanned += hi - lo + 1;
 		if (lo == 0)
+			break;
+		uint64_t ts;
+		if (rpc_block_timestamp(c, lo, &ts, e) != RPC_OK)
+			goto out;
+		if (ts + SLACK_SECONDS < since)
 			break;
 		hi = lo - 1;
 	}
@@ -187,8 +200,8 @@ void shk_deposit_seen(struct db *db, const struct config *cfg, struct rpc_client
 		goto out;
 	}
 	/* The row as it is now, alone: the threshold reads row 0. */
-	if ((a->st = db_exec(db, &one, "SELECT " PAYMENT_COLUMNS ", p.crypto_name FROM payments p WHERE p.id = $1", 1,
-	                     p)) != DB_OK)
+	if ((a->st = db_exec(db, &one, "SELECT " PAYMENT_COLUMNS ", p.crypto_name, extract(epoch FROM p.created_at)::bigint"
+	                               " FROM payments p WHERE p.id = $1", 1, p)) != DB_OK)
 		goto out;
 	if (PQntuples(one) != 1) {
 		a->outcome = "unknown_payment";
@@ -207,7 +220,8 @@ void shk_deposit_seen(struct db *db, const struct config *cfg, struct rpc_client
 		snprintf(crypto, sizeof(crypto), "%s", PQgetvalue(one, 0, CRYPTO_COL));
 	else if (shk_crypto_name(tok->network, tok->symbol, crypto) != 0)
 		snprintf(crypto, sizeof(crypto), "%s", tok->symbol);
-	if (search(cfg, c, &x, tok->contract, PQgetvalue(one, 0, PCOL_RECEIVER), safe, (unsigned)tok->decimals, f, &e) != 0) {
+	if (search(cfg, c, &x, tok->contract, PQgetvalue(one, 0, PCOL_RECEIVER), safe,
+	           strtoull(PQgetvalue(one, 0, CREATED_COL), NULL, 10), (unsigned)tok->decimals, f, &e) != 0) {
 		snprintf(a->note, sizeof(a->note), "the chain cannot be searched for the deposit's transfers: %.200s",
 		         e.message);
 		a->outcome = "received";

@@ -5,10 +5,11 @@
  * watcher (jobs/watch.c) reads the final Transfer logs to the addresses
  * shk_deposit_watched() lists; for each pay-in one of them pays,
  * shk_deposit_seen() adds up every final transfer of the invoice's token to
- * its address (from any sender, as SHKeeper counts them; another token sent
- * there never counts), holds the sum to SHKeeper's own rule
- * (shk_payment_threshold: the fiat price at llimit, at the invoice's rate,
- * without SHKeeper's fee) and applies what it comes to through shk_apply(),
+ * its address since the pay-in was made (from any sender, as SHKeeper counts
+ * them; another token sent there never counts), holds the sum to SHKeeper's
+ * own rule (shk_payment_threshold: the fiat price at llimit, at the
+ * invoice's rate, without SHKeeper's fee) and applies what it comes to
+ * through shk_apply(),
  * the webhook's path: PAID completes the pay-in (one cascade, whichever path
  * reports it first), less is PARTIAL (money seen: the escrow is partial, and
  * cleanup leaves it alone), and on a pay-in closed meanwhile the coordinator
