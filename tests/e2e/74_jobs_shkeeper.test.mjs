@@ -150,3 +150,19 @@ test('cleanup cancels stale pay-ins, never one holding money; a deposit after it
     { id: stale.paymentId }).map(([k]) => k);
   assert.deepEqual(reviews, ['deposit_on_closed_payment']);
 });
+
+test('a deposit to the address of a pay-in cleaned up meanwhile, with no callback, is found by the watcher and raised for review', { skip: noChain }, async (t) => {
+  const late = await intent(marketplace(1));
+  sql(`UPDATE payments SET updated_at = now() - interval '2 hours' WHERE id = :'id';`, { id: late.paymentId });
+  const c = startJobs({ ...OFF, PAYMENTS_JOBS_CLEANUP_SECONDS: '1', PAYMENTS_JOBS_WATCH_SECONDS: '1' });
+  t.after(() => stopJobs(c));
+  await eventually(() => payment(late.paymentId).status === 'cancelled', 15000, 100);
+
+  const paid = await fake.pay({ external_id: late.externalId, amount_crypto: tokens(threshold(late)), callback: false });
+  const review = () => sql(`SELECT payload->>'kind', payload->>'provider', payload->'amountSeen'->>'crypto' FROM events
+    WHERE payment_id = :'id' AND event = 'payment-needs-review';`, { id: late.paymentId });
+  await eventually(() => review().length > 0, 15000, 100);
+  assert.deepEqual(review(), [['deposit_on_closed_payment', 'chain', tokens(threshold(late))]]);
+  assert.deepEqual(payment(late.paymentId), { status: 'cancelled', escrow: 'unfunded', txHash: '' });
+  assert.ok(paid.txid);
+});
