@@ -147,7 +147,6 @@ static int scan_deposits(struct job_ctx *ctx, struct rpc_client *c, const char *
 
 	if (n == 0)
 		return 0;
-	/* After this point, all errors should use goto out. */
 	if (hit == NULL) {
 		res->errors++;
 		return -1;
