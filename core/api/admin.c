@@ -7,11 +7,8 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "http/jsonin.h"
-#include "pay/coord.h"
+#include "pay/cleanup.h"
 #include "pay/inbox.h"
-
-/* Bounded so one call cannot hold a worker for long; call again for the rest. */
-#define CLEANUP_BATCH "500"
 
 static const struct jfield cleanup_fields[1] = {
 	{ "olderThanMinutes", JK_INT, false, 1, 525600, NULL },
@@ -30,30 +27,14 @@ void h_cleanup_pending(struct request *req, struct response *resp)
 		goto out;
 	snprintf(minutes, sizeof(minutes), "%lld",
 	         v[0].present ? v[0].num : (long long)req->app->cfg->stale_pending_minutes);
-	const char *p[1] = { minutes };
-	st = db_exec(req->app->db, &stale,
-	             /* Money already seen (a partial deposit) is never cleaned up: it needs a person. */
-	             "SELECT id FROM payments WHERE status = 'pending' AND direction = 'in' AND escrow_state = 'unfunded'"
-	             " AND updated_at < now() - make_interval(mins => $1::int)"
-	             " ORDER BY created_at LIMIT " CLEANUP_BATCH, 1, p);
-	if (st != DB_OK) {
+	if ((st = cleanup_select(req->app->db, atoi(minutes), &stale)) != DB_OK) {
 		resp_db_error(resp, st);
 		goto out;
 	}
-	/*
-	 * Stale payments are cancelled, never deleted: the record and its audit
-	 * stay. Each goes through the coordinator, so one that moved meanwhile
-	 * (a late webhook) is left alone; and "nothing received yet" is checked
-	 * again under its row lock, at the moment of the move, so a deposit that
-	 * lands while the batch runs always wins over the cleanup.
-	 */
-	struct coord_change change = {
-		.status = "cancelled", .source = "admin", .actor = req->auth.sub,
-		.reason = "stale pending payment cleanup", .request_id = req->request_id,
-		.if_escrow = "unfunded",
-	};
+	/* Each through the coordinator, "nothing received yet" checked again under its lock (pay/cleanup.h). */
 	for (int i = 0; i < PQntuples(stale); i++) {
-		enum coord_result r = coord_apply(req->app->db, PQgetvalue(stale, i, 0), &change, NULL, &st);
+		enum coord_result r = cleanup_cancel(req->app->db, PQgetvalue(stale, i, 0), "admin", req->auth.sub,
+		                                     req->request_id, &st);
 		if (r == COORD_DB) {
 			resp_db_error(resp, st);
 			goto out;

@@ -146,7 +146,6 @@ void h_hot_wallet_payout(struct request *req, struct response *resp)
 {
 	struct jval v[A_N];
 	struct hot_outcome o = { 0 };
-	struct outgoing_prep prep;
 	struct payout_refusal why = { "", "" };
 	json_object *body = jin_body(req, resp);
 	PGresult *payin = NULL, *out = NULL;
@@ -173,12 +172,6 @@ void h_hot_wallet_payout(struct request *req, struct response *resp)
 		goto out;
 	}
 	if (out == NULL) {
-		const struct network_conf *net = PQgetisnull(payin, 0, PCOL_NETWORK) ? NULL
-		                                 : config_network(cfg, PQgetvalue(payin, 0, PCOL_NETWORK));
-		if (net == NULL || net->n_rpc == 0) {
-			resp_error(resp, 409, "not_verifiable", NULL, "payment %s is on a network without an RPC: the hot wallet cannot pay there", id);
-			goto out;
-		}
 		struct outgoing_ask ask = {
 			.kind = kind, .basis = "escrow", .provider = "hot_wallet", .sender = hot,
 			.recipient = entered_recipient(req, payin, kind, v, &st),
@@ -186,7 +179,8 @@ void h_hot_wallet_payout(struct request *req, struct response *resp)
 			.amount = v[A_AMOUNT].present ? v[A_AMOUNT].amount : NULL,
 			.actor = req->auth.sub, .request_id = req->request_id,
 		};
-		if ((http = outgoing_prepare(req->app->db, cfg, payin, &ask, &prep, &why, &st)) != 0) {
+		enum payout_result r;
+		if ((http = outgoing_open(req->app->db, cfg, payin, &ask, &r, &out, &why, &st)) != 0) {
 			if (http >= 500)
 				resp_db_error(resp, st);
 			else
@@ -194,7 +188,7 @@ void h_hot_wallet_payout(struct request *req, struct response *resp)
 				           strcmp(why.code, "invalid_recipient") == 0 ? "receiverWalletAddress" : NULL, "%s", why.message);
 			goto out;
 		}
-		switch (payout_open(req->app->db, &prep.rq, &out, &why, &st)) {
+		switch (r) {
 		case PAYOUT_DONE:
 		case PAYOUT_EXISTS:
 			break;
@@ -230,19 +224,12 @@ void h_hot_wallet_resume(struct request *req, struct response *resp)
 	struct jval v[1];
 	json_object *body = NULL;
 	PGresult *rows = NULL;
-	char lim[16];
 	time_t deadline = time(NULL) + RESUME_SECONDS;
 	enum db_status st;
 
 	if (jin_optional(req, resp, f, 1, v, &body) != 0)
 		goto out;
-	snprintf(lim, sizeof(lim), "%lld", v[0].present ? v[0].num : (long long)RESUME_DEFAULT);
-	const char *p[1] = { lim };
-	/* Signed payouts only: a payout nobody signed yet is signed when an admin asks again. */
-	st = db_exec(req->app->db, &rows,
-	             "SELECT " PAYOUT_COLUMNS " FROM payments p JOIN hot_wallet_txs h ON h.payment_id = p.id"
-	             " WHERE p.direction = 'out' AND p.provider = 'hot_wallet' AND p.status IN ('pending', 'processing')"
-	             " ORDER BY h.nonce, p.created_at LIMIT $1::integer", 1, p);
+	st = hotwallet_select_in_flight(req->app->db, 0, v[0].present ? (int)v[0].num : RESUME_DEFAULT, &rows);
 	if (st != DB_OK) {
 		resp_db_error(resp, st);
 		goto out;

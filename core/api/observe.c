@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "api/handlers.h"
+#include "flow/shk_deposit.h"
+#include "flow/shk_poll.h"
 
 /*
  * Deliveries refused without being stored (pay/inbox.h), by provider and
@@ -81,34 +83,11 @@ void h_webhook_stats(struct request *req, struct response *resp)
 	PQclear(refused);
 }
 
-/*
- * No chain watcher or invoice poller runs in this service yet: these answer
- * so honestly, with what such a job would have to watch.
- */
-static void watcher_status(struct request *req, struct response *resp, const char *running_key,
-                           const char *count_key, const char *reason)
-{
-	PGresult *res = NULL;
-	enum db_status st = db_exec(req->app->db, &res,
-	                            "SELECT count(*) FROM payments WHERE provider = 'shkeeper'"
-	                            " AND status IN ('pending', 'processing') AND receiver_address IS NOT NULL",
-	                            0, NULL);
-	if (st != DB_OK) {
-		resp_db_error(resp, st);
-		return;
-	}
-	json_object *data = json_object_new_object();
-	json_object_object_add(data, running_key, json_object_new_boolean(0));
-	json_object_object_add(data, count_key, json_object_new_int64(atoll(PQgetvalue(res, 0, 0))));
-	json_object_object_add(data, "reason", json_object_new_string(reason));
-	resp_ok(resp, 200, data, NULL);
-	PQclear(res);
-}
-
 /* What the chain watcher of the jobs process watches, and how far behind each network it is. */
 void h_wallet_monitor_status(struct request *req, struct response *resp)
 {
 	PGresult *res = NULL, *addr = NULL;
+	long long deposits = 0;
 	enum db_status st = db_exec(req->app->db, &res,
 	                            "SELECT network, last_block, safe_block, head_block,"
 	                            " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
@@ -120,8 +99,11 @@ void h_wallet_monitor_status(struct request *req, struct response *resp)
 		             "SELECT count(DISTINCT lower(sender_address)) FROM payments WHERE provider = 'decentralized'"
 		             " AND direction = 'in' AND status IN ('pending', 'processing') AND sender_address IS NOT NULL",
 		             0, NULL);
+	if (st == DB_OK)
+		st = shk_deposit_count(req->app->db, &deposits);
 	if (st != DB_OK) {
 		PQclear(res);
+		PQclear(addr);
 		resp_db_error(resp, st);
 		return;
 	}
@@ -142,16 +124,57 @@ void h_wallet_monitor_status(struct request *req, struct response *resp)
 	}
 	json_object_object_add(data, "isMonitoring", json_object_new_boolean(running));
 	json_object_object_add(data, "watchedSenderWallets", json_object_new_int64(atoll(PQgetvalue(addr, 0, 0))));
+	/* SHKeeper pay-ins' deposit addresses: open ones, and those closed lately (flow/shk_deposit.h). */
+	json_object_object_add(data, "watchedDepositAddresses", json_object_new_int64(deposits));
 	json_object_object_add(data, "networks", nets);
 	resp_ok(resp, 200, data, NULL);
 	PQclear(res);
 	PQclear(addr);
 }
 
+/*
+ * What the SHKeeper poll fallback of the jobs process asks about, and when
+ * it last did. Counts and times only: the route is public.
+ */
 void h_auto_webhook_status(struct request *req, struct response *resp)
 {
-	watcher_status(req, resp, "isRunning", "pendingInvoices",
-	               "no invoice poller runs; SHKeeper callbacks are the only source");
+	const struct jobs_conf *j = &req->app->cfg->jobs;
+	struct shk_poll_counts n;
+	PGresult *run = NULL;
+	enum db_status st = shk_poll_counts(req->app->db, j->shkeeper_poll_after_minutes, &n);
+
+	if (st == DB_OK)
+		st = db_exec(req->app->db, &run,
+		             "SELECT to_char(last_finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+		             " to_char(next_run_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+		             " last_seen, last_changed, last_errors, next_run_at >= now() - interval '1 minute'"
+		             " FROM job_runs WHERE job = 'shkeeper_poll'", 0, NULL);
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
+		return;
+	}
+	json_object *data = json_object_new_object(), *last = NULL;
+	bool ran = PQntuples(run) == 1;
+	json_object_object_add(data, "isRunning",
+	                       json_object_new_boolean(j->shkeeper_poll_seconds > 0 && ran && *PQgetvalue(run, 0, 5) == 't'));
+	json_object_object_add(data, "intervalSeconds", json_object_new_int(j->shkeeper_poll_seconds));
+	json_object_object_add(data, "pollAfterMinutes", json_object_new_int(j->shkeeper_poll_after_minutes));
+	/* Open SHKeeper pay-ins; those old enough to be asked about; those asked about at least once. */
+	json_object_object_add(data, "pendingInvoices", json_object_new_int64(n.open));
+	json_object_object_add(data, "dueInvoices", json_object_new_int64(n.due));
+	json_object_object_add(data, "polledInvoices", json_object_new_int64(n.polled));
+	json_object_object_add(data, "lastPolledAt", n.last_polled_at[0] ? json_object_new_string(n.last_polled_at) : NULL);
+	if (ran) {
+		last = json_object_new_object();
+		json_object_object_add(last, "finishedAt", json_object_new_string(PQgetvalue(run, 0, 0)));
+		json_object_object_add(last, "asked", json_object_new_int64(atoll(PQgetvalue(run, 0, 2))));
+		json_object_object_add(last, "applied", json_object_new_int64(atoll(PQgetvalue(run, 0, 3))));
+		json_object_object_add(last, "errors", json_object_new_int64(atoll(PQgetvalue(run, 0, 4))));
+	}
+	json_object_object_add(data, "lastRun", last);
+	json_object_object_add(data, "nextRunAt", ran ? json_object_new_string(PQgetvalue(run, 0, 1)) : NULL);
+	resp_ok(resp, 200, data, NULL);
+	PQclear(run);
 }
 
 /*

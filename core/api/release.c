@@ -27,26 +27,10 @@ static const struct jfield open_fields[O_N] = {
 	[O_AMOUNT] = { "amount", JK_AMOUNT, false, 0, 0, NULL },
 };
 
-/* The network must be one the service can check, or the payout could never be confirmed. */
-static int verifiable_network(const struct config *cfg, const PGresult *payin, struct response *resp)
-{
-	const struct network_conf *net = PQgetisnull(payin, 0, PCOL_NETWORK) ? NULL
-	                                 : config_network(cfg, PQgetvalue(payin, 0, PCOL_NETWORK));
-
-	if (net == NULL || net->n_rpc == 0) {
-		resp_error(resp, 409, "not_verifiable", NULL,
-		           "payment %s is on a network without an RPC to check a payout on: nothing was opened",
-		           PQgetvalue(payin, 0, PCOL_ID));
-		return -1;
-	}
-	return 0;
-}
-
 static void open_payout(struct request *req, struct response *resp, const char *kind)
 {
 	struct jval v[O_N];
-	json_object *body = NULL, *tx = NULL;
-	struct outgoing_prep prep;
+	json_object *body = NULL;
 	struct payout_refusal why = { "", "" };
 	PGresult *payin = NULL, *row = NULL;
 	enum db_status st = DB_OK;
@@ -72,8 +56,6 @@ static void open_payout(struct request *req, struct response *resp, const char *
 		payout_answer_opened(resp, PAYOUT_EXISTS, row, &why, st, "admin_wallet", PQgetvalue(payin, 0, PCOL_ID));
 		goto out;
 	}
-	if (verifiable_network(cfg, payin, resp) != 0)
-		goto out;
 	struct outgoing_ask ask = {
 		.kind = kind, .basis = basis, .provider = "admin_wallet",
 		.sender = cfg->escrow_address, .recipient = v[O_RECIPIENT].present ? v[O_RECIPIENT].str : NULL,
@@ -81,7 +63,8 @@ static void open_payout(struct request *req, struct response *resp, const char *
 		.amount = v[O_AMOUNT].present ? v[O_AMOUNT].amount : NULL,
 		.actor = req->auth.sub, .request_id = req->request_id,
 	};
-	if ((http = outgoing_prepare(req->app->db, cfg, payin, &ask, &prep, &why, &st)) != 0) {
+	enum payout_result r;
+	if ((http = outgoing_open(req->app->db, cfg, payin, &ask, &r, &row, &why, &st)) != 0) {
 		if (http >= 500)
 			resp_db_error(resp, st);
 		else
@@ -89,16 +72,8 @@ static void open_payout(struct request *req, struct response *resp, const char *
 			           "%s", why.message);
 		goto out;
 	}
-	/* Built before the payout opens and stored with it: a repeat answers the same nonce. */
-	tx = outgoing_unsigned_tx(cfg, &prep);
-	json_object *meta = json_object_new_object();
-	json_object_object_add(meta, "unsignedTransaction", json_object_get(tx));
-	prep.rq.metadata = json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN);
-	enum payout_result r = payout_open(req->app->db, &prep.rq, &row, &why, &st);
-	json_object_put(meta);
-	payout_answer_opened(resp, r, row, &why, st, "admin_wallet", prep.rq.payin_id);
+	payout_answer_opened(resp, r, row, &why, st, "admin_wallet", PQgetvalue(payin, 0, PCOL_ID));
 out:
-	json_object_put(tx);
 	json_object_put(body);
 	PQclear(payin);
 	PQclear(row);

@@ -10,34 +10,17 @@
 #include <time.h>
 
 #include "api/handlers.h"
-#include "base/jstr.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "http/jsonin.h"
-#include "flow/shk_onchain.h"
-#include "pay/coord.h"
+#include "flow/shk_apply.h"
 #include "pay/inbox.h"
-#include "pay/payment.h"
 #include "shkeeper/shkeeper.h"
 
 static const char *header(const struct request *req, const char *name)
 {
 	const char *v = req_param(req, name);
 	return v && *v ? v : NULL;
-}
-
-static const char *string_member(json_object *obj, const char *name)
-{
-	json_object *v;
-
-	if (obj == NULL || !json_object_object_get_ex(obj, name, &v))
-		return NULL;
-	if (jstr(v) != NULL && json_object_get_string_len(v) <= 128)
-		return jstr(v);
-	/* SHKeeper sends external_id as a string; a number from an older server is taken as text. */
-	if (json_object_is_type(v, json_type_int))
-		return json_object_get_string(v);
-	return NULL;
 }
 
 static void answer(struct response *resp, long long delivery, const char *outcome, const char *payment)
@@ -50,126 +33,6 @@ static void answer(struct response *resp, long long delivery, const char *outcom
 	resp_ok(resp, 202, d, "delivery accepted");
 }
 
-/* What came of applying a callback: an inbox outcome, or "ask again later". */
-struct applied {
-	const char *outcome;        /* NULL: a database error (see st) */
-	const char *detail;
-	bool retry_later;           /* the chain is not final or not reachable: answer 503 */
-	bool finished;              /* the coordinator recorded the outcome with its decision */
-	char payment[40];
-	char note[300];
-	enum db_status st;
-};
-
-/* A figure of the callback (an amount, a currency, a crypto name), or NULL when it is not one. */
-static const char *figure(json_object *cb, const char *name)
-{
-	const char *v = string_member(cb, name);
-
-	if (v == NULL || *v == '\0' || strlen(v) > 64 ||
-	    strspn(v, "0123456789.ABCDEFGHIJKLMNOPQRSTUVWXYZ-") != strlen(v))
-		return NULL;
-	return v;
-}
-
-/* Columns of the lookup: the payment, then what the on-chain check needs (SHK_CHECK_COLUMNS). */
-#define CB_CRYPTO_COL 29
-/* Receipts checked one by one: well inside the 30 s SHKeeper waits for an answer. */
-#define CHECK_SECONDS 20
-
-/*
- * Applies a stored, authentic callback. What it comes to (and whether a
- * person must look at the money it reports) is decided by the coordinator
- * from the payment row under its lock, and recorded in the inbox in the
- * same transaction; the read here only finds the payment and says whether
- * the chain must be asked first.
- */
-static void apply(struct request *req, json_object *cb, long long delivery, const char *external_id,
-                  const char *status, struct applied *a)
-{
-	struct shk_effect effect;
-	char txid[67], reason[64];
-	PGresult *res = NULL;
-
-	memset(a, 0, sizeof(*a));
-	if (shk_map_status(status, &effect) != 0) {
-		a->outcome = "ignored";
-		a->detail = "status not known to SHKeeper";
-		return;
-	}
-	const char *p[1] = { external_id };
-	if ((a->st = db_exec(req->app->db, &res,
-	                     "SELECT " PAYMENT_COLUMNS ", " SHK_CHECK_COLUMNS " FROM payments p"
-	                     " WHERE p.provider = 'shkeeper' AND p.external_id = $1", 1, p)) != DB_OK)
-		return;
-	/* After this point, all errors should use goto out. */
-	if (PQntuples(res) == 0) {
-		a->outcome = "unknown_payment";
-		goto out;
-	}
-	snprintf(a->payment, sizeof(a->payment), "%s", PQgetvalue(res, 0, PCOL_ID));
-	if (effect.record_only) {
-		a->outcome = "recorded";
-		a->detail = "noted; no state change";
-		goto out;
-	}
-	struct coord_delivery d = {
-		.inbox_id = delivery, .provider = "shkeeper", .provider_status = status,
-		.seen_crypto = figure(cb, "balance_crypto"), .crypto = figure(cb, "crypto"),
-		.seen_fiat = figure(cb, "balance_fiat"), .fiat = figure(cb, "fiat"),
-		.overpaid = strcmp(status, "OVERPAID") == 0, .overpaid_fiat = figure(cb, "overpaid_fiat"),
-	};
-	shk_own_txid(cb, PQgetisnull(res, 0, CB_CRYPTO_COL) ? NULL : PQgetvalue(res, 0, CB_CRYPTO_COL), txid);
-	snprintf(reason, sizeof(reason), "SHKeeper callback %s", status);
-	struct coord_change change = {
-		.status = effect.status, .escrow = effect.escrow, .tx_hash = txid[0] ? txid : NULL,
-		.source = "shkeeper", .actor = "shkeeper", .reason = reason, .request_id = req->request_id,
-		.delivery = &d,
-	};
-	/* Funding moves money in our books: SHKeeper's word is held to its own rule, on the chain where checked. */
-	if (effect.escrow && strcmp(effect.escrow, "funded") == 0 &&
-	    strcmp(PQgetvalue(res, 0, PCOL_STATUS), "completed") != 0) {
-		enum onchain oc = shk_check_on_chain(req->app->cfg, cb, res, CB_CRYPTO_COL, time(NULL) + CHECK_SECONDS, txid,
-		                                     a->note, sizeof(a->note));
-		a->detail = a->note;
-		/* The hash recorded is one the check vouches for, not merely the callback's trigger. */
-		change.tx_hash = txid[0] ? txid : NULL;
-		if (oc == ONCHAIN_NOT_FINAL || oc == ONCHAIN_UNAVAILABLE) {
-			a->outcome = "received";
-			a->retry_later = true;
-			goto out;
-		}
-		if (oc == ONCHAIN_REFUTED) {
-			log_error("SHKeeper says %s paid, but it does not add up: %s", external_id, a->note);
-			/* Nothing moves; the delivery is kept (replayable) and a person hears of the money. */
-			d.refuted = a->note;
-			change.status = change.escrow = change.tx_hash = NULL;
-		}
-	} else if (strcmp(PQgetvalue(res, 0, PCOL_STATUS), "completed") == 0) {
-		/* Nothing was checked: the callback's hash is not recorded on its word (backfill finds one, verified). */
-		change.tx_hash = NULL;
-	}
-	d.note = a->note[0] ? a->note : NULL;
-	switch (coord_apply(req->app->db, a->payment, &change, NULL, &a->st)) {
-	case COORD_DB:
-		a->outcome = NULL;
-		break;
-	case COORD_NOT_FOUND:
-		a->outcome = "unknown_payment";
-		break;
-	default:
-		a->outcome = d.outcome;
-		/* The coordinator's word on the outcome, else what the check found. */
-		if (d.detail[0])
-			snprintf(a->note, sizeof(a->note), "%s", d.detail);
-		a->detail = a->note[0] ? a->note : NULL;
-		a->finished = true;
-		break;
-	}
-out:
-	PQclear(res);
-}
-
 /*
  * Acts on a stored, authentic delivery and answers for it: 202 with what
  * came of it, 503 when the database failed or the chain asks to wait.
@@ -177,14 +40,18 @@ out:
 static void process(struct request *req, struct response *resp, long long delivery, bool duplicate,
                     json_object *cb)
 {
-	const char *external_id = string_member(cb, "external_id"), *status = string_member(cb, "status");
-	struct applied a = { .outcome = "rejected" };
+	const char *external_id = shk_claim_member(cb, "external_id"), *status = shk_claim_member(cb, "status");
+	struct shk_applied a = { .outcome = "rejected" };
 	enum db_status st;
 
 	if (external_id == NULL || status == NULL) {
 		a.detail = "not a SHKeeper callback: external_id or status missing";
 	} else {
-		apply(req, cb, delivery, external_id, status, &a);
+		struct shk_claim c = {
+			.report = cb, .external_id = external_id, .status = status, .delivery = delivery,
+			.request_id = req->request_id,
+		};
+		shk_apply(req->app->db, req->app->cfg, &c, &a);
 		if (a.outcome == NULL) {
 			/* Stored but not applied: a 503 makes SHKeeper retry, and the retry finishes it. */
 			metrics_webhook("shkeeper", "valid", "error");
@@ -247,7 +114,7 @@ void h_shkeeper_webhook(struct request *req, struct response *resp)
 	 */
 	cb = json_strict_parse(req->body, req->body_len, JSON_MAX_DEPTH, &fault);
 	bool readable = fault.kind == JSON_FAULT_NONE && json_object_is_type(cb, json_type_object);
-	const char *external_id = readable ? string_member(cb, "external_id") : NULL;
+	const char *external_id = readable ? shk_claim_member(cb, "external_id") : NULL;
 	if (readable)
 		shk_trigger_txid(cb, txid);
 	headers = delivery_headers(req, true);

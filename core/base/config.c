@@ -51,6 +51,8 @@ static const char *const known_keys[] = {
 	"stream_buffer_seconds", "subscriber_timeout_ms", "subscriber_connect_timeout_ms",
 	"subscriber_retry_base_seconds", "subscriber_retry_max_seconds", "subscriber_give_up_seconds",
 	"idempotency_key_hours", "idempotency_lease_seconds",
+	"jobs_cleanup_seconds", "jobs_shkeeper_poll_seconds", "shkeeper_poll_after_minutes", "jobs_reconcile_seconds",
+	"reconcile_after_minutes", "jobs_auto_release_seconds", "auto_release_grace_hours", "auto_release_rail",
 };
 
 /* Per-network and per-token keys: <prefix><network>[.<SYMBOL>]. */
@@ -915,6 +917,13 @@ static int build_jobs(struct kv *kv, struct config *cfg, char *err, size_t errle
 		{ "jobs_batch", 50, 1, 1000, offsetof(struct jobs_conf, batch) },
 		{ "retention_inbox_days", 30, 1, 3650, offsetof(struct jobs_conf, retention_inbox_days) },
 		{ "retention_events_days", 30, 1, 3650, offsetof(struct jobs_conf, retention_events_days) },
+		{ "jobs_cleanup_seconds", 300, 0, 86400, offsetof(struct jobs_conf, cleanup_seconds) },
+		{ "jobs_shkeeper_poll_seconds", 120, 0, 86400, offsetof(struct jobs_conf, shkeeper_poll_seconds) },
+		{ "shkeeper_poll_after_minutes", 10, 0, 10080, offsetof(struct jobs_conf, shkeeper_poll_after_minutes) },
+		{ "jobs_reconcile_seconds", 300, 0, 86400, offsetof(struct jobs_conf, reconcile_seconds) },
+		{ "reconcile_after_minutes", 30, 0, 10080, offsetof(struct jobs_conf, reconcile_after_minutes) },
+		{ "jobs_auto_release_seconds", 0, 0, 86400, offsetof(struct jobs_conf, auto_release_seconds) },
+		{ "auto_release_grace_hours", 72, 1, 8760, offsetof(struct jobs_conf, auto_release_grace_hours) },
 	};
 	long n;
 
@@ -923,6 +932,11 @@ static int build_jobs(struct kv *kv, struct config *cfg, char *err, size_t errle
 			return -1;
 		*(int *)((char *)&cfg->jobs + ints[i].off) = (int)n;
 	}
+	/* The rails a payout can be opened on without a person: an admin still signs one, the hot wallet pays itself. */
+	const char *rail = get(kv, "auto_release_rail", "admin_wallet");
+	if (strcmp(rail, "admin_wallet") != 0 && strcmp(rail, "hot_wallet") != 0)
+		return fail(err, errlen, "setting auto_release_rail: expected admin_wallet or hot_wallet, got \"%.32s\"", rail);
+	snprintf(cfg->jobs.auto_release_rail, sizeof(cfg->jobs.auto_release_rail), "%.15s", rail);
 	return copy_str("jobs_lock_database_url", get(kv, "jobs_lock_database_url", cfg->database_url),
 	                cfg->jobs.lock_database_url, sizeof(cfg->jobs.lock_database_url), err, errlen);
 }

@@ -33,6 +33,14 @@ struct jobs_conf {
 	int batch;                      /* items a job takes per run */
 	int retention_inbox_days;       /* inbox rows that changed nothing */
 	int retention_events_days;      /* outbox events, once announced */
+	int cleanup_seconds;            /* stale pending pay-ins cancelled (stale_pending_minutes) */
+	int shkeeper_poll_seconds;      /* SHKeeper invoices asked about, each at most this often */
+	int shkeeper_poll_after_minutes;    /* …once their pay-in is this old */
+	int reconcile_seconds;          /* outgoing payments matched against the chain */
+	int reconcile_after_minutes;    /* …once they have waited this long */
+	int auto_release_seconds;       /* 0 (the default): no automatic release */
+	int auto_release_grace_hours;   /* how long a request stays delivered before its release */
+	char auto_release_rail[16];     /* admin_wallet or hot_wallet */
 };
 
 /* Live streams: where the relay publishes (nginx's pub/sub), and the

@@ -326,6 +326,26 @@ int rpc_finalized_block(struct rpc_client *c, uint64_t *out, bool *found, struct
 	return rc;
 }
 
+int rpc_block_timestamp(struct rpc_client *c, uint64_t number, uint64_t *out, struct rpc_error *e)
+{
+	char n[UNITS_HEX_BUFSZ];
+	json_object *params = json_object_new_array(), *res = NULL, *ts;
+	int rc;
+
+	units_hexqty_format_u64(number, n, sizeof(n));
+	json_object_array_add(params, json_object_new_string(n));
+	json_object_array_add(params, json_object_new_boolean(0));
+	rc = rpc_call(c, "eth_getBlockByNumber", params, 0, &res, e);
+	if (rc == RPC_OK && (res == NULL || !json_object_is_type(res, json_type_object) ||
+	                     !json_object_object_get_ex(res, "timestamp", &ts)))
+		rc = fail(e, RPC_EBADANSWER, "eth_getBlockByNumber: block %llu unknown, or without a timestamp",
+		          (unsigned long long)number);
+	else if (rc == RPC_OK)
+		rc = rpc_result_u64(ts, "eth_getBlockByNumber", out, e);
+	json_object_put(res);
+	return rc;
+}
+
 static int by_hash(struct rpc_client *c, const char *method, const char *tx_hash, json_object **out,
     struct rpc_error *e)
 {
@@ -472,30 +492,66 @@ static int address_topic(const char *address, char out[ERC20_TOPIC_BUFSZ])
 	return 0;
 }
 
-int rpc_transfer_logs(struct rpc_client *c, const struct rpc_log_filter *f, json_object **out,
-    struct rpc_error *e)
+/* One address as a topic (a string), NULL for a malformed one. */
+static json_object *topic_of(const char *address)
 {
-	char to_topic[ERC20_TOPIC_BUFSZ], from_topic[ERC20_TOPIC_BUFSZ];
-	char from_block[UNITS_HEX_BUFSZ], to_block[UNITS_HEX_BUFSZ];
-	json_object *filter, *topics, *params;
-	int rc;
+	char t[ERC20_TOPIC_BUFSZ];
 
-	*out = NULL;
-	if (address_topic(f->to, to_topic) != 0 || (f->from && address_topic(f->from, from_topic) != 0))
-		return fail(e, RPC_EBADANSWER, "eth_getLogs: a filter address is not a valid address");
+	return address_topic(address, t) == 0 ? json_object_new_string(t) : NULL;
+}
+
+int rpc_transfer_log_params(const struct rpc_log_filter *f, json_object **params, struct rpc_error *e)
+{
+	char from_block[UNITS_HEX_BUFSZ], to_block[UNITS_HEX_BUFSZ];
+	json_object *filter, *topics, *from = NULL, *to = NULL;
+
+	*params = NULL;
+	/* Every Transfer of a token in a window is no question we ask. */
+	if (f->to == NULL && f->from == NULL && f->n_to_any == 0)
+		return fail(e, RPC_EBADANSWER, "eth_getLogs: a filter names a sender or a recipient");
+	if (f->to == NULL && (f->n_to_any > RPC_MAX_LOG_RECIPIENTS || (f->n_to_any > 0 && f->to_any == NULL)))
+		return fail(e, RPC_EBADANSWER, "eth_getLogs: at most %d recipients at once", RPC_MAX_LOG_RECIPIENTS);
+	if ((f->from && (from = topic_of(f->from)) == NULL) || (f->to && (to = topic_of(f->to)) == NULL))
+		goto bad;
+	if (f->to == NULL && f->n_to_any > 0) {
+		to = json_object_new_array();
+		for (size_t i = 0; i < f->n_to_any; i++) {
+			json_object *t = topic_of(f->to_any[i]);
+			if (t == NULL)
+				goto bad;
+			json_object_array_add(to, t);
+		}
+	}
 	units_hexqty_format_u64(f->from_block, from_block, sizeof(from_block));
 	units_hexqty_format_u64(f->to_block, to_block, sizeof(to_block));
 	topics = json_object_new_array();
 	json_object_array_add(topics, json_object_new_string(ERC20_TRANSFER_TOPIC));
-	json_object_array_add(topics, f->from ? json_object_new_string(from_topic) : NULL);
-	json_object_array_add(topics, json_object_new_string(to_topic));
+	json_object_array_add(topics, from);
+	/* A trailing null would say the same as none; nodes take both. */
+	json_object_array_add(topics, to);
 	filter = json_object_new_object();
 	json_object_object_add(filter, "fromBlock", json_object_new_string(from_block));
 	json_object_object_add(filter, "toBlock", json_object_new_string(to_block));
 	json_object_object_add(filter, "address", json_object_new_string(f->contract));
 	json_object_object_add(filter, "topics", topics);
-	params = json_object_new_array();
-	json_object_array_add(params, filter);
+	*params = json_object_new_array();
+	json_object_array_add(*params, filter);
+	return RPC_OK;
+bad:
+	json_object_put(from);
+	json_object_put(to);
+	return fail(e, RPC_EBADANSWER, "eth_getLogs: a filter address is not a valid address");
+}
+
+int rpc_transfer_logs(struct rpc_client *c, const struct rpc_log_filter *f, json_object **out,
+    struct rpc_error *e)
+{
+	json_object *params;
+	int rc;
+
+	*out = NULL;
+	if ((rc = rpc_transfer_log_params(f, &params, e)) != RPC_OK)
+		return rc;
 	rc = rpc_call(c, "eth_getLogs", params, RPC_MAX_LOGS_ANSWER, out, e);
 	if (rc == RPC_OK && !json_object_is_type(*out, json_type_array)) {
 		json_object_put(*out);

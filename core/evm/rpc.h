@@ -90,6 +90,8 @@ int rpc_block_number(struct rpc_client *c, uint64_t *out, struct rpc_error *e);
  * or an error for an unknown tag, as older nodes answer): callers then count
  * depth below head instead. */
 int rpc_finalized_block(struct rpc_client *c, uint64_t *out, bool *found, struct rpc_error *e);
+/* The timestamp (unix seconds) of block `number`; RPC_EBADANSWER for a block the node does not have. */
+int rpc_block_timestamp(struct rpc_client *c, uint64_t number, uint64_t *out, struct rpc_error *e);
 /* *out is the caller's, NULL while the node does not know the transaction
  * (unknown, or not mined for the receipt). Answers up to RPC_MAX_RECEIPT_ANSWER. */
 int rpc_get_receipt(struct rpc_client *c, const char *tx_hash, json_object **out,
@@ -126,13 +128,19 @@ int rpc_max_priority_fee(struct rpc_client *c, BIGNUM *out, struct rpc_error *e)
 
 /* ERC-20 Transfer logs of one contract in [from_block, to_block], to `to`
  * (and from `from` when not NULL). *out is the caller's array of log objects. */
+#define RPC_MAX_LOG_RECIPIENTS 100
 struct rpc_log_filter {
 	const char *contract;
 	const char *from;   /* may be NULL: any sender */
-	const char *to;
+	const char *to;     /* may be NULL: to_any, else any recipient (then from is required) */
 	uint64_t from_block, to_block;
+	/* With to NULL: to any of these (topics[2] as a list), 1 to RPC_MAX_LOG_RECIPIENTS of them. */
+	const char *const *to_any;
+	size_t n_to_any;
 };
 int rpc_transfer_logs(struct rpc_client *c, const struct rpc_log_filter *f, json_object **out,
     struct rpc_error *e);
+/* The eth_getLogs params for f (pure, for tests): RPC_OK, or RPC_EBADANSWER for a malformed or unbounded filter. */
+int rpc_transfer_log_params(const struct rpc_log_filter *f, json_object **params, struct rpc_error *e);
 
 #endif

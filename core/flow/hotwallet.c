@@ -852,3 +852,18 @@ out:
 		reload(db, id, o);
 	hot_tx_free(&t);
 }
+
+enum db_status hotwallet_select_in_flight(struct db *db, int idle_minutes, int limit, PGresult **rows)
+{
+	char idle[16], lim[16];
+	const char *p[2] = { idle, lim };
+
+	snprintf(idle, sizeof(idle), "%d", idle_minutes);
+	snprintf(lim, sizeof(lim), "%d", limit);
+	/* Signed payouts only: a payout nobody signed yet is signed when an admin asks again. */
+	return db_exec(db, rows,
+	               "SELECT " PAYOUT_COLUMNS " FROM payments p JOIN hot_wallet_txs h ON h.payment_id = p.id"
+	               " WHERE p.direction = 'out' AND p.provider = 'hot_wallet' AND p.status IN ('pending', 'processing')"
+	               " AND h.updated_at <= now() - make_interval(mins => $1::integer)"
+	               " ORDER BY h.nonce, p.created_at LIMIT $2::integer", 2, p);
+}

@@ -84,6 +84,15 @@ struct hot_outcome {
 void hotwallet_advance(struct db *db, const struct config *cfg, const PGresult *out, const char *actor,
                        const char *request_id, struct hot_outcome *o);
 
+/*
+ * The hot-wallet payouts in flight: signed (committed, perhaps never sent)
+ * and not settled, whose transaction has not moved for `idle_minutes`, in
+ * nonce order, at most `limit` (PAYOUT_COLUMNS; the caller PQclear()s
+ * *rows). What the resume call and the reconciliation job take forward
+ * with hotwallet_advance().
+ */
+enum db_status hotwallet_select_in_flight(struct db *db, int idle_minutes, int limit, PGresult **rows);
+
 int hot_http_status(const struct hot_outcome *o);
 const char *hot_kind_name(enum hot_kind k);
 /* The answer's data; caller owns it. */

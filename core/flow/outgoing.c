@@ -229,8 +229,45 @@ int outgoing_prepare(struct db *db, const struct config *cfg, const PGresult *pa
 		.payin_id = PQgetvalue(payin, 0, PCOL_ID), .kind = ask->kind, .basis = basis,
 		.provider = ask->provider, .recipient = prep->recipient, .recipient_source = source,
 		.amount = prep->amount, .token = prep->token->symbol, .sender = ask->sender, .reason = ask->reason,
-		.actor = ask->actor, .request_id = ask->request_id,
+		.actor = ask->actor, .request_id = ask->request_id, .source = ask->source,
+		.auto_release_grace_hours = ask->auto_release_grace_hours,
 	};
+	return 0;
+}
+
+int outgoing_open(struct db *db, const struct config *cfg, const PGresult *payin, const struct outgoing_ask *ask,
+                  enum payout_result *r, PGresult **row, struct payout_refusal *why, enum db_status *dbst)
+{
+	const char *network = col(payin, PCOL_NETWORK);
+	const struct network_conf *net = network ? config_network(cfg, network) : NULL;
+	struct outgoing_prep prep;
+	json_object *meta;
+	int http;
+
+	*row = NULL;
+	*r = PAYOUT_REFUSED;
+	*dbst = DB_OK;
+	/* A payout on a network we cannot ask could never be confirmed: nothing is opened. */
+	if (net == NULL || net->n_rpc == 0) {
+		refuse(why, "not_verifiable", "payment %s is on a network without an RPC to check a payout on: nothing was opened",
+		       PQgetvalue(payin, 0, PCOL_ID));
+		return 409;
+	}
+	if ((http = outgoing_prepare(db, cfg, payin, ask, &prep, why, dbst)) != 0)
+		return http;
+	meta = json_object_new_object();
+	/* Built before the payout opens and stored with it: a repeat answers the same nonce. */
+	if (strcmp(ask->provider, "admin_wallet") == 0)
+		json_object_object_add(meta, "unsignedTransaction", outgoing_unsigned_tx(cfg, &prep));
+	if (ask->auto_release_grace_hours > 0) {
+		json_object *a = json_object_new_object();
+		json_object_object_add(a, "graceHours", json_object_new_int(ask->auto_release_grace_hours));
+		json_object_object_add(meta, "autoRelease", a);
+	}
+	if (json_object_object_length(meta) > 0)
+		prep.rq.metadata = json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN);
+	*r = payout_open(db, &prep.rq, row, why, dbst);
+	json_object_put(meta);
 	return 0;
 }
 

@@ -48,6 +48,8 @@ struct outgoing_ask {
 	const char *amount;          /* required for partial, excess and closed; else NULL */
 	const char *actor;
 	const char *request_id;
+	const char *source;          /* the audit's source: NULL for an admin's request */
+	int auto_release_grace_hours;    /* an automatic release (pay/payout.h); 0 for an admin's request */
 };
 
 /*
@@ -58,6 +60,19 @@ struct outgoing_ask {
 int outgoing_prepare(struct db *db, const struct config *cfg, const PGresult *payin,
                      const struct outgoing_ask *ask, struct outgoing_prep *prep,
                      struct payout_refusal *why, enum db_status *dbst);
+
+/*
+ * Opens a payout as an admin's request does (POST /:id/release and /refund,
+ * the hot wallet's admin-payout), for whoever asks the same way: the
+ * pay-in's network must have an RPC to confirm the payout on, the snapshot
+ * is prepared (outgoing_prepare), and an admin-signed payout stores the
+ * transaction the escrow signer must sign (outgoing_unsigned_tx) with it.
+ * Returns 0 with *r what payout_open said (*row the payout on PAYOUT_DONE
+ * and PAYOUT_EXISTS, the caller's to PQclear), or an HTTP status as
+ * outgoing_prepare's with why filled (409 not_verifiable: no RPC).
+ */
+int outgoing_open(struct db *db, const struct config *cfg, const PGresult *payin, const struct outgoing_ask *ask,
+                  enum payout_result *r, PGresult **row, struct payout_refusal *why, enum db_status *dbst);
 
 /* {chainId, type, from, to, value, data, gas, nonce, fees…, summary} for prep;
  * caller owns it. Stored with the payout when it opens: a repeated request

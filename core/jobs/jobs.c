@@ -33,6 +33,10 @@ static const struct job_def defs[] = {
 	{ "retention", 3, jobs_retention, NULL, offsetof(struct jobs_conf, retention_seconds), 0, false },
 	{ "relay", 4, jobs_relay, jobs_relay_wait, offsetof(struct jobs_conf, relay_seconds), JOB_QUIET, false },
 	{ "watch", 5, jobs_watch, NULL, offsetof(struct jobs_conf, watch_seconds), 0, false },
+	{ "cleanup", 6, jobs_cleanup, NULL, offsetof(struct jobs_conf, cleanup_seconds), 0, false },
+	{ "shkeeper_poll", 7, jobs_shkeeper_poll, NULL, offsetof(struct jobs_conf, shkeeper_poll_seconds), 0, false },
+	{ "reconcile", 8, jobs_reconcile, NULL, offsetof(struct jobs_conf, reconcile_seconds), 0, false },
+	{ "auto_release", 9, jobs_auto_release, NULL, offsetof(struct jobs_conf, auto_release_seconds), 0, false },
 	/* deliver_<name>: subscriber i (in configuration order) has lock 16 + i. */
 	{ "deliver", 16, jobs_deliver, NULL, offsetof(struct jobs_conf, deliver_seconds), JOB_QUIET, true },
 };

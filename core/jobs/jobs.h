@@ -53,8 +53,10 @@ bool jobs_stopping(void);
 /* The jobs process; returns the exit status. */
 int jobs_main(const struct config *cfg);
 
-/* The jobs: watch.c, chainpay.c (reverify, backfill), retention.c, relay.c, deliver.c. */
-job_fn jobs_watch, jobs_reverify, jobs_backfill, jobs_retention, jobs_relay, jobs_deliver;
+/* The jobs: watch.c, chainpay.c (reverify, backfill), retention.c, relay.c, deliver.c, shk_poll.c, cleanup.c,
+ * reconcile.c, autorelease.c. */
+job_fn jobs_watch, jobs_reverify, jobs_backfill, jobs_retention, jobs_relay, jobs_deliver, jobs_shkeeper_poll,
+    jobs_cleanup, jobs_reconcile, jobs_auto_release;
 job_wait_fn jobs_relay_wait;
 
 #endif

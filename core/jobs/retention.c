@@ -1,8 +1,9 @@
 /* Pruning what no one needs any more, in bounded batches so no run holds
  * long locks: inbox deliveries that changed nothing (refused signatures,
- * repeats, deliveries ignored as irrelevant) and outbox events, after their
- * configured ages, once relayed and sent to every subscriber (their
- * deliveries go with them). A delivery that moved money, or that someone
+ * repeats, deliveries ignored as irrelevant), what the SHKeeper poll kept
+ * about pay-ins long settled, and outbox events, after their configured
+ * ages, once relayed and sent to every subscriber (their deliveries go with
+ * them). A delivery that moved money, or that someone
  * must still look at, is never pruned. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,14 @@ int jobs_retention(struct job_ctx *ctx, struct job_result *res)
 	               " ORDER BY i.id LIMIT $2::integer FOR UPDATE SKIP LOCKED)",
 	               ctx->cfg->jobs.retention_inbox_days);
 
+	/* What the SHKeeper poll found about pay-ins long settled. */
+	if (prune(ctx, res,
+	          "DELETE FROM shkeeper_polls s WHERE s.payment_id IN (SELECT q.payment_id FROM shkeeper_polls q"
+	          " JOIN payments p ON p.id = q.payment_id WHERE p.status NOT IN ('pending', 'processing')"
+	          " AND q.polled_at < now() - make_interval(days => $1::integer)"
+	          " ORDER BY q.polled_at LIMIT $2::integer FOR UPDATE OF q SKIP LOCKED)",
+	          ctx->cfg->jobs.retention_inbox_days) != 0)
+		rc = -1;
 	if (prune(ctx, res,
 	          "DELETE FROM events e WHERE e.id IN (SELECT v.id FROM events v"
 	          " WHERE v.created_at < now() - make_interval(days => $1::integer)"

@@ -1,11 +1,14 @@
 /* The chain watcher: each network with an RPC is read block window by block
  * window, in final blocks only, for Transfer logs of the configured tokens
- * to the escrow wallet; each is offered to the open wallet-direct pay-ins of
+ * to the escrow wallet and to the deposit addresses of SHKeeper pay-ins.
+ * A transfer to the escrow is offered to the open wallet-direct pay-ins of
  * the wallet it came from (flow/chainpay), so a pay-in completes even when
- * its buyer never comes back with the hash. A window's cursor moves only
- * after every transfer in it was applied; a failure leaves it to be read
- * again, which changes nothing twice (the coordinator and the unique hash
- * see to that). A node that refuses a range gets smaller ones. */
+ * its buyer never comes back with the hash; a deposit address that received
+ * one has its pay-in judged by SHKeeper's own rule on everything the address
+ * received (flow/shk_deposit), so a lost callback loses nothing. A window's
+ * cursor moves only after every transfer in it was applied; a failure leaves
+ * it to be read again, which changes nothing twice (the coordinator and the
+ * unique hash see to that). A node that refuses a range gets smaller ones. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,10 +24,13 @@
 #include "evm/units.h"
 #include "evm/verify.h"
 #include "flow/chainpay.h"
+#include "flow/shk_deposit.h"
 #include "jobs/jobs.h"
 
 /* A run reads at most this many windows per network, then yields to the other jobs. */
 #define WATCH_WINDOWS_PER_RUN 20
+/* Deposit addresses asked about in one eth_getLogs (topics[2] as a list). */
+#define WATCH_ADDRESSES_PER_CALL 50
 
 /* The window each network's node accepts now; 0 until first used. */
 static uint64_t window_of[CONFIG_MAX_NETWORKS];
@@ -126,12 +132,93 @@ static int scan_token(struct job_ctx *ctx, struct rpc_client *c, const char *net
 	return rc;
 }
 
+/*
+ * The deposits in [from, to] to the watched addresses of one token (rows of
+ * shk_deposit_watched); each pay-in that received one is judged once, on
+ * every final transfer its address received. 0 when each is settled, -1 to
+ * read the window again.
+ */
+static int scan_deposits(struct job_ctx *ctx, struct rpc_client *c, const char *network,
+                         const struct token_conf *tok, const PGresult *watched, uint64_t from, uint64_t to,
+                         uint64_t safe, struct job_result *res, bool *refused)
+{
+	int n = PQntuples(watched), rc = 0;
+	bool *hit = n > 0 ? calloc((size_t)n, sizeof(*hit)) : NULL;
+
+	if (n == 0)
+		return 0;
+	if (hit == NULL) {
+		res->errors++;
+		return -1;
+	}
+	for (int start = 0; start < n && rc == 0; start += WATCH_ADDRESSES_PER_CALL) {
+		const char *addrs[WATCH_ADDRESSES_PER_CALL];
+		size_t k = 0;
+		json_object *logs = NULL;
+		struct rpc_error e;
+
+		for (int i = start; i < n && k < WATCH_ADDRESSES_PER_CALL; i++)
+			addrs[k++] = PQgetvalue(watched, i, SHK_DEPOSIT_ADDR);
+		struct rpc_log_filter f = { .contract = tok->contract, .from_block = from, .to_block = to,
+		                            .to_any = addrs, .n_to_any = k };
+		if (rpc_transfer_logs(c, &f, &logs, &e) != RPC_OK) {
+			*refused = e.kind == RPC_EREMOTE;
+			log_warn("watch %s: eth_getLogs %llu-%llu of %s to %zu deposit addresses: %s", network,
+			         (unsigned long long)from, (unsigned long long)to, tok->symbol, k, e.message);
+			res->errors++;
+			rc = -1;
+			break;
+		}
+		for (size_t l = 0; l < json_object_array_length(logs); l++) {
+			struct verify_log lg;
+			char hash[RPC_HASH_BUFSZ], to_addr[43];
+			uint64_t block;
+
+			if (verify_parse_found_log(json_object_array_get_idx(logs, l), &lg, hash, &block) != 1)
+				continue;   /* removed by a reorganisation, or not a Transfer */
+			hex_encode_0x(lg.to, sizeof(lg.to), to_addr, sizeof(to_addr));
+			for (size_t i = 0; i < k; i++)
+				if (strcmp(addrs[i], to_addr) == 0)
+					hit[start + (int)i] = true;
+		}
+		json_object_put(logs);
+	}
+	for (int i = 0; i < n && rc == 0; i++) {
+		struct shk_applied a;
+
+		if (!hit[i])
+			continue;
+		/* Stopping now leaves the window to be read again: nothing is skipped. */
+		if (!jobs_continue(ctx)) {
+			rc = -1;
+			break;
+		}
+		shk_deposit_seen(ctx->db, ctx->cfg, c, watched, i, safe, ctx->actor, ctx->tag, &a);
+		res->seen++;
+		if (a.outcome == NULL || a.retry_later) {
+			log_warn("watch %s: deposit to %s (payment %s) left for the next run: %s", network,
+			         PQgetvalue(watched, i, SHK_DEPOSIT_ADDR), PQgetvalue(watched, i, PCOL_ID),
+			         a.outcome == NULL ? "database error" : a.detail);
+			res->errors++;
+			rc = -1;
+			break;
+		}
+		if (strcmp(a.outcome, "applied") == 0)
+			res->changed++;
+		log_info("watch %s: deposit to %s (payment %s): %s%s%s", network, PQgetvalue(watched, i, SHK_DEPOSIT_ADDR),
+		         PQgetvalue(watched, i, PCOL_ID), a.outcome, a.detail ? ": " : "", a.detail ? a.detail : "");
+	}
+	free(hit);
+	return rc;
+}
+
 static void watch_network(struct job_ctx *ctx, const struct network_conf *net, size_t idx,
                           struct job_result *res)
 {
+	PGresult *watched[CONFIG_MAX_TOKENS] = { NULL };
 	struct rpc_client c;
 	struct rpc_error e;
-	uint64_t head, safe, last;
+	uint64_t head, safe, last = 0;
 	bool found;
 	const uint64_t max_window = (uint64_t)ctx->cfg->jobs.watch_window_blocks;
 
@@ -146,6 +233,13 @@ static void watch_network(struct job_ctx *ctx, const struct network_conf *net, s
 		res->errors++;
 		return;
 	}
+	/* After this point, all errors should use goto out. */
+	for (size_t t = 0; t < ctx->cfg->n_tokens; t++)
+		if (strcmp(ctx->cfg->tokens[t].network, net->name) == 0 &&
+		    shk_deposit_watched(ctx->db, net->name, ctx->cfg->tokens[t].symbol, &watched[t]) != DB_OK) {
+			res->errors++;
+			goto out;
+		}
 	/* A first run starts one window back: older transfers are the buyers' to claim. */
 	if (!found)
 		last = safe > max_window ? safe - max_window : 0;
@@ -158,9 +252,14 @@ static void watch_network(struct job_ctx *ctx, const struct network_conf *net, s
 
 		if (to > safe)
 			to = safe;
-		for (size_t t = 0; t < ctx->cfg->n_tokens && rc == 0; t++)
-			if (strcmp(ctx->cfg->tokens[t].network, net->name) == 0)
-				rc = scan_token(ctx, &c, net->name, &ctx->cfg->tokens[t], from, to, res, &refused);
+		for (size_t t = 0; t < ctx->cfg->n_tokens && rc == 0; t++) {
+			if (strcmp(ctx->cfg->tokens[t].network, net->name) != 0)
+				continue;
+			rc = scan_token(ctx, &c, net->name, &ctx->cfg->tokens[t], from, to, res, &refused);
+			if (rc == 0)
+				rc = scan_deposits(ctx, &c, net->name, &ctx->cfg->tokens[t], watched[t], from, to, safe, res,
+				                   &refused);
+		}
 		if (rc != 0) {
 			if (refused && window_of[idx] > 1)
 				window_of[idx] /= 2;
@@ -173,6 +272,9 @@ static void watch_network(struct job_ctx *ctx, const struct network_conf *net, s
 	if (save_cursor(ctx->db, net->name, last, safe, head) != 0)
 		res->errors++;
 	res->backlog += (long)(safe > last ? (safe - last + window_of[idx] - 1) / window_of[idx] : 0);
+out:
+	for (size_t t = 0; t < CONFIG_MAX_TOKENS; t++)
+		PQclear(watched[t]);
 }
 
 int jobs_watch(struct job_ctx *ctx, struct job_result *res)

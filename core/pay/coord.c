@@ -303,7 +303,8 @@ record:
 		rv.kind = REVIEW_OVERPAID;
 		review = true;
 	}
-	if (d && (*dbst = inbox_finish(db, d->inbox_id, d->outcome, id, d->detail[0] ? d->detail : d->note)) != DB_OK)
+	if (d && d->inbox_id > 0 &&
+	    (*dbst = inbox_finish(db, d->inbox_id, d->outcome, id, d->detail[0] ? d->detail : d->note)) != DB_OK)
 		goto failed;
 	if (review) {
 		bool moved = result == COORD_APPLIED;

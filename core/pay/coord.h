@@ -39,7 +39,7 @@
  * deposit is reviewed whatever its source.
  */
 struct coord_delivery {
-	long long inbox_id;         /* the webhook_inbox row to finish */
+	long long inbox_id;         /* the webhook_inbox row to finish; 0: a finding of a job (no row) */
 	const char *provider;       /* webhook_inbox.provider, e.g. shkeeper */
 	const char *provider_status;    /* as the provider said it: PAID, PARTIAL, EXPIRED, … */
 	/* What the provider reports received, each may be NULL. */

@@ -168,6 +168,36 @@ static enum db_status check_request(struct db *db, const PGresult *pay, bool loc
 	return DB_OK;
 }
 
+/*
+ * An automatic release waits out its grace period and never pays a disputed
+ * order: checked on the purchase request locked by check_request().
+ */
+static enum db_status check_auto_release(struct db *db, const PGresult *pay, int grace_hours,
+                                         struct payout_refusal *why, bool *ok)
+{
+	char hours[16];
+	const char *p[2] = { PQgetvalue(pay, 0, PCOL_REQUEST), hours };
+	PGresult *res = NULL;
+	enum db_status st;
+
+	*ok = false;
+	snprintf(hours, sizeof(hours), "%d", grace_hours);
+	st = db_exec(db, &res,
+	             "SELECT status = 'delivered' AND NOT disputed AND delivered_at IS NOT NULL"
+	             " AND delivered_at <= now() - make_interval(hours => $2::integer), disputed"
+	             " FROM purchase_requests WHERE id = $1", 2, p);
+	if (st != DB_OK)
+		return st;
+	if (PQntuples(res) == 1 && *PQgetvalue(res, 0, 0) == 't')
+		*ok = true;
+	else
+		refuse(why, PQntuples(res) == 1 && *PQgetvalue(res, 0, 1) == 't' ? "disputed" : "not_due",
+		       "purchase request %s is disputed, or not delivered for %d hours: no automatic release", p[0],
+		       grace_hours);
+	PQclear(res);
+	return DB_OK;
+}
+
 int payout_preconditions(struct db *db, const PGresult *payin, const char *kind, const char *basis,
                          struct payout_refusal *why, enum db_status *dbst)
 {
@@ -244,6 +274,15 @@ static enum payout_result open_once(struct db *db, const struct payout_request *
 			goto out;
 		}
 	}
+	if (rq->auto_release_grace_hours > 0) {
+		if ((*dbst = check_auto_release(db, pay, rq->auto_release_grace_hours, why, &ok)) != DB_OK)
+			goto out;
+		if (!ok) {
+			result = PAYOUT_REFUSED;
+			goto out;
+		}
+	}
+	const char *source = rq->source ? rq->source : "admin";
 	const char *ip[12] = { rq->payin_id, rq->provider, rq->kind, rq->basis, rq->amount, rq->token,
 	                       rq->recipient, rq->sender, rq->recipient_source, rq->reason, rq->actor, rq->metadata };
 	*dbst = db_exec(db, &ins,
@@ -264,7 +303,7 @@ static enum payout_result open_once(struct db *db, const struct payout_request *
 	const char *id = PQgetvalue(ins, 0, PCOL_ID);
 	const char *e[8] = { id, rq->payin_id, rq->kind, rq->provider, rq->recipient, rq->amount, rq->token,
 	                     PQgetvalue(pay, 0, PCOL_REQUEST) };
-	if ((*dbst = coord_recorded(db, ins, "admin", rq->actor, reason, rq->request_id)) != DB_OK ||
+	if ((*dbst = coord_recorded(db, ins, source, rq->actor, reason, rq->request_id)) != DB_OK ||
 	    (*dbst = db_exec(db, NULL,
 	                     "INSERT INTO events (event, room, payload, payment_id) VALUES"
 	                     " ('payout-created', 'admin', jsonb_build_object('payoutId', $1::text,"
@@ -275,7 +314,7 @@ static enum payout_result open_once(struct db *db, const struct payout_request *
 	/* The escrow it pays out is spoken for from now on. */
 	if (is(rq->basis, "escrow") || is(rq->basis, "partial")) {
 		struct coord_change c = {
-			.escrow = release ? "releasing" : "refunding", .source = "admin", .actor = rq->actor,
+			.escrow = release ? "releasing" : "refunding", .source = source, .actor = rq->actor,
 			.reason = reason, .request_id = rq->request_id, .payout = true,
 		};
 		if (coord_move(db, rq->payin_id, &c, &moved, dbst) != COORD_APPLIED) {

@@ -66,6 +66,13 @@ struct payout_request {
 	const char *metadata;           /* a JSON object stored with it, or NULL */
 	const char *actor;
 	const char *request_id;
+	const char *source;             /* the audit's source: NULL is an admin's request, "job" the jobs process's */
+	/*
+	 * An automatic release (jobs/autorelease.c): opened only while, under
+	 * the locks, its purchase request has been delivered at least this many
+	 * hours and carries no dispute. 0: an admin's request, no such condition.
+	 */
+	int auto_release_grace_hours;
 };
 
 enum payout_result {

@@ -15,6 +15,7 @@ const char *review_kind_name(enum review_kind kind)
 	case REVIEW_REQUEST_MISMATCH: return "request_does_not_take_it";
 	case REVIEW_INVOICE_TAKEN: return "invoice_held_by_another_payment";
 	case REVIEW_PAYOUT_ORPHANED: return "payout_not_followed";
+	case REVIEW_PAYOUT_AMBIGUOUS: return "payout_ambiguous";
 	}
 	return "unknown";
 }

@@ -22,6 +22,7 @@ enum review_kind {
 	REVIEW_REQUEST_MISMATCH,    /* funded for a purchase request that does not take it */
 	REVIEW_INVOICE_TAKEN,       /* the provider gave an invoice another payment already holds */
 	REVIEW_PAYOUT_ORPHANED,     /* a payout settled, but its pay-in could not follow it */
+	REVIEW_PAYOUT_AMBIGUOUS,    /* transfers on chain could each be a stuck payout's: none is guessed */
 };
 
 struct review {

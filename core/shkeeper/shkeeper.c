@@ -367,3 +367,34 @@ enum shk_err shk_invoice_txids(const struct config *cfg, const char *external_id
 	json_object_put(resp);
 	return SHK_OK;
 }
+
+enum shk_err shk_invoice_lookup(const struct config *cfg, const char *external_id, json_object **invoice,
+                                char *msg, size_t msglen)
+{
+	char path[200];
+	json_object *resp = NULL, *invoices;
+	enum shk_err e;
+
+	*invoice = NULL;
+	if (!valid_id(external_id)) {
+		snprintf(msg, msglen, "external id %.64s cannot be looked up", external_id);
+		return SHK_REFUSED;
+	}
+	snprintf(path, sizeof(path), "/api/v1/invoices/%s", external_id);
+	if ((e = call(cfg, "GET", path, NULL, &resp, msg, msglen)) != SHK_OK)
+		return e;
+	if (!json_object_object_get_ex(resp, "invoices", &invoices) || !json_object_is_type(invoices, json_type_array)) {
+		snprintf(msg, msglen, "SHKeeper's invoice lookup has no invoices list");
+		json_object_put(resp);
+		return SHK_REFUSED;
+	}
+	/* SHKeeper lists the newest last; only an exact match is ours. */
+	for (size_t i = json_object_array_length(invoices); i-- > 0 && *invoice == NULL;) {
+		json_object *inv = json_object_array_get_idx(invoices, i), *ext;
+		if (json_object_is_type(inv, json_type_object) && json_object_object_get_ex(inv, "external_id", &ext) &&
+		    jstr(ext) != NULL && strcmp(jstr(ext), external_id) == 0)
+			*invoice = json_object_get(inv);
+	}
+	json_object_put(resp);
+	return SHK_OK;
+}

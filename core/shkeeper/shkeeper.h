@@ -54,6 +54,15 @@ enum shk_err shk_create_invoice(const struct config *cfg, const char *crypto,
 enum shk_err shk_invoice_txids(const struct config *cfg, const char *external_id, const char *crypto,
                                char txids[][67], size_t max, size_t *n, char *msg, size_t msglen);
 
+/*
+ * GET /api/v1/invoices/<external_id>: SHKeeper's own record of that invoice
+ * (the last one listed for exactly this external id: status, fiat,
+ * amount_fiat, balance_fiat, txs[]), the caller's to json_object_put, or
+ * NULL when SHKeeper knows no such invoice.
+ */
+enum shk_err shk_invoice_lookup(const struct config *cfg, const char *external_id, json_object **invoice,
+                                char *msg, size_t msglen);
+
 /* GET /api/v1/crypto: is the gateway there and is our key usable? Caller owns *out. */
 enum shk_err shk_list_crypto(const struct config *cfg, json_object **out, char *msg, size_t msglen);
 

@@ -1,12 +1,16 @@
 // The jobs process (`fcgi-payments jobs`) against the real database and the
 // test chain: one copy leads each job, a standby takes over when the leader
-// dies, pending wallet-direct pay-ins are completed without their buyer,
-// retention keeps what moved money, and SIGTERM ends a copy cleanly.
+// dies, no payment is changed twice while two copies run, pending
+// wallet-direct and SHKeeper pay-ins are completed without their buyer or
+// callback (a reorganised deposit counting for nothing), retention keeps
+// what moved money, and SIGTERM ends a copy cleanly.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { api, env, token, uid, sql, eventually, sleep } from './lib.mjs';
 import { rpc, mine, waitReceipt, transferData } from '../chain/rpc.mjs';
+import { fake, marketplace, intent, payment as shkPayment, completedTransitions } from './shkeeper_lib.mjs';
+import { fundedPayin, outgoing } from './payout_lib.mjs';
 
 const URL = env.ANVIL_URL;
 const skip = URL ? false : 'no test chain in this stack (tests/chain/setup.sh)';
@@ -14,17 +18,22 @@ const USDT = env.CHAIN_TOKEN_USDT;
 const buyers = (env.CHAIN_BUYERS ?? '').split(',');
 const admin = token('jobs-admin', 'admin');
 const LOCK_CLASS = 0x6a6f6273;
-const JOBS = ['backfill', 'relay', 'retention', 'reverify', 'watch'];
-const EACH_ONCE = [['1', '1'], ['2', '1'], ['3', '1'], ['4', '1'], ['5', '1']];
+const JOBS = ['auto_release', 'backfill', 'cleanup', 'reconcile', 'relay', 'retention', 'reverify', 'shkeeper_poll', 'watch'];
+const EACH_ONCE = [1, 2, 3, 4, 5, 6, 7, 8, 9].map((id) => [String(id), '1']);
 const copies = new Set();
+// The jobs on payments and payouts, off where a test is about others.
+const QUIET = { PAYMENTS_JOBS_CLEANUP_SECONDS: '0', PAYMENTS_JOBS_SHKEEPER_POLL_SECONDS: '0',
+  PAYMENTS_JOBS_RECONCILE_SECONDS: '0', PAYMENTS_JOBS_AUTO_RELEASE_SECONDS: '0' };
 
-// A copy of the jobs process with the stack's settings and every job each second.
+// A copy of the jobs process with the stack's settings and every job each second (the relay waits on NOTIFY).
 function startJobs(overrides = {}) {
   const chain = Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('PAYMENTS_')));
   const child = spawn(env.BIN, ['-c', env.CONFIG, 'jobs'], {
     env: {
       ...process.env, ...chain, PAYMENTS_JOBS_REVERIFY_SECONDS: '1', PAYMENTS_JOBS_BACKFILL_SECONDS: '1',
-      PAYMENTS_JOBS_RETENTION_SECONDS: '1', PAYMENTS_JOBS_WATCH_SECONDS: '1', ...overrides,
+      PAYMENTS_JOBS_RETENTION_SECONDS: '1', PAYMENTS_JOBS_WATCH_SECONDS: '1', PAYMENTS_JOBS_CLEANUP_SECONDS: '1',
+      PAYMENTS_JOBS_SHKEEPER_POLL_SECONDS: '1', PAYMENTS_JOBS_RECONCILE_SECONDS: '1',
+      PAYMENTS_JOBS_AUTO_RELEASE_SECONDS: '1', PAYMENTS_AUTO_RELEASE_GRACE_HOURS: '24', ...overrides,
     },
   });
   child.log = '';
@@ -47,6 +56,8 @@ const lockHolders = () => sql(
 
 test('two copies: each job is led by one of them, and the standby takes over when the leader is killed', async () => {
   sql(`DELETE FROM job_runs;`);
+  // A release to become due while both copies run (funded first: the watcher would race the buyer's verify).
+  const due = env.ANVIL_URL ? await fundedPayin({ amount: '1.75' }) : null;
   const a = startJobs();
   await eventually(() => leaders().length === JOBS.length, 15000);
   const b = startJobs();
@@ -56,6 +67,22 @@ test('two copies: each job is led by one of them, and the standby takes over whe
   assert.deepEqual(leaders().map(([, pid]) => pid), JOBS.map(() => String(a.pid)));
   assert.match(b.log, /jobs: started/);
   assert.doesNotMatch(b.log, /job=/, 'the standby ran nothing while the leader lived');
+
+  // Work for the jobs while both copies run: a SHKeeper deposit whose callback is never sent, and a
+  // release due after delivery. Each is done once, by the copy that leads its job.
+  const inv = await intent(marketplace(2));
+  const deposit = await fake.pay({ external_id: inv.externalId, amount_crypto: '10.5', callback: false });
+  if (due) sql(`UPDATE purchase_requests SET delivered_at = now() - interval '2 days' WHERE id = :'r';`, { r: due.request });
+  if (env.ANVIL_URL) {
+    await eventually(() => shkPayment(inv.paymentId).status === 'completed' && outgoing(due.id).length === 1, 20000, 100);
+    const rounds = () => (a.log.match(/job=auto_release result=ok/g) ?? []).length;
+    const seen = rounds();
+    await eventually(() => rounds() > seen + 1, 15000, 100);
+    assert.equal(shkPayment(inv.paymentId).txHash, deposit.txid);
+    assert.equal(completedTransitions(inv.paymentId), 1);
+    assert.equal(outgoing(due.id).length, 1);
+    assert.doesNotMatch(b.log, /job=/, 'the standby still ran nothing');
+  }
 
   a.kill('SIGKILL');
   await a.exited;
@@ -92,7 +119,7 @@ test('retention prunes old deliveries that changed nothing and keeps those that 
   const left = () => sql(`SELECT body_digest FROM webhook_inbox WHERE body_digest IN (:'d1', :'d2', :'d3', :'d4') ORDER BY body_digest;`,
     { d1: digest(base), d2: digest(base + 1), d3: digest(base + 2), d4: digest(base + 3) }).map(([d]) => d);
   assert.equal(left().length, 4);
-  const c = startJobs({ PAYMENTS_JOBS_REVERIFY_SECONDS: '0', PAYMENTS_JOBS_BACKFILL_SECONDS: '0', PAYMENTS_JOBS_WATCH_SECONDS: '0' });
+  const c = startJobs({ ...QUIET, PAYMENTS_JOBS_REVERIFY_SECONDS: '0', PAYMENTS_JOBS_BACKFILL_SECONDS: '0', PAYMENTS_JOBS_WATCH_SECONDS: '0' });
   try {
     await eventually(() => left().length === 2, 15000);
     // The applied delivery is old but moved money; the recent refused one is not old enough.
@@ -120,7 +147,7 @@ test('a wallet-direct pay-in seen but not final is completed by the jobs process
   const seen = await api('POST', `/api/payment/decentralized/verify/${id}`, { token: t, body: { transactionHash: hash } });
   assert.equal(seen.status, 202, seen.text);
 
-  const c = startJobs({ PAYMENTS_JOBS_BACKFILL_SECONDS: '0', PAYMENTS_JOBS_RETENTION_SECONDS: '0', PAYMENTS_JOBS_WATCH_SECONDS: '0' });
+  const c = startJobs({ ...QUIET, PAYMENTS_JOBS_BACKFILL_SECONDS: '0', PAYMENTS_JOBS_RETENTION_SECONDS: '0', PAYMENTS_JOBS_WATCH_SECONDS: '0' });
   try {
     await sleep(2500);
     assert.equal(sql(`SELECT status FROM payments WHERE id = :'id';`, { id })[0][0], 'processing', 'not final: not completed');
@@ -139,7 +166,7 @@ test('a wallet-direct pay-in seen but not final is completed by the jobs process
   }
 });
 
-test('the chain watcher completes a pay-in whose buyer never sends the hash, once final; a transfer reorganised away counts for nothing', { skip }, async () => {
+test('the chain watcher completes pay-ins whose buyer never sends the hash or whose callback never comes, once final; a transfer reorganised away counts for nothing', { skip }, async () => {
   const wallet = buyers[buyers.length - 1];
   const buyer = uid('jw');
   const t = token(buyer, 'buyer');
@@ -159,29 +186,41 @@ test('the chain watcher completes a pay-in whose buyer never sends the hash, onc
     return h;
   };
 
-  const c = startJobs({ PAYMENTS_JOBS_WATCH_SECONDS: '1', PAYMENTS_JOBS_REVERIFY_SECONDS: '0',
+  // A SHKeeper pay-in beside it, whose callback never comes: its deposit address is watched too.
+  const shk = await intent(marketplace(1));
+  const deposit = (txid) => fake.pay({ external_id: shk.externalId, amount_crypto: '10.5', depth: 1, callback: false, txid });
+
+  const c = startJobs({ ...QUIET, PAYMENTS_JOBS_WATCH_SECONDS: '1', PAYMENTS_JOBS_REVERIFY_SECONDS: '0',
     PAYMENTS_JOBS_BACKFILL_SECONDS: '0', PAYMENTS_JOBS_RETENTION_SECONDS: '0' });
   try {
-    // Mined, then reorganised away before it was final.
+    // Mined, then reorganised away before they were final.
     const dropped = await pay(475n * 10n ** 16n);
+    const shkDropped = (await deposit()).txid;
     await sleep(2500);
     assert.equal(status(), 'pending', 'a transfer that is not final changes nothing');
-    await rpc(URL, 'anvil_rollback', [1]);
+    assert.deepEqual(shkPayment(shk.paymentId), { status: 'pending', escrow: 'unfunded', txHash: '' });
+    await rpc(URL, 'anvil_rollback', [2]);
     assert.equal(await rpc(URL, 'eth_getTransactionByHash', [dropped]), null);
+    assert.equal(await rpc(URL, 'eth_getTransactionByHash', [shkDropped]), null);
     await mine(URL, 4);
     await sleep(2500);
     assert.equal(status(), 'pending', 'the removed transfer never counted');
+    assert.deepEqual(shkPayment(shk.paymentId), { status: 'pending', escrow: 'unfunded', txHash: '' });
 
     // Paid again (a wei more, so it is another transaction): final a few blocks later.
     const kept = await pay(475n * 10n ** 16n + 1n);
+    const shkKept = (await deposit()).txid;
     await sleep(2500);
     assert.equal(status(), 'pending', 'not final yet');
+    assert.equal(shkPayment(shk.paymentId).status, 'pending', 'not final yet');
     await mine(URL, 4);
-    await eventually(() => status() === 'completed', 15000);
+    await eventually(() => status() === 'completed' && shkPayment(shk.paymentId).status === 'completed', 15000);
     const [[escrowState, tx]] = sql(`SELECT escrow_state, tx_hash FROM payments WHERE id = :'id';`, { id });
     assert.deepEqual([escrowState, tx.toLowerCase()], ['funded', kept.toLowerCase()]);
+    assert.deepEqual(shkPayment(shk.paymentId), { status: 'completed', escrow: 'funded', txHash: shkKept });
     await sleep(2500);
     assert.equal(sql(`SELECT count(*) FROM payment_transitions WHERE payment_id = :'id' AND to_status = 'completed';`, { id })[0][0], '1');
+    assert.equal(completedTransitions(shk.paymentId), 1);
 
     const m = await api('GET', '/api/payment/shkeeper/wallet-monitor/status', { token: admin });
     assert.equal(m.status, 200, m.text);

@@ -1,6 +1,6 @@
 // The jobs process as the event tests run it: the stack's settings, the
-// relay woken by NOTIFY, and the chain jobs off (they have nothing to do
-// here and would only add noise to the log).
+// relay woken by NOTIFY, and the chain and payment jobs off (they have
+// nothing to do here and would only add noise to the log).
 import { spawn, execFileSync } from 'node:child_process';
 import { env, eventually, sql } from './lib.mjs';
 
@@ -11,7 +11,8 @@ export function startJobs(overrides = {}) {
   const child = spawn(env.BIN, ['-c', env.CONFIG, 'jobs'], {
     env: {
       ...process.env, ...chain, PAYMENTS_JOBS_REVERIFY_SECONDS: '0', PAYMENTS_JOBS_BACKFILL_SECONDS: '0',
-      PAYMENTS_JOBS_RETENTION_SECONDS: '0', PAYMENTS_JOBS_RELAY_SECONDS: '2', ...overrides,
+      PAYMENTS_JOBS_RETENTION_SECONDS: '0', PAYMENTS_JOBS_RELAY_SECONDS: '2', PAYMENTS_JOBS_CLEANUP_SECONDS: '0',
+      PAYMENTS_JOBS_SHKEEPER_POLL_SECONDS: '0', PAYMENTS_JOBS_RECONCILE_SECONDS: '0', ...overrides,
     },
   });
   child.log = '';

@@ -284,7 +284,29 @@ static void test_streams_and_subscribers(void **state)
 	assert_int_equal(cfg.subscribers.retry_base_seconds, 10);
 	assert_int_equal(cfg.subscribers.give_up_seconds, 86400);
 	assert_int_equal(cfg.jobs.relay_seconds, 5);
+	/* The jobs on pay-ins and payouts run by default; the automatic release does not. */
+	assert_int_equal(cfg.jobs.cleanup_seconds, 300);
+	assert_int_equal(cfg.jobs.shkeeper_poll_seconds, 120);
+	assert_int_equal(cfg.jobs.shkeeper_poll_after_minutes, 10);
+	assert_int_equal(cfg.jobs.reconcile_seconds, 300);
+	assert_int_equal(cfg.jobs.reconcile_after_minutes, 30);
+	assert_int_equal(cfg.jobs.auto_release_seconds, 0);
+	assert_int_equal(cfg.jobs.auto_release_grace_hours, 72);
+	assert_string_equal(cfg.jobs.auto_release_rail, "admin_wallet");
 	config_free(&cfg);
+
+	snprintf(text, sizeof(text), "%sauto_release_rail = hot_wallet\njobs_auto_release_seconds = 60\n", base_conf());
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.jobs.auto_release_rail, "hot_wallet");
+	assert_int_equal(cfg.jobs.auto_release_seconds, 60);
+	config_free(&cfg);
+	/* A rail that needs no person to sign and is not ours, or no grace at all, is refused by name. */
+	snprintf(text, sizeof(text), "%sauto_release_rail = bvnk\n", base_conf());
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "auto_release_rail"));
+	snprintf(text, sizeof(text), "%sauto_release_grace_hours = 0\n", base_conf());
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "auto_release_grace_hours"));
 
 	snprintf(text, sizeof(text),
 	         "%sstream_publisher = http://127.0.0.1:8081/\n"

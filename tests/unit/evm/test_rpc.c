@@ -155,6 +155,63 @@ static void test_unreachable_and_breaker(void **state)
 	assert_non_null(strstr(e.message, "paused"));
 }
 
+/* eth_getLogs filters: one recipient, a list of them (topics[2] as an array), or any recipient from one sender. */
+static void test_log_filters(void **state)
+{
+	static const char *const deposits[] = { "0x00000000000000000000000000000000000000aa",
+		                                "0x00000000000000000000000000000000000000bb" };
+	const char *too_many[RPC_MAX_LOG_RECIPIENTS + 1];
+	struct rpc_log_filter f = { .contract = "0x55d398326f99059fF775485246999027B3197955",
+		                    .to = "0x00000000000000000000000000000000000e5c20", .from_block = 16, .to_block = 31 };
+	json_object *params;
+	struct rpc_error e;
+	const char *t = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
+	char want[600];
+
+	(void)state;
+	assert_int_equal(rpc_transfer_log_params(&f, &params, &e), RPC_OK);
+	snprintf(want, sizeof(want), "[{\"fromBlock\":\"0x10\",\"toBlock\":\"0x1f\",\"address\":\"%s\","
+	         "\"topics\":[\"%s\",null,\"0x00000000000000000000000000000000000000000000000000000000000e5c20\"]}]",
+	         f.contract, t);
+	assert_string_equal(json_object_to_json_string_ext(params, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE), want);
+	json_object_put(params);
+
+	f.to = NULL;
+	f.to_any = deposits;
+	f.n_to_any = 2;
+	assert_int_equal(rpc_transfer_log_params(&f, &params, &e), RPC_OK);
+	json_object *topics = json_object_object_get(json_object_array_get_idx(params, 0), "topics");
+	json_object *to = json_object_array_get_idx(topics, 2);
+	assert_int_equal(json_object_array_length(to), 2);
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(to, 1)),
+	                    "0x00000000000000000000000000000000000000000000000000000000000000bb");
+	json_object_put(params);
+
+	/* From one wallet to anyone: the escrow's outgoing transfers. */
+	f.n_to_any = 0;
+	f.from = "0x00000000000000000000000000000000000e5c20";
+	assert_int_equal(rpc_transfer_log_params(&f, &params, &e), RPC_OK);
+	topics = json_object_object_get(json_object_array_get_idx(params, 0), "topics");
+	assert_int_equal(json_object_array_length(topics), 3);
+	assert_null(json_object_array_get_idx(topics, 2));
+	json_object_put(params);
+
+	/* Neither sender nor recipient: every transfer of the token, which we never ask for. */
+	f.from = NULL;
+	assert_int_equal(rpc_transfer_log_params(&f, &params, &e), RPC_EBADANSWER);
+	assert_null(params);
+	/* Too many recipients at once, or one that is not an address. */
+	for (size_t i = 0; i <= RPC_MAX_LOG_RECIPIENTS; i++)
+		too_many[i] = deposits[0];
+	f.to_any = too_many;
+	f.n_to_any = RPC_MAX_LOG_RECIPIENTS + 1;
+	assert_int_equal(rpc_transfer_log_params(&f, &params, &e), RPC_EBADANSWER);
+	too_many[1] = "0xnot-an-address";
+	f.n_to_any = 2;
+	assert_int_equal(rpc_transfer_log_params(&f, &params, &e), RPC_EBADANSWER);
+	assert_null(params);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -164,6 +221,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_no_rpc_configured),
 		cmocka_unit_test(test_unreachable_and_breaker),
+		cmocka_unit_test(test_log_filters),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
