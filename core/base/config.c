@@ -50,12 +50,24 @@ static const char *const known_keys[] = {
 	"jobs_relay_seconds", "jobs_deliver_seconds", "stream_publisher", "stream_buffer_messages",
 	"stream_buffer_seconds", "subscriber_timeout_ms", "subscriber_connect_timeout_ms",
 	"subscriber_retry_base_seconds", "subscriber_retry_max_seconds", "subscriber_give_up_seconds",
+	"shkeeper_payout_auth_file", "shkeeper_payout_fee",
 };
 
 /* Per-network and per-token keys: <prefix><network>[.<SYMBOL>]. */
 static const char *const keyed_prefixes[] = {
 	"token.", "token_decimals.", "rpc.", "chain_id.", "confirmations.", "subscriber.",
 	"fee_model.", "max_gas_price_gwei.", "priority_fee_gwei.",
+	"shkeeper_payout_wallet.",
+};
+
+/* The per-network keys of provider payouts, each a field of struct network_conf. */
+static const struct {
+	const char *prefix;
+	size_t off, len;
+	bool address;
+} payout_keys[] = {
+	{ "shkeeper_payout_wallet.", offsetof(struct network_conf, shkeeper_payout_wallet),
+	  sizeof(((struct network_conf *)0)->shkeeper_payout_wallet), true },
 };
 
 /* subscriber.<name>.<field>: what each subscriber is configured with. */
@@ -224,6 +236,7 @@ static int apply_env(struct kv *kv, char *err, size_t errlen)
 		{ "PAYMENTS_FEE_MODEL_", "fee_model." },
 		{ "PAYMENTS_MAX_GAS_PRICE_GWEI_", "max_gas_price_gwei." },
 		{ "PAYMENTS_PRIORITY_FEE_GWEI_", "priority_fee_gwei." },
+		{ "PAYMENTS_SHKEEPER_PAYOUT_WALLET_", "shkeeper_payout_wallet." },
 	};
 	for (char **ep = environ; *ep; ep++) {
 		const char *s = *ep, *eq = strchr(s, '=');
@@ -813,6 +826,59 @@ static int build_events(struct kv *kv, struct config *cfg, char *err, size_t err
 	return parse_subscribers(kv, cfg, err, errlen);
 }
 
+/* <prefix><network> keys of provider payouts: each names a configured network. */
+static int parse_payout_networks(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < kv->n; i++) {
+		const char *key = kv->e[i].key, *v = kv->e[i].value;
+
+		for (size_t k = 0; k < sizeof(payout_keys) / sizeof(payout_keys[0]); k++) {
+			size_t plen = strlen(payout_keys[k].prefix);
+			if (strncmp(key, payout_keys[k].prefix, plen) != 0)
+				continue;
+			struct network_conf *net = NULL;
+			for (size_t j = 0; j < cfg->n_networks; j++)
+				if (strcmp(cfg->networks[j].name, key + plen) == 0)
+					net = &cfg->networks[j];
+			if (net == NULL)
+				return fail(err, errlen, "setting %s: network %s is not in `networks`", key, key + plen);
+			if (payout_keys[k].address ? !valid_address(v)
+			                           : (strlen(v) == 0 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(v)))
+				return fail(err, errlen, "setting %s: expected %s", key,
+				            payout_keys[k].address ? "a 0x-prefixed 20-byte address" : "a protocol name such as BSC");
+			if (copy_str(key, v, (char *)net + payout_keys[k].off, payout_keys[k].len, err, errlen))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Payouts SHKeeper signs and sends: its payout login and fee, each network's paying wallet. */
+static int build_payouts(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+{
+	const char *v;
+
+	if ((v = get(kv, "shkeeper_payout_auth_file", NULL)) != NULL) {
+		if (read_secret("shkeeper_payout_auth_file", v, 3, &cfg->shkeeper_payout_auth, &cfg->shkeeper_payout_auth_len,
+		                err, errlen))
+			return -1;
+		const char *colon = strchr(cfg->shkeeper_payout_auth, ':');
+		if (colon == NULL || colon == cfg->shkeeper_payout_auth || strchr(cfg->shkeeper_payout_auth, '\n') != NULL)
+			return fail(err, errlen, "setting shkeeper_payout_auth_file: expected one line user:password");
+		if (cfg->shkeeper_url[0] == '\0')
+			return fail(err, errlen, "setting shkeeper_payout_auth_file needs shkeeper_url");
+		/* SHKeeper's payout API refuses a request without `fee`: it is said, never guessed. */
+		if ((v = get(kv, "shkeeper_payout_fee", NULL)) == NULL)
+			return fail(err, errlen, "setting shkeeper_payout_fee is required with shkeeper_payout_auth_file");
+		char fee[MONEY_TEXT_MAX];
+		if ((strcmp(v, "0") != 0 && money_parse(v, MONEY_MAX_SCALE, fee) != MONEY_OK) ||
+		    copy_str("shkeeper_payout_fee", strcmp(v, "0") == 0 ? "0" : fee, cfg->shkeeper_payout_fee,
+		             sizeof(cfg->shkeeper_payout_fee), err, errlen))
+			return fail(err, errlen, "setting shkeeper_payout_fee: expected a decimal such as 0 or 1.5, got \"%s\"", v);
+	}
+	return parse_payout_networks(kv, cfg, err, errlen);
+}
+
 /* The jobs process; the request path reads none of it. */
 static int build_jobs(struct kv *kv, struct config *cfg, char *err, size_t errlen)
 {
@@ -929,8 +995,8 @@ static int build(struct kv *kv, struct config *cfg, char *err, size_t errlen)
 	    parse_networks(kv, cfg, err, errlen) ||
 	    parse_tokens(kv, cfg, err, errlen))
 		return -1;
-	return build_upstreams(kv, cfg, err, errlen) || build_jobs(kv, cfg, err, errlen) ||
-	       build_events(kv, cfg, err, errlen) ? -1 : 0;
+	return build_upstreams(kv, cfg, err, errlen) || build_payouts(kv, cfg, err, errlen) ||
+	       build_jobs(kv, cfg, err, errlen) || build_events(kv, cfg, err, errlen) ? -1 : 0;
 }
 
 int config_load(const char *path, struct config *out, char *err, size_t errlen)
@@ -958,6 +1024,7 @@ void config_free(struct config *cfg)
 	wipe(&cfg->shkeeper_api_key, &cfg->shkeeper_api_key_len);
 	wipe(&cfg->shkeeper_webhook_secret, &cfg->shkeeper_webhook_secret_len);
 	wipe(&cfg->internal_token, &cfg->internal_token_len);
+	wipe(&cfg->shkeeper_payout_auth, &cfg->shkeeper_payout_auth_len);
 	for (size_t i = 0; i < cfg->subscribers.n; i++)
 		wipe(&cfg->subscribers.list[i].secret, &cfg->subscribers.list[i].secret_len);
 }

@@ -90,6 +90,9 @@ struct network_conf {
 	bool eip1559;                          /* type-2 fees, else a legacy gas price */
 	unsigned long long max_gas_price_wei;  /* cap of the gas price or the max fee per gas */
 	unsigned long long priority_fee_wei;   /* the tip offered; 0: the node's suggestion */
+	/* Payouts SHKeeper signs and sends: the wallet it pays from on this network, what the
+	 * on-chain check holds the transfer's sender to; "" when not set (shkeeper_payout_wallet.<net>). */
+	char shkeeper_payout_wallet[43];
 };
 
 struct currency_conf {
@@ -141,6 +144,11 @@ struct config {
 	char shkeeper_llimit[16];
 	int shkeeper_timeout_ms;
 	int shkeeper_connect_timeout_ms;
+	/* SHKeeper payouts: its admin login as "user:password" for HTTP Basic (NULL: no
+	 * payouts through SHKeeper), and the `fee` its payout API requires, as decimal text. */
+	char *shkeeper_payout_auth;      /* owned; wiped by config_free() */
+	size_t shkeeper_payout_auth_len;
+	char shkeeper_payout_fee[40];
 
 	/* Circuit breaker for every upstream. */
 	int breaker_failures;

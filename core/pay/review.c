@@ -15,6 +15,9 @@ const char *review_kind_name(enum review_kind kind)
 	case REVIEW_REQUEST_MISMATCH: return "request_does_not_take_it";
 	case REVIEW_INVOICE_TAKEN: return "invoice_held_by_another_payment";
 	case REVIEW_PAYOUT_ORPHANED: return "payout_not_followed";
+	case REVIEW_PAYOUT_REFUTED: return "payout_refuted";
+	case REVIEW_PAYOUT_HELD: return "payout_on_hold";
+	case REVIEW_PAYOUT_CONTRADICTED: return "payout_contradicted";
 	}
 	return "unknown";
 }

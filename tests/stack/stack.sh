@@ -33,6 +33,9 @@ SHKEEPER_PORT=${SHKEEPER_PORT:-18990}
 BIN=${BIN:-$ROOT/${BUILD:-build}/fcgi-payments}
 DB_NAME=payments
 DB_USER=payments
+# The wallet the fake SHKeeper pays payouts from: an address anvil signs for
+# (impersonated by the fake, which funds it), written into the pool's config.
+SHKEEPER_PAYOUT_WALLET=0x5a4e000000000000000000000000000000000001
 POOL_STOP_SECONDS=40
 NCHAN_MODULE=/usr/lib/nginx/modules/ngx_nchan_module.so
 
@@ -183,6 +186,12 @@ write_shkeeper_key() {
 	(umask 077 && openssl rand -hex 24 >"$DIR/shkeeper_api_key")
 }
 
+# SHKeeper's admin login, which its payout API takes as HTTP Basic credentials.
+write_shkeeper_payout_auth() {
+	[ -s "$DIR/shkeeper_payout_auth" ] && return 0
+	(umask 077 && echo "payouts:$(openssl rand -hex 16)" >"$DIR/shkeeper_payout_auth")
+}
+
 # The hot wallet's key: a fresh one for each stack, owner-only as the service requires.
 write_hot_wallet_key() {
 	[ -s "$DIR/hot_wallet_key" ] && return 0
@@ -194,6 +203,7 @@ write_config() {
 		-e "s|@DATABASE_URL@|$DATABASE_URL|g" \
 		-e "s|@PUBLIC_BASE_URL@|https://localhost:$HTTPS_PORT|g" \
 		-e "s|@SHKEEPER_URL@|http://127.0.0.1:$SHKEEPER_PORT|g" \
+		-e "s|@SHKEEPER_PAYOUT_WALLET@|$SHKEEPER_PAYOUT_WALLET|g" \
 		"$ROOT/tests/stack/payments.conf.in" >"$DIR/payments.conf"
 	# The second pool of pool2-up: the same service on its own socket.
 	sed -e "s|^listen = unix:$DIR/fcgi.sock\$|listen = unix:$DIR/fcgi2.sock|" \
@@ -397,6 +407,7 @@ shkeeper_start() {
 	setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$DIR/shkeeper.pid" \
 		node "$ROOT/tests/fakes/shkeeper.mjs" --port "$SHKEEPER_PORT" \
 		--api-key-file "$DIR/shkeeper_api_key" --ca "$DIR/fullchain.pem" \
+		--payout-auth-file "$DIR/shkeeper_payout_auth" --payout-wallet "$SHKEEPER_PAYOUT_WALLET" --payout-callbacks \
 		</dev/null >>"$DIR/shkeeper.log" 2>&1 &
 	wait_for 10 test -s "$DIR/shkeeper.pid" || die "the fake SHKeeper did not start"
 	pid=$(shkeeper_pid)
@@ -504,6 +515,8 @@ write_env() {
 		STACK_DIR=$DIR
 		SHKEEPER_URL=http://127.0.0.1:$SHKEEPER_PORT
 		SHKEEPER_API_KEY_FILE=$DIR/shkeeper_api_key
+		SHKEEPER_PAYOUT_AUTH_FILE=$DIR/shkeeper_payout_auth
+		SHKEEPER_PAYOUT_WALLET=$SHKEEPER_PAYOUT_WALLET
 		HOT_WALLET_KEY_FILE=$DIR/hot_wallet_key
 		DEV_FAULT_FILE=$DIR/dev_fault
 	EOF
@@ -543,6 +556,7 @@ stack_up() {
 	pg_create_db
 	write_secret
 	write_shkeeper_key
+	write_shkeeper_payout_auth
 	write_hot_wallet_key
 	write_config
 	migrate

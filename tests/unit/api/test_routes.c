@@ -21,6 +21,7 @@ static const char *const public_routes[] = {
 	"GET /api/payment/shkeeper/config",
 	"POST /api/payment/callback",
 	"POST /api/payment/shkeeper/webhook",
+	"POST /api/payment/shkeeper/payout/webhook",
 	"GET /api/payment/shkeeper/wallet-monitor/status",
 	"GET /api/payment/shkeeper/auto-webhook/status",
 	"GET /api/payment/decentralized/receiver",
