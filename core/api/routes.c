@@ -24,6 +24,11 @@ const struct route app_routes[] = {
 	{ HTTP_POST, P "/shkeeper/payout/webhook",   h_shk_payout_webhook, ACCESS_PUBLIC, ROUTE_DB },
 	{ HTTP_GET,  P "/shkeeper/payout/status/:taskId", h_shk_payout_status, ACCESS_ADMIN, ROUTE_DB },
 	{ HTTP_GET,  P "/shkeeper/payout/:taskId",   h_shk_payout_status, ACCESS_ADMIN, ROUTE_DB },
+
+	/* Seller payouts BVNK sends (bvnk.c); its webhooks are signed, not tokened. */
+	{ HTTP_POST, P "/bvnk/payout",               h_bvnk_payout,      ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_GET,  P "/bvnk/payout/status/:uuid",  h_bvnk_payout_status, ACCESS_ADMIN, ROUTE_DB },
+	{ HTTP_POST, P "/bvnk/webhook",              h_bvnk_webhook,     ACCESS_PUBLIC, ROUTE_DB },
 	{ HTTP_GET,  P "/admin/events",              h_admin_events,     ACCESS_ADMIN,  ROUTE_DB },
 	{ HTTP_GET,  P "/admin/webhooks",            h_admin_webhooks,   ACCESS_ADMIN,  ROUTE_DB },
 	{ HTTP_GET,  P "/admin/jobs",                h_admin_jobs,       ACCESS_ADMIN,  ROUTE_DB },

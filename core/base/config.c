@@ -50,14 +50,16 @@ static const char *const known_keys[] = {
 	"jobs_relay_seconds", "jobs_deliver_seconds", "stream_publisher", "stream_buffer_messages",
 	"stream_buffer_seconds", "subscriber_timeout_ms", "subscriber_connect_timeout_ms",
 	"subscriber_retry_base_seconds", "subscriber_retry_max_seconds", "subscriber_give_up_seconds",
-	"shkeeper_payout_auth_file", "shkeeper_payout_fee",
+	"shkeeper_payout_auth_file", "shkeeper_payout_fee", "bvnk_url", "bvnk_hawk_id", "bvnk_hawk_key_file",
+	"bvnk_webhook_secret_file", "bvnk_merchant_id", "bvnk_webhook_url", "bvnk_webhook_signing",
+	"bvnk_timeout_ms", "bvnk_connect_timeout_ms",
 };
 
 /* Per-network and per-token keys: <prefix><network>[.<SYMBOL>]. */
 static const char *const keyed_prefixes[] = {
 	"token.", "token_decimals.", "rpc.", "chain_id.", "confirmations.", "subscriber.",
 	"fee_model.", "max_gas_price_gwei.", "priority_fee_gwei.",
-	"shkeeper_payout_wallet.",
+	"shkeeper_payout_wallet.", "bvnk_payout_wallet.", "bvnk_protocol.",
 };
 
 /* The per-network keys of provider payouts, each a field of struct network_conf. */
@@ -68,6 +70,10 @@ static const struct {
 } payout_keys[] = {
 	{ "shkeeper_payout_wallet.", offsetof(struct network_conf, shkeeper_payout_wallet),
 	  sizeof(((struct network_conf *)0)->shkeeper_payout_wallet), true },
+	{ "bvnk_payout_wallet.", offsetof(struct network_conf, bvnk_payout_wallet),
+	  sizeof(((struct network_conf *)0)->bvnk_payout_wallet), true },
+	{ "bvnk_protocol.", offsetof(struct network_conf, bvnk_protocol),
+	  sizeof(((struct network_conf *)0)->bvnk_protocol), false },
 };
 
 /* subscriber.<name>.<field>: what each subscriber is configured with. */
@@ -237,6 +243,8 @@ static int apply_env(struct kv *kv, char *err, size_t errlen)
 		{ "PAYMENTS_MAX_GAS_PRICE_GWEI_", "max_gas_price_gwei." },
 		{ "PAYMENTS_PRIORITY_FEE_GWEI_", "priority_fee_gwei." },
 		{ "PAYMENTS_SHKEEPER_PAYOUT_WALLET_", "shkeeper_payout_wallet." },
+		{ "PAYMENTS_BVNK_PAYOUT_WALLET_", "bvnk_payout_wallet." },
+		{ "PAYMENTS_BVNK_PROTOCOL_", "bvnk_protocol." },
 	};
 	for (char **ep = environ; *ep; ep++) {
 		const char *s = *ep, *eq = strchr(s, '=');
@@ -853,10 +861,14 @@ static int parse_payout_networks(struct kv *kv, struct config *cfg, char *err, s
 	return 0;
 }
 
-/* Payouts SHKeeper signs and sends: its payout login and fee, each network's paying wallet. */
+/*
+ * Payouts a provider signs and sends: SHKeeper's payout login and fee, BVNK's
+ * API, Hawk credentials and webhook signature, each network's paying wallet.
+ */
 static int build_payouts(struct kv *kv, struct config *cfg, char *err, size_t errlen)
 {
 	const char *v;
+	long n;
 
 	if ((v = get(kv, "shkeeper_payout_auth_file", NULL)) != NULL) {
 		if (read_secret("shkeeper_payout_auth_file", v, 3, &cfg->shkeeper_payout_auth, &cfg->shkeeper_payout_auth_len,
@@ -876,6 +888,57 @@ static int build_payouts(struct kv *kv, struct config *cfg, char *err, size_t er
 		             sizeof(cfg->shkeeper_payout_fee), err, errlen))
 			return fail(err, errlen, "setting shkeeper_payout_fee: expected a decimal such as 0 or 1.5, got \"%s\"", v);
 	}
+	if (get_long(kv, "bvnk_timeout_ms", 10000, 100, 120000, &n, err, errlen))
+		return -1;
+	cfg->bvnk_timeout_ms = (int)n;
+	if (get_long(kv, "bvnk_connect_timeout_ms", 3000, 100, 60000, &n, err, errlen))
+		return -1;
+	cfg->bvnk_connect_timeout_ms = (int)n;
+	v = get(kv, "bvnk_url", "");
+	if (*v && strncmp(v, "https://", 8) != 0 && !(cfg->dev_mode && strncmp(v, "http://", 7) == 0))
+		return fail(err, errlen, "setting bvnk_url: expected an https:// URL");
+	if (copy_str("bvnk_url", v, cfg->bvnk_url, sizeof(cfg->bvnk_url), err, errlen))
+		return -1;
+	size_t ulen = strlen(cfg->bvnk_url);
+	if (ulen && cfg->bvnk_url[ulen - 1] == '/')
+		cfg->bvnk_url[ulen - 1] = '\0';
+	if (cfg->bvnk_url[0]) {
+		if ((v = get(kv, "bvnk_hawk_id", NULL)) == NULL ||
+		    copy_str("bvnk_hawk_id", v, cfg->bvnk_hawk_id, sizeof(cfg->bvnk_hawk_id), err, errlen))
+			return fail(err, errlen, "setting bvnk_hawk_id is required with bvnk_url (the Hawk key id)");
+		if ((v = get(kv, "bvnk_hawk_key_file", NULL)) == NULL)
+			return fail(err, errlen, "setting bvnk_hawk_key_file is required with bvnk_url");
+		if (read_secret("bvnk_hawk_key_file", v, 16, &cfg->bvnk_hawk_key, &cfg->bvnk_hawk_key_len, err, errlen))
+			return -1;
+		if ((v = get(kv, "bvnk_merchant_id", NULL)) == NULL || !valid_id(v) ||
+		    copy_str("bvnk_merchant_id", v, cfg->bvnk_merchant_id, sizeof(cfg->bvnk_merchant_id), err, errlen))
+			return fail(err, errlen, "setting bvnk_merchant_id is required with bvnk_url (letters, digits, _ and -)");
+	}
+	/* BVNK signs webhooks with the merchant's secret key: the Hawk key unless another is named. */
+	if ((v = get(kv, "bvnk_webhook_secret_file", NULL)) != NULL) {
+		if (read_secret("bvnk_webhook_secret_file", v, 16, &cfg->bvnk_webhook_secret, &cfg->bvnk_webhook_secret_len,
+		                err, errlen))
+			return -1;
+	} else if (cfg->bvnk_hawk_key) {
+		cfg->bvnk_webhook_secret = xmalloc(cfg->bvnk_hawk_key_len + 1);
+		memcpy(cfg->bvnk_webhook_secret, cfg->bvnk_hawk_key, cfg->bvnk_hawk_key_len + 1);
+		cfg->bvnk_webhook_secret_len = cfg->bvnk_hawk_key_len;
+	}
+	char dflt[512];
+	snprintf(dflt, sizeof(dflt), "%s/api/payment/bvnk/webhook", cfg->public_base_url);
+	v = get(kv, "bvnk_webhook_url", dflt);
+	if ((strncmp(v, "https://", 8) != 0 && !(cfg->dev_mode && strncmp(v, "http://", 7) == 0)) ||
+	    copy_str("bvnk_webhook_url", v, cfg->bvnk_webhook_url, sizeof(cfg->bvnk_webhook_url), err, errlen))
+		return fail(err, errlen, "setting bvnk_webhook_url: expected the complete https:// URL configured in BVNK");
+	v = get(kv, "bvnk_webhook_signing", "url");
+	if (strcmp(v, "url") == 0)
+		cfg->bvnk_webhook_signing = BVNK_SIGNS_URL;
+	else if (strcmp(v, "path") == 0)
+		cfg->bvnk_webhook_signing = BVNK_SIGNS_PATH;
+	else if (strcmp(v, "body") == 0)
+		cfg->bvnk_webhook_signing = BVNK_SIGNS_BODY;
+	else
+		return fail(err, errlen, "setting bvnk_webhook_signing: expected url, path or body, got \"%s\"", v);
 	return parse_payout_networks(kv, cfg, err, errlen);
 }
 
@@ -1025,6 +1088,8 @@ void config_free(struct config *cfg)
 	wipe(&cfg->shkeeper_webhook_secret, &cfg->shkeeper_webhook_secret_len);
 	wipe(&cfg->internal_token, &cfg->internal_token_len);
 	wipe(&cfg->shkeeper_payout_auth, &cfg->shkeeper_payout_auth_len);
+	wipe(&cfg->bvnk_hawk_key, &cfg->bvnk_hawk_key_len);
+	wipe(&cfg->bvnk_webhook_secret, &cfg->bvnk_webhook_secret_len);
 	for (size_t i = 0; i < cfg->subscribers.n; i++)
 		wipe(&cfg->subscribers.list[i].secret, &cfg->subscribers.list[i].secret_len);
 }

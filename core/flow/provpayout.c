@@ -89,7 +89,8 @@ void prov_reload(struct db *db, const char *id, struct prov_outcome *o)
 const char *prov_sender(const struct config *cfg, const char *provider, const char *network)
 {
 	const struct network_conf *net = config_network(cfg, network);
-	const char *w = net == NULL ? NULL : strcmp(provider, "shkeeper") == 0 ? net->shkeeper_payout_wallet : NULL;
+	const char *w = net == NULL ? NULL : strcmp(provider, "shkeeper") == 0 ? net->shkeeper_payout_wallet
+	                                   : strcmp(provider, "bvnk") == 0 ? net->bvnk_payout_wallet : NULL;
 
 	return w && w[0] ? w : NULL;
 }
@@ -103,8 +104,12 @@ int prov_network_ready(const struct config *cfg, const char *provider, const cha
 		snprintf(err, errlen, "the pay-in is on no configured network");
 		return -1;
 	}
-	if (!shk || cfg->shkeeper_url[0] == '\0' || cfg->shkeeper_payout_auth == NULL) {
-		snprintf(err, errlen, "%s payouts are not configured", provider);
+	if (shk && (cfg->shkeeper_url[0] == '\0' || cfg->shkeeper_payout_auth == NULL)) {
+		snprintf(err, errlen, "SHKeeper payouts are not configured (shkeeper_url, shkeeper_payout_auth_file)");
+		return -1;
+	}
+	if (!shk && (cfg->bvnk_url[0] == '\0' || net->bvnk_protocol[0] == '\0')) {
+		snprintf(err, errlen, "BVNK payouts are not configured on %s (bvnk_url, bvnk_protocol.%s)", network, network);
 		return -1;
 	}
 	/* SHKeeper's word is applied only once the chain agrees; BVNK's wherever the chain can be asked. */

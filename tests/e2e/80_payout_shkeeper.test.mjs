@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { api, env, sql, count, eventually, stack } from './lib.mjs';
 import { skip, admin, payment, requestStatus, events, outgoing, units, tokenBalance } from './payout_lib.mjs';
 import {
-  shk, sellerToPay, shkPayout, shkStatus, transfers, outbox, reviews, inbox, call, adminNotes,
+  shk, sellerToPay, shkPayout, shkStatus, transfers, outbox, reviews, inbox, call, adminNotes, poolReconnected,
 } from './provider_payout_lib.mjs';
 import { sign, now } from './shkeeper_lib.mjs';
 import { compactJson, decText } from '../fakes/shkeeper/payouts.mjs';
@@ -343,4 +343,5 @@ test('a payout callback while the database is down is 503, so SHKeeper delivers 
   assert.equal(payment(id).status, 'completed');
   assert.equal(payment(p.id).status, 'released');
   assert.equal(inbox('shkeeper_payout', id).length, 1);
+  await poolReconnected();
 });

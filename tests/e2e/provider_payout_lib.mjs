@@ -2,7 +2,9 @@
 // controls, the seed 001 body for a funded pay-in, and looks at the chain,
 // the outbox and the inbox.
 import assert from 'node:assert/strict';
-import { api, env, sql, count } from './lib.mjs';
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { api, env, sql, count, eventually } from './lib.mjs';
 import { rpc, addrWord } from '../chain/rpc.mjs';
 import { URL, USDT, fundedPayin, admin } from './payout_lib.mjs';
 
@@ -64,3 +66,39 @@ export const call = (payoutId) => sql(`SELECT state, attempts FROM payout_calls 
 
 export const adminNotes = (paymentId, kind) => count('notifications', `user_id = 'admin' AND payment_id = :'p' AND kind = :'k'`,
   { p: paymentId, k: kind });
+
+export const bvnk = {
+  wallet: env.BVNK_PAYOUT_WALLET,
+  settings: (body) => control(env.BVNK_URL, 'POST', '/__control/settings', body),
+  mode: (mode) => control(env.BVNK_URL, 'POST', '/__control/mode', { mode }),
+  reset: () => control(env.BVNK_URL, 'POST', '/__control/reset'),
+  calls: () => control(env.BVNK_URL, 'GET', '/__control/calls'),
+  payouts: async () => (await control(env.BVNK_URL, 'GET', '/__control/payouts')).payouts,
+  payout: async (reference) => (await control(env.BVNK_URL, 'GET', '/__control/payouts')).payouts.filter((p) => p.reference === reference),
+  // BVNK moves a payout (a real transfer when asked); webhook: false keeps it quiet.
+  move: async (uuid, body) => (await control(env.BVNK_URL, 'POST', `/__control/payouts/${uuid}`, body)).payout,
+  // Exactly these bytes to the service's webhook, signed by BVNK unless `signature` says otherwise.
+  deliver: (body, extra = {}) => control(env.BVNK_URL, 'POST', '/__control/deliver', { body, ...extra }),
+};
+
+export const bvnkPayout = (body, token = admin) => api('POST', '/api/payment/bvnk/payout', { token, body });
+export const bvnkStatus = (uuid) => api('GET', `/api/payment/bvnk/payout/status/${uuid}`, { token: admin });
+
+// BVNK's x-signature as the service is configured to check it: the complete webhook URL, the
+// Content-Type and the body; `material` signs the other variants instead.
+export function bvnkSign(body, { contentType = 'application/json', material = 'url' } = {}) {
+  const secret = readFileSync(env.BVNK_SECRET_FILE, 'utf8').replace(/[\r\n]+$/, '');
+  const url = `${env.BASE_URL}/api/payment/bvnk/webhook`;
+  const signed = material === 'body' ? body : `${material === 'path' ? new globalThis.URL(url).pathname : url}${contentType}${body}`;
+  return createHmac('sha256', secret).update(signed).digest('hex');
+}
+
+// After PostgreSQL came back: every worker has reconnected (each one's first request after the
+// outage may still find its old connection gone), so the files after this one start from a healthy pool.
+export async function poolReconnected(workers = 2) {
+  const ok = await eventually(async () => {
+    for (let i = 0; i < 4 * workers; i++) if ((await api('GET', '/api/payment/health')).status !== 200) return false;
+    return true;
+  }, 15000, 200);
+  assert.ok(ok, 'every worker reconnected to the database');
+}

@@ -205,6 +205,54 @@ static void test_shkeeper_payouts(void **state)
 	unlink(key);
 }
 
+/* BVNK: Hawk credentials and a merchant with its URL, the webhook URL it signs by default, the variants. */
+static void test_bvnk_payouts(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256], text[2048], key[160];
+
+	snprintf(key, sizeof(key), "%s/bvnk_key", dir);
+	write_file(key, "0123456789abcdef0123456789abcdef\n");
+	snprintf(text, sizeof(text),
+	         "%sbvnk_url = https://api.sandbox.bvnk.com/\nbvnk_hawk_id = hawk-1\nbvnk_hawk_key_file = %s\n"
+	         "bvnk_merchant_id = a7eddadd-fd9b-45fb-82a1-dc12eaa14cba\nbvnk_protocol.bsc = BSC\n",
+	         base_conf(), key);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.bvnk_url, "https://api.sandbox.bvnk.com");
+	assert_int_equal(cfg.bvnk_hawk_key_len, 32);
+	/* Webhooks are signed with the same secret key unless another is named. */
+	assert_int_equal(cfg.bvnk_webhook_secret_len, 32);
+	assert_memory_equal(cfg.bvnk_webhook_secret, cfg.bvnk_hawk_key, 32);
+	assert_string_equal(cfg.bvnk_webhook_url, "https://pay.example.com/api/payment/bvnk/webhook");
+	assert_int_equal(cfg.bvnk_webhook_signing, BVNK_SIGNS_URL);
+	assert_string_equal(config_network(&cfg, "bsc")->bvnk_protocol, "BSC");
+	config_free(&cfg);
+	setenv("PAYMENTS_BVNK_WEBHOOK_SIGNING", "path", 1);
+	setenv("PAYMENTS_BVNK_PROTOCOL_ETHEREUM", "ETH", 1);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.bvnk_webhook_signing, BVNK_SIGNS_PATH);
+	assert_string_equal(config_network(&cfg, "ethereum")->bvnk_protocol, "ETH");
+	config_free(&cfg);
+	unsetenv("PAYMENTS_BVNK_WEBHOOK_SIGNING");
+	unsetenv("PAYMENTS_BVNK_PROTOCOL_ETHEREUM");
+	static const struct { const char *extra, *named; } bad[] = {
+		{ "bvnk_url = http://api.bvnk.com\n", "bvnk_url" },
+		{ "bvnk_url = https://api.bvnk.com\n", "bvnk_hawk_id" },
+		{ "bvnk_url = https://api.bvnk.com\nbvnk_hawk_id = h\n", "bvnk_hawk_key_file" },
+		{ "bvnk_webhook_signing = header\n", "bvnk_webhook_signing" },
+		{ "bvnk_protocol.bsc = B S C\n", "bvnk_protocol.bsc" },
+		{ "bvnk_payout_wallet.bsc = 0x12\n", "bvnk_payout_wallet.bsc" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", base_conf(), bad[i].extra);
+		assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+		if (strstr(err, bad[i].named) == NULL)
+			fail_msg("case %zu: \"%s\" does not name %s", i, err, bad[i].named);
+	}
+	unlink(key);
+}
+
 static void test_hot_wallet_key_file(void **state)
 {
 	(void)state;
@@ -397,6 +445,7 @@ int main(void)
 		cmocka_unit_test(test_payout_fees),
 		cmocka_unit_test(test_hot_wallet_key_file),
 		cmocka_unit_test(test_shkeeper_payouts),
+		cmocka_unit_test(test_bvnk_payouts),
 		cmocka_unit_test(test_refusals_name_the_setting),
 		cmocka_unit_test(test_streams_and_subscribers),
 		cmocka_unit_test(test_subscriber_refusals_name_the_setting),
