@@ -10,11 +10,11 @@ cd "$ROOT"
 allowed() {
 	case "$1" in
 	base) echo "" ;;
-	http | evm | shkeeper) echo "base" ;;
+	http | evm | shkeeper | bvnk) echo "base" ;;
 	pay) echo "base" ;;
-	flow) echo "base http evm shkeeper pay" ;;
-	jobs) echo "base http evm shkeeper pay flow" ;;
-	api) echo "base http evm shkeeper pay flow jobs" ;;
+	flow) echo "base http evm shkeeper bvnk pay" ;;
+	jobs) echo "base http evm shkeeper bvnk pay flow" ;;
+	api) echo "base http evm shkeeper bvnk pay flow jobs" ;;
 	*) echo "?" ;;
 	esac
 }

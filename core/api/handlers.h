@@ -38,6 +38,10 @@ handler_fn h_payout_release, h_payout_release_confirm, h_payout_refund, h_payout
 handler_fn h_admin_confirm_tx, h_admin_payouts;
 /* hot_wallet.c: payouts from the service's hot wallet */
 handler_fn h_hot_wallet_payout, h_hot_wallet_resume, h_hot_wallet_status;
+/* shkeeper_payouts.c: payouts SHKeeper signs and sends */
+handler_fn h_shk_payout, h_shk_payout_status, h_shk_payout_webhook;
+/* bvnk.c: payouts BVNK sends, and its webhooks */
+handler_fn h_bvnk_payout, h_bvnk_payout_status, h_bvnk_webhook;
 /* deliveries.c: what webhook and callback handlers keep besides a body. */
 /* The headers worth keeping with a delivery; signature values only if `credentials`, the API key never. */
 json_object *delivery_headers(const struct request *req, bool credentials);

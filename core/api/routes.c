@@ -20,6 +20,17 @@ const struct route app_routes[] = {
 	{ HTTP_GET,  P "/shkeeper/webhook-stats",    h_webhook_stats,    ACCESS_ADMIN,  ROUTE_DB },
 	{ HTTP_GET,  P "/shkeeper/wallet-monitor/status", h_wallet_monitor_status, ACCESS_PUBLIC, ROUTE_DB },
 	{ HTTP_GET,  P "/shkeeper/auto-webhook/status",   h_auto_webhook_status,   ACCESS_PUBLIC, ROUTE_DB },
+
+	/* Seller payouts SHKeeper signs and sends (shkeeper_payouts.c); its callback is signed, not tokened. */
+	{ HTTP_POST, P "/shkeeper/payout",           h_shk_payout,       ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_POST, P "/shkeeper/payout/webhook",   h_shk_payout_webhook, ACCESS_PUBLIC, ROUTE_DB },
+	{ HTTP_GET,  P "/shkeeper/payout/status/:taskId", h_shk_payout_status, ACCESS_ADMIN, ROUTE_DB },
+	{ HTTP_GET,  P "/shkeeper/payout/:taskId",   h_shk_payout_status, ACCESS_ADMIN, ROUTE_DB },
+
+	/* Seller payouts BVNK sends (bvnk.c); its webhooks are signed, not tokened. */
+	{ HTTP_POST, P "/bvnk/payout",               h_bvnk_payout,      ACCESS_ADMIN,  ROUTE_DB },
+	{ HTTP_GET,  P "/bvnk/payout/status/:uuid",  h_bvnk_payout_status, ACCESS_ADMIN, ROUTE_DB },
+	{ HTTP_POST, P "/bvnk/webhook",              h_bvnk_webhook,     ACCESS_PUBLIC, ROUTE_DB },
 	{ HTTP_GET,  P "/admin/events",              h_admin_events,     ACCESS_ADMIN,  ROUTE_DB },
 	{ HTTP_GET,  P "/admin/webhooks",            h_admin_webhooks,   ACCESS_ADMIN,  ROUTE_DB },
 	{ HTTP_GET,  P "/admin/jobs",                h_admin_jobs,       ACCESS_ADMIN,  ROUTE_DB },

@@ -53,12 +53,30 @@ static const char *const known_keys[] = {
 	"idempotency_key_hours", "idempotency_lease_seconds",
 	"jobs_cleanup_seconds", "jobs_shkeeper_poll_seconds", "shkeeper_poll_after_minutes", "jobs_reconcile_seconds",
 	"reconcile_after_minutes", "jobs_auto_release_seconds", "auto_release_grace_hours", "auto_release_rail",
+	"shkeeper_payout_auth_file", "shkeeper_payout_fee", "bvnk_url", "bvnk_hawk_id", "bvnk_hawk_key_file",
+	"bvnk_webhook_secret_file", "bvnk_merchant_id", "bvnk_webhook_url", "bvnk_webhook_signing",
+	"bvnk_timeout_ms", "bvnk_connect_timeout_ms",
 };
 
 /* Per-network and per-token keys: <prefix><network>[.<SYMBOL>]. */
 static const char *const keyed_prefixes[] = {
 	"token.", "token_decimals.", "rpc.", "chain_id.", "confirmations.", "subscriber.",
 	"fee_model.", "max_gas_price_gwei.", "priority_fee_gwei.", "shkeeper_llimit.",
+	"shkeeper_payout_wallet.", "bvnk_payout_wallet.", "bvnk_protocol.",
+};
+
+/* The per-network keys of provider payouts, each a field of struct network_conf. */
+static const struct {
+	const char *prefix;
+	size_t off, len;
+	bool address;
+} payout_keys[] = {
+	{ "shkeeper_payout_wallet.", offsetof(struct network_conf, shkeeper_payout_wallet),
+	  sizeof(((struct network_conf *)0)->shkeeper_payout_wallet), true },
+	{ "bvnk_payout_wallet.", offsetof(struct network_conf, bvnk_payout_wallet),
+	  sizeof(((struct network_conf *)0)->bvnk_payout_wallet), true },
+	{ "bvnk_protocol.", offsetof(struct network_conf, bvnk_protocol),
+	  sizeof(((struct network_conf *)0)->bvnk_protocol), false },
 };
 
 /* subscriber.<name>.<field>: what each subscriber is configured with. */
@@ -254,6 +272,9 @@ static int apply_env(struct kv *kv, char *err, size_t errlen)
 		{ "PAYMENTS_FEE_MODEL_", "fee_model." },
 		{ "PAYMENTS_MAX_GAS_PRICE_GWEI_", "max_gas_price_gwei." },
 		{ "PAYMENTS_PRIORITY_FEE_GWEI_", "priority_fee_gwei." },
+		{ "PAYMENTS_SHKEEPER_PAYOUT_WALLET_", "shkeeper_payout_wallet." },
+		{ "PAYMENTS_BVNK_PAYOUT_WALLET_", "bvnk_payout_wallet." },
+		{ "PAYMENTS_BVNK_PROTOCOL_", "bvnk_protocol." },
 	};
 	for (char **ep = environ; *ep; ep++) {
 		const char *s = *ep, *eq = strchr(s, '=');
@@ -899,6 +920,114 @@ static int build_events(struct kv *kv, struct config *cfg, char *err, size_t err
 	return parse_subscribers(kv, cfg, err, errlen);
 }
 
+/* <prefix><network> keys of provider payouts: each names a configured network. */
+static int parse_payout_networks(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < kv->n; i++) {
+		const char *key = kv->e[i].key, *v = kv->e[i].value;
+
+		for (size_t k = 0; k < sizeof(payout_keys) / sizeof(payout_keys[0]); k++) {
+			size_t plen = strlen(payout_keys[k].prefix);
+			if (strncmp(key, payout_keys[k].prefix, plen) != 0)
+				continue;
+			struct network_conf *net = NULL;
+			for (size_t j = 0; j < cfg->n_networks; j++)
+				if (strcmp(cfg->networks[j].name, key + plen) == 0)
+					net = &cfg->networks[j];
+			if (net == NULL)
+				return fail(err, errlen, "setting %s: network %s is not in `networks`", key, key + plen);
+			if (payout_keys[k].address ? !valid_address(v)
+			                           : (strlen(v) == 0 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(v)))
+				return fail(err, errlen, "setting %s: expected %s", key,
+				            payout_keys[k].address ? "a 0x-prefixed 20-byte address" : "a protocol name such as BSC");
+			if (copy_str(key, v, (char *)net + payout_keys[k].off, payout_keys[k].len, err, errlen))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Payouts a provider signs and sends: SHKeeper's payout login and fee, BVNK's
+ * API, Hawk credentials and webhook signature, each network's paying wallet.
+ */
+static int build_payouts(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+{
+	const char *v;
+	long n;
+
+	if ((v = get(kv, "shkeeper_payout_auth_file", NULL)) != NULL) {
+		if (read_secret("shkeeper_payout_auth_file", v, 3, &cfg->shkeeper_payout_auth, &cfg->shkeeper_payout_auth_len,
+		                err, errlen))
+			return -1;
+		const char *colon = strchr(cfg->shkeeper_payout_auth, ':');
+		if (colon == NULL || colon == cfg->shkeeper_payout_auth || strchr(cfg->shkeeper_payout_auth, '\n') != NULL)
+			return fail(err, errlen, "setting shkeeper_payout_auth_file: expected one line user:password");
+		if (cfg->shkeeper_url[0] == '\0')
+			return fail(err, errlen, "setting shkeeper_payout_auth_file needs shkeeper_url");
+		/* SHKeeper's payout API refuses a request without `fee`: it is said, never guessed. */
+		if ((v = get(kv, "shkeeper_payout_fee", NULL)) == NULL)
+			return fail(err, errlen, "setting shkeeper_payout_fee is required with shkeeper_payout_auth_file");
+		char fee[MONEY_TEXT_MAX];
+		if ((strcmp(v, "0") != 0 && money_parse(v, MONEY_MAX_SCALE, fee) != MONEY_OK) ||
+		    copy_str("shkeeper_payout_fee", strcmp(v, "0") == 0 ? "0" : fee, cfg->shkeeper_payout_fee,
+		             sizeof(cfg->shkeeper_payout_fee), err, errlen))
+			return fail(err, errlen, "setting shkeeper_payout_fee: expected a decimal such as 0 or 1.5, got \"%s\"", v);
+	}
+	if (get_long(kv, "bvnk_timeout_ms", 10000, 100, 120000, &n, err, errlen))
+		return -1;
+	cfg->bvnk_timeout_ms = (int)n;
+	if (get_long(kv, "bvnk_connect_timeout_ms", 3000, 100, 60000, &n, err, errlen))
+		return -1;
+	cfg->bvnk_connect_timeout_ms = (int)n;
+	v = get(kv, "bvnk_url", "");
+	if (*v && strncmp(v, "https://", 8) != 0 && !(cfg->dev_mode && strncmp(v, "http://", 7) == 0))
+		return fail(err, errlen, "setting bvnk_url: expected an https:// URL");
+	if (copy_str("bvnk_url", v, cfg->bvnk_url, sizeof(cfg->bvnk_url), err, errlen))
+		return -1;
+	size_t ulen = strlen(cfg->bvnk_url);
+	if (ulen && cfg->bvnk_url[ulen - 1] == '/')
+		cfg->bvnk_url[ulen - 1] = '\0';
+	if (cfg->bvnk_url[0]) {
+		if ((v = get(kv, "bvnk_hawk_id", NULL)) == NULL ||
+		    copy_str("bvnk_hawk_id", v, cfg->bvnk_hawk_id, sizeof(cfg->bvnk_hawk_id), err, errlen))
+			return fail(err, errlen, "setting bvnk_hawk_id is required with bvnk_url (the Hawk key id)");
+		if ((v = get(kv, "bvnk_hawk_key_file", NULL)) == NULL)
+			return fail(err, errlen, "setting bvnk_hawk_key_file is required with bvnk_url");
+		if (read_secret("bvnk_hawk_key_file", v, 16, &cfg->bvnk_hawk_key, &cfg->bvnk_hawk_key_len, err, errlen))
+			return -1;
+		if ((v = get(kv, "bvnk_merchant_id", NULL)) == NULL || !valid_id(v) ||
+		    copy_str("bvnk_merchant_id", v, cfg->bvnk_merchant_id, sizeof(cfg->bvnk_merchant_id), err, errlen))
+			return fail(err, errlen, "setting bvnk_merchant_id is required with bvnk_url (letters, digits, _ and -)");
+	}
+	/* BVNK signs webhooks with the merchant's secret key: the Hawk key unless another is named. */
+	if ((v = get(kv, "bvnk_webhook_secret_file", NULL)) != NULL) {
+		if (read_secret("bvnk_webhook_secret_file", v, 16, &cfg->bvnk_webhook_secret, &cfg->bvnk_webhook_secret_len,
+		                err, errlen))
+			return -1;
+	} else if (cfg->bvnk_hawk_key) {
+		cfg->bvnk_webhook_secret = xmalloc(cfg->bvnk_hawk_key_len + 1);
+		memcpy(cfg->bvnk_webhook_secret, cfg->bvnk_hawk_key, cfg->bvnk_hawk_key_len + 1);
+		cfg->bvnk_webhook_secret_len = cfg->bvnk_hawk_key_len;
+	}
+	char dflt[512];
+	snprintf(dflt, sizeof(dflt), "%s/api/payment/bvnk/webhook", cfg->public_base_url);
+	v = get(kv, "bvnk_webhook_url", dflt);
+	if ((strncmp(v, "https://", 8) != 0 && !(cfg->dev_mode && strncmp(v, "http://", 7) == 0)) ||
+	    copy_str("bvnk_webhook_url", v, cfg->bvnk_webhook_url, sizeof(cfg->bvnk_webhook_url), err, errlen))
+		return fail(err, errlen, "setting bvnk_webhook_url: expected the complete https:// URL configured in BVNK");
+	v = get(kv, "bvnk_webhook_signing", "url");
+	if (strcmp(v, "url") == 0)
+		cfg->bvnk_webhook_signing = BVNK_SIGNS_URL;
+	else if (strcmp(v, "path") == 0)
+		cfg->bvnk_webhook_signing = BVNK_SIGNS_PATH;
+	else if (strcmp(v, "body") == 0)
+		cfg->bvnk_webhook_signing = BVNK_SIGNS_BODY;
+	else
+		return fail(err, errlen, "setting bvnk_webhook_signing: expected url, path or body, got \"%s\"", v);
+	return parse_payout_networks(kv, cfg, err, errlen);
+}
+
 /* The jobs process; the request path reads none of it. */
 static int build_jobs(struct kv *kv, struct config *cfg, char *err, size_t errlen)
 {
@@ -1033,8 +1162,8 @@ static int build(struct kv *kv, struct config *cfg, char *err, size_t errlen)
 	    parse_networks(kv, cfg, err, errlen) ||
 	    parse_tokens(kv, cfg, err, errlen))
 		return -1;
-	return build_upstreams(kv, cfg, err, errlen) || build_jobs(kv, cfg, err, errlen) ||
-	       build_events(kv, cfg, err, errlen) ? -1 : 0;
+	return build_upstreams(kv, cfg, err, errlen) || build_payouts(kv, cfg, err, errlen) ||
+	       build_jobs(kv, cfg, err, errlen) || build_events(kv, cfg, err, errlen) ? -1 : 0;
 }
 
 int config_load(const char *path, struct config *out, char *err, size_t errlen)
@@ -1062,6 +1191,9 @@ void config_free(struct config *cfg)
 	wipe(&cfg->shkeeper_api_key, &cfg->shkeeper_api_key_len);
 	wipe(&cfg->shkeeper_webhook_secret, &cfg->shkeeper_webhook_secret_len);
 	wipe(&cfg->internal_token, &cfg->internal_token_len);
+	wipe(&cfg->shkeeper_payout_auth, &cfg->shkeeper_payout_auth_len);
+	wipe(&cfg->bvnk_hawk_key, &cfg->bvnk_hawk_key_len);
+	wipe(&cfg->bvnk_webhook_secret, &cfg->bvnk_webhook_secret_len);
 	for (size_t i = 0; i < cfg->subscribers.n; i++)
 		wipe(&cfg->subscribers.list[i].secret, &cfg->subscribers.list[i].secret_len);
 }

@@ -80,6 +80,10 @@ struct subscribers_conf {
 
 enum listen_kind { LISTEN_UNIX, LISTEN_TCP, LISTEN_SYSTEMD };
 
+/* What BVNK's webhook signature covers (its docs leave the variant unconfirmed): the complete
+ * URL, the URL's path, or nothing but the body; then the Content-Type and the raw body. */
+enum config_bvnk_signing { BVNK_SIGNS_URL, BVNK_SIGNS_PATH, BVNK_SIGNS_BODY };
+
 struct token_conf {
 	char network[16];
 	char symbol[12];
@@ -98,6 +102,13 @@ struct network_conf {
 	bool eip1559;                          /* type-2 fees, else a legacy gas price */
 	unsigned long long max_gas_price_wei;  /* cap of the gas price or the max fee per gas */
 	unsigned long long priority_fee_wei;   /* the tip offered; 0: the node's suggestion */
+	/* Payouts a provider signs and sends: the wallet each pays from on this network (what the
+	 * on-chain check holds the transfer's sender to; "" when not set), and the protocol name
+	 * BVNK's currency list gives the network (shkeeper_payout_wallet.<net>,
+	 * bvnk_payout_wallet.<net>, bvnk_protocol.<net>). */
+	char shkeeper_payout_wallet[43];
+	char bvnk_payout_wallet[43];
+	char bvnk_protocol[24];
 };
 
 struct currency_conf {
@@ -157,6 +168,25 @@ struct config {
 	size_t n_shkeeper_llimits;
 	int shkeeper_timeout_ms;
 	int shkeeper_connect_timeout_ms;
+	/* SHKeeper payouts: its admin login as "user:password" for HTTP Basic (NULL: no
+	 * payouts through SHKeeper), and the `fee` its payout API requires, as decimal text. */
+	char *shkeeper_payout_auth;      /* owned; wiped by config_free() */
+	size_t shkeeper_payout_auth_len;
+	char shkeeper_payout_fee[40];
+
+	/* BVNK payouts: API base URL ("" when not configured), Hawk credentials, the merchant
+	 * payouts are made from, and how its webhooks are signed. */
+	char bvnk_url[256];
+	char bvnk_hawk_id[128];
+	char *bvnk_hawk_key;             /* owned; wiped by config_free() */
+	size_t bvnk_hawk_key_len;
+	char *bvnk_webhook_secret;       /* owned; the Hawk key when no file of its own is named */
+	size_t bvnk_webhook_secret_len;
+	char bvnk_merchant_id[128];
+	char bvnk_webhook_url[512];      /* the complete URL as configured in BVNK */
+	enum config_bvnk_signing bvnk_webhook_signing;
+	int bvnk_timeout_ms;
+	int bvnk_connect_timeout_ms;
 
 	/* Circuit breaker for every upstream. */
 	int breaker_failures;

@@ -80,6 +80,10 @@ enum httpc_err httpc_do(const struct httpc_request *rq, struct httpc_response *o
 	}
 	if (rq->unix_socket)
 		curl_easy_setopt(handle, CURLOPT_UNIX_SOCKET_PATH, rq->unix_socket);
+	if (rq->fresh_connection) {
+		curl_easy_setopt(handle, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(handle, CURLOPT_FORBID_REUSE, 1L);
+	}
 	if (rq->userpwd) {
 		curl_easy_setopt(handle, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
 		curl_easy_setopt(handle, CURLOPT_USERPWD, rq->userpwd);

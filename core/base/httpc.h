@@ -31,6 +31,9 @@ struct httpc_request {
 	const char *userpwd;            /* "user:password" for HTTP Basic, or NULL */
 	bool insecure;                  /* skip certificate checks: dev-mode calls to ourselves only */
 	const char *unix_socket;        /* connect to this socket instead of the URL's host, or NULL */
+	/* A new connection, closed after: curl sends a request again by itself when a kept-alive
+	 * connection turns out dead, which must never happen to a call that moves money. */
+	bool fresh_connection;
 };
 
 struct httpc_response {

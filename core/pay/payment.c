@@ -53,6 +53,8 @@ bool payment_escrow_allows(const char *from, const char *to)
 static const struct { const char *from, *to; } payout_escrow_moves[] = {
 	{ "partial", "refunding" }, { "releasing", "funded" }, { "refunding", "funded" },
 	{ "refunding", "partial" },
+	/* A payout the provider held, then gave up: the escrow is handed back. */
+	{ "on_hold", "funded" },
 };
 
 bool payment_escrow_allows_payout(const char *from, const char *to)

@@ -32,8 +32,8 @@ bool payment_escrow_allows(const char *from, const char *to);
 /*
  * payment_escrow_allows(), and the moves only an outgoing payment makes: a
  * partly paid pay-in's money going back (partial -> refunding -> refunded),
- * and the escrow handed back when a payout fails (releasing or refunding ->
- * funded, refunding -> partial).
+ * and the escrow handed back when a payout fails (releasing, refunding or
+ * on_hold -> funded, refunding -> partial).
  */
 bool payment_escrow_allows_payout(const char *from, const char *to);
 

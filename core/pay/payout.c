@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "pay/coord.h"
+#include "pay/inbox.h"
 #include "pay/review.h"
 
 #define MAX_ATTEMPTS 3
@@ -644,6 +645,14 @@ static enum payout_result settle_once(struct db *db, const char *out_id, const s
 		                     "  'paymentId', $2::text, 'code', $3::text, 'reason', $4::text), $1::uuid)",
 		                     4, e)) != DB_OK)
 			goto out;
+		if (s->notify_admins &&
+		    (*dbst = db_exec(db, NULL,
+		                     "INSERT INTO notifications (user_id, kind, title, body, payment_id)"
+		                     " VALUES ('admin', 'payout-failed', 'Payout failed',"
+		                     "  'Payout ' || $1 || ' of payment ' || $2 || ' failed (' || $3 || ')'"
+		                     "  || coalesce(': ' || $4, '') || '. Its escrow is funded again.', $1::uuid)",
+		                     4, e)) != DB_OK)
+			goto out;
 	}
 	if ((*dbst = db_commit(db)) != DB_OK)
 		goto out;
@@ -674,4 +683,225 @@ enum payout_result payout_settle(struct db *db, const char *out_id, const struct
 			break;
 	}
 	return r;
+}
+
+/* ---- payouts a provider sends ---- */
+
+/* The outgoing payment locked (PAYOUT_COLUMNS), or refused when it is no longer in flight. */
+static enum payout_result lock_in_flight(struct db *db, const char *out_id, char payin[40], PGresult **cur,
+                                         struct payout_refusal *why, enum db_status *dbst)
+{
+	char request[72];
+	const char *p[1] = { out_id };
+	bool found;
+
+	*cur = NULL;
+	if ((*dbst = lock_out(db, out_id, request, payin, &found)) != DB_OK)
+		return PAYOUT_DB;
+	if (!found)
+		return PAYOUT_NOT_FOUND;
+	if ((*dbst = db_exec(db, cur, "SELECT " PAYOUT_COLUMNS " FROM payments p WHERE p.id = $1 FOR UPDATE",
+	                     1, p)) != DB_OK)
+		return PAYOUT_DB;
+	const char *status = PQgetvalue(*cur, 0, PCOL_STATUS);
+	if (!is(status, "pending") && !is(status, "processing")) {
+		refuse(why, "invalid_state", "payout %s is %s", out_id, status);
+		return PAYOUT_REFUSED;
+	}
+	return PAYOUT_DONE;
+}
+
+static enum payout_result accept_once(struct db *db, const char *out_id, const struct payout_acceptance *a,
+                                      PGresult **row, struct payout_refusal *why, enum db_status *dbst)
+{
+	char payin[40];
+	PGresult *cur = NULL, *moved = NULL;
+	enum payout_result result;
+
+	*row = NULL;
+	if ((*dbst = db_begin(db)) != DB_OK)
+		return PAYOUT_DB;
+	/* After this point, all errors should use goto out. */
+	if ((result = lock_in_flight(db, out_id, payin, &cur, why, dbst)) != PAYOUT_DONE)
+		goto out;
+	result = PAYOUT_DB;
+	const char *held = PQgetisnull(cur, 0, PCOL_PROVIDER_ID) ? NULL : PQgetvalue(cur, 0, PCOL_PROVIDER_ID);
+	if (a->provider_id && held && strcmp(held, a->provider_id) != 0) {
+		refuse(why, "provider_id_differs", "payout %s is already the provider's %s, not %s", out_id, held,
+		       a->provider_id);
+		result = PAYOUT_REFUSED;
+		goto out;
+	}
+	if (a->provider_id && held == NULL) {
+		const char *u[2] = { out_id, a->provider_id };
+		*dbst = db_exec(db, NULL, "UPDATE payments SET provider_payment_id = $2, updated_at = now() WHERE id = $1", 2, u);
+		if (*dbst == DB_UNIQUE) {
+			refuse(why, "provider_id_used", "the provider's id %s already belongs to another payment", a->provider_id);
+			result = PAYOUT_REFUSED;
+			goto out;
+		}
+		if (*dbst != DB_OK)
+			goto out;
+	}
+	struct coord_change c = {
+		.status = "processing", .metadata = a->metadata, .source = a->source, .actor = a->actor,
+		.reason = a->reason, .request_id = a->request_id, .payout = true,
+	};
+	switch (coord_move(db, out_id, &c, &moved, dbst)) {
+	case COORD_APPLIED:
+	case COORD_UNCHANGED:
+		break;
+	case COORD_BACKWARD:
+		refuse(why, "invalid_state", "payout %s cannot be taken by the provider now", out_id);
+		result = PAYOUT_REFUSED;
+		goto out;
+	default:
+		goto out;
+	}
+	if ((*dbst = reload(db, out_id, row)) != DB_OK || (*dbst = db_commit(db)) != DB_OK)
+		goto out;
+	log_info("payout %s taken by its provider%s%s", out_id, a->provider_id ? " as " : "",
+	         a->provider_id ? a->provider_id : "");
+	result = PAYOUT_DONE;
+out:
+	db_rollback(db);
+	if (result != PAYOUT_DONE) {
+		PQclear(*row);
+		*row = NULL;
+	}
+	PQclear(cur);
+	PQclear(moved);
+	return result;
+}
+
+enum payout_result payout_accept(struct db *db, const char *out_id, const struct payout_acceptance *a,
+                                 PGresult **row, struct payout_refusal *why, enum db_status *dbst)
+{
+	enum payout_result r = PAYOUT_DB;
+
+	for (int i = 0; i < MAX_ATTEMPTS; i++) {
+		r = accept_once(db, out_id, a, row, why, dbst);
+		if (r != PAYOUT_DB || *dbst != DB_RETRY)
+			break;
+	}
+	return r;
+}
+
+static enum payout_result hold_once(struct db *db, const char *out_id, const struct payout_hold *h,
+                                    struct payout_refusal *why, enum db_status *dbst)
+{
+	char payin[40];
+	PGresult *cur = NULL, *moved = NULL;
+	enum payout_result result;
+
+	if ((*dbst = db_begin(db)) != DB_OK)
+		return PAYOUT_DB;
+	/* After this point, all errors should use goto out. */
+	if ((result = lock_in_flight(db, out_id, payin, &cur, why, dbst)) != PAYOUT_DONE)
+		goto out;
+	result = PAYOUT_DB;
+	bool release = is(PQgetvalue(cur, 0, POCOL_KIND), "release");
+	const char *away = release ? "releasing" : "refunding";
+	struct coord_change c = {
+		.escrow = h->hold ? "on_hold" : away, .source = h->source, .actor = h->actor,
+		.reason = h->hold ? "the provider holds the payout's transfer for review" : "the provider let the payout go on",
+		.request_id = h->request_id, .payout = true,
+	};
+	switch (coord_move(db, payin, &c, &moved, dbst)) {
+	case COORD_APPLIED:
+		break;
+	case COORD_UNCHANGED:
+		result = PAYOUT_EXISTS;
+		goto out;
+	case COORD_BACKWARD:
+		refuse(why, "invalid_state", "the escrow of payment %s cannot be %s now", payin, h->hold ? "held" : "let go");
+		result = PAYOUT_REFUSED;
+		goto out;
+	default:
+		goto out;
+	}
+	if (h->hold) {
+		struct review rv = {
+			.kind = REVIEW_PAYOUT_HELD, .payment_id = payin, .reason = h->reason,
+			.status = PQgetvalue(moved, 0, PCOL_STATUS), .escrow = PQgetvalue(moved, 0, PCOL_ESCROW),
+			.provider = h->provider, .provider_status = h->provider_status, .delivery_id = h->delivery_id,
+			.purchase_request_id = PQgetvalue(cur, 0, PCOL_REQUEST), .payout_id = out_id,
+		};
+		if ((*dbst = review_write(db, &rv)) != DB_OK)
+			goto out;
+	}
+	if ((*dbst = db_commit(db)) != DB_OK)
+		goto out;
+	log_warn("payout %s: escrow of payment %s %s", out_id, payin, h->hold ? "held by the provider" : "no longer held");
+	result = PAYOUT_DONE;
+out:
+	db_rollback(db);
+	PQclear(cur);
+	PQclear(moved);
+	return result;
+}
+
+enum payout_result payout_set_hold(struct db *db, const char *out_id, const struct payout_hold *h,
+                                   struct payout_refusal *why, enum db_status *dbst)
+{
+	enum payout_result r = PAYOUT_DB;
+
+	for (int i = 0; i < MAX_ATTEMPTS; i++) {
+		r = hold_once(db, out_id, h, why, dbst);
+		if (r != PAYOUT_DB || *dbst != DB_RETRY)
+			break;
+	}
+	return r;
+}
+
+static enum db_status review_once(struct db *db, const char *out_id, const struct payout_finding *f)
+{
+	char request[72], payin[40];
+	const char *p[1] = { out_id };
+	PGresult *cur = NULL;
+	enum db_status st;
+	bool found;
+
+	if ((st = db_begin(db)) != DB_OK)
+		return st;
+	/* After this point, all errors should use goto out. */
+	if ((st = lock_out(db, out_id, request, payin, &found)) != DB_OK)
+		goto out;
+	if (!found) {
+		st = DB_FAILED;
+		goto out;
+	}
+	/* The pay-in as it is under the lock: what the admins see with the finding. */
+	const char *ip[1] = { payin };
+	if ((st = db_exec(db, &cur, "SELECT status, escrow_state FROM payments WHERE id = $1", 1, ip)) != DB_OK)
+		goto out;
+	struct review rv = {
+		.kind = f->kind, .payment_id = payin, .reason = f->reason,
+		.status = PQgetvalue(cur, 0, 0), .escrow = PQgetvalue(cur, 0, 1),
+		.provider = f->provider, .provider_status = f->provider_status, .seen_crypto = f->amount_seen,
+		.crypto = f->crypto, .tx_hash = f->tx_hash, .delivery_id = f->delivery_id,
+		.purchase_request_id = request, .payout_id = p[0],
+	};
+	if ((st = review_write(db, &rv)) != DB_OK)
+		goto out;
+	if (f->delivery_id > 0 && f->inbox_outcome &&
+	    (st = inbox_finish(db, f->delivery_id, f->inbox_outcome, out_id, f->reason)) != DB_OK)
+		goto out;
+	st = db_commit(db);
+out:
+	db_rollback(db);
+	PQclear(cur);
+	return st;
+}
+
+enum db_status payout_review(struct db *db, const char *out_id, const struct payout_finding *f)
+{
+	enum db_status st = DB_FAILED;
+
+	for (int i = 0; i < MAX_ATTEMPTS; i++) {
+		st = review_once(db, out_id, f);
+		if (st != DB_RETRY)
+			break;
+	}
+	return st;
 }

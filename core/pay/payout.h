@@ -28,6 +28,20 @@
  *                    payment-status, payout-completed, purchase-request-update;
  *                    failed: outgoing failed, the pay-in's escrow back to
  *                    funded, a payout-failed event for the admins.
+ *
+ * Payouts a provider sends (SHKeeper, BVNK) add three moves, each under the
+ * same locks:
+ *
+ *   payout_accept    the provider took it: its id (SHKeeper's task, BVNK's
+ *                    uuid) recorded, pending -> processing;
+ *   payout_set_hold  the provider holds the transfer for review: the pay-in's
+ *                    escrow releasing -> on_hold, with a payment-needs-review
+ *                    event and an admin notification; or lets it go on
+ *                    (on_hold -> releasing);
+ *   payout_review    a provider's claim no rule can apply (a transfer that
+ *                    does not pay the payout, a provider contradicting a
+ *                    settled payout): the finding for a person, written with
+ *                    the delivery's inbox outcome, nothing moved.
  */
 #ifndef PAY_PAYOUT_H
 #define PAY_PAYOUT_H
@@ -39,6 +53,7 @@
 
 #include "base/db.h"
 #include "pay/payment.h"
+#include "pay/review.h"
 
 /* PAYMENT_COLUMNS and what only outgoing payments have. */
 #define PAYOUT_COLUMNS PAYMENT_COLUMNS ", p.kind, p.payin_id::text, p.basis"
@@ -121,11 +136,50 @@ struct payout_settlement {
 	const char *tx_hash;            /* completed: the verified transaction */
 	const char *metadata;           /* merged into the outgoing payment's metadata, or NULL */
 	const char *failure_code;       /* failed: why, for the admins */
+	bool notify_admins;             /* failed: a notification for the admins too (a provider's failure) */
 	const char *source, *actor, *reason, *request_id;
 };
 
 enum payout_result payout_settle(struct db *db, const char *out_id, const struct payout_settlement *s,
                                  PGresult **row, struct payout_refusal *why, enum db_status *dbst);
+
+struct payout_acceptance {
+	const char *provider_id;        /* the provider's id for it, or NULL when none is known */
+	const char *metadata;           /* merged into the outgoing payment's metadata, or NULL */
+	const char *source, *actor, *reason, *request_id;
+};
+
+/*
+ * pending/processing -> processing with the provider's id. A payout that
+ * already holds another id of that provider, or an id another payment holds,
+ * is refused. *row is the outgoing payment after it (PAYOUT_COLUMNS).
+ */
+enum payout_result payout_accept(struct db *db, const char *out_id, const struct payout_acceptance *a,
+                                 PGresult **row, struct payout_refusal *why, enum db_status *dbst);
+
+struct payout_hold {
+	bool hold;                      /* true: held for review; false: let go on */
+	const char *reason;             /* the provider's words, for the admins */
+	const char *provider, *provider_status;
+	long long delivery_id;          /* the delivery that said so, 0 for none */
+	const char *source, *actor, *request_id;
+};
+
+/* PAYOUT_DONE when the pay-in's escrow moved, PAYOUT_EXISTS when it was already so. */
+enum payout_result payout_set_hold(struct db *db, const char *out_id, const struct payout_hold *h,
+                                   struct payout_refusal *why, enum db_status *dbst);
+
+struct payout_finding {
+	enum review_kind kind;
+	const char *reason;
+	const char *provider, *provider_status, *tx_hash;
+	const char *amount_seen, *crypto;   /* what the provider reported sent, each may be NULL */
+	long long delivery_id;              /* 0 for none */
+	const char *inbox_outcome;          /* the delivery's outcome, written with the finding */
+};
+
+/* Writes the finding (pay/review.h) about the payout and its pay-in. */
+enum db_status payout_review(struct db *db, const char *out_id, const struct payout_finding *f);
 
 /*
  * The registered wallet a payout goes to by default: the seller's (the

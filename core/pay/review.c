@@ -16,6 +16,9 @@ const char *review_kind_name(enum review_kind kind)
 	case REVIEW_INVOICE_TAKEN: return "invoice_held_by_another_payment";
 	case REVIEW_PAYOUT_ORPHANED: return "payout_not_followed";
 	case REVIEW_PAYOUT_AMBIGUOUS: return "payout_ambiguous";
+	case REVIEW_PAYOUT_REFUTED: return "payout_refuted";
+	case REVIEW_PAYOUT_HELD: return "payout_on_hold";
+	case REVIEW_PAYOUT_CONTRADICTED: return "payout_contradicted";
 	}
 	return "unknown";
 }

@@ -23,6 +23,9 @@ enum review_kind {
 	REVIEW_INVOICE_TAKEN,       /* the provider gave an invoice another payment already holds */
 	REVIEW_PAYOUT_ORPHANED,     /* a payout settled, but its pay-in could not follow it */
 	REVIEW_PAYOUT_AMBIGUOUS,    /* transfers on chain could each be a stuck payout's: none is guessed */
+	REVIEW_PAYOUT_REFUTED,      /* a provider says a payout was sent; the chain says it does not pay it */
+	REVIEW_PAYOUT_HELD,         /* a provider holds a payout's transfer for review */
+	REVIEW_PAYOUT_CONTRADICTED, /* a provider's word about a payout the service settled otherwise */
 };
 
 struct review {

@@ -31,6 +31,14 @@
 //   POST /__control/deliver  {"callback_url"?,"body","timestamp"?,"signature"?,"apiKeyHeader"?}
 //   GET  /__control/requests?external_id=X   the payment_request calls received (raw bodies)
 //   GET  /__control/invoices/<external_id>   the fake's own view, for debugging
+//
+// Payouts (shkeeper/payouts.mjs), with HTTP Basic credentials from
+// --payout-auth-file (user:password), paid from --payout-wallet on the test
+// chain; --payout-callbacks is SHKeeper's ENABLE_PAYOUT_CALLBACK:
+//   POST /__control/payouts/settings {"mode"?,"outcome"?,"transfer"?,"callbacks"?,"duplicateCallback"?,
+//                                     "retryUnitMs"?,"maxTries"?}   failure switches (reset restores them)
+//   GET  /__control/payouts          every payout, its task and callback tries, and the payout calls counted
+//   POST /__control/payouts/run      {"task_id"}: a held task (outcome "hold") runs now
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -38,6 +46,7 @@ import { CRYPTOS, SIBLING, InvoiceStore, Settings, pythonJson, randomTxid } from
 import { Q, shk } from './shkeeper/decimal.mjs';
 import { Deliverer } from './shkeeper/deliver.mjs';
 import { Chain } from './shkeeper/chain.mjs';
+import { Payouts } from './shkeeper/payouts.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -47,6 +56,9 @@ const { values: opt } = parseArgs({
     ca: { type: 'string', default: process.env.SHKEEPER_FAKE_CA },
     'retry-ms': { type: 'string', default: '500' },
     'max-retries': { type: 'string', default: '20' },
+    'payout-auth-file': { type: 'string' },
+    'payout-wallet': { type: 'string' },
+    'payout-callbacks': { type: 'boolean', default: false },
   },
 });
 if (!opt['api-key-file']) {
@@ -67,6 +79,11 @@ const deliverer = new Deliverer({ apiKey: API_KEY, ca: opt.ca ? readFileSync(opt
 const chain = Chain.fromEnv(process.env, log);
 log(chain ? `deposits are transfers on ${process.env.ANVIL_URL} (${Object.keys(chain.tokens).join(', ')})`
   : 'no test chain (ANVIL_URL, CHAIN_SHKEEPER_PAYER): transaction ids are made up');
+const payouts = new Payouts({
+  auth: opt['payout-auth-file'] ? readFileSync(opt['payout-auth-file'], 'utf8').replace(/[\r\n]+$/, '') : null,
+  apiKey: API_KEY, chain, deliverer, log, callbacks: opt['payout-callbacks'],
+  rate: (crypto) => settings.get(crypto).rate,
+});
 
 // How the upstream behaves, set by tests through /__control/mode.
 let mode = { mode: 'ok', delayMs: 0, message: 'payment gateway is unavailable' };
@@ -167,18 +184,21 @@ function cryptoList(res) {
   });
 }
 
-async function api(req, res, path) {
+function hang(res) {
+  hung.add(res);
+  res.on('close', () => hung.delete(res));
+}
+
+async function api(req, res, path, query) {
   // Outages first: whatever the endpoint, a down or hung SHKeeper answers nothing.
   const pr = path.match(/^\/api\/v1\/([^/]+)\/payment_request$/);
-  if (mode.mode === 'down') {
+  const po = req.method === 'POST' && path.match(/^\/api\/v1\/([^/]+)\/payout$/);
+  if (mode.mode === 'down' || mode.mode === 'hang') {
     if (pr) record(req, decodeURIComponent(pr[1]), await readBody(req));
-    return req.socket.destroy();
-  }
-  if (mode.mode === 'hang') {
-    if (pr) record(req, decodeURIComponent(pr[1]), await readBody(req));
-    hung.add(res);
-    res.on('close', () => hung.delete(res));
-    return;
+    // A payout call that never got an answer still reached SHKeeper's door: counted.
+    if (po) payouts.count('payout', String(parseJson(await readBody(req)).value?.external_id ?? ''));
+    if (mode.mode === 'down') return req.socket.destroy();
+    return hang(res);
   }
   if (mode.mode === 'slow') await new Promise((r) => setTimeout(r, mode.delayMs));
 
@@ -188,7 +208,55 @@ async function api(req, res, path) {
     return invoiceLookup(req, res, decodeURIComponent(m[1]));
   }
   if (req.method === 'GET' && path === '/api/v1/crypto') return cryptoList(res);
+  if (payoutPath(path)) return payoutApi(req, res, path, query);
   send(res, 404, '<!doctype html>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n', 'text/html; charset=utf-8');
+}
+
+// --- Payouts (shkeeper/payouts.mjs) ----------------------------------------------
+
+const payoutPath = (path) => /^\/api\/v1\/[^/]+\/(payout|multipayout|payout\/status|task\/[^/]+)$/.test(path);
+
+// Flask's force=True JSON: a body that is not JSON is a 400 page, before any view runs.
+async function jsonBody(req, res) {
+  const p = parseJson(await readBody(req));
+  if (p.error) {
+    send(res, 400, '<!doctype html>\n<title>400 Bad Request</title>\n<h1>Bad Request</h1>\n', 'text/html; charset=utf-8');
+    return undefined;
+  }
+  return p.value;
+}
+
+async function payoutApi(req, res, path, query) {
+  const [, , , rawCrypto, what, id] = path.split('/');
+  const crypto = decodeURIComponent(rawCrypto);
+  if (req.method === 'GET' && what === 'payout' && id === 'status') {
+    const refused = checkKey(req);
+    if (refused) return send(res, 200, refused);
+    const [status, body] = payouts.status(crypto, query.get('external_id'));
+    return send(res, status, body);
+  }
+  const denied = payouts.auth ? payouts.checkBasic(req) : [302, '', { location: '/login' }];
+  if (denied) {
+    const [status, body, headers = {}] = denied;
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/html; charset=utf-8' : 'application/json', ...headers });
+    return res.end(text);
+  }
+  if (req.method === 'GET' && what === 'task') return send(res, 200, payouts.task(decodeURIComponent(id)));
+  if (req.method === 'POST' && what === 'payout' && id === undefined) {
+    const body = await jsonBody(req, res);
+    if (body === undefined) return;
+    const answer = await payouts.create(crypto, body && typeof body === 'object' ? body : {});
+    if (answer === null) return hang(res);
+    return send(res, answer[0], answer[1]);
+  }
+  if (req.method === 'POST' && what === 'multipayout') {
+    const body = await jsonBody(req, res);
+    if (body === undefined) return;
+    const [status, answer] = await payouts.multipayout(crypto, body);
+    return send(res, status, answer);
+  }
+  send(res, 405, '<!doctype html>\n<title>405 Method Not Allowed</title>\n', 'text/html; charset=utf-8');
 }
 
 // Every payment_request counts, including those a down or hung SHKeeper
@@ -223,7 +291,18 @@ async function control(req, res, path, query) {
     if (mode.mode !== 'hang') releaseHung();
     return send(res, 200, mode);
   }
-  if (req.method === 'GET' && path === '/__control/calls') return send(res, 200, calls);
+  if (req.method === 'GET' && path === '/__control/calls') return send(res, 200, { ...calls, payouts: payouts.calls });
+  if (req.method === 'POST' && path === '/__control/payouts/settings') {
+    try {
+      return send(res, 200, { settings: payouts.set(body) });
+    } catch (e) {
+      return send(res, 400, { error: e.message });
+    }
+  }
+  if (req.method === 'GET' && path === '/__control/payouts') return send(res, 200, { payouts: payouts.view(), calls: payouts.calls });
+  if (req.method === 'POST' && path === '/__control/payouts/run') {
+    return payouts.run(String(body.task_id)) ? send(res, 200, { run: body.task_id }) : send(res, 404, { error: `no held task ${body.task_id}` });
+  }
   if (req.method === 'GET' && path === '/__control/requests') {
     const id = query.get('external_id');
     return send(res, 200, { requests: id === null ? received : received.filter((r) => r.external_id === id) });
@@ -249,6 +328,7 @@ async function control(req, res, path, query) {
     releaseHung();
     calls = { payment_request: {}, total: 0, invoice_lookup: {} };
     received = [];
+    payouts.reset();
     return send(res, 200, { reset: true });
   }
   if (req.method === 'POST' && path === '/__control/pay') return pay(res, body);
@@ -369,12 +449,14 @@ const server = http.createServer(async (req, res) => {
   res.on('close', () => { if (!res.writableFinished) log(`${req.method} ${path} closed without an answer (${mode.mode})`); });
   try {
     if (path.startsWith('/__control/')) await control(req, res, path, query);
-    else await api(req, res, path);
+    else await api(req, res, path, query);
   } catch (e) {
     log(`error: ${e.stack}`);
     if (!res.headersSent) send(res, 500, { error: e.message });
   }
 });
+
+if (chain && opt['payout-wallet']) await chain.fundPayoutWallet(opt['payout-wallet']);
 
 server.listen(Number(opt.port), opt.host, () => {
   const { port } = server.address();

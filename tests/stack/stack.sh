@@ -19,6 +19,7 @@
 #
 # Environment: HTTPS_PORT (8443), HTTP_PORT (8080), PGPORT_LOCAL (25432; ports below 32768 stay clear of outgoing connections),
 # SHKEEPER_PORT (18990, the fake SHKeeper tests/fakes/shkeeper.mjs),
+# BVNK_PORT (18991, the fake BVNK tests/fakes/bvnk.mjs),
 # POOL2_HTTPS_PORT, POOL2_HTTP_PORT (pool2-up's ports; the stack's own plus one),
 # BIN (the built binary, $BUILD/fcgi-payments, BUILD defaulting to build).
 set -eu
@@ -30,9 +31,17 @@ HTTPS_PORT=${HTTPS_PORT:-8443}
 HTTP_PORT=${HTTP_PORT:-8080}
 PGPORT_LOCAL=${PGPORT_LOCAL:-25432}
 SHKEEPER_PORT=${SHKEEPER_PORT:-18990}
+BVNK_PORT=${BVNK_PORT:-18991}
 BIN=${BIN:-$ROOT/${BUILD:-build}/fcgi-payments}
 DB_NAME=payments
 DB_USER=payments
+# The wallet the fake SHKeeper pays payouts from: an address anvil signs for
+# (impersonated by the fake, which funds it), written into the pool's config.
+SHKEEPER_PAYOUT_WALLET=0x5a4e000000000000000000000000000000000001
+# The same for the fake BVNK, and the merchant and Hawk id it knows the pool by.
+BVNK_PAYOUT_WALLET=0xb0b0000000000000000000000000000000000002
+BVNK_MERCHANT_ID=a7eddadd-fd9b-45fb-82a1-dc12eaa14cba
+BVNK_HAWK_ID=stack-hawk-id
 POOL_STOP_SECONDS=40
 NCHAN_MODULE=/usr/lib/nginx/modules/ngx_nchan_module.so
 
@@ -183,6 +192,18 @@ write_shkeeper_key() {
 	(umask 077 && openssl rand -hex 24 >"$DIR/shkeeper_api_key")
 }
 
+# SHKeeper's admin login, which its payout API takes as HTTP Basic credentials.
+write_shkeeper_payout_auth() {
+	[ -s "$DIR/shkeeper_payout_auth" ] && return 0
+	(umask 077 && echo "payouts:$(openssl rand -hex 16)" >"$DIR/shkeeper_payout_auth")
+}
+
+# BVNK's secret key: the Hawk key of API calls, and what its webhooks are signed with.
+write_bvnk_secret() {
+	[ -s "$DIR/bvnk_secret" ] && return 0
+	(umask 077 && openssl rand -hex 32 >"$DIR/bvnk_secret")
+}
+
 # The hot wallet's key: a fresh one for each stack, owner-only as the service requires.
 write_hot_wallet_key() {
 	[ -s "$DIR/hot_wallet_key" ] && return 0
@@ -194,6 +215,11 @@ write_config() {
 		-e "s|@DATABASE_URL@|$DATABASE_URL|g" \
 		-e "s|@PUBLIC_BASE_URL@|https://localhost:$HTTPS_PORT|g" \
 		-e "s|@SHKEEPER_URL@|http://127.0.0.1:$SHKEEPER_PORT|g" \
+		-e "s|@SHKEEPER_PAYOUT_WALLET@|$SHKEEPER_PAYOUT_WALLET|g" \
+		-e "s|@BVNK_URL@|http://127.0.0.1:$BVNK_PORT|g" \
+		-e "s|@BVNK_PAYOUT_WALLET@|$BVNK_PAYOUT_WALLET|g" \
+		-e "s|@BVNK_MERCHANT_ID@|$BVNK_MERCHANT_ID|g" \
+		-e "s|@BVNK_HAWK_ID@|$BVNK_HAWK_ID|g" \
 		"$ROOT/tests/stack/payments.conf.in" >"$DIR/payments.conf"
 	# The second pool of pool2-up: the same service on its own socket.
 	sed -e "s|^listen = unix:$DIR/fcgi.sock\$|listen = unix:$DIR/fcgi2.sock|" \
@@ -397,6 +423,7 @@ shkeeper_start() {
 	setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$DIR/shkeeper.pid" \
 		node "$ROOT/tests/fakes/shkeeper.mjs" --port "$SHKEEPER_PORT" \
 		--api-key-file "$DIR/shkeeper_api_key" --ca "$DIR/fullchain.pem" \
+		--payout-auth-file "$DIR/shkeeper_payout_auth" --payout-wallet "$SHKEEPER_PAYOUT_WALLET" --payout-callbacks \
 		</dev/null >>"$DIR/shkeeper.log" 2>&1 &
 	wait_for 10 test -s "$DIR/shkeeper.pid" || die "the fake SHKeeper did not start"
 	pid=$(shkeeper_pid)
@@ -414,6 +441,43 @@ shkeeper_stop() {
 		wait_for 5 gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
 	fi
 	rm -f "$DIR/shkeeper.pid"
+}
+
+# --- The fake BVNK ------------------------------------------------------------
+
+bvnk_pid() { read_pid "$DIR/bvnk.pid"; }
+
+bvnk_listening() { grep -q listening "$DIR/bvnk.log" 2>/dev/null; }
+
+# Like the fake SHKeeper: its webhooks go to the service through nginx, signed
+# over the URL the pool is configured with, and it pays with real transfers.
+bvnk_start() {
+	local pid
+	rm -f "$DIR/bvnk.pid"
+	: >"$DIR/bvnk.log"
+	# shellcheck disable=SC2016 # $$ and "$@" belong to the inner sh
+	setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$DIR/bvnk.pid" \
+		node "$ROOT/tests/fakes/bvnk.mjs" --port "$BVNK_PORT" --hawk-id "$BVNK_HAWK_ID" \
+		--hawk-key-file "$DIR/bvnk_secret" --merchant-id "$BVNK_MERCHANT_ID" \
+		--webhook-url "https://localhost:$HTTPS_PORT/api/payment/bvnk/webhook" --ca "$DIR/fullchain.pem" \
+		--payout-wallet "$BVNK_PAYOUT_WALLET" \
+		</dev/null >>"$DIR/bvnk.log" 2>&1 &
+	wait_for 10 test -s "$DIR/bvnk.pid" || die "the fake BVNK did not start"
+	pid=$(bvnk_pid)
+	if ! wait_for 10 bvnk_listening || ! alive "$pid"; then
+		tail -n 20 "$DIR/bvnk.log" >&2
+		die "the fake BVNK did not listen on port $BVNK_PORT (see $DIR/bvnk.log)"
+	fi
+}
+
+bvnk_stop() {
+	local pid
+	pid=$(bvnk_pid)
+	if alive "$pid"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		wait_for 5 gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "$DIR/bvnk.pid"
 }
 
 # --- The test chain (tests/chain/setup.sh) -----------------------------------
@@ -504,6 +568,12 @@ write_env() {
 		STACK_DIR=$DIR
 		SHKEEPER_URL=http://127.0.0.1:$SHKEEPER_PORT
 		SHKEEPER_API_KEY_FILE=$DIR/shkeeper_api_key
+		SHKEEPER_PAYOUT_AUTH_FILE=$DIR/shkeeper_payout_auth
+		SHKEEPER_PAYOUT_WALLET=$SHKEEPER_PAYOUT_WALLET
+		BVNK_URL=http://127.0.0.1:$BVNK_PORT
+		BVNK_SECRET_FILE=$DIR/bvnk_secret
+		BVNK_PAYOUT_WALLET=$BVNK_PAYOUT_WALLET
+		BVNK_MERCHANT_ID=$BVNK_MERCHANT_ID
 		HOT_WALLET_KEY_FILE=$DIR/hot_wallet_key
 		DEV_FAULT_FILE=$DIR/dev_fault
 	EOF
@@ -515,6 +585,7 @@ stack_down() {
 	nginx_stop
 	pool_stop
 	shkeeper_stop
+	bvnk_stop
 	chain_down
 	pg_stop
 }
@@ -535,6 +606,7 @@ stack_up() {
 	nginx_stop
 	pool_stop
 	shkeeper_stop
+	bvnk_stop
 	# Stop what this run started if a step fails, so a retry starts clean.
 	trap up_failed EXIT
 
@@ -543,6 +615,8 @@ stack_up() {
 	pg_create_db
 	write_secret
 	write_shkeeper_key
+	write_shkeeper_payout_auth
+	write_bvnk_secret
 	write_hot_wallet_key
 	write_config
 	migrate
@@ -550,6 +624,7 @@ stack_up() {
 	chain_up
 	chain_env
 	shkeeper_start
+	bvnk_start
 	pool_start
 	nginx_start
 	write_env
@@ -578,6 +653,9 @@ stack_run() {
 		Fake SHKeeper at http://127.0.0.1:$SHKEEPER_PORT (log: $DIR/shkeeper.log). To pay an invoice
 		(a real transfer on the local chain, checked by the service before it funds anything):
 		  curl -X POST http://127.0.0.1:$SHKEEPER_PORT/__control/pay -d '{"external_id":"<externalId>","amount_crypto":"<amount>"}'
+
+		Fake BVNK at http://127.0.0.1:$BVNK_PORT (log: $DIR/bvnk.log): payouts through it
+		(POST /api/payment/bvnk/payout) complete with a real transfer and its signed webhooks.
 
 		Live events need the jobs process (its relay publishes them), in another terminal:
 		  $BIN -c $DIR/payments.conf jobs

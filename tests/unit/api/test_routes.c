@@ -22,6 +22,8 @@ static const char *const public_routes[] = {
 	"GET /api/payment/openapi.json",
 	"POST /api/payment/callback",
 	"POST /api/payment/shkeeper/webhook",
+	"POST /api/payment/shkeeper/payout/webhook",
+	"POST /api/payment/bvnk/webhook",
 	"GET /api/payment/shkeeper/wallet-monitor/status",
 	"GET /api/payment/shkeeper/auto-webhook/status",
 	"GET /api/payment/decentralized/receiver",

@@ -182,6 +182,106 @@ static void test_payout_fees(void **state)
 	}
 }
 
+/* Payouts SHKeeper sends: its login from a file, a fee always said, a wallet per network it pays from. */
+static void test_shkeeper_payouts(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256], text[2048], auth[160], key[160];
+
+	snprintf(auth, sizeof(auth), "%s/shk_auth", dir);
+	snprintf(key, sizeof(key), "%s/shk_key", dir);
+	write_file(auth, "payouts:s3cret\n");
+	write_file(key, "api-key\n");
+	assert_int_equal(load(base_conf(), &cfg, err, sizeof(err)), 0);
+	assert_null(cfg.shkeeper_payout_auth);
+	assert_string_equal(config_network(&cfg, "bsc")->shkeeper_payout_wallet, "");
+	config_free(&cfg);
+	snprintf(text, sizeof(text),
+	         "%sshkeeper_url = https://shk.example.com\nshkeeper_api_key_file = %s\nshkeeper_payout_auth_file = %s\n"
+	         "shkeeper_payout_fee = 2.50\nshkeeper_payout_wallet.bsc = 0x5a4e000000000000000000000000000000000001\n",
+	         base_conf(), key, auth);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.shkeeper_payout_auth, "payouts:s3cret");
+	assert_string_equal(cfg.shkeeper_payout_fee, "2.5");
+	assert_string_equal(config_network(&cfg, "bsc")->shkeeper_payout_wallet, "0x5a4e000000000000000000000000000000000001");
+	config_free(&cfg);
+	setenv("PAYMENTS_SHKEEPER_PAYOUT_WALLET_ETHEREUM", "0x5a4e000000000000000000000000000000000002", 1);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(config_network(&cfg, "ethereum")->shkeeper_payout_wallet, "0x5a4e000000000000000000000000000000000002");
+	config_free(&cfg);
+	unsetenv("PAYMENTS_SHKEEPER_PAYOUT_WALLET_ETHEREUM");
+	static const struct { const char *extra, *named; } bad[] = {
+		{ "shkeeper_payout_fee = 1\nshkeeper_payout_wallet.tron = 0x5a4e000000000000000000000000000000000001\n",
+		  "shkeeper_payout_wallet.tron" },
+		{ "shkeeper_payout_fee = 1\nshkeeper_payout_wallet.bsc = 0x5a4e\n", "shkeeper_payout_wallet.bsc" },
+		{ "", "shkeeper_payout_fee" },
+		{ "shkeeper_payout_fee = -1\n", "shkeeper_payout_fee" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "%sshkeeper_url = https://shk.example.com\nshkeeper_api_key_file = %s\n"
+		         "shkeeper_payout_auth_file = %s\n%s", base_conf(), key, auth, bad[i].extra);
+		assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+		if (strstr(err, bad[i].named) == NULL)
+			fail_msg("case %zu: \"%s\" does not name %s", i, err, bad[i].named);
+	}
+	write_file(auth, "no-colon\n");
+	snprintf(text, sizeof(text), "%sshkeeper_url = https://shk.example.com\nshkeeper_api_key_file = %s\n"
+	         "shkeeper_payout_auth_file = %s\nshkeeper_payout_fee = 1\n", base_conf(), key, auth);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "shkeeper_payout_auth_file"));
+	unlink(auth);
+	unlink(key);
+}
+
+/* BVNK: Hawk credentials and a merchant with its URL, the webhook URL it signs by default, the variants. */
+static void test_bvnk_payouts(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256], text[2048], key[160];
+
+	snprintf(key, sizeof(key), "%s/bvnk_key", dir);
+	write_file(key, "0123456789abcdef0123456789abcdef\n");
+	snprintf(text, sizeof(text),
+	         "%sbvnk_url = https://api.sandbox.bvnk.com/\nbvnk_hawk_id = hawk-1\nbvnk_hawk_key_file = %s\n"
+	         "bvnk_merchant_id = a7eddadd-fd9b-45fb-82a1-dc12eaa14cba\nbvnk_protocol.bsc = BSC\n",
+	         base_conf(), key);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.bvnk_url, "https://api.sandbox.bvnk.com");
+	assert_int_equal(cfg.bvnk_hawk_key_len, 32);
+	/* Webhooks are signed with the same secret key unless another is named. */
+	assert_int_equal(cfg.bvnk_webhook_secret_len, 32);
+	assert_memory_equal(cfg.bvnk_webhook_secret, cfg.bvnk_hawk_key, 32);
+	assert_string_equal(cfg.bvnk_webhook_url, "https://pay.example.com/api/payment/bvnk/webhook");
+	assert_int_equal(cfg.bvnk_webhook_signing, BVNK_SIGNS_URL);
+	assert_string_equal(config_network(&cfg, "bsc")->bvnk_protocol, "BSC");
+	config_free(&cfg);
+	setenv("PAYMENTS_BVNK_WEBHOOK_SIGNING", "path", 1);
+	setenv("PAYMENTS_BVNK_PROTOCOL_ETHEREUM", "ETH", 1);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.bvnk_webhook_signing, BVNK_SIGNS_PATH);
+	assert_string_equal(config_network(&cfg, "ethereum")->bvnk_protocol, "ETH");
+	config_free(&cfg);
+	unsetenv("PAYMENTS_BVNK_WEBHOOK_SIGNING");
+	unsetenv("PAYMENTS_BVNK_PROTOCOL_ETHEREUM");
+	static const struct { const char *extra, *named; } bad[] = {
+		{ "bvnk_url = http://api.bvnk.com\n", "bvnk_url" },
+		{ "bvnk_url = https://api.bvnk.com\n", "bvnk_hawk_id" },
+		{ "bvnk_url = https://api.bvnk.com\nbvnk_hawk_id = h\n", "bvnk_hawk_key_file" },
+		{ "bvnk_webhook_signing = header\n", "bvnk_webhook_signing" },
+		{ "bvnk_protocol.bsc = B S C\n", "bvnk_protocol.bsc" },
+		{ "bvnk_payout_wallet.bsc = 0x12\n", "bvnk_payout_wallet.bsc" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", base_conf(), bad[i].extra);
+		assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+		if (strstr(err, bad[i].named) == NULL)
+			fail_msg("case %zu: \"%s\" does not name %s", i, err, bad[i].named);
+	}
+	unlink(key);
+}
+
 static void test_hot_wallet_key_file(void **state)
 {
 	(void)state;
@@ -403,6 +503,8 @@ int main(void)
 		cmocka_unit_test(test_environment_overrides),
 		cmocka_unit_test(test_payout_fees),
 		cmocka_unit_test(test_hot_wallet_key_file),
+		cmocka_unit_test(test_shkeeper_payouts),
+		cmocka_unit_test(test_bvnk_payouts),
 		cmocka_unit_test(test_refusals_name_the_setting),
 		cmocka_unit_test(test_streams_and_subscribers),
 		cmocka_unit_test(test_subscriber_refusals_name_the_setting),

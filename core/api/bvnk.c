@@ -1,0 +1,255 @@
+/* Seller payouts through BVNK: BVNK sends, its API is asked before its webhooks are trusted.
+ *
+ *   POST /bvnk/payout                 (admin) open the payout and create it at BVNK; a repeat answers it
+ *   GET  /bvnk/payout/status/:uuid    (admin) read it from BVNK and apply what it says
+ *   POST /bvnk/webhook                BVNK's signed webhooks (both envelopes): stored, then applied; 200
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/handlers.h"
+#include "api/provider_payout.h"
+#include "base/log.h"
+#include "base/valid.h"
+#include "bvnk/bvnk.h"
+#include "flow/bvnkpayout.h"
+#include "http/jsonin.h"
+#include "pay/inbox.h"
+#include "pay/payout.h"
+
+static const char *header(const struct request *req, const char *name)
+{
+	const char *v = req_param(req, name);
+	return v && *v ? v : NULL;
+}
+
+void h_bvnk_payout(struct request *req, struct response *resp)
+{
+	struct prov_outcome o = { 0 };
+	PGresult *out = provider_payout_open(req, resp, "bvnk");
+
+	if (out == NULL)
+		return;
+	bvnkpayout_send(req->app->db, req->app->cfg, out, req->auth.sub, req->request_id, &o);
+	log_info("BVNK payout %s: %s (%s)", PQgetvalue(out, 0, PCOL_ID), prov_kind_name(o.kind), o.message);
+	provider_payout_answer(resp, &o, NULL);
+	PQclear(o.row);
+	PQclear(out);
+}
+
+void h_bvnk_payout_status(struct request *req, struct response *resp)
+{
+	struct prov_outcome o = { 0 };
+	PGresult *out = provider_payout_by_provider_id(req, resp, "bvnk", req_path_param(req, "uuid"));
+
+	if (out == NULL)
+		return;
+	bvnkpayout_poll(req->app->db, req->app->cfg, out, req->auth.sub, req->request_id, &o);
+	log_info("BVNK payout %s polled: %s (%s)", PQgetvalue(out, 0, PCOL_ID), prov_kind_name(o.kind), o.message);
+	provider_payout_answer(resp, &o, NULL);
+	PQclear(o.row);
+	PQclear(out);
+}
+
+/* BVNK's acknowledgement is a 200; anything else is delivered again. */
+static void answer(struct response *resp, long long delivery, const char *outcome, const char *payout)
+{
+	json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "deliveryId", json_object_new_int64(delivery));
+	json_object_object_add(d, "outcome", json_object_new_string(outcome));
+	json_object_object_add(d, "paymentId", payout ? json_object_new_string(payout) : NULL);
+	resp_ok(resp, 200, d, "delivery accepted");
+}
+
+static const char *outcome_of(const struct prov_outcome *o)
+{
+	switch (o->kind) {
+	case PROV_COMPLETED:
+		/* Completed before, or only contradicted now: recorded, nothing moved. */
+		return strcmp(o->code, "completed") == 0 ? "applied" : "ignored";
+	case PROV_FAILED: return "applied";
+	case PROV_ACCEPTED: return strcmp(o->code, "on_hold") == 0 || strcmp(o->code, "released_from_hold") == 0
+	                           ? "applied" : "recorded";
+	case PROV_REFUTED: return "rejected";
+	case PROV_CONFLICT: return "ignored";
+	default: return NULL;    /* not decided now: left received, BVNK delivers again */
+	}
+}
+
+/* The payout a webhook is about: by BVNK's uuid, else by our reference. NULL with *st set on a database error. */
+static PGresult *find_payout(struct request *req, const struct bvnk_payout *p, enum db_status *st)
+{
+	const char *ref = valid_uuid(p->reference) ? p->reference : NULL;
+	const char *q[2] = { p->uuid, ref };
+	PGresult *res = NULL;
+
+	*st = db_exec(req->app->db, &res,
+	              "SELECT " PAYOUT_COLUMNS " FROM payments p WHERE p.direction = 'out' AND p.provider = 'bvnk'"
+	              " AND (p.provider_payment_id = $1 OR ($2::uuid IS NOT NULL AND p.id = $2::uuid))"
+	              " ORDER BY (p.provider_payment_id = $1) DESC NULLS LAST LIMIT 1", 2, q);
+	if (*st != DB_OK || PQntuples(res) == 0) {
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+/* Acts on a stored, authentic webhook and answers: 200, or 503 so BVNK delivers it again. */
+static void process(struct request *req, struct response *resp, long long delivery, bool duplicate, json_object *root)
+{
+	struct bvnk_event ev;
+	struct bvnk_payout p;
+	struct prov_outcome o = { 0 };
+	PGresult *out = NULL;
+	enum db_status st = DB_OK;
+	char err[200];
+	const char *outcome = "rejected", *detail = err, *payout = NULL;
+
+	if (bvnk_read_event(root, &ev, err, sizeof(err)) != 0 || bvnk_read_payout(ev.data, &p, err, sizeof(err)) != 0)
+		goto finish;
+	if ((out = find_payout(req, &p, &st)) == NULL) {
+		if (st != DB_OK) {
+			resp_db_error(resp, st);
+			return;
+		}
+		outcome = "unknown_payment";
+		snprintf(err, sizeof(err), "no BVNK payout %.64s (reference %.72s)", p.uuid, p.reference);
+		goto finish;
+	}
+	payout = PQgetvalue(out, 0, PCOL_ID);
+	bvnkpayout_webhook(req->app->db, req->app->cfg, out, p.uuid, delivery, req->request_id, &o);
+	log_info("BVNK webhook %lld (%s, %s) for %s: %s (%s)", delivery, ev.event, p.status, payout, prov_kind_name(o.kind),
+	         o.message);
+	if ((outcome = outcome_of(&o)) == NULL) {
+		if (o.kind == PROV_DB) {
+			resp_db_error(resp, o.dbst);
+		} else {
+			resp_header(resp, "Retry-After", "%d", o.retry_after > 0 ? o.retry_after : 60);
+			resp_error(resp, 503, o.code, NULL, "%s; deliver again later", o.message);
+		}
+		goto out;
+	}
+	detail = o.message;
+	if (o.finished) {
+		answer(resp, delivery, duplicate ? "duplicate" : outcome, payout);
+		goto out;
+	}
+finish:
+	if (inbox_finish(req->app->db, delivery, outcome, payout, detail) != DB_OK)
+		log_warn("delivery %lld: outcome %s not recorded", delivery, outcome);
+	answer(resp, delivery, duplicate ? "duplicate" : outcome, payout);
+out:
+	PQclear(o.row);
+	PQclear(out);
+}
+
+/*
+ * Was this event acted on already? BVNK repeats with new bytes. An eventId
+ * names one event wherever it comes again; the legacy envelope has none, so
+ * there a repeat is the same payout and status as the last delivery acted on
+ * for that payout: the same status after another one (PROCESSING, a hold,
+ * PROCESSING again) is a new move, not a repeat.
+ */
+static enum db_status seen_before(struct request *req, const char *key, bool by_event_id, const char *reference,
+                                  long long id, bool *seen)
+{
+	char idtext[24];
+	PGresult *res = NULL;
+	enum db_status st;
+
+	*seen = false;
+	snprintf(idtext, sizeof(idtext), "%lld", id);
+	const char *p[3] = { key, idtext, reference };
+	if (by_event_id)
+		st = db_exec(req->app->db, &res,
+		             "SELECT 1 FROM webhook_inbox WHERE provider = 'bvnk' AND event_key = $1 AND id <> $2::bigint"
+		             " AND outcome IN ('applied', 'recorded', 'ignored', 'rejected') LIMIT 1", 2, p);
+	else
+		st = db_exec(req->app->db, &res,
+		             "SELECT 1 FROM (SELECT event_key FROM webhook_inbox WHERE provider = 'bvnk' AND external_id = $3"
+		             "  AND id < $2::bigint AND outcome IN ('applied', 'recorded', 'ignored', 'rejected')"
+		             "  ORDER BY id DESC LIMIT 1) last WHERE last.event_key = $1", 3, p);
+	if (st == DB_OK)
+		*seen = PQntuples(res) > 0;
+	PQclear(res);
+	return st;
+}
+
+void h_bvnk_webhook(struct request *req, struct response *resp)
+{
+	const char *signature = header(req, "HTTP_X_SIGNATURE"), *content_type = header(req, "CONTENT_TYPE");
+	struct json_fault fault;
+	struct inbox_entry entry;
+	struct bvnk_event ev;
+	struct bvnk_payout p;
+	json_object *root = NULL, *headers = NULL;
+	char err[200], key[200] = "";
+	enum db_status st;
+	bool seen;
+
+	if (req->body_len > INBOX_MAX_BODY) {
+		resp_error(resp, 413, "body_too_large", NULL, "a BVNK webhook is at most %d bytes", INBOX_MAX_BODY);
+		return;
+	}
+	if (!req_body_is_json(req)) {
+		resp_error(resp, 415, "unsupported_media_type", NULL, "a BVNK webhook is application/json");
+		return;
+	}
+	if (!bvnk_webhook_authentic(req->app->cfg, signature, content_type, req->body, req->body_len)) {
+		const char *why = signature ? "bad signature" : "missing credentials";
+		/* Anyone can send this: counted for the operator, never stored. */
+		delivery_refused(req, "bvnk", why);
+		log_warn("BVNK webhook refused: %s", why);
+		resp_error(resp, 401, "invalid_signature", NULL, "webhook authentication failed: %s", why);
+		return;
+	}
+	root = json_strict_parse(req->body, req->body_len, JSON_MAX_DEPTH, &fault);
+	bool readable = fault.kind == JSON_FAULT_NONE && json_object_is_type(root, json_type_object);
+	bool known = readable && bvnk_read_event(root, &ev, err, sizeof(err)) == 0 &&
+	             bvnk_read_payout(ev.data, &p, err, sizeof(err)) == 0;
+	/* BVNK's newer envelope names each event; the legacy one is told apart by payout and status. */
+	if (known && ev.event_id[0])
+		snprintf(key, sizeof(key), "%s", ev.event_id);
+	else if (known)
+		snprintf(key, sizeof(key), "%s:%s:%s", p.uuid, ev.on_hold ? "hold" : "status", p.status);
+	headers = delivery_headers(req, true);
+	struct inbox_delivery d = {
+		.provider = "bvnk", .body = req->body, .body_len = req->body_len,
+		.headers_json = json_object_to_json_string_ext(headers, JSON_C_TO_STRING_PLAIN),
+		.verdict = readable ? "valid" : "invalid", .external_id = known && p.reference[0] ? p.reference : NULL,
+		.event_key = key[0] ? key : NULL,
+	};
+	/* After this point, all errors should use goto out. */
+	if ((st = inbox_store(req->app->db, &d, &entry)) != DB_OK) {
+		resp_db_error(resp, st);
+		goto out;
+	}
+	if (!readable) {
+		inbox_finish(req->app->db, entry.id, "rejected", NULL, "signed, but not one strict JSON object");
+		if (fault.kind != JSON_FAULT_NONE)
+			jin_fault(resp, &fault, "the webhook");
+		else
+			resp_error(resp, 400, "invalid_json", NULL, "the webhook must be a JSON object");
+		goto out;
+	}
+	if (entry.duplicate && !entry.first_unfinished) {
+		answer(resp, entry.id, "duplicate", NULL);
+		goto out;
+	}
+	if (key[0] && !entry.duplicate) {
+		if ((st = seen_before(req, key, ev.event_id[0] != '\0', p.reference, entry.id, &seen)) != DB_OK) {
+			resp_db_error(resp, st);
+			goto out;
+		}
+		if (seen) {
+			inbox_finish(req->app->db, entry.id, "duplicate", NULL, "this event was acted on already");
+			answer(resp, entry.id, "duplicate", NULL);
+			goto out;
+		}
+	}
+	process(req, resp, entry.id, entry.duplicate, root);
+out:
+	json_object_put(root);
+	json_object_put(headers);
+}

@@ -1,0 +1,34 @@
+/* provider_payout: what the payout endpoints of SHKeeper and BVNK share (shkeeper_payouts.c, bvnk.c).
+ *
+ * A payout request names a purchase request's pay-in and its seller as seed
+ * 001 does ({purchaseRequestId, sellerOfferId, buyerId, sellerId, amount,
+ * recipientAddress, token?, network?, metadata?}, plus paymentId, kind and
+ * reason): each figure must be the pay-in's, the amount its escrow, the
+ * recipient a valid address (400 otherwise, nothing written). The payout is
+ * opened (pay/payout.h) or the active one returned; a flow then takes it
+ * forward, and prov_answer() says how it stands.
+ */
+#ifndef API_PROVIDER_PAYOUT_H
+#define API_PROVIDER_PAYOUT_H
+
+#include <libpq-fe.h>
+
+#include "flow/provpayout.h"
+#include "http/req.h"
+#include "http/resp.h"
+
+/*
+ * The outgoing payment of `provider` the request asks for (PAYOUT_COLUMNS,
+ * the caller PQclear()s): opened now, or the one already active. NULL with
+ * the answer written (400, 404, 409, 503).
+ */
+PGresult *provider_payout_open(struct request *req, struct response *resp, const char *provider);
+
+/* Answers with the outcome; extra (owned, may be NULL) is merged into data. */
+void provider_payout_answer(struct response *resp, const struct prov_outcome *o, json_object *extra);
+
+/* The active or latest outgoing payment of `provider` the provider knows as provider_id; NULL with 404 written. */
+PGresult *provider_payout_by_provider_id(struct request *req, struct response *resp, const char *provider,
+                                         const char *provider_id);
+
+#endif
