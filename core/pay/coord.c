@@ -410,10 +410,10 @@ enum db_status coord_created(struct db *db, const PGresult *row, const char *sou
 enum db_status coord_lock(struct db *db, const char *request_id, const char *const *payment_ids,
                           size_t n)
 {
-	const char *r[1] = { request_id };
+	const char *request[1] = { request_id };
 	enum db_status st;
 
-	st = db_exec(db, NULL, "SELECT pg_advisory_xact_lock(" LOCK_NS_REQUEST ", hashtext($1))", 1, r);
+	st = db_exec(db, NULL, "SELECT pg_advisory_xact_lock(" LOCK_NS_REQUEST ", hashtext($1))", 1, request);
 	for (size_t i = 0; i < n && st == DB_OK; i++) {
 		const char *p[1] = { payment_ids[i] };
 		st = db_exec(db, NULL, "SELECT pg_advisory_xact_lock(" LOCK_NS_PAYMENT ", hashtext($1))", 1, p);
