@@ -88,6 +88,10 @@ static int parse_strict(const char *s, char *cells[MAX_ROWS][MAX_COLS], int cols
 	buf_free(&c);
 	return row;
 bad:
+	/* Nothing is handed back on failure: the cells read so far are freed. */
+	for (int r = 0; r <= row && r < MAX_ROWS; r++)
+		for (int k = 0; k < (r < row ? cols[r] : col); k++)
+			free(cells[r][k]);
 	buf_free(&c);
 	return -1;
 }
