@@ -28,36 +28,41 @@
 /* Block times and our clock may differ a little. */
 #define SLACK_SECONDS 120
 
-/* Open pay-ins, and those closed lately; an address shared by two pay-ins is nobody's. */
+/*
+ * Open pay-ins, and those closed lately ($3 days); an address shared by two
+ * pay-ins is nobody's. $1 and $2 narrow it to a network and token (NULL: all).
+ */
 #define WATCHED_SQL \
 	" FROM (SELECT " PAYMENT_COLUMNS ", lower(p.receiver_address) AS addr, p.created_at AS since," \
 	"   count(*) OVER (PARTITION BY lower(p.receiver_address)) AS holders" \
 	"  FROM payments p WHERE p.provider = 'shkeeper' AND p.direction = 'in'" \
 	"   AND p.receiver_address IS NOT NULL AND p.external_id IS NOT NULL" \
 	"   AND (p.status IN ('pending', 'processing') OR (p.status IN ('failed', 'cancelled')" \
-	"        AND p.updated_at > now() - make_interval(days => %d)))%s) w" \
+	"        AND p.updated_at > now() - make_interval(days => $3::integer)))" \
+	"   AND ($1::text IS NULL OR p.network = $1) AND ($2::text IS NULL OR p.token = $2)) w" \
 	" WHERE w.holders = 1"
 
 enum db_status shk_deposit_watched(struct db *db, const char *network, const char *token, PGresult **rows)
 {
-	char sql[2048];
-	const char *p[2] = { network, token };
+	char days[16], limit[16];
+	const char *p[4] = { network, token, days, limit };
 
+	snprintf(days, sizeof(days), "%d", SHK_WATCH_CLOSED_DAYS);
+	snprintf(limit, sizeof(limit), "%d", SHK_WATCH_MAX);
 	/* Every column of the inner row but the helpers, in PAYMENT_COLUMNS' order. */
-	snprintf(sql, sizeof(sql), "SELECT w.*" WATCHED_SQL " ORDER BY w.since LIMIT %d", SHK_WATCH_CLOSED_DAYS,
-	         " AND p.network = $1 AND p.token = $2", SHK_WATCH_MAX);
-	return db_exec(db, rows, sql, 2, p);
+	return db_exec(db, rows, "SELECT w.*" WATCHED_SQL " ORDER BY w.since LIMIT $4::integer", 4, p);
 }
 
 enum db_status shk_deposit_count(struct db *db, long long *n)
 {
-	char sql[2048];
+	char days[16];
+	const char *p[3] = { NULL, NULL, days };
 	PGresult *res = NULL;
 	enum db_status st;
 
 	*n = 0;
-	snprintf(sql, sizeof(sql), "SELECT count(*)" WATCHED_SQL, SHK_WATCH_CLOSED_DAYS, "");
-	if ((st = db_exec(db, &res, sql, 0, NULL)) == DB_OK)
+	snprintf(days, sizeof(days), "%d", SHK_WATCH_CLOSED_DAYS);
+	if ((st = db_exec(db, &res, "SELECT count(*)" WATCHED_SQL, 3, p)) == DB_OK)
 		*n = atoll(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return st;
