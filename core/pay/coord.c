@@ -370,6 +370,7 @@ enum coord_result coord_apply(struct db *db, const char *id, const struct coord_
                               PGresult **row, enum db_status *dbst)
 {
 	enum coord_result r = COORD_DB;
+	bool named = log_payment_enter(id);
 
 	if (row)
 		*row = NULL;
@@ -379,6 +380,7 @@ enum coord_result coord_apply(struct db *db, const char *id, const struct coord_
 		if (r != COORD_DB || *dbst != DB_RETRY)
 			break;
 	}
+	log_payment_leave(named);
 	return counted(r);
 }
 
@@ -391,6 +393,8 @@ enum db_status coord_created(struct db *db, const PGresult *row, const char *sou
 	                     PQgetvalue(row, 0, PCOL_PROVIDER) };
 	enum db_status st;
 
+	/* Left named: the rest of the request is about the payment it created. */
+	log_payment_enter(id);
 	st = db_exec(db, NULL,
 	             "WITH t AS (INSERT INTO payment_transitions (payment_id, to_status, to_escrow_state, source,"
 	             " actor, reason, request_id) VALUES ($1, 'pending', 'unfunded', $2, $3, $4, $5) RETURNING *)"
@@ -532,5 +536,9 @@ enum db_status coord_recorded(struct db *db, const PGresult *row, const char *so
 enum coord_result coord_move(struct db *db, const char *id, const struct coord_change *c,
                              PGresult **row, enum db_status *dbst)
 {
-	return counted(move(db, id, c, row, dbst));
+	bool named = log_payment_enter(id);
+	enum coord_result r = move(db, id, c, row, dbst);
+
+	log_payment_leave(named);
+	return counted(r);
 }
