@@ -9,6 +9,7 @@
 #include "base/valid.h"
 #include "flow/outgoing.h"
 #include "http/jsonin.h"
+#include "pay/inbox.h"
 #include "pay/payout.h"
 
 #define REASON_MAX 500
@@ -302,4 +303,31 @@ PGresult *provider_payout_by_provider_id(struct request *req, struct response *r
 		return NULL;
 	}
 	return res;
+}
+
+void payout_delivery_end(struct request *req, struct response *resp, const struct payout_delivery *d,
+                         const struct prov_outcome *o, const char *outcome, const char *detail, const char *payout)
+{
+	if (o && outcome == NULL) {
+		if (o->kind == PROV_DB) {
+			resp_db_error(resp, o->dbst);
+		} else {
+			resp_header(resp, "Retry-After", "%d", o->retry_after > 0 ? o->retry_after : 60);
+			resp_error(resp, 503, o->code, NULL, "%s; deliver again later", o->message);
+		}
+		return;
+	}
+	if (!(o && o->finished) && inbox_finish(req->app->db, d->id, outcome, payout, detail) != DB_OK)
+		log_warn("delivery %lld: outcome %s not recorded", d->id, outcome);
+	payout_delivery_ack(resp, d, outcome, payout);
+}
+
+void payout_delivery_ack(struct response *resp, const struct payout_delivery *d, const char *outcome,
+                         const char *payout)
+{
+	json_object *data = json_object_new_object();
+	json_object_object_add(data, "deliveryId", json_object_new_int64(d->id));
+	json_object_object_add(data, "outcome", json_object_new_string(d->duplicate ? "duplicate" : outcome));
+	json_object_object_add(data, "paymentId", payout ? json_object_new_string(payout) : NULL);
+	resp_ok(resp, d->ack_status, data, "delivery accepted");
 }
