@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "api/handlers.h"
+#include "api/payout_answer.h"
 #include "base/log.h"
 #include "base/valid.h"
 #include "flow/outgoing.h"
@@ -35,45 +36,6 @@ static const struct jfield fields[F_N] = {
 	[F_KIND] = { "kind", JK_ENUM, false, 0, 0, kinds },
 	[F_REASON] = { "reason", JK_STRING, false, 0, REASON_MAX, NULL },
 };
-
-/* The pay-in: the one named, else the request's with this kind of payout active, else its funded one. */
-static PGresult *find_payin(struct request *req, struct response *resp, const struct jval *v, const char *kind)
-{
-	PGresult *res = NULL;
-	enum db_status st;
-
-	if (v[F_PAYMENT].present) {
-		res = payment_visible(req, resp, v[F_PAYMENT].str, "paymentId", PARTY_BUYER);
-		if (res && strcmp(PQgetvalue(res, 0, PCOL_REQUEST), v[F_REQUEST].str) != 0) {
-			resp_error(resp, 409, "request_mismatch", "paymentId", "payment %s is not for purchase request %s",
-			           v[F_PAYMENT].str, v[F_REQUEST].str);
-			PQclear(res);
-			return NULL;
-		}
-		return res;
-	}
-	const char *p[2] = { v[F_REQUEST].str, kind };
-	st = db_exec(req->app->db, &res,
-	             "SELECT " PAYMENT_COLUMNS " FROM payments p WHERE p.purchase_request_id = $1 AND p.direction = 'in'"
-	             " AND (EXISTS (SELECT 1 FROM payments o WHERE o.payin_id = p.id AND o.kind = $2 AND o.basis = 'escrow'"
-	             "              AND o.direction = 'out' AND o.status NOT IN ('failed', 'cancelled'))"
-	             "      OR (p.status = 'completed' AND p.escrow_state = 'funded'))"
-	             " ORDER BY p.created_at", 2, p);
-	if (st != DB_OK) {
-		resp_db_error(resp, st);
-		return NULL;
-	}
-	if (PQntuples(res) == 1)
-		return res;
-	if (PQntuples(res) == 0)
-		resp_error(resp, 409, "not_funded", "purchaseRequestId", "purchase request %s has no funded pay-in to pay out",
-		           v[F_REQUEST].str);
-	else
-		resp_error(resp, 409, "ambiguous", "paymentId", "purchase request %s has %d funded pay-ins: name one with paymentId",
-		           v[F_REQUEST].str, PQntuples(res));
-	PQclear(res);
-	return NULL;
-}
 
 static const char *col(const PGresult *r, int c)
 {
@@ -181,7 +143,9 @@ PGresult *provider_payout_open(struct request *req, struct response *resp, const
 	if (jin_check(fields, F_N, body, NULL, v, resp) != 0)
 		goto out;
 	const char *kind = v[F_KIND].present ? v[F_KIND].str : "release";
-	if ((payin = find_payin(req, resp, v, kind)) == NULL || matches_payin(req, resp, payin, v) != 0)
+	const char *request_id = v[F_REQUEST].present ? v[F_REQUEST].str : NULL;
+	const char *payment_id = v[F_PAYMENT].present ? v[F_PAYMENT].str : NULL;
+	if ((payin = payout_payin(req, resp, request_id, payment_id, kind)) == NULL || matches_payin(req, resp, payin, v) != 0)
 		goto out;
 	const char *id = PQgetvalue(payin, 0, PCOL_ID);
 	if ((st = payout_find_active(req->app->db, id, kind, "escrow", &out)) != DB_OK) {
