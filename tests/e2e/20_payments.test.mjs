@@ -2,7 +2,7 @@
 // that names the field and writes nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, token, uid, sql, count, setting, sale } from './lib.mjs';
+import { api, token, uid, sql, count, setting, sale, holdLock, serviceWaiting } from './lib.mjs';
 
 const tokens = new Map();
 // Minting a token runs the service's binary: keep one per (user, role).
@@ -568,6 +568,30 @@ test('update: a tx hash already paying another pay-in is 409 tx_hash_used (in an
   assert.equal(count('payment_transitions', `payment_id = :'id'`, { id: p2.id }), 1);
   // Setting the same hash again on the payment that has it is fine.
   assert.equal((await api('PUT', `/api/payment/${p1.id}`, { token: ADMIN, body: { transactionHash: tx } })).status, 200);
+});
+
+test('update: a hash another pay-in takes between the check and the update is still 409 tx_hash_used', async () => {
+  const tx = randomTx();
+  const p1 = await create(uid('b'));
+  const p2 = await create(uid('b'));
+  const before = row(p2.id);
+  // p1 takes the hash in a transaction that commits only once p2's update waits on it inside the
+  // database: the coordinator's look for the hash found nothing, and its UPDATE meets the index.
+  const taker = await holdLock(`UPDATE payments SET tx_hash = :'tx' WHERE id = :'id'`, { tx, id: p1.id });
+  let put;
+  try {
+    put = api('PUT', `/api/payment/${p2.id}`, { token: ADMIN, body: { transactionHash: tx } });
+    assert.equal(await serviceWaiting(1), 1, 'the update waits on the uncommitted hash');
+  } finally {
+    await taker.release();
+  }
+  const r = await put;
+  assert.equal(r.status, 409, r.text);
+  assert.equal(r.json.error.code, 'tx_hash_used');
+  assert.equal(r.json.error.field, 'transactionHash');
+  assert.ok(r.json.message.includes(p1.id), r.json.message);
+  assert.deepEqual(row(p2.id), before);
+  assert.equal(count('payment_transitions', `payment_id = :'id'`, { id: p2.id }), 1);
 });
 
 test('update: invalid values, unknown fields, an empty change and a blockchain change are 400', async () => {
