@@ -147,7 +147,7 @@ test("export json: a download of all the caller's payments, exact amounts, nobod
   assert.deepEqual(new Set(ids), new Set([mine[0].id, mine[1].id, asSeller.id]));
   assert.equal(ids.length, 3);
   assert.ok(!r.text.includes(other.id));
-  assert.match(r.text, /"amount":\{"amount":12\.345678,"currency":"USDT"\}/);
+  assert.match(r.text, /"amount":\{"amount":12\.345678,"amountDecimal":"12\.345678","currency":"USDT"\}/);
   // Each exported record is the record GET /:id answers.
   const g = await api('GET', `/api/payment/${mine[0].id}`, { token: token(buyer, 'buyer') });
   assert.deepEqual(r.json.data.find((p) => p.id === mine[0].id), g.json.data);
