@@ -38,7 +38,7 @@ static const char *const known_keys[] = {
 	"listen", "socket_mode", "workers", "max_requests", "max_body_bytes", "drain_seconds",
 	"database_url", "db_connect_timeout", "db_prepare", "jwt_secret_file", "jwt_leeway_seconds", "mode",
 	"public_base_url", "stale_pending_minutes", "escrow_address", "currencies", "networks",
-	"redirect_success_url", "redirect_cancel_url", "log_level", "rpc_timeout_ms",
+	"redirect_success_url", "redirect_cancel_url", "log_level", "log_format", "rpc_timeout_ms",
 	"rpc_connect_timeout_ms", "shkeeper_url", "shkeeper_api_key_file",
 	"shkeeper_webhook_secret_file", "shkeeper_allow_api_key_header", "shkeeper_timeout_ms",
 	"shkeeper_connect_timeout_ms", "shkeeper_verify_on_chain", "shkeeper_llimit", "breaker_failures",
@@ -1076,6 +1076,7 @@ static int build(struct kv *kv, struct config *cfg, char *err, size_t errlen)
 	long n;
 	char *end;
 	enum log_level level;
+	enum log_format format;
 
 	if (parse_listen(get(kv, "listen", getenv("LISTEN_FDS") ? "systemd" : "unix:/run/fcgi-payments/fcgi.sock"),
 	                 cfg, err, errlen))
@@ -1156,6 +1157,9 @@ static int build(struct kv *kv, struct config *cfg, char *err, size_t errlen)
 	if (log_level_parse(get(kv, "log_level", "info"), &level) != 0)
 		return fail(err, errlen, "setting log_level: expected debug, info, warn or error");
 	cfg->log_level = (int)level;
+	if (log_format_parse(get(kv, "log_format", "text"), &format) != 0)
+		return fail(err, errlen, "setting log_format: expected text or json");
+	cfg->log_format = (int)format;
 
 	if (parse_currencies(get(kv, "currencies", "USD:2,EUR:2,USDT:6,USDC:6,BNB:18,ETH:18"),
 	                     cfg, err, errlen) ||

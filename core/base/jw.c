@@ -81,3 +81,11 @@ void jw_raw(struct buf *b, const char *json_text)
 {
 	buf_puts(b, json_text);
 }
+
+void jw_amount(struct buf *b, const char *name, const char *text, bool first)
+{
+	jw_key(b, name, first);
+	jw_raw(b, text ? text : "null");
+	buf_printf(b, ",\"%sDecimal\":", name);
+	jw_str_or_null(b, text);
+}

@@ -29,5 +29,11 @@ void jw_key(struct buf *b, const char *name, bool first);
 void jw_int(struct buf *b, long long v);
 /* JSON text written as it is (a decimal's digits, a jsonb document's text). */
 void jw_raw(struct buf *b, const char *json_text);
+/*
+ * An amount by the API's one rule (money.h, json_add_amount): `name` as a
+ * number of exactly the decimal `text`, then `<name>Decimal` as a string of
+ * the same digits; both null when text is NULL. Each with its comma, as jw_key().
+ */
+void jw_amount(struct buf *b, const char *name, const char *text, bool first);
 
 #endif

@@ -371,6 +371,7 @@ enum coord_result coord_apply(struct db *db, const char *id, const struct coord_
                               PGresult **row, enum db_status *dbst)
 {
 	enum coord_result r = COORD_DB;
+	bool named = log_payment_enter(id);
 
 	if (row)
 		*row = NULL;
@@ -380,6 +381,7 @@ enum coord_result coord_apply(struct db *db, const char *id, const struct coord_
 		if (r != COORD_DB || *dbst != DB_RETRY)
 			break;
 	}
+	log_payment_leave(named);
 	return counted(r);
 }
 
@@ -393,6 +395,8 @@ enum db_status coord_created(struct db *db, const PGresult *row, const char *sou
 	enum db_status st;
 
 	assert(db->in_tx);
+	/* Left named: the rest of the request is about the payment it created. */
+	log_payment_enter(id);
 	st = db_exec(db, NULL,
 	             "WITH t AS (INSERT INTO payment_transitions (payment_id, to_status, to_escrow_state, source,"
 	             " actor, reason, request_id) VALUES ($1, 'pending', 'unfunded', $2, $3, $4, $5) RETURNING *)"
@@ -537,5 +541,9 @@ enum coord_result coord_move(struct db *db, const char *id, const struct coord_c
                              PGresult **row, enum db_status *dbst)
 {
 	assert(db->in_tx);
-	return counted(move(db, id, c, row, dbst));
+	bool named = log_payment_enter(id);
+	enum coord_result r = move(db, id, c, row, dbst);
+
+	log_payment_leave(named);
+	return counted(r);
 }

@@ -83,11 +83,11 @@ static void text_col(struct buf *b, const PGresult *res, int row, int col, const
 	jw_str_or_null(b, PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col));
 }
 
-/* A numeric column's exact digits, unquoted, or null: never through a double. */
-static void decimal_col(struct buf *b, const PGresult *res, int row, int col, const char *name)
+/* A numeric column's exact digits, unquoted, and the same as a string (<name>Decimal), or
+ * both null: never through a double. */
+static void decimal_col(struct buf *b, const PGresult *res, int row, int col, const char *name, bool first)
 {
-	jw_key(b, name, false);
-	jw_raw(b, PQgetisnull(res, row, col) ? "null" : PQgetvalue(res, row, col));
+	jw_amount(b, name, PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col), first);
 }
 
 void payment_write_members(struct buf *b, const PGresult *res, int row)
@@ -104,8 +104,7 @@ void payment_write_members(struct buf *b, const PGresult *res, int row)
 	text_col(b, res, row, 8, "sellerId");
 	jw_key(b, "amount", false);
 	buf_putc(b, '{');
-	jw_key(b, "amount", true);
-	jw_raw(b, PQgetisnull(res, row, 9) ? "null" : PQgetvalue(res, row, 9));
+	decimal_col(b, res, row, 9, "amount", true);
 	text_col(b, res, row, 10, "currency");
 	buf_putc(b, '}');
 	jw_key(b, "blockchain", false);
@@ -126,8 +125,8 @@ void payment_write_members(struct buf *b, const PGresult *res, int row)
 	bool payable = strcmp(PQgetvalue(res, row, 3), "pending") == 0 || strcmp(PQgetvalue(res, row, 3), "processing") == 0;
 	jw_key(b, "paymentUrl", false);
 	jw_str_or_null(b, payable && !PQgetisnull(res, row, 20) ? PQgetvalue(res, row, 20) : NULL);
-	decimal_col(b, res, row, 21, "cryptoAmount");
-	decimal_col(b, res, row, 22, "exchangeRate");
+	decimal_col(b, res, row, 21, "cryptoAmount", false);
+	decimal_col(b, res, row, 22, "exchangeRate", false);
 	text_col(b, res, row, 23, "expiresAt");
 	/* As the database holds it: a parser would clamp an integer the jsonb column keeps exactly. */
 	jw_key(b, "metadata", false);

@@ -322,7 +322,8 @@ static enum payout_result open_once(struct db *db, const struct payout_request *
 	                     "INSERT INTO events (event, room, payload, payment_id) VALUES"
 	                     " ('payout-created', 'admin', jsonb_build_object('payoutId', $1::text,"
 	                     "  'paymentId', $2::text, 'kind', $3::text, 'provider', $4::text,"
-	                     "  'recipient', $5::text, 'amount', $6::numeric, 'token', $7::text,"
+	                     "  'recipient', $5::text, 'amount', $6::numeric, 'amountDecimal', $6::numeric::text,"
+	                     "  'token', $7::text,"
 	                     "  'purchaseRequestId', $8::text), $1::uuid)", 8, e)) != DB_OK)
 		goto out;
 	/* The escrow it pays out is spoken for from now on. */
@@ -535,6 +536,7 @@ static enum db_status announce_completed(struct db *db, const PGresult *out, boo
 		             "INSERT INTO events (event, room, payload, payment_id) VALUES"
 		             " ('payout-completed', 'global', jsonb_build_object('payoutId', $1::text,"
 		             "  'paymentId', $2::text, 'kind', $3::text, 'provider', $4::text, 'amount', $5::numeric,"
+		             "  'amountDecimal', $5::numeric::text,"
 		             "  'token', $6::text, 'recipient', $7::text, 'transactionHash', $8::text,"
 		             "  'purchaseRequestId', $9::text), $1::uuid)", 9, p);
 	return st;
