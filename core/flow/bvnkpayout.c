@@ -88,6 +88,8 @@ static PGresult *accept(struct job *j, const struct bvnk_payout *p, const char *
 	case PAYOUT_REFUSED:
 	case PAYOUT_NOT_FOUND:
 		prov_reload(j->db, j->id, o);
+		if (r == PAYOUT_REFUSED && prov_overtaken(o, "BVNK", j->id))
+			break;
 		prov_say(o, PROV_CONFLICT, why.code[0] ? why.code : "not_found", "%s",
 		         why.message[0] ? why.message : "the payout is gone");
 		break;

@@ -86,6 +86,34 @@ void prov_reload(struct db *db, const char *id, struct prov_outcome *o)
 	PQclear(res);
 }
 
+bool prov_overtaken(struct prov_outcome *o, const char *provider, const char *id)
+{
+	json_object *meta, *failure, *v;
+	const char *status, *code = "provider_failed", *reason = "";
+
+	if (o->row == NULL)
+		return false;
+	status = PQgetvalue(o->row, 0, PCOL_STATUS);
+	if (strcmp(status, "completed") == 0) {
+		prov_say(o, PROV_COMPLETED, "completed", "payout %s was completed before %s answered the call that made it",
+		         id, provider);
+		return true;
+	}
+	if (strcmp(status, "failed") != 0)
+		return false;
+	meta = json_tokener_parse(PQgetvalue(o->row, 0, PCOL_METADATA));
+	if (json_object_object_get_ex(meta, "failure", &failure)) {
+		if (json_object_object_get_ex(failure, "code", &v) && json_object_is_type(v, json_type_string))
+			code = json_object_get_string(v);
+		if (json_object_object_get_ex(failure, "reason", &v) && json_object_is_type(v, json_type_string))
+			reason = json_object_get_string(v);
+	}
+	prov_say(o, PROV_FAILED, code, "payout %s failed before %s answered the call that made it%s%s; its escrow is"
+	         " funded again and a new payout may be opened", id, provider, reason[0] ? ": " : "", reason);
+	json_object_put(meta);
+	return true;
+}
+
 const char *prov_sender(const struct config *cfg, const char *provider, const char *network)
 {
 	const struct network_conf *net = config_network(cfg, network);

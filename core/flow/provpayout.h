@@ -67,6 +67,13 @@ int prov_http_status(const struct prov_outcome *o);
 json_object *prov_outcome_json(const struct prov_outcome *o);
 /* o->row := the payout as it is now. */
 void prov_reload(struct db *db, const char *id, struct prov_outcome *o);
+/*
+ * A provider's webhook can overtake its answer to the call that made the
+ * payout: when the row prov_reload() read is already failed or completed, says
+ * so in o (PROV_FAILED with the failure's code, or PROV_COMPLETED) and returns
+ * true; false for any other state.
+ */
+bool prov_overtaken(struct prov_outcome *o, const char *provider, const char *id);
 
 /* Who says it, for the audit and the findings. */
 struct prov_source {

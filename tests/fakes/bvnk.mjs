@@ -16,7 +16,8 @@
 // Control API (no auth, so it listens on the loopback only):
 //   POST /__control/mode      {"mode":"ok"|"down"|"hang"|"error_before_record"|"error_after_record"|"timeout_after_record"}
 //   POST /__control/settings  {"outcome"?: "complete"|"hold"|"expire"|"cancel"|"manual", "envelope"?: "legacy"|"new",
-//                              "duplicates"?, "reorder"?, "drop"?, "retryMs"?, "maxRetries"?}
+//                              "duplicates"?, "reorder"?, "drop"?, "retryMs"?, "maxRetries"?,
+//                              "webhooksFirst"?: its webhooks reach the service before its answer to the create call}
 //   GET  /__control/calls     {"create":{"<reference>":N},"get":{"<uuid>":N},"list":N,"unauthorized":N}
 //   GET  /__control/payouts   every payout, and the webhooks sent for it
 //   POST /__control/payouts/<uuid>  {"status"?, "onHold"?, "transfer"?: true, "webhook"?: false}
@@ -83,7 +84,10 @@ function hawkOk(req) {
 
 // --- State ------------------------------------------------------------------------
 
-const DEFAULTS = { outcome: 'complete', envelope: 'legacy', duplicates: false, reorder: false, drop: false, retryMs: 200, maxRetries: 100 };
+const DEFAULTS = {
+  outcome: 'complete', envelope: 'legacy', duplicates: false, reorder: false, drop: false, retryMs: 200, maxRetries: 100,
+  webhooksFirst: false,
+};
 let mode = 'ok';
 let settings = { ...DEFAULTS };
 let calls = { create: {}, get: {}, list: 0, unauthorized: 0 };
@@ -283,6 +287,12 @@ async function createPayout(req, res) {
   payouts.set(p.uuid, p);
   log(`payout ${p.uuid} (${ref}): ${amount.text()} ${p.currency} to ${p.address} [${mode}, ${settings.outcome}]`);
   const s = { ...settings };
+  if (s.webhooksFirst) {
+    // The answer as BVNK wrote it, reaching the caller only after the webhooks that followed it.
+    const answer = view(p);
+    await progress(p, s);
+    return send(res, 200, answer);
+  }
   setImmediate(() => progress(p, s));
   if (mode === 'error_after_record') return send(res, 500, { message: 'Internal Server Error' });
   if (mode === 'timeout_after_record') {
