@@ -92,6 +92,15 @@ static const struct config_key *row_named(const char *name)
 	return NULL;
 }
 
+/* A family's row by README's spelling of it. */
+static const struct config_key *row_documented(const char *doc)
+{
+	for (size_t i = 0; i < config_n_keys; i++)
+		if (config_keys[i].doc && strcmp(config_keys[i].doc, doc) == 0)
+			return &config_keys[i];
+	return NULL;
+}
+
 static struct entry *kv_find(struct config_kv *kv, const char *key)
 {
 	for (size_t i = 0; i < kv->n; i++)
@@ -940,6 +949,7 @@ static int apply_subscribers(const struct config_key *r, struct config_kv *kv, s
                              size_t errlen)
 {
 	struct subscribers_conf *subs = &cfg->subscribers;
+	const struct config_key *secret_row = row_documented("subscriber.<name>.secret_file");
 
 	(void)r;
 	for (size_t i = 0; i < kv->n; i++) {
@@ -979,7 +989,7 @@ static int apply_subscribers(const struct config_key *r, struct config_kv *kv, s
 		snprintf(k, sizeof(k), "subscriber.%s.secret_file", name);
 		if ((v = get(kv, k, NULL)) == NULL)
 			return fail(err, errlen, "setting %s is required: the key its webhooks are signed with", k);
-		if (read_secret(k, v, 32, &sub->secret, &sub->secret_len, err, errlen))
+		if (read_secret(k, v, (size_t)secret_row->min, &sub->secret, &sub->secret_len, err, errlen))
 			return -1;
 next:;
 	}
