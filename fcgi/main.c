@@ -87,6 +87,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_set_level((enum log_level)cfg->log_level);
+	log_set_format((enum log_format)cfg->log_format);
 
 	if (strcmp(argv[i], "serve") == 0) {
 		int fd = listen_open(cfg, err, sizeof(err));

@@ -124,6 +124,7 @@ static void reload(struct master *m)
 		return;
 	}
 	log_set_level((enum log_level)fresh->log_level);
+	log_set_format((enum log_format)fresh->log_format);
 	/* The socket and the pool size are fixed for the master's life. */
 	fresh->workers = m->cfg->workers;
 	fresh->listen_kind = m->cfg->listen_kind;

@@ -153,9 +153,9 @@ static void serve(FCGX_Request *fr, struct app *app)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	metrics_request(req.route_slot, resp.status,
 	                (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_nsec - t0.tv_nsec) / 1000));
-	log_info("%s %s %d %ldms%s", req.method_name, req.path, resp.status,
-	         (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000),
-	         resp.failed ? " (client gone)" : "");
+	log_request_done(req.method_name, req.path, resp.status,
+	                 (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000),
+	                 resp.failed);
 	resp_free(&resp);
 	free(body);
 	log_set_request_id(NULL);

@@ -128,6 +128,17 @@ static int authorize(struct request *req, struct response *resp, enum access acc
 	return 0;
 }
 
+/* The payment a request's path names, for its log lines: `:paymentId`, or
+ * `:id` on every route but a template's. NULL when it names none. */
+static const char *path_payment(const struct request *req, const struct route *route)
+{
+	const char *id = req_path_param(req, "paymentId");
+
+	if (id == NULL && strstr(route->pattern, "/templates/") == NULL)
+		id = req_path_param(req, "id");
+	return id;
+}
+
 void app_handle(struct request *req, struct response *resp)
 {
 	const struct route *route = NULL;
@@ -141,8 +152,11 @@ void app_handle(struct request *req, struct response *resp)
 		           req->path);
 		return;
 	}
-	if (m == ROUTE_FOUND)
+	if (m == ROUTE_FOUND) {
 		req->route_slot = (unsigned)(route - app_routes) + 1;
+		log_set_route(route->pattern);
+		log_set_payment_id(path_payment(req, route));
+	}
 	if (m == ROUTE_BAD_METHOD) {
 		resp_header(resp, "Allow", "%s", allow);
 		resp_error(resp, 405, "method_not_allowed", NULL, "%s is not allowed on %s",

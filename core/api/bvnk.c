@@ -17,12 +17,6 @@
 #include "pay/inbox.h"
 #include "pay/payout.h"
 
-static const char *header(const struct request *req, const char *name)
-{
-	const char *v = req_param(req, name);
-	return v && *v ? v : NULL;
-}
-
 void h_bvnk_payout(struct request *req, struct response *resp)
 {
 	struct prov_outcome o = { 0 };
@@ -49,17 +43,6 @@ void h_bvnk_payout_status(struct request *req, struct response *resp)
 	provider_payout_answer(resp, &o, NULL);
 	PQclear(o.row);
 	PQclear(out);
-}
-
-/* BVNK's acknowledgement is a 200; anything else is delivered again. */
-static void answer(struct response *resp, long long delivery, const char *outcome, const char *payout)
-{
-	json_object *d = json_object_new_object();
-
-	json_object_object_add(d, "deliveryId", json_object_new_int64(delivery));
-	json_object_object_add(d, "outcome", json_object_new_string(outcome));
-	json_object_object_add(d, "paymentId", payout ? json_object_new_string(payout) : NULL);
-	resp_ok(resp, 200, d, "delivery accepted");
 }
 
 static const char *outcome_of(const struct prov_outcome *o)
@@ -96,7 +79,7 @@ static PGresult *find_payout(struct request *req, const struct bvnk_payout *p, e
 }
 
 /* Acts on a stored, authentic webhook and answers: 200, or 503 so BVNK delivers it again. */
-static void process(struct request *req, struct response *resp, long long delivery, bool duplicate, json_object *root)
+static void process(struct request *req, struct response *resp, const struct payout_delivery *dl, json_object *root)
 {
 	struct bvnk_event ev;
 	struct bvnk_payout p;
@@ -104,42 +87,26 @@ static void process(struct request *req, struct response *resp, long long delive
 	PGresult *out = NULL;
 	enum db_status st = DB_OK;
 	char err[200];
-	const char *outcome = "rejected", *detail = err, *payout = NULL;
+	const char *payout;
 
-	if (bvnk_read_event(root, &ev, err, sizeof(err)) != 0 || bvnk_read_payout(ev.data, &p, err, sizeof(err)) != 0)
-		goto finish;
+	if (bvnk_read_event(root, &ev, err, sizeof(err)) != 0 || bvnk_read_payout(ev.data, &p, err, sizeof(err)) != 0) {
+		payout_delivery_end(req, resp, dl, NULL, "rejected", err, NULL);
+		return;
+	}
 	if ((out = find_payout(req, &p, &st)) == NULL) {
 		if (st != DB_OK) {
 			resp_db_error(resp, st);
 			return;
 		}
-		outcome = "unknown_payment";
 		snprintf(err, sizeof(err), "no BVNK payout %.64s (reference %.72s)", p.uuid, p.reference);
-		goto finish;
+		payout_delivery_end(req, resp, dl, NULL, "unknown_payment", err, NULL);
+		return;
 	}
 	payout = PQgetvalue(out, 0, PCOL_ID);
-	bvnkpayout_webhook(req->app->db, req->app->cfg, out, p.uuid, delivery, req->request_id, &o);
-	log_info("BVNK webhook %lld (%s, %s) for %s: %s (%s)", delivery, ev.event, p.status, payout, prov_kind_name(o.kind),
+	bvnkpayout_webhook(req->app->db, req->app->cfg, out, p.uuid, dl->id, req->request_id, &o);
+	log_info("BVNK webhook %lld (%s, %s) for %s: %s (%s)", dl->id, ev.event, p.status, payout, prov_kind_name(o.kind),
 	         o.message);
-	if ((outcome = outcome_of(&o)) == NULL) {
-		if (o.kind == PROV_DB) {
-			resp_db_error(resp, o.dbst);
-		} else {
-			resp_header(resp, "Retry-After", "%d", o.retry_after > 0 ? o.retry_after : 60);
-			resp_error(resp, 503, o.code, NULL, "%s; deliver again later", o.message);
-		}
-		goto out;
-	}
-	detail = o.message;
-	if (o.finished) {
-		answer(resp, delivery, duplicate ? "duplicate" : outcome, payout);
-		goto out;
-	}
-finish:
-	if (inbox_finish(req->app->db, delivery, outcome, payout, detail) != DB_OK)
-		log_warn("delivery %lld: outcome %s not recorded", delivery, outcome);
-	answer(resp, delivery, duplicate ? "duplicate" : outcome, payout);
-out:
+	payout_delivery_end(req, resp, dl, &o, outcome_of(&o), o.message, payout);
 	PQclear(o.row);
 	PQclear(out);
 }
@@ -178,7 +145,7 @@ static enum db_status seen_before(struct request *req, const char *key, bool by_
 
 void h_bvnk_webhook(struct request *req, struct response *resp)
 {
-	const char *signature = header(req, "HTTP_X_SIGNATURE"), *content_type = header(req, "CONTENT_TYPE");
+	const char *signature = req_header(req, "HTTP_X_SIGNATURE"), *content_type = req_header(req, "CONTENT_TYPE");
 	struct json_fault fault;
 	struct inbox_entry entry;
 	struct bvnk_event ev;
@@ -188,14 +155,8 @@ void h_bvnk_webhook(struct request *req, struct response *resp)
 	enum db_status st;
 	bool seen;
 
-	if (req->body_len > INBOX_MAX_BODY) {
-		resp_error(resp, 413, "body_too_large", NULL, "a BVNK webhook is at most %d bytes", INBOX_MAX_BODY);
+	if (delivery_admissible(req, resp, "a BVNK webhook") != 0)
 		return;
-	}
-	if (!req_body_is_json(req)) {
-		resp_error(resp, 415, "unsupported_media_type", NULL, "a BVNK webhook is application/json");
-		return;
-	}
 	if (!bvnk_webhook_authentic(req->app->cfg, signature, content_type, req->body, req->body_len)) {
 		const char *why = signature ? "bad signature" : "missing credentials";
 		/* Anyone can send this: counted for the operator, never stored. */
@@ -226,15 +187,12 @@ void h_bvnk_webhook(struct request *req, struct response *resp)
 		goto out;
 	}
 	if (!readable) {
-		inbox_finish(req->app->db, entry.id, "rejected", NULL, "signed, but not one strict JSON object");
-		if (fault.kind != JSON_FAULT_NONE)
-			jin_fault(resp, &fault, "the webhook");
-		else
-			resp_error(resp, 400, "invalid_json", NULL, "the webhook must be a JSON object");
+		delivery_unreadable(req, resp, entry.id, &fault, "the webhook");
 		goto out;
 	}
+	struct payout_delivery dl = { .id = entry.id, .duplicate = entry.duplicate, .ack_status = 200 };
 	if (entry.duplicate && !entry.first_unfinished) {
-		answer(resp, entry.id, "duplicate", NULL);
+		payout_delivery_ack(resp, &dl, "duplicate", NULL);
 		goto out;
 	}
 	if (key[0] && !entry.duplicate) {
@@ -243,12 +201,11 @@ void h_bvnk_webhook(struct request *req, struct response *resp)
 			goto out;
 		}
 		if (seen) {
-			inbox_finish(req->app->db, entry.id, "duplicate", NULL, "this event was acted on already");
-			answer(resp, entry.id, "duplicate", NULL);
+			payout_delivery_end(req, resp, &dl, NULL, "duplicate", "this event was acted on already", NULL);
 			goto out;
 		}
 	}
-	process(req, resp, entry.id, entry.duplicate, root);
+	process(req, resp, &dl, root);
 out:
 	json_object_put(root);
 	json_object_put(headers);

@@ -7,15 +7,10 @@
 
 #include "api/handlers.h"
 #include "base/log.h"
+#include "http/jsonin.h"
 #include "pay/inbox.h"
 
 #define HEADER_VALUE_MAX 128
-
-static const char *header(const struct request *req, const char *name)
-{
-	const char *v = req_param(req, name);
-	return v && *v ? v : NULL;
-}
 
 /* A header value as the database can always take it: printable ASCII, bounded. */
 static json_object *header_value(const char *v)
@@ -43,14 +38,14 @@ json_object *delivery_headers(const struct request *req, bool credentials)
 	json_object *h = json_object_new_object();
 
 	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
-		const char *v = header(req, kept[i].param);
+		const char *v = req_header(req, kept[i].param);
 		if (v == NULL)
 			continue;
 		json_object_object_add(h, kept[i].name, kept[i].credential && !credentials
 		                       ? json_object_new_string("(present)") : header_value(v));
 	}
 	/* The legacy key header is the API key itself: only its presence is ever kept. */
-	if (header(req, "HTTP_X_SHKEEPER_API_KEY"))
+	if (req_header(req, "HTTP_X_SHKEEPER_API_KEY"))
 		json_object_object_add(h, "x-shkeeper-api-key", json_object_new_string("(present, not stored)"));
 	return h;
 }
@@ -59,7 +54,7 @@ enum db_status delivery_refused(struct request *req, const char *provider, const
 {
 	json_object *headers = delivery_headers(req, false);
 	struct inbox_refusal r = {
-		.provider = provider, .reason = reason, .source = header(req, "REMOTE_ADDR"),
+		.provider = provider, .reason = reason, .source = req_header(req, "REMOTE_ADDR"),
 		.headers_json = json_object_to_json_string_ext(headers, JSON_C_TO_STRING_PLAIN),
 		.body = req->body, .body_len = req->body_len,
 	};
@@ -69,4 +64,28 @@ enum db_status delivery_refused(struct request *req, const char *provider, const
 		log_warn("refused %s delivery (%s) not counted", provider, reason);
 	json_object_put(headers);
 	return st;
+}
+
+int delivery_admissible(const struct request *req, struct response *resp, const char *what)
+{
+	if (req->body_len > INBOX_MAX_BODY) {
+		resp_error(resp, 413, "body_too_large", NULL, "%s is at most %d bytes", what, INBOX_MAX_BODY);
+		return -1;
+	}
+	if (!req_body_is_json(req)) {
+		resp_error(resp, 415, "unsupported_media_type", NULL, "%s is application/json", what);
+		return -1;
+	}
+	return 0;
+}
+
+void delivery_unreadable(struct request *req, struct response *resp, long long id, const struct json_fault *fault,
+                         const char *what)
+{
+	inbox_finish(req->app->db, id, "rejected", NULL, "signed, but not one strict JSON object");
+	log_warn("delivery %lld refused: signed, but not one strict JSON object", id);
+	if (fault->kind != JSON_FAULT_NONE)
+		jin_fault(resp, fault, what);
+	else
+		resp_error(resp, 400, "invalid_json", NULL, "%s must be a JSON object", what);
 }

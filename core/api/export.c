@@ -91,12 +91,9 @@ void h_export(struct request *req, struct response *resp)
 			if (csv) {
 				csv_row(&line, res);
 			} else {
-				json_object *o = payment_json(res, 0);
 				if (rows)
 					buf_putc(&line, ',');
-				buf_puts(&line, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-				                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
-				json_object_put(o);
+				payment_write(&line, res, 0);
 			}
 			resp_write(resp, line.data, line.len);
 			rows++;

@@ -3,6 +3,7 @@
 #define PAY_HANDLERS_H
 
 #include "api/app.h"
+#include "http/jsoncheck.h"
 #include "http/router.h"
 
 /* service.c */
@@ -47,6 +48,12 @@ handler_fn h_bvnk_payout, h_bvnk_payout_status, h_bvnk_webhook;
 json_object *delivery_headers(const struct request *req, bool credentials);
 /* Counts a delivery that proves nothing in webhook_rejects, without its body. */
 enum db_status delivery_refused(struct request *req, const char *provider, const char *reason);
+/* What every provider delivery must be before its signature is read: at most INBOX_MAX_BODY bytes
+ * (413) and JSON (415). `what` names it for the message ("a BVNK webhook"). 0, or -1 answered. */
+int delivery_admissible(const struct request *req, struct response *resp, const char *what);
+/* A stored, signed delivery that is not one strict JSON object: its row says so, the answer is 400. */
+void delivery_unreadable(struct request *req, struct response *resp, long long id, const struct json_fault *fault,
+                         const char *what);
 
 enum party { PARTY_BUYER, PARTY_BUYER_OR_SELLER };
 /*

@@ -12,6 +12,7 @@
 #include <openssl/bn.h>
 
 #include "api/handlers.h"
+#include "api/payout_answer.h"
 #include "base/log.h"
 #include "evm/chain.h"
 #include "evm/units.h"
@@ -60,54 +61,6 @@ static void answer(struct response *resp, const struct hot_outcome *o)
 		resp_db_error(resp, o->dbst);
 		return;
 	}
-}
-
-/*
- * The pay-in a request's payout is for: the one given, else the request's
- * pay-in with this kind of payout open, else its funded one. NULL with the
- * answer written when there is none, or more than one.
- */
-static PGresult *find_payin(struct request *req, struct response *resp, const struct jval *v, const char *kind)
-{
-	PGresult *res = NULL;
-	enum db_status st;
-
-	if (v[A_PAYMENT].present) {
-		res = payment_visible(req, resp, v[A_PAYMENT].str, "paymentId", PARTY_BUYER);
-		if (res && v[A_REQUEST].present && strcmp(PQgetvalue(res, 0, PCOL_REQUEST), v[A_REQUEST].str) != 0) {
-			resp_error(resp, 400, "invalid_field", "paymentId", "payment %s is not for purchase request %s",
-			           v[A_PAYMENT].str, v[A_REQUEST].str);
-			PQclear(res);
-			return NULL;
-		}
-		return res;
-	}
-	if (!v[A_REQUEST].present) {
-		resp_error(resp, 400, "invalid_field", "purchaseRequestId", "purchaseRequestId is required");
-		return NULL;
-	}
-	const char *p[2] = { v[A_REQUEST].str, kind };
-	st = db_exec(req->app->db, &res,
-	             "SELECT " PAYMENT_COLUMNS " FROM payments p WHERE p.purchase_request_id = $1 AND p.direction = 'in'"
-	             " AND (EXISTS (SELECT 1 FROM payments o WHERE o.payin_id = p.id AND o.kind = $2 AND o.basis = 'escrow'"
-	             "              AND o.direction = 'out' AND o.status NOT IN ('failed', 'cancelled'))"
-	             "      OR (p.status = 'completed' AND p.escrow_state = 'funded'))"
-	             " ORDER BY p.created_at", 2, p);
-	if (st != DB_OK) {
-		resp_db_error(resp, st);
-		return NULL;
-	}
-	if (PQntuples(res) == 1)
-		return res;
-	if (PQntuples(res) == 0)
-		resp_error(resp, 409, "not_funded", "purchaseRequestId",
-		           "purchase request %s has no funded pay-in to pay out", v[A_REQUEST].str);
-	else
-		resp_error(resp, 409, "ambiguous", "paymentId",
-		           "purchase request %s has %d funded pay-ins: name the one with paymentId", v[A_REQUEST].str,
-		           PQntuples(res));
-	PQclear(res);
-	return NULL;
 }
 
 /* The body's network and currency, when given, must be the pay-in's (the seed sends "BSC"). */
@@ -164,7 +117,9 @@ void h_hot_wallet_payout(struct request *req, struct response *resp)
 		resp_error(resp, 409, "hot_wallet_not_configured", NULL, "no hot wallet is configured (hot_wallet_key_file)");
 		goto out;
 	}
-	if ((payin = find_payin(req, resp, v, kind)) == NULL || matches_payin(resp, payin, v) != 0)
+	const char *request_id = v[A_REQUEST].present ? v[A_REQUEST].str : NULL;
+	const char *payment_id = v[A_PAYMENT].present ? v[A_PAYMENT].str : NULL;
+	if ((payin = payout_payin(req, resp, request_id, payment_id, kind)) == NULL || matches_payin(resp, payin, v) != 0)
 		goto out;
 	const char *id = PQgetvalue(payin, 0, PCOL_ID);
 	if ((st = payout_find_active(req->app->db, id, kind, "escrow", &out)) != DB_OK) {

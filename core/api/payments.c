@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/handlers.h"
+#include "base/jw.h"
 #include "base/log.h"
 #include "http/jsonin.h"
 #include "pay/coord.h"
@@ -84,17 +85,30 @@ void payments_list(struct request *req, struct response *resp, const char *user,
 		resp_db_error(resp, st);
 		goto out;
 	}
-	json_object *list = json_object_new_array(), *data = json_object_new_object(),
-	            *page = json_object_new_object();
-	for (int i = 0; i < PQntuples(rows); i++)
-		json_object_array_add(list, payment_json(rows, i));
-	json_object_object_add(page, "total", json_object_new_int64(atoll(PQgetvalue(count, 0, 0))));
-	json_object_object_add(page, "limit", json_object_new_int(atoi(limit)));
-	json_object_object_add(page, "offset", json_object_new_int64(atoll(offset)));
-	json_object_object_add(data, "userId", user ? json_object_new_string(user) : NULL);
-	json_object_object_add(data, "payments", list);
-	json_object_object_add(data, "pagination", page);
-	resp_ok(resp, 200, data, NULL);
+	/* Written straight into the answer: a page of 50 as json-c trees was most of this request's CPU. */
+	struct buf *b = resp_ok_open(resp, 200, NULL);
+	buf_putc(b, '{');
+	jw_key(b, "userId", true);
+	jw_str_or_null(b, user);
+	jw_key(b, "payments", false);
+	buf_putc(b, '[');
+	for (int i = 0; i < PQntuples(rows); i++) {
+		if (i)
+			buf_putc(b, ',');
+		payment_write(b, rows, i);
+	}
+	buf_putc(b, ']');
+	jw_key(b, "pagination", false);
+	buf_putc(b, '{');
+	jw_key(b, "total", true);
+	jw_int(b, atoll(PQgetvalue(count, 0, 0)));
+	jw_key(b, "limit", false);
+	jw_int(b, atoi(limit));
+	jw_key(b, "offset", false);
+	jw_int(b, atoll(offset));
+	buf_putc(b, '}');
+	buf_putc(b, '}');
+	resp_ok_close(resp);
 out:
 	PQclear(rows);
 	PQclear(count);
@@ -152,7 +166,8 @@ void h_payment_get(struct request *req, struct response *resp)
 
 	if (res == NULL)
 		return;
-	resp_ok(resp, 200, payment_json(res, 0), NULL);
+	payment_write(resp_ok_open(resp, 200, NULL), res, 0);
+	resp_ok_close(resp);
 	PQclear(res);
 }
 

@@ -2,6 +2,51 @@
 
 #include <string.h>
 
+#include "api/handlers.h"
+
+PGresult *payout_payin(struct request *req, struct response *resp, const char *request_id, const char *payment_id,
+                       const char *kind)
+{
+	PGresult *res = NULL;
+	enum db_status st;
+
+	if (payment_id) {
+		res = payment_visible(req, resp, payment_id, "paymentId", PARTY_BUYER);
+		if (res && request_id && strcmp(PQgetvalue(res, 0, PCOL_REQUEST), request_id) != 0) {
+			resp_error(resp, 409, "request_mismatch", "paymentId", "payment %s is not for purchase request %s",
+			           payment_id, request_id);
+			PQclear(res);
+			return NULL;
+		}
+		return res;
+	}
+	if (request_id == NULL) {
+		resp_error(resp, 400, "invalid_field", "purchaseRequestId", "purchaseRequestId is required");
+		return NULL;
+	}
+	const char *p[2] = { request_id, kind };
+	st = db_exec(req->app->db, &res,
+	             "SELECT " PAYMENT_COLUMNS " FROM payments p WHERE p.purchase_request_id = $1 AND p.direction = 'in'"
+	             " AND (EXISTS (SELECT 1 FROM payments o WHERE o.payin_id = p.id AND o.kind = $2 AND o.basis = 'escrow'"
+	             "              AND o.direction = 'out' AND o.status NOT IN ('failed', 'cancelled'))"
+	             "      OR (p.status = 'completed' AND p.escrow_state = 'funded'))"
+	             " ORDER BY p.created_at", 2, p);
+	if (st != DB_OK) {
+		resp_db_error(resp, st);
+		return NULL;
+	}
+	if (PQntuples(res) == 1)
+		return res;
+	if (PQntuples(res) == 0)
+		resp_error(resp, 409, "not_funded", "purchaseRequestId", "purchase request %s has no funded pay-in to pay out",
+		           request_id);
+	else
+		resp_error(resp, 409, "ambiguous", "paymentId", "purchase request %s has %d funded pay-ins: name one with paymentId",
+		           request_id, PQntuples(res));
+	PQclear(res);
+	return NULL;
+}
+
 json_object *payout_with_transaction(const PGresult *row)
 {
 	json_object *d = json_object_new_object(), *meta = json_tokener_parse(PQgetvalue(row, 0, PCOL_METADATA));

@@ -5,10 +5,12 @@
 #include <strings.h>
 
 #include "api/handlers.h"
+#include "api/payout_answer.h"
 #include "base/log.h"
 #include "base/valid.h"
 #include "flow/outgoing.h"
 #include "http/jsonin.h"
+#include "pay/inbox.h"
 #include "pay/payout.h"
 
 #define REASON_MAX 500
@@ -34,45 +36,6 @@ static const struct jfield fields[F_N] = {
 	[F_KIND] = { "kind", JK_ENUM, false, 0, 0, kinds },
 	[F_REASON] = { "reason", JK_STRING, false, 0, REASON_MAX, NULL },
 };
-
-/* The pay-in: the one named, else the request's with this kind of payout active, else its funded one. */
-static PGresult *find_payin(struct request *req, struct response *resp, const struct jval *v, const char *kind)
-{
-	PGresult *res = NULL;
-	enum db_status st;
-
-	if (v[F_PAYMENT].present) {
-		res = payment_visible(req, resp, v[F_PAYMENT].str, "paymentId", PARTY_BUYER);
-		if (res && strcmp(PQgetvalue(res, 0, PCOL_REQUEST), v[F_REQUEST].str) != 0) {
-			resp_error(resp, 409, "request_mismatch", "paymentId", "payment %s is not for purchase request %s",
-			           v[F_PAYMENT].str, v[F_REQUEST].str);
-			PQclear(res);
-			return NULL;
-		}
-		return res;
-	}
-	const char *p[2] = { v[F_REQUEST].str, kind };
-	st = db_exec(req->app->db, &res,
-	             "SELECT " PAYMENT_COLUMNS " FROM payments p WHERE p.purchase_request_id = $1 AND p.direction = 'in'"
-	             " AND (EXISTS (SELECT 1 FROM payments o WHERE o.payin_id = p.id AND o.kind = $2 AND o.basis = 'escrow'"
-	             "              AND o.direction = 'out' AND o.status NOT IN ('failed', 'cancelled'))"
-	             "      OR (p.status = 'completed' AND p.escrow_state = 'funded'))"
-	             " ORDER BY p.created_at", 2, p);
-	if (st != DB_OK) {
-		resp_db_error(resp, st);
-		return NULL;
-	}
-	if (PQntuples(res) == 1)
-		return res;
-	if (PQntuples(res) == 0)
-		resp_error(resp, 409, "not_funded", "purchaseRequestId", "purchase request %s has no funded pay-in to pay out",
-		           v[F_REQUEST].str);
-	else
-		resp_error(resp, 409, "ambiguous", "paymentId", "purchase request %s has %d funded pay-ins: name one with paymentId",
-		           v[F_REQUEST].str, PQntuples(res));
-	PQclear(res);
-	return NULL;
-}
 
 static const char *col(const PGresult *r, int c)
 {
@@ -180,7 +143,9 @@ PGresult *provider_payout_open(struct request *req, struct response *resp, const
 	if (jin_check(fields, F_N, body, NULL, v, resp) != 0)
 		goto out;
 	const char *kind = v[F_KIND].present ? v[F_KIND].str : "release";
-	if ((payin = find_payin(req, resp, v, kind)) == NULL || matches_payin(req, resp, payin, v) != 0)
+	const char *request_id = v[F_REQUEST].present ? v[F_REQUEST].str : NULL;
+	const char *payment_id = v[F_PAYMENT].present ? v[F_PAYMENT].str : NULL;
+	if ((payin = payout_payin(req, resp, request_id, payment_id, kind)) == NULL || matches_payin(req, resp, payin, v) != 0)
 		goto out;
 	const char *id = PQgetvalue(payin, 0, PCOL_ID);
 	if ((st = payout_find_active(req->app->db, id, kind, "escrow", &out)) != DB_OK) {
@@ -302,4 +267,31 @@ PGresult *provider_payout_by_provider_id(struct request *req, struct response *r
 		return NULL;
 	}
 	return res;
+}
+
+void payout_delivery_end(struct request *req, struct response *resp, const struct payout_delivery *d,
+                         const struct prov_outcome *o, const char *outcome, const char *detail, const char *payout)
+{
+	if (o && outcome == NULL) {
+		if (o->kind == PROV_DB) {
+			resp_db_error(resp, o->dbst);
+		} else {
+			resp_header(resp, "Retry-After", "%d", o->retry_after > 0 ? o->retry_after : 60);
+			resp_error(resp, 503, o->code, NULL, "%s; deliver again later", o->message);
+		}
+		return;
+	}
+	if (!(o && o->finished) && inbox_finish(req->app->db, d->id, outcome, payout, detail) != DB_OK)
+		log_warn("delivery %lld: outcome %s not recorded", d->id, outcome);
+	payout_delivery_ack(resp, d, outcome, payout);
+}
+
+void payout_delivery_ack(struct response *resp, const struct payout_delivery *d, const char *outcome,
+                         const char *payout)
+{
+	json_object *data = json_object_new_object();
+	json_object_object_add(data, "deliveryId", json_object_new_int64(d->id));
+	json_object_object_add(data, "outcome", json_object_new_string(d->duplicate ? "duplicate" : outcome));
+	json_object_object_add(data, "paymentId", payout ? json_object_new_string(payout) : NULL);
+	resp_ok(resp, d->ack_status, data, "delivery accepted");
 }

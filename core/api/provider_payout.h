@@ -31,4 +31,28 @@ void provider_payout_answer(struct response *resp, const struct prov_outcome *o,
 PGresult *provider_payout_by_provider_id(struct request *req, struct response *resp, const char *provider,
                                          const char *provider_id);
 
+/*
+ * A provider's delivery about a payout, once stored (pay/inbox.h): its inbox row,
+ * whether it repeats one stored before, and the status that acknowledges it
+ * (BVNK wants 200, SHKeeper 202).
+ */
+struct payout_delivery {
+	long long id;
+	bool duplicate;
+	int ack_status;
+};
+
+/*
+ * Ends a payout delivery. With o NULL, or an outcome decided, the inbox row gets
+ * outcome and detail (unless the flow wrote them with its decision) and the
+ * delivery is acknowledged; with o and no outcome the flow decided nothing yet,
+ * the row stays received and the answer is 503 (or the database's), so the
+ * provider delivers again.
+ */
+void payout_delivery_end(struct request *req, struct response *resp, const struct payout_delivery *d,
+                         const struct prov_outcome *o, const char *outcome, const char *detail, const char *payout);
+/* Acknowledges the delivery ({deliveryId, outcome, paymentId}) without writing its row. */
+void payout_delivery_ack(struct response *resp, const struct payout_delivery *d, const char *outcome,
+                         const char *payout);
+
 #endif

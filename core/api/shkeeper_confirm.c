@@ -9,6 +9,7 @@
  * have re-priced the invoice, only SHKeeper knows the rate each transfer was
  * valued at: the buyer's claim is deferred to its callback (409).
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,7 @@ void h_shk_confirm(struct request *req, struct response *resp)
 	 * final transfer of the invoice's token to its deposit address; how much
 	 * is enough is SHKeeper's rule, on the sum (shk_confirm_total).
 	 */
+	assert(!req->app->db->in_tx);
 	enum verify_verdict verdict = verify_payment_tx(
 	    req->app->cfg, PQgetvalue(row, 0, PCOL_NETWORK), PQgetvalue(row, 0, PCOL_CONTRACT),
 	    PQgetvalue(row, 0, PCOL_RECEIVER), "0", NULL, v[F_TX].str, &vr);

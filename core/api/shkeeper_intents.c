@@ -89,16 +89,16 @@ static json_object *intent_json(const struct config *cfg, const PGresult *res)
 		snprintf(uri, sizeof(uri), "%s", PQgetvalue(res, 0, PCOL_PAYMENT_URL));
 
 #define TEXT(col) (PQgetisnull(res, 0, col) ? NULL : json_object_new_string(PQgetvalue(res, 0, col)))
-#define DECIMAL(col) (PQgetisnull(res, 0, col) ? NULL : json_decimal(PQgetvalue(res, 0, col)))
+#define DECIMAL(col) (PQgetisnull(res, 0, col) ? NULL : PQgetvalue(res, 0, col))
 	json_object_object_add(d, "paymentId", TEXT(PCOL_ID));
 	json_object_object_add(d, "paymentUrl", has_uri ? json_object_new_string(uri) : NULL);
 	json_object_object_add(d, "externalId", TEXT(PCOL_EXTERNAL_ID));
 	json_object_object_add(d, "recalculateAt", TEXT(ICOL_RECALCULATE));
 	json_object_object_add(d, "walletAddress", TEXT(PCOL_RECEIVER));
-	json_object_object_add(d, "amount", DECIMAL(PCOL_CRYPTO_AMOUNT));
-	json_object_object_add(d, "fiatAmount", DECIMAL(PCOL_AMOUNT));
+	json_add_amount(d, "amount", DECIMAL(PCOL_CRYPTO_AMOUNT));
+	json_add_amount(d, "fiatAmount", DECIMAL(PCOL_AMOUNT));
 	json_object_object_add(d, "fiat", TEXT(PCOL_CURRENCY));
-	json_object_object_add(d, "exchangeRate", DECIMAL(PCOL_RATE));
+	json_add_amount(d, "exchangeRate", DECIMAL(PCOL_RATE));
 	json_object_object_add(d, "displayName", display ? json_object_new_string(display) : NULL);
 	json_object_object_add(d, "cryptoName", TEXT(ICOL_CRYPTO));
 	json_object_object_add(d, "network", TEXT(PCOL_NETWORK));

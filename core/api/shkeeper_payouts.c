@@ -19,12 +19,6 @@
 #include "pay/payout.h"
 #include "shkeeper/shkeeper.h"
 
-static const char *header(const struct request *req, const char *name)
-{
-	const char *v = req_param(req, name);
-	return v && *v ? v : NULL;
-}
-
 /* The seed's answer: {payoutId, taskId, status}, with everything else the outcome says. */
 static json_object *task_of(const struct prov_outcome *o)
 {
@@ -63,16 +57,6 @@ void h_shk_payout_status(struct request *req, struct response *resp)
 	PQclear(out);
 }
 
-static void answer(struct response *resp, long long delivery, const char *outcome, const char *payout)
-{
-	json_object *d = json_object_new_object();
-
-	json_object_object_add(d, "deliveryId", json_object_new_int64(delivery));
-	json_object_object_add(d, "outcome", json_object_new_string(outcome));
-	json_object_object_add(d, "paymentId", payout ? json_object_new_string(payout) : NULL);
-	resp_ok(resp, 202, d, "delivery accepted");
-}
-
 /* The inbox outcome of a callback, from what came of it. */
 static const char *outcome_of(const struct prov_outcome *o)
 {
@@ -87,16 +71,18 @@ static const char *outcome_of(const struct prov_outcome *o)
 }
 
 /* Acts on a stored, authentic callback and answers: 202, or 503 so SHKeeper delivers it again. */
-static void process(struct request *req, struct response *resp, long long delivery, bool duplicate, json_object *cb)
+static void process(struct request *req, struct response *resp, const struct payout_delivery *dl, json_object *cb)
 {
 	struct shk_payout_callback c;
 	struct prov_outcome o = { 0 };
 	PGresult *out = NULL;
 	char err[160];
-	const char *outcome = "rejected", *detail = err, *payout = NULL;
+	const char *payout;
 
-	if (shk_payout_callback_read(cb, &c, err, sizeof(err)) != 0)
-		goto finish;
+	if (shk_payout_callback_read(cb, &c, err, sizeof(err)) != 0) {
+		payout_delivery_end(req, resp, dl, NULL, "rejected", err, NULL);
+		return;
+	}
 	/* Our external id is the outgoing payment's id. */
 	if (valid_uuid(c.external_id)) {
 		const char *p[1] = { c.external_id };
@@ -109,33 +95,16 @@ static void process(struct request *req, struct response *resp, long long delive
 		}
 	}
 	if (out == NULL || PQntuples(out) == 0) {
-		outcome = "unknown_payment";
 		snprintf(err, sizeof(err), "no SHKeeper payout %.72s", c.external_id);
-		goto finish;
+		payout_delivery_end(req, resp, dl, NULL, "unknown_payment", err, NULL);
+		goto out;
 	}
 	payout = PQgetvalue(out, 0, PCOL_ID);
-	shkpayout_callback(req->app->db, req->app->cfg, out, &c, delivery, req->request_id, &o);
-	log_info("SHKeeper payout callback %lld for %s (%s %s): %s (%s)", delivery, payout, c.status, c.tx_hash,
+	shkpayout_callback(req->app->db, req->app->cfg, out, &c, dl->id, req->request_id, &o);
+	log_info("SHKeeper payout callback %lld for %s (%s %s): %s (%s)", dl->id, payout, c.status, c.tx_hash,
 	         prov_kind_name(o.kind), o.message);
-	if ((outcome = outcome_of(&o)) == NULL) {
-		/* Stored, left unfinished: the chain is not final yet, or cannot be asked, or the database failed. */
-		if (o.kind == PROV_DB) {
-			resp_db_error(resp, o.dbst);
-		} else {
-			resp_header(resp, "Retry-After", "%d", o.retry_after > 0 ? o.retry_after : 60);
-			resp_error(resp, 503, o.code, NULL, "%s; deliver again later", o.message);
-		}
-		goto out;
-	}
-	detail = o.message;
-	if (o.finished) {
-		answer(resp, delivery, duplicate ? "duplicate" : outcome, payout);
-		goto out;
-	}
-finish:
-	if (inbox_finish(req->app->db, delivery, outcome, payout, detail) != DB_OK)
-		log_warn("delivery %lld: outcome %s not recorded", delivery, outcome);
-	answer(resp, delivery, duplicate ? "duplicate" : outcome, payout);
+	/* Left unfinished (no outcome): the chain is not final yet, or cannot be asked, or the database failed. */
+	payout_delivery_end(req, resp, dl, &o, outcome_of(&o), o.message, payout);
 out:
 	PQclear(o.row);
 	PQclear(out);
@@ -145,7 +114,7 @@ void h_shk_payout_webhook(struct request *req, struct response *resp)
 {
 	/* Payout callbacks are signed and carry no API key header: only the signature authenticates them. */
 	struct shk_auth_input in = {
-		.signature = header(req, "HTTP_X_SHKEEPER_SIGNATURE"), .timestamp = header(req, "HTTP_X_SHKEEPER_TIMESTAMP"),
+		.signature = req_header(req, "HTTP_X_SHKEEPER_SIGNATURE"), .timestamp = req_header(req, "HTTP_X_SHKEEPER_TIMESTAMP"),
 	};
 	struct json_fault fault;
 	struct inbox_entry entry;
@@ -154,14 +123,8 @@ void h_shk_payout_webhook(struct request *req, struct response *resp)
 	char err[160], key[160] = "";
 	enum db_status st;
 
-	if (req->body_len > INBOX_MAX_BODY) {
-		resp_error(resp, 413, "body_too_large", NULL, "a SHKeeper callback is at most %d bytes", INBOX_MAX_BODY);
+	if (delivery_admissible(req, resp, "a SHKeeper callback") != 0)
 		return;
-	}
-	if (!req_body_is_json(req)) {
-		resp_error(resp, 415, "unsupported_media_type", NULL, "a SHKeeper callback is application/json");
-		return;
-	}
 	enum shk_auth auth = shk_authenticate(req->app->cfg, &in, req->body, req->body_len, time(NULL));
 	if (auth != SHK_AUTH_SIGNED) {
 		const char *why = auth == SHK_AUTH_MISSING || auth == SHK_AUTH_STALE ? shk_auth_name(auth) : "bad signature";
@@ -188,18 +151,15 @@ void h_shk_payout_webhook(struct request *req, struct response *resp)
 		goto out;
 	}
 	if (!readable) {
-		inbox_finish(req->app->db, entry.id, "rejected", NULL, "signed, but not one strict JSON object");
-		if (fault.kind != JSON_FAULT_NONE)
-			jin_fault(resp, &fault, "the callback");
-		else
-			resp_error(resp, 400, "invalid_json", NULL, "the callback must be a JSON object");
+		delivery_unreadable(req, resp, entry.id, &fault, "the callback");
 		goto out;
 	}
+	struct payout_delivery dl = { .id = entry.id, .duplicate = entry.duplicate, .ack_status = 202 };
 	if (entry.duplicate && !entry.first_unfinished) {
-		answer(resp, entry.id, "duplicate", NULL);
+		payout_delivery_ack(resp, &dl, "duplicate", NULL);
 		goto out;
 	}
-	process(req, resp, entry.id, entry.duplicate, cb);
+	process(req, resp, &dl, cb);
 out:
 	json_object_put(cb);
 	json_object_put(headers);

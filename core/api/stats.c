@@ -5,14 +5,15 @@
 #include "base/money.h"
 
 /* An exact sum, written with its currency's decimals like the amounts it adds up ("5.50" USD). */
-static json_object *total_amount(const struct config *cfg, const char *currency, const char *sum)
+static void add_total(json_object *g, const struct config *cfg, const char *currency, const char *sum)
 {
 	const struct currency_conf *cur = config_currency(cfg, currency);
 	char text[160];
 
 	if (cur == NULL || money_with_scale(sum, cur->scale, text, sizeof(text)) != 0)
-		return json_decimal(sum);
-	return json_decimal(text);
+		json_add_amount(g, "totalAmount", sum);
+	else
+		json_add_amount(g, "totalAmount", text);
 }
 
 void h_stats(struct request *req, struct response *resp)
@@ -39,7 +40,7 @@ void h_stats(struct request *req, struct response *resp)
 		json_object_object_add(g, "status", json_object_new_string(PQgetvalue(res, i, 0)));
 		json_object_object_add(g, "currency", json_object_new_string(PQgetvalue(res, i, 1)));
 		json_object_object_add(g, "count", json_object_new_int64(n));
-		json_object_object_add(g, "totalAmount", total_amount(req->app->cfg, PQgetvalue(res, i, 1), PQgetvalue(res, i, 3)));
+		add_total(g, req->app->cfg, PQgetvalue(res, i, 1), PQgetvalue(res, i, 3));
 		json_object_array_add(groups, g);
 		total += n;
 	}

@@ -32,7 +32,7 @@ static json_object *template_json(const PGresult *res, int row)
 	json_object_object_add(o, "id", json_object_new_string(PQgetvalue(res, row, TCOL_ID)));
 	json_object_object_add(o, "sellerId", json_object_new_string(PQgetvalue(res, row, TCOL_SELLER)));
 	json_object_object_add(o, "title", json_object_new_string(PQgetvalue(res, row, TCOL_TITLE)));
-	json_object_object_add(o, "price", json_decimal(PQgetvalue(res, row, TCOL_PRICE)));
+	json_add_amount(o, "price", PQgetvalue(res, row, TCOL_PRICE));
 	json_object_object_add(o, "currency", json_object_new_string(PQgetvalue(res, row, TCOL_CURRENCY)));
 	json_object_object_add(o, "active", json_object_new_boolean(strcmp(PQgetvalue(res, row, TCOL_ACTIVE), "t") == 0));
 	json_object_object_add(o, "purchaseRequestId", json_object_new_string(request));

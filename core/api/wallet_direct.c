@@ -51,8 +51,7 @@ static json_object *intent_json(const struct config *cfg, PGresult *row)
 	json_object_object_add(o, "token", json_object_new_string(PQgetvalue(row, 0, PCOL_TOKEN)));
 	json_object_object_add(o, "tokenContract", json_object_new_string(PQgetvalue(row, 0, PCOL_CONTRACT)));
 	json_object_object_add(o, "decimals", t ? json_object_new_int(t->decimals) : NULL);
-	json_object_object_add(o, "amount", json_decimal(PQgetvalue(row, 0, PCOL_AMOUNT)));
-	json_object_object_add(o, "amountDecimal", json_object_new_string(PQgetvalue(row, 0, PCOL_AMOUNT)));
+	json_add_amount(o, "amount", PQgetvalue(row, 0, PCOL_AMOUNT));
 	/* Base units as a string: 18-decimal amounts do not fit a JSON client's double. */
 	if (t && v && units_parse(PQgetvalue(row, 0, PCOL_AMOUNT), (unsigned)t->decimals, v) == UNITS_OK &&
 	    units_format(v, 0, base, sizeof(base)) == UNITS_OK)

@@ -26,6 +26,7 @@ extern char **environ;
 
 /* CONFIG_ENUM stores a word's index: these enums follow their rows' word lists. */
 _Static_assert(LOG_DEBUG == 0 && LOG_INFO == 1 && LOG_WARN == 2 && LOG_ERROR == 3, "log_level's words");
+_Static_assert(LOG_FORMAT_TEXT == 0 && LOG_FORMAT_JSON == 1, "log_format's words");
 _Static_assert(BVNK_SIGNS_URL == 0 && BVNK_SIGNS_PATH == 1 && BVNK_SIGNS_BODY == 2, "bvnk_webhook_signing's words");
 
 struct entry {
@@ -1048,6 +1049,8 @@ const struct config_key config_keys[] = {
 	  .meaning = "returned by /configuration" },
 	{ .name = "log_level", .kind = CONFIG_ENUM, FIELD(log_level), .dflt = "info", .words = "debug|info|warn|error",
 	  .meaning = "the least severe level logged" },
+	{ .name = "log_format", .kind = CONFIG_ENUM, FIELD(log_format), .dflt = "text", .words = "text|json",
+	  .meaning = "text lines, or one JSON object per line for journald and log shippers" },
 	{ .name = "currencies", .kind = CONFIG_CUSTOM, .parse = parse_currencies,
 	  .dflt = "USD:2,EUR:2,USDT:6,USDC:6,BNB:18,ETH:18", .meaning = "accepted currencies and their decimals" },
 	{ .name = "networks", .kind = CONFIG_CUSTOM, .parse = parse_networks, .dflt = "bsc,ethereum",

@@ -142,6 +142,7 @@ struct config {
 	char redirect_success_url[256];
 	char redirect_cancel_url[256];
 	int log_level;
+	int log_format;                 /* enum log_format: text, or one JSON object per line */
 
 	struct currency_conf currencies[CONFIG_MAX_CURRENCIES];
 	size_t n_currencies;

@@ -81,6 +81,15 @@ static const char *prepared(struct db *db, const char *sql, int nparams, char na
 	return name;
 }
 
+/* A server's notice or warning ("there is no transaction in progress") goes
+ * through the log like every other line, not raw to stderr, where it would
+ * break a JSON log and lose the request it belongs to. */
+static void on_notice(void *arg, const char *message)
+{
+	(void)arg;
+	log_warn("database said: %.*s", (int)strcspn(message, "\n"), message);
+}
+
 enum db_status db_ready(struct db *db)
 {
 	time_t now = time(NULL);
@@ -103,6 +112,7 @@ enum db_status db_ready(struct db *db)
 		return DB_UNAVAILABLE;
 	}
 	db->last_attempt = 0;
+	PQsetNoticeProcessor(db->conn, on_notice, NULL);
 	if (db->was_connected)
 		metrics_db(MD_RECONNECT);
 	db->was_connected = true;

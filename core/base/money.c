@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <json-c/printbuf.h>
@@ -128,4 +129,13 @@ json_object *json_decimal(const char *text)
 
 	json_object_set_serializer(o, decimal_serializer, NULL, NULL);
 	return o;
+}
+
+void json_add_amount(json_object *obj, const char *name, const char *text)
+{
+	char sibling[64];
+
+	snprintf(sibling, sizeof(sibling), "%sDecimal", name);
+	json_object_object_add(obj, name, text ? json_decimal(text) : NULL);
+	json_object_object_add(obj, sibling, text ? json_object_new_string(text) : NULL);
 }

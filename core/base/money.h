@@ -38,4 +38,12 @@ int money_with_scale(const char *text, int scale, char *out, size_t outlen);
  */
 json_object *json_decimal(const char *text);
 
+/*
+ * Adds an amount to obj by the API's one rule for amounts: `name` as a JSON
+ * number and `<name>Decimal` as a string, each exactly `text`, so a client
+ * whose JSON reader turns numbers into binary floats can still read every
+ * digit. NULL text: both are null.
+ */
+void json_add_amount(json_object *obj, const char *name, const char *text);
+
 #endif

@@ -1,5 +1,6 @@
 #include "flow/bvnkpayout.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -318,6 +319,7 @@ void bvnkpayout_send(struct db *db, const struct config *cfg, const PGresult *ou
 	struct bvnk_payout_request rq = {
 		.reference = j.id, .amount = j.amount, .currency = j.token, .address = j.recipient, .protocol = net->bvnk_protocol,
 	};
+	assert(!db->in_tx);    /* the call is recorded (payout_call_begin) and committed first */
 	enum bvnk_call r = bvnk_create_payout(cfg, &rq, &p, msg, sizeof(msg));
 	log_info("payout %s: BVNK payout call (%s %s to %s): %s: %s", j.id, j.amount, j.token, j.recipient,
 	         bvnk_call_name(r), r == BVNK_OK ? p.uuid : msg);

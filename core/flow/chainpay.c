@@ -1,5 +1,6 @@
 #include "flow/chainpay.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -276,6 +277,7 @@ void chainpay_verify(struct db *db, const struct config *cfg, const PGresult *pa
 		return;
 	}
 	/* No transaction is open here: the RPC calls may take seconds. */
+	assert(!db->in_tx);
 	if (chain_ready(cfg, network, &e) != RPC_OK || rpc_client_init(&c, cfg, network, &e) != RPC_OK) {
 		rpc_trouble(out, &e);
 		return;

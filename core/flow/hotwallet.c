@@ -1,5 +1,6 @@
 #include "flow/hotwallet.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -366,6 +367,7 @@ static enum db_status send_leftovers(struct db *db, struct sign_ctx *s)
 	PGresult *res = NULL;
 	enum db_status st;
 
+	assert(db->in_tx);    /* under the wallet's lock, so no nonce is chosen before they are sent */
 	snprintf(chain, sizeof(chain), "%lld", s->net->chain_id);
 	st = db_exec(db, &res, "SELECT tx_hash, encode(raw_tx, 'hex') FROM hot_wallet_txs WHERE chain_id = $1::bigint"
 	                       " AND lower(address) = lower($2) AND status = 'signed' ORDER BY nonce", 2, p);
@@ -679,8 +681,10 @@ static int broadcast(struct db *db, struct rpc_client *c, const char *id, const 
 	char hash[RPC_HASH_BUFSZ];
 	struct rpc_error e, e2;
 	json_object *known = NULL;
-	int rc = rpc_send_raw(c, t->raw, t->raw_len, hash, &e);
+	int rc;
 
+	assert(!db->in_tx);
+	rc = rpc_send_raw(c, t->raw, t->raw_len, hash, &e);
 	if (rc == RPC_OK && strcasecmp(hash, t->hash) != 0)
 		log_error("payout %s: the node reports hash %s for transaction %s", id, hash, t->hash);
 	if (rc == RPC_OK || (rc == RPC_EREMOTE && rpc_get_transaction(c, t->hash, &known, &e2) == RPC_OK && known)) {

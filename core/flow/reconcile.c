@@ -1,5 +1,6 @@
 #include "flow/reconcile.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -289,6 +290,7 @@ void reconcile_one(struct db *db, const struct config *cfg, const char *id, cons
 	PGresult *out = NULL;
 	long others = 0;
 
+	assert(!db->in_tx);
 	memset(o, 0, sizeof(*o));
 	/* After this point, all errors should use goto out. */
 	if (db_exec(db, &out, "SELECT " PAYOUT_COLUMNS ", extract(epoch FROM p.created_at)::bigint FROM payments p"

@@ -1,5 +1,6 @@
 #include "flow/shk_deposit.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,6 +199,7 @@ void shk_deposit_seen(struct db *db, const struct config *cfg, struct rpc_client
 	struct rpc_error e;
 	char msg[300], crypto[24], total[UNITS_DEC_BUFSZ], need_s[UNITS_DEC_BUFSZ], checked[300];
 
+	assert(!db->in_tx);
 	memset(a, 0, sizeof(*a));
 	/* After this point, all errors should use goto out. */
 	if (f == NULL || need == NULL || (f->sum = BN_new()) == NULL) {

@@ -1,5 +1,6 @@
 #include "flow/shk_poll.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,7 @@ void shk_poll_one(struct db *db, const struct config *cfg, const PGresult *pay, 
 	const char *status;
 	char msg[300];
 
+	assert(!db->in_tx);
 	memset(a, 0, sizeof(*a));
 	said[0] = '\0';
 	snprintf(a->payment, sizeof(a->payment), "%s", id);

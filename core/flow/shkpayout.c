@@ -1,5 +1,6 @@
 #include "flow/shkpayout.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -217,6 +218,7 @@ void shkpayout_send(struct db *db, const struct config *cfg, const PGresult *out
 		.crypto = j.crypto, .external_id = j.id, .destination = j.recipient, .amount = j.amount,
 		.callback_url = callback,
 	};
+	assert(!db->in_tx);    /* the call is recorded (payout_call_begin) and committed first */
 	enum shk_call r = shk_payout_create(cfg, &rq, task, msg, sizeof(msg));
 	log_info("payout %s: SHKeeper payout call (%s %s to %s): %s: %s", j.id, j.amount, j.crypto, j.recipient,
 	         shk_call_name(r), r == SHK_CALL_OK ? task : msg);

@@ -18,6 +18,13 @@ const char *req_param(const struct request *req, const char *name)
 	return NULL;
 }
 
+const char *req_header(const struct request *req, const char *name)
+{
+	const char *v = req_param(req, name);
+
+	return v && *v ? v : NULL;
+}
+
 const char *req_path_param(const struct request *req, const char *name)
 {
 	size_t n = strlen(name);

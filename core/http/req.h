@@ -49,6 +49,8 @@ struct request {
 
 /* FastCGI param lookup: "HTTP_X_SHKEEPER_SIGNATURE", "CONTENT_TYPE", … */
 const char *req_param(const struct request *req, const char *name);
+/* A request header's value as FastCGI names it (HTTP_X_SIGNATURE, CONTENT_TYPE); NULL when absent or empty. */
+const char *req_header(const struct request *req, const char *name);
 /* The :name part of the matched route pattern; NULL if the route has none. */
 const char *req_path_param(const struct request *req, const char *name);
 /*

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/jw.h"
 #include "base/log.h"
 
 void resp_init(struct response *resp, const struct sink *sink, const char *request_id)
@@ -63,6 +64,25 @@ void resp_ok_with(struct response *resp, int status, json_object *data, const ch
 void resp_ok(struct response *resp, int status, json_object *data, const char *message)
 {
 	resp_ok_with(resp, status, data, message, NULL);
+}
+
+struct buf *resp_ok_open(struct response *resp, int status, const char *message)
+{
+	resp->status = status;
+	resp->content_type = "application/json";
+	buf_reset(&resp->body);
+	buf_puts(&resp->body, "{\"success\":true");
+	if (message) {
+		jw_key(&resp->body, "message", false);
+		jw_str(&resp->body, message);
+	}
+	jw_key(&resp->body, "data", false);
+	return &resp->body;
+}
+
+void resp_ok_close(struct response *resp)
+{
+	buf_putc(&resp->body, '}');
 }
 
 static void error_body(struct response *resp, int status, const char *code, const char *field,

@@ -42,6 +42,14 @@ void resp_ok(struct response *resp, int status, json_object *data, const char *m
 /* Like resp_ok with extra top-level members merged in from `extra` (owned). */
 void resp_ok_with(struct response *resp, int status, json_object *data, const char *message,
                   json_object *extra);
+/*
+ * resp_ok() for data written by hand (base/jw.h): resp_ok_open() puts
+ * {"success":true[,"message":…],"data": in the body and returns the body,
+ * into which the caller writes one JSON value; resp_ok_close() ends it.
+ * The bytes are those resp_ok() writes for the same data.
+ */
+struct buf *resp_ok_open(struct response *resp, int status, const char *message);
+void resp_ok_close(struct response *resp);
 /* {"success":false,"message":…,"error":{"code":…,"field":…}}; field may be NULL. */
 void resp_error(struct response *resp, int status, const char *code, const char *field,
                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -83,6 +83,7 @@ static void run_one(struct job_ctx *ctx, const struct job *job, pid_t supervisor
 	struct job_result res = { 0 };
 	struct timespec t0;
 	time_t started = time(NULL);
+	long ms;
 	int rc;
 
 	snprintf(ctx->tag, sizeof(ctx->tag), "job-%s-%lu", job->name, run_no);
@@ -92,10 +93,12 @@ static void run_one(struct job_ctx *ctx, const struct job *job, pid_t supervisor
 	/* A job that returned mid-transaction must not leave it to the next. */
 	if (ctx->db->in_tx || ctx->db->tx_lost)
 		db_rollback(ctx->db);
+	ms = ms_since(&t0);
 	if (!(job->flags & JOB_QUIET) || rc != 0 || res.seen || res.changed || res.errors)
-		log_info("job=%s result=%s seen=%ld changed=%ld errors=%ld backlog=%ld duration_ms=%ld",
-		         job->name, rc == 0 ? "ok" : "failed", res.seen, res.changed, res.errors, res.backlog,
-		         ms_since(&t0));
+		log_timed(LOG_INFO, -1, ms,
+		          "job=%s result=%s seen=%ld changed=%ld errors=%ld backlog=%ld duration_ms=%ld",
+		          job->name, rc == 0 ? "ok" : "failed", res.seen, res.changed, res.errors,
+		          res.backlog, ms);
 	record(ctx->db, job, supervisor, started, rc, &res);
 	log_set_request_id(NULL);
 }
@@ -125,6 +128,7 @@ int runner_main(const struct config *cfg, const struct job *job, pid_t superviso
 	/* `ps` and tests tell the processes apart by name. */
 	snprintf(title, sizeof(title), "jobs-%.10s", job->name);
 	prctl(PR_SET_NAME, title);
+	log_set_job(job->name);
 
 	db_init(&db, cfg->database_url, cfg->db_connect_timeout, cfg->db_prepare);
 	leader_init(&leader, cfg->jobs.lock_database_url, cfg->db_connect_timeout);

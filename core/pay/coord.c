@@ -1,5 +1,6 @@
 #include "pay/coord.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -370,6 +371,7 @@ enum coord_result coord_apply(struct db *db, const char *id, const struct coord_
                               PGresult **row, enum db_status *dbst)
 {
 	enum coord_result r = COORD_DB;
+	bool named = log_payment_enter(id);
 
 	if (row)
 		*row = NULL;
@@ -379,6 +381,7 @@ enum coord_result coord_apply(struct db *db, const char *id, const struct coord_
 		if (r != COORD_DB || *dbst != DB_RETRY)
 			break;
 	}
+	log_payment_leave(named);
 	return counted(r);
 }
 
@@ -391,6 +394,9 @@ enum db_status coord_created(struct db *db, const PGresult *row, const char *sou
 	                     PQgetvalue(row, 0, PCOL_PROVIDER) };
 	enum db_status st;
 
+	assert(db->in_tx);
+	/* Left named: the rest of the request is about the payment it created. */
+	log_payment_enter(id);
 	st = db_exec(db, NULL,
 	             "WITH t AS (INSERT INTO payment_transitions (payment_id, to_status, to_escrow_state, source,"
 	             " actor, reason, request_id) VALUES ($1, 'pending', 'unfunded', $2, $3, $4, $5) RETURNING *)"
@@ -413,6 +419,7 @@ enum db_status coord_lock(struct db *db, const char *request_id, const char *con
 	const char *request[1] = { request_id };
 	enum db_status st;
 
+	assert(db->in_tx);
 	st = db_exec(db, NULL, "SELECT pg_advisory_xact_lock(" LOCK_NS_REQUEST ", hashtext($1))", 1, request);
 	for (size_t i = 0; i < n && st == DB_OK; i++) {
 		const char *p[1] = { payment_ids[i] };
@@ -526,11 +533,17 @@ enum db_status coord_recorded(struct db *db, const PGresult *row, const char *so
 {
 	const struct coord_change c = { .source = source, .actor = actor, .request_id = request_id };
 
+	assert(db->in_tx);
 	return record_move(db, row, NULL, NULL, &c, reason);
 }
 
 enum coord_result coord_move(struct db *db, const char *id, const struct coord_change *c,
                              PGresult **row, enum db_status *dbst)
 {
-	return counted(move(db, id, c, row, dbst));
+	assert(db->in_tx);
+	bool named = log_payment_enter(id);
+	enum coord_result r = move(db, id, c, row, dbst);
+
+	log_payment_leave(named);
+	return counted(r);
 }

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "base/jstr.h"
-#include "base/money.h"
+#include "base/jw.h"
 
 const char *const payment_statuses[] = {
 	"pending", "processing", "completed", "failed", "cancelled", "released", "refunded", NULL,
@@ -76,54 +76,81 @@ const char *payment_escrow_for(const char *status, const char *current)
 	return current;
 }
 
-static json_object *text_or_null(const PGresult *res, int row, int col)
+/* A text column as a JSON string, or null. */
+static void text_col(struct buf *b, const PGresult *res, int row, int col, const char *name)
 {
-	return PQgetisnull(res, row, col) ? NULL : json_object_new_string(PQgetvalue(res, row, col));
+	jw_key(b, name, false);
+	jw_str_or_null(b, PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col));
 }
 
-static json_object *decimal_or_null(const PGresult *res, int row, int col)
+/* A numeric column's exact digits, unquoted, and the same as a string (<name>Decimal), or
+ * both null: never through a double. */
+static void decimal_col(struct buf *b, const PGresult *res, int row, int col, const char *name, bool first)
 {
-	return PQgetisnull(res, row, col) ? NULL : json_decimal(PQgetvalue(res, row, col));
+	jw_amount(b, name, PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col), first);
+}
+
+void payment_write_members(struct buf *b, const PGresult *res, int row)
+{
+	jw_key(b, "id", true);
+	jw_str_or_null(b, PQgetisnull(res, row, 0) ? NULL : PQgetvalue(res, row, 0));
+	text_col(b, res, row, 1, "direction");
+	text_col(b, res, row, 2, "provider");
+	text_col(b, res, row, 3, "status");
+	text_col(b, res, row, 4, "escrowState");
+	text_col(b, res, row, 5, "purchaseRequestId");
+	text_col(b, res, row, 6, "sellerOfferId");
+	text_col(b, res, row, 7, "buyerId");
+	text_col(b, res, row, 8, "sellerId");
+	jw_key(b, "amount", false);
+	buf_putc(b, '{');
+	decimal_col(b, res, row, 9, "amount", true);
+	text_col(b, res, row, 10, "currency");
+	buf_putc(b, '}');
+	jw_key(b, "blockchain", false);
+	buf_putc(b, '{');
+	jw_key(b, "network", true);
+	jw_str_or_null(b, PQgetisnull(res, row, 11) ? NULL : PQgetvalue(res, row, 11));
+	text_col(b, res, row, 12, "token");
+	text_col(b, res, row, 13, "tokenContract");
+	buf_putc(b, '}');
+	text_col(b, res, row, 14, "receiverAddress");
+	text_col(b, res, row, 15, "senderAddress");
+	text_col(b, res, row, 16, "transactionHash");
+	jw_key(b, "confirmations", false);
+	jw_int(b, atoi(PQgetvalue(res, row, 17)));
+	text_col(b, res, row, 18, "providerPaymentId");
+	text_col(b, res, row, 19, "externalId");
+	/* A link that pays it, only while it takes payment: never one that pays a finished payment again. */
+	bool payable = strcmp(PQgetvalue(res, row, 3), "pending") == 0 || strcmp(PQgetvalue(res, row, 3), "processing") == 0;
+	jw_key(b, "paymentUrl", false);
+	jw_str_or_null(b, payable && !PQgetisnull(res, row, 20) ? PQgetvalue(res, row, 20) : NULL);
+	decimal_col(b, res, row, 21, "cryptoAmount", false);
+	decimal_col(b, res, row, 22, "exchangeRate", false);
+	text_col(b, res, row, 23, "expiresAt");
+	/* As the database holds it: a parser would clamp an integer the jsonb column keeps exactly. */
+	jw_key(b, "metadata", false);
+	jw_raw(b, PQgetvalue(res, row, 24));
+	text_col(b, res, row, 25, "createdBy");
+	text_col(b, res, row, 26, "createdAt");
+	text_col(b, res, row, 27, "updatedAt");
+	text_col(b, res, row, 28, "completedAt");
+}
+
+void payment_write(struct buf *b, const PGresult *res, int row)
+{
+	buf_putc(b, '{');
+	payment_write_members(b, res, row);
+	buf_putc(b, '}');
 }
 
 json_object *payment_json(const PGresult *res, int row)
 {
-	json_object *o = json_object_new_object(), *amount = json_object_new_object(),
-	            *chain = json_object_new_object();
+	struct buf b = BUF_INIT;
+	json_object *o;
 
-	json_object_object_add(o, "id", text_or_null(res, row, 0));
-	json_object_object_add(o, "direction", text_or_null(res, row, 1));
-	json_object_object_add(o, "provider", text_or_null(res, row, 2));
-	json_object_object_add(o, "status", text_or_null(res, row, 3));
-	json_object_object_add(o, "escrowState", text_or_null(res, row, 4));
-	json_object_object_add(o, "purchaseRequestId", text_or_null(res, row, 5));
-	json_object_object_add(o, "sellerOfferId", text_or_null(res, row, 6));
-	json_object_object_add(o, "buyerId", text_or_null(res, row, 7));
-	json_object_object_add(o, "sellerId", text_or_null(res, row, 8));
-	json_object_object_add(amount, "amount", decimal_or_null(res, row, 9));
-	json_object_object_add(amount, "currency", text_or_null(res, row, 10));
-	json_object_object_add(o, "amount", amount);
-	json_object_object_add(chain, "network", text_or_null(res, row, 11));
-	json_object_object_add(chain, "token", text_or_null(res, row, 12));
-	json_object_object_add(chain, "tokenContract", text_or_null(res, row, 13));
-	json_object_object_add(o, "blockchain", chain);
-	json_object_object_add(o, "receiverAddress", text_or_null(res, row, 14));
-	json_object_object_add(o, "senderAddress", text_or_null(res, row, 15));
-	json_object_object_add(o, "transactionHash", text_or_null(res, row, 16));
-	json_object_object_add(o, "confirmations", json_object_new_int(atoi(PQgetvalue(res, row, 17))));
-	json_object_object_add(o, "providerPaymentId", text_or_null(res, row, 18));
-	json_object_object_add(o, "externalId", text_or_null(res, row, 19));
-	/* A link that pays it, only while it takes payment: never one that pays a finished payment again. */
-	bool payable = strcmp(PQgetvalue(res, row, 3), "pending") == 0 || strcmp(PQgetvalue(res, row, 3), "processing") == 0;
-	json_object_object_add(o, "paymentUrl", payable ? text_or_null(res, row, 20) : NULL);
-	json_object_object_add(o, "cryptoAmount", decimal_or_null(res, row, 21));
-	json_object_object_add(o, "exchangeRate", decimal_or_null(res, row, 22));
-	json_object_object_add(o, "expiresAt", text_or_null(res, row, 23));
-	/* As the database holds it: json-c would clamp an integer the jsonb column keeps exactly. */
-	json_object_object_add(o, "metadata", jstr_verbatim(PQgetvalue(res, row, 24)));
-	json_object_object_add(o, "createdBy", text_or_null(res, row, 25));
-	json_object_object_add(o, "createdAt", text_or_null(res, row, 26));
-	json_object_object_add(o, "updatedAt", text_or_null(res, row, 27));
-	json_object_object_add(o, "completedAt", text_or_null(res, row, 28));
+	payment_write(&b, res, row);
+	o = jstr_verbatim(b.data);
+	buf_free(&b);
 	return o;
 }

@@ -9,7 +9,9 @@
 #include <json-c/json.h>
 #include <libpq-fe.h>
 
-/* The columns every payment query selects, in the order payment_json() reads them. */
+#include "base/buf.h"
+
+/* The columns every payment query selects, in the order payment_write() reads them. */
 #define PAYMENT_COLUMNS \
 	"p.id, p.direction, p.provider, p.status, p.escrow_state, p.purchase_request_id, " \
 	"p.seller_offer_id, p.buyer_id, p.seller_id, p.amount::text, p.currency, p.network, " \
@@ -37,7 +39,19 @@ bool payment_escrow_allows(const char *from, const char *to);
  */
 bool payment_escrow_allows_payout(const char *from, const char *to);
 
-/* The row as the API shows it; the caller owns the result. */
+/*
+ * The row as the API shows it, written into b (base/jw.h): the one place a
+ * payment's JSON is made. payment_write() writes the object;
+ * payment_write_members() only its members, for a caller that adds its own
+ * after them (payout_write()) and closes the object itself.
+ */
+void payment_write(struct buf *b, const PGresult *res, int row);
+void payment_write_members(struct buf *b, const PGresult *res, int row);
+/*
+ * payment_write()'s bytes as a json-c value, for an answer built as a tree
+ * (it serialises as those bytes; it is not an object to add members to).
+ * The caller owns the result.
+ */
 json_object *payment_json(const PGresult *res, int row);
 /* Column index of buyer_id / seller_id / purchase_request_id in PAYMENT_COLUMNS. */
 enum { PCOL_ID = 0, PCOL_DIRECTION = 1, PCOL_PROVIDER = 2, PCOL_STATUS = 3, PCOL_ESCROW = 4, PCOL_REQUEST = 5, PCOL_BUYER = 7,

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/jstr.h"
+#include "base/jw.h"
 #include "base/log.h"
 #include "pay/coord.h"
 #include "pay/inbox.h"
@@ -25,16 +27,27 @@ static void refuse(struct payout_refusal *why, const char *code, const char *fmt
 	va_end(ap);
 }
 
+void payout_write(struct buf *b, const PGresult *res, int row)
+{
+	buf_putc(b, '{');
+	payment_write_members(b, res, row);
+	jw_key(b, "kind", false);
+	jw_str_or_null(b, PQgetisnull(res, row, POCOL_KIND) ? NULL : PQgetvalue(res, row, POCOL_KIND));
+	jw_key(b, "payinId", false);
+	jw_str_or_null(b, PQgetisnull(res, row, POCOL_PAYIN) ? NULL : PQgetvalue(res, row, POCOL_PAYIN));
+	jw_key(b, "basis", false);
+	jw_str_or_null(b, PQgetisnull(res, row, POCOL_BASIS) ? NULL : PQgetvalue(res, row, POCOL_BASIS));
+	buf_putc(b, '}');
+}
+
 json_object *payout_json(const PGresult *res, int row)
 {
-	json_object *o = payment_json(res, row);
+	struct buf b = BUF_INIT;
+	json_object *o;
 
-	json_object_object_add(o, "kind", PQgetisnull(res, row, POCOL_KIND) ? NULL
-	                       : json_object_new_string(PQgetvalue(res, row, POCOL_KIND)));
-	json_object_object_add(o, "payinId", PQgetisnull(res, row, POCOL_PAYIN) ? NULL
-	                       : json_object_new_string(PQgetvalue(res, row, POCOL_PAYIN)));
-	json_object_object_add(o, "basis", PQgetisnull(res, row, POCOL_BASIS) ? NULL
-	                       : json_object_new_string(PQgetvalue(res, row, POCOL_BASIS)));
+	payout_write(&b, res, row);
+	o = jstr_verbatim(b.data);
+	buf_free(&b);
 	return o;
 }
 
@@ -309,7 +322,8 @@ static enum payout_result open_once(struct db *db, const struct payout_request *
 	                     "INSERT INTO events (event, room, payload, payment_id) VALUES"
 	                     " ('payout-created', 'admin', jsonb_build_object('payoutId', $1::text,"
 	                     "  'paymentId', $2::text, 'kind', $3::text, 'provider', $4::text,"
-	                     "  'recipient', $5::text, 'amount', $6::numeric, 'token', $7::text,"
+	                     "  'recipient', $5::text, 'amount', $6::numeric, 'amountDecimal', $6::numeric::text,"
+	                     "  'token', $7::text,"
 	                     "  'purchaseRequestId', $8::text), $1::uuid)", 8, e)) != DB_OK)
 		goto out;
 	/* The escrow it pays out is spoken for from now on. */
@@ -522,6 +536,7 @@ static enum db_status announce_completed(struct db *db, const PGresult *out, boo
 		             "INSERT INTO events (event, room, payload, payment_id) VALUES"
 		             " ('payout-completed', 'global', jsonb_build_object('payoutId', $1::text,"
 		             "  'paymentId', $2::text, 'kind', $3::text, 'provider', $4::text, 'amount', $5::numeric,"
+		             "  'amountDecimal', $5::numeric::text,"
 		             "  'token', $6::text, 'recipient', $7::text, 'transactionHash', $8::text,"
 		             "  'purchaseRequestId', $9::text), $1::uuid)", 9, p);
 	return st;

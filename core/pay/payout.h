@@ -59,7 +59,8 @@
 #define PAYOUT_COLUMNS PAYMENT_COLUMNS ", p.kind, p.payin_id::text, p.basis"
 enum { POCOL_KIND = 29, POCOL_PAYIN = 30, POCOL_BASIS = 31 };
 
-/* payment_json() with kind, payinId and basis. */
+/* payment_write() with kind, payinId and basis; payout_json() as payment_json(). */
+void payout_write(struct buf *b, const PGresult *res, int row);
 json_object *payout_json(const PGresult *res, int row);
 
 /* Where a recipient came from: the registered wallet, or an admin's entry (with a reason). */

@@ -67,7 +67,7 @@ test('create: 201 with the exact amount as a JSON number, the record, an audit r
   });
   assert.equal(r.status, 201, r.text);
   assert.equal(r.json.success, true);
-  assert.match(r.text, /"amount":\{"amount":12\.345678,"currency":"USDT"\}/);
+  assert.match(r.text, /"amount":\{"amount":12\.345678,"amountDecimal":"12\.345678","currency":"USDT"\}/);
   const p = r.json.data;
   assert.match(p.id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
   assert.equal(p.status, 'pending');
@@ -116,6 +116,9 @@ test('create: 18 whole digits and 18 decimals (ETH) are held exactly', async () 
   });
   assert.equal(r.status, 201, r.text);
   assert.match(r.text, /"amount":123456789012345678\.123456789012345678,/);
+  // What a JavaScript client reads: the number lost digits, the string has them all.
+  assert.notEqual(String(r.json.data.amount.amount), '123456789012345678.123456789012345678');
+  assert.equal(r.json.data.amount.amountDecimal, '123456789012345678.123456789012345678');
   assert.equal(sql(`SELECT amount::text FROM payments WHERE id = :'id'`, { id: r.json.data.id })[0][0],
     '123456789012345678.123456789012345678');
 });

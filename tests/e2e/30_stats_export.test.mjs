@@ -72,10 +72,10 @@ test('stats: counts and exact sums per status and currency (0.1 + 0.2 = 0.3), wi
   assert.deepEqual(r.json.data.byStatus.map((g) => [g.status, g.currency, g.count]),
     [['completed', 'USD', 1], ['pending', 'ETH', 2], ['pending', 'USDT', 2]]);
   // Exact decimals in the JSON text itself, not a double's approximation,
-  // written with the currency's scale (USDT 6, USD 2, ETH 18).
-  assert.match(r.text, /\{"status":"pending","currency":"USDT","count":2,"totalAmount":0\.300000\}/);
-  assert.match(r.text, /\{"status":"completed","currency":"USD","count":1,"totalAmount":5\.50\}/);
-  assert.match(r.text, /\{"status":"pending","currency":"ETH","count":2,"totalAmount":1\.000000000000000001\}/);
+  // written with the currency's scale (USDT 6, USD 2, ETH 18), and the same digits as a string.
+  assert.match(r.text, /\{"status":"pending","currency":"USDT","count":2,"totalAmount":0\.300000,"totalAmountDecimal":"0\.300000"\}/);
+  assert.match(r.text, /\{"status":"completed","currency":"USD","count":1,"totalAmount":5\.50,"totalAmountDecimal":"5\.50"\}/);
+  assert.match(r.text, /\{"status":"pending","currency":"ETH","count":2,"totalAmount":1\.000000000000000001,"totalAmountDecimal":"1\.000000000000000001"\}/);
 });
 
 test('stats: a user with no payments gets zero counts', async () => {
@@ -96,7 +96,7 @@ test("stats: a non-admin sees only payments they are buyer or seller of, never a
       assert.equal(r.status, 200, r.text);
       assert.equal(r.json.data.userId, sub);
       assert.equal(r.json.data.totalCount, 1, `${sub} ${path}`);
-      assert.match(r.text, /"count":1,"totalAmount":7\.000000\}/);
+      assert.match(r.text, /"count":1,"totalAmount":7\.000000,"totalAmountDecimal":"7\.000000"\}/);
     }
   }
 });
@@ -115,14 +115,14 @@ test('stats: an admin sees global totals matching the database, and any one user
   assert.equal(r.json.data.totalCount, count('payments'));
   assert.equal(r.json.data.byStatus.length, groups.length);
   for (const [status, currency, n, sum] of groups) {
-    assert.ok(r.text.includes(`{"status":"${status}","currency":"${currency}","count":${n},"totalAmount":${sum}}`),
+    assert.ok(r.text.includes(`{"status":"${status}","currency":"${currency}","count":${n},"totalAmount":${sum},"totalAmountDecimal":"${sum}"}`),
       `group ${status}/${currency}: ${n}, ${sum}`);
   }
   const one = await api('GET', `/api/payment/stats/${buyer}`, { token: ADMIN });
   assert.equal(one.status, 200, one.text);
   assert.equal(one.json.data.userId, buyer);
   assert.equal(one.json.data.totalCount, 1);
-  assert.match(one.text, /"totalAmount":2\.250000\}/);
+  assert.match(one.text, /"totalAmount":2\.250000,"totalAmountDecimal":"2\.250000"\}/);
   const bad = await api('GET', '/api/payment/stats/bad!id', { token: ADMIN });
   assert.equal(bad.status, 400, bad.text);
   assert.equal(bad.json.error.field, 'userId');
@@ -147,7 +147,7 @@ test("export json: a download of all the caller's payments, exact amounts, nobod
   assert.deepEqual(new Set(ids), new Set([mine[0].id, mine[1].id, asSeller.id]));
   assert.equal(ids.length, 3);
   assert.ok(!r.text.includes(other.id));
-  assert.match(r.text, /"amount":\{"amount":12\.345678,"currency":"USDT"\}/);
+  assert.match(r.text, /"amount":\{"amount":12\.345678,"amountDecimal":"12\.345678","currency":"USDT"\}/);
   // Each exported record is the record GET /:id answers.
   const g = await api('GET', `/api/payment/${mine[0].id}`, { token: token(buyer, 'buyer') });
   assert.deepEqual(r.json.data.find((p) => p.id === mine[0].id), g.json.data);

@@ -28,16 +28,21 @@ test('webhook-stats: admins only, and its counters follow the deliveries', async
   assert.equal((await fake.deliver({ callback_url: webhookUrl(), body })).lastStatus, 202);
   assert.equal((await fake.deliver({ callback_url: webhookUrl(), body: body + ' ', signature: '00'.repeat(32) })).lastStatus, 401);
   const after = await api('GET', '/api/payment/shkeeper/webhook-stats', { token: admin });
-  const a = numbers(before.json.data);
-  const b = numbers(after.json.data);
-  assert.ok(Object.keys(b).length > 0, `counters: ${after.text}`);
-  assert.ok(Object.keys(b).some((k) => b[k] > (a[k] ?? 0)), `some counter grew: ${before.text} -> ${after.text}`);
-  for (const k of Object.keys(a)) if (!/age|seconds|rate|percent|latest|last/i.test(k)) assert.ok(b[k] >= a[k], `${k} never shrinks`);
-  // Where the answer states a total, it is the inbox's count of SHKeeper deliveries.
-  if ('total' in after.json.data) {
-    const [[n]] = sql(`SELECT count(*) FROM webhook_inbox WHERE provider = 'shkeeper';`);
-    assert.equal(after.json.data.total, Number(n), after.text);
-  }
+  const [[stored]] = sql(`SELECT count(*) FROM webhook_inbox WHERE provider = 'shkeeper';`);
+  const a = before.json.data, b = after.json.data;
+  // The totals are the inbox's SHKeeper deliveries, split by outcome; the stored delivery is among them.
+  assert.equal(b.total, Number(stored), after.text);
+  assert.equal(Object.values(b.byOutcome).reduce((x, y) => x + y, 0), b.total, after.text);
+  const [row] = inboxByExternal(JSON.parse(body).external_id);
+  assert.equal(row.outcome, 'unknown_payment');
+  assert.ok(b.byOutcome.unknown_payment >= (a.byOutcome.unknown_payment ?? 0) + 1, after.text);
+  assert.ok(b.total >= a.total + 1, after.text);
+  const rows = b.deliveries.filter((d) => d.provider === 'shkeeper' && d.outcome === 'unknown_payment');
+  assert.equal(rows.reduce((x, d) => x + d.count, 0), b.byOutcome.unknown_payment, after.text);
+  // The forged one was counted, never stored.
+  const refused = (d) => d.refused.byProvider.shkeeper?.['bad signature']?.deliveries ?? 0;
+  assert.equal(refused(b), refused(a) + 1, after.text);
+  for (const [k, v] of Object.entries(numbers(a))) if (!/age|seconds|rate|percent|latest|last/i.test(k)) assert.ok(numbers(b)[k] >= v, `${k} never shrinks`);
 });
 
 test('wallet-monitor and auto-webhook status answer honestly', async () => {
@@ -45,15 +50,21 @@ test('wallet-monitor and auto-webhook status answer honestly', async () => {
     const r = await api('GET', path, { token: admin });
     assert.equal(r.status, 200, `${path}: ${r.text}`);
     assert.equal(r.json.success, true);
-    assert.equal(typeof r.json.data, 'object');
   }
-  const m = await api('GET', '/api/payment/shkeeper/wallet-monitor/status', { token: admin });
-  if ('isMonitoring' in m.json.data) assert.equal(typeof m.json.data.isMonitoring, 'boolean');
-  if ('pendingDepositAddresses' in m.json.data) {
-    const [[n]] = sql(`SELECT count(*) FROM payments WHERE provider = 'shkeeper' AND direction = 'in'
-                       AND status IN ('pending', 'processing') AND receiver_address IS NOT NULL;`);
-    assert.equal(m.json.data.pendingDepositAddresses, Number(n), m.text);
-  }
+  const m = (await api('GET', '/api/payment/shkeeper/wallet-monitor/status', { token: admin })).json.data;
+  assert.equal(typeof m.isMonitoring, 'boolean');
+  const [[senders]] = sql(`SELECT count(DISTINCT lower(sender_address)) FROM payments WHERE provider = 'decentralized'
+                           AND direction = 'in' AND status IN ('pending', 'processing') AND sender_address IS NOT NULL;`);
+  assert.equal(m.watchedSenderWallets, Number(senders));
+  const cursors = sql(`SELECT network, last_block FROM chain_cursors ORDER BY network;`);
+  assert.deepEqual(m.networks.map((n) => [n.network, String(n.cursor)]), cursors);
+  for (const n of m.networks) assert.equal(n.lagBlocks, Math.max(0, n.headBlock - n.cursor));
+  const p = (await api('GET', '/api/payment/shkeeper/auto-webhook/status', { token: admin })).json.data;
+  assert.equal(typeof p.isRunning, 'boolean');
+  const [[open]] = sql(`SELECT count(*) FROM payments WHERE provider = 'shkeeper' AND direction = 'in'
+                        AND status IN ('pending', 'processing') AND external_id IS NOT NULL;`);
+  assert.equal(p.pendingInvoices, Number(open), JSON.stringify(p));
+  assert.ok(p.dueInvoices <= p.pendingInvoices, JSON.stringify(p));
 });
 
 test('admin events: ascending ids after `after`, at most `limit`, admins only', async () => {

@@ -89,9 +89,11 @@ test('release end to end: the returned transaction, signed and sent, confirms to
   once();
   const [[payload]] = sql(`SELECT payload::text FROM events WHERE payment_id = :'id' AND event = 'payout-completed'`, { id: out.id });
   assert.deepEqual(JSON.parse(payload), {
-    payoutId: out.id, paymentId: p.id, kind: 'release', provider: 'admin_wallet', amount: 12.5, token: 'USDT',
-    recipient: out.receiverAddress, transactionHash: hash, purchaseRequestId: p.request,
+    payoutId: out.id, paymentId: p.id, kind: 'release', provider: 'admin_wallet', amount: 12.5, amountDecimal: '12.5',
+    token: 'USDT', recipient: out.receiverAddress, transactionHash: hash, purchaseRequestId: p.request,
   });
+  // The string has the very digits of the number as the payload holds it.
+  assert.equal(/"amount": ([0-9.]+)[,}]/.exec(payload)?.[1], JSON.parse(payload).amountDecimal);
   r = await confirm(p.id, 'release', hash);
   assert.equal(r.status, 200, r.text);
   once();

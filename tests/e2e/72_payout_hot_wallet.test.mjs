@@ -230,7 +230,14 @@ test('admin-payout: a body it understands, a pay-in that matches', { skip }, asy
   r = await payout({ ...p, sellerWallet: '0x' + '77'.repeat(20) });
   assert.equal(r.status, 400, r.text);
   assert.equal(r.json.error.code, 'reason_required');
+  // A pay-in named with another request's id: refused as every payout endpoint refuses it.
+  const other = await fundedPayin({ amount: '1' });
+  r = await payout(p, { paymentId: other.id });
+  assert.equal(r.status, 409, r.text);
+  assert.equal(r.json.error.code, 'request_mismatch');
+  assert.equal(r.json.error.field, 'paymentId');
   assert.equal(outgoing(p.id).length, 0);
+  assert.equal(outgoing(other.id).length, 0);
   r = await api('POST', '/api/payment/decentralized/admin-payout', { token: p.buyerToken, body: { purchaseRequestId: p.request } });
   assert.equal(r.status, 403);
 });

@@ -69,6 +69,61 @@ function checkJson(where, validate, text) {
     const errs = validate.errors.slice(0, 5).map((e) => `${e.instancePath || '(body)'} ${e.message}${e.params ? ' ' + JSON.stringify(e.params) : ''}`);
     throw new ContractError(`${where}: the body does not match the document: ${errs.join('; ')}\n  body: ${text.slice(0, 600)}`);
   }
+  checkAmounts(where, validate.schema, text);
+}
+
+// --- Amounts: the number and its exact string ------------------------------
+// The API's rule: a property whose schema is the Decimal component (a JSON
+// number with the stored digits) has a sibling `<name>Decimal`, a string of
+// exactly those digits. The number's digits are read from the answer's text,
+// never from a parsed float: each number of the (already valid) JSON is
+// replaced by a tagged string of its source text before parsing.
+export const DECIMAL_REF = '#/components/schemas/Decimal';
+const NUMBER_TAG = '\u0000number:';
+const TOKENS = /"(?:[^"\\]|\\.)*"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/g;
+const numberText = (v) => (typeof v === 'string' && v.startsWith(NUMBER_TAG) ? v.slice(NUMBER_TAG.length) : null);
+
+// The schema and everything it stands for through $ref, allOf, oneOf, anyOf;
+// `decimal` when one of them is the Decimal component.
+function facets(schema) {
+  const list = [];
+  let decimal = false;
+  const visit = (s) => {
+    if (!s || typeof s !== 'object' || list.includes(s)) return;
+    list.push(s);
+    if (s.$ref === DECIMAL_REF) decimal = true;
+    if (s.$ref) visit(deref({ $ref: s.$ref }));
+    for (const k of ['allOf', 'oneOf', 'anyOf']) for (const b of s[k] ?? []) visit(b);
+  };
+  visit(schema);
+  return { list, decimal };
+}
+
+function walkAmounts(schema, value, at, faults) {
+  const { list } = facets(schema);
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => list.forEach((s) => s.items && walkAmounts(s.items, v, `${at}[${i}]`, faults)));
+    return;
+  }
+  if (value === null || typeof value !== 'object') return;
+  for (const [name, v] of Object.entries(value)) {
+    const subs = list.flatMap((s) => [s.properties?.[name],
+      typeof s.additionalProperties === 'object' ? s.additionalProperties : undefined]).filter(Boolean);
+    const text = numberText(v);
+    if (text !== null && subs.some((s) => facets(s).decimal)) {
+      const sibling = value[`${name}Decimal`];
+      if (typeof sibling !== 'string') faults.add(`${at}.${name} (${text}) has no string ${name}Decimal`);
+      else if (sibling !== text) faults.add(`${at}.${name}Decimal is "${sibling}", the number is ${text}`);
+    }
+    for (const s of subs) walkAmounts(s, v, `${at}.${name}`, faults);
+  }
+}
+
+export function checkAmounts(where, schema, text) {
+  const tagged = JSON.parse(text.replace(TOKENS, (t) => (t[0] === '"' ? t : JSON.stringify(NUMBER_TAG + t))));
+  const faults = new Set();
+  walkAmounts(schema, tagged, '(body)', faults);
+  if (faults.size) throw new ContractError(`${where}: an amount without its exact string: ${[...faults].slice(0, 5).join('; ')}\n  body: ${text.slice(0, 600)}`);
 }
 
 // Throws a ContractError when the answer is not what the document says.

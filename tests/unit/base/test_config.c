@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "base/config.h"
+#include "base/log.h"
 
 static char dir[] = "/tmp/payments-config-XXXXXX";
 static char conf[128], secret[128];
@@ -82,8 +83,13 @@ static void test_defaults_and_secret(void **state)
 	/* SHKeeper's own default threshold, and the check on the chain on. */
 	assert_string_equal(cfg.shkeeper_llimit, "95");
 	assert_true(cfg.shkeeper_verify_on_chain);
+	assert_int_equal(cfg.log_format, LOG_FORMAT_TEXT);
 	config_free(&cfg);
 	char text[1200];
+	snprintf(text, sizeof(text), "%slog_format = json\n", base_conf());
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.log_format, LOG_FORMAT_JSON);
+	config_free(&cfg);
 	snprintf(text, sizeof(text), "%sshkeeper_llimit = 97.50\n", base_conf());
 	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
 	assert_string_equal(cfg.shkeeper_llimit, "97.5");
@@ -336,6 +342,7 @@ static void test_refusals_name_the_setting(void **state)
 		{ "max_body_bytes = -1\n", "max_body_bytes" },
 		{ "listen = ftp://x\n", "listen" },
 		{ "mode = staging\n", "mode" },
+		{ "log_format = JSON\n", "log_format" },
 		{ "escrow_address = 0x123\n", "escrow_address" },
 		{ "token.bsc.USDT = nope\n", "token.bsc.USDT" },
 		{ "token.tron.USDT = 0x55d398326f99059fF775485246999027B3197955\n", "token.tron.USDT" },

@@ -97,16 +97,21 @@ static void read_line(char *line)
 static void read_readme(void)
 {
 	char line[4096];
-	bool in_section = false;
+	bool in_section = false, in_table = false;
 	FILE *f = fopen("README.md", "r");
 
 	if (f == NULL)
 		fail_msg("README.md: not found; run from the repository's root");
 	n_docs = 0;
+	/* The section's table of keys: the one headed "| key | default | meaning |", not the others it holds. */
 	while (fgets(line, sizeof(line), f) != NULL) {
 		if (strncmp(line, "## ", 3) == 0)
 			in_section = strcmp(line, "## Configuration\n") == 0;
-		else if (in_section && strncmp(line, "| `", 3) == 0)
+		else if (strncmp(line, "| ", 2) != 0)
+			in_table = false;
+		else if (in_section && strcmp(line, "| key | default | meaning |\n") == 0)
+			in_table = true;
+		else if (in_table && strncmp(line, "| `", 3) == 0)
 			read_line(line);
 	}
 	fclose(f);

@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "base/jw.h"
 #include "base/money.h"
 
 static void expect(const char *in, int scale, enum money_err err, const char *out)
@@ -116,6 +117,32 @@ static void test_decimal_output_is_unquoted(void **state)
 	json_object_put(o);
 }
 
+/* The API's one rule, written the same by the json-c tree and by jw: the number, then its string. */
+static void test_amount_and_its_string(void **state)
+{
+	static const char *const want[] = {
+		"{\"price\":0.000000000000000001,\"priceDecimal\":\"0.000000000000000001\"}",
+		"{\"price\":123456789012345678.50,\"priceDecimal\":\"123456789012345678.50\"}",
+		"{\"price\":null,\"priceDecimal\":null}",
+	};
+	static const char *const text[] = { "0.000000000000000001", "123456789012345678.50", NULL };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		json_object *o = json_object_new_object();
+		struct buf b = BUF_INIT;
+
+		json_add_amount(o, "price", text[i]);
+		assert_string_equal(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), want[i]);
+		json_object_put(o);
+		buf_putc(&b, '{');
+		jw_amount(&b, "price", text[i], true);
+		buf_putc(&b, '}');
+		assert_string_equal(b.data, want[i]);
+		buf_free(&b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -125,6 +152,7 @@ int main(void)
 		cmocka_unit_test(test_json_string_with_nul),
 		cmocka_unit_test(test_with_scale),
 		cmocka_unit_test(test_decimal_output_is_unquoted),
+		cmocka_unit_test(test_amount_and_its_string),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
