@@ -24,59 +24,20 @@ extern char **environ;
 #define MAX_ENTRIES 128
 #define MAX_SECRET 4096
 
+/* CONFIG_ENUM stores a word's index: these enums follow their rows' word lists. */
+_Static_assert(LOG_DEBUG == 0 && LOG_INFO == 1 && LOG_WARN == 2 && LOG_ERROR == 3, "log_level's words");
+_Static_assert(LOG_FORMAT_TEXT == 0 && LOG_FORMAT_JSON == 1, "log_format's words");
+_Static_assert(BVNK_SIGNS_URL == 0 && BVNK_SIGNS_PATH == 1 && BVNK_SIGNS_BODY == 2, "bvnk_webhook_signing's words");
+
 struct entry {
 	char key[64];
 	char value[1024];
 };
 
-struct kv {
+/* The settings as written: the file's, then the environment's over them. */
+struct config_kv {
 	struct entry e[MAX_ENTRIES];
 	size_t n;
-};
-
-static const char *const known_keys[] = {
-	"listen", "socket_mode", "workers", "max_requests", "max_body_bytes", "drain_seconds",
-	"database_url", "db_connect_timeout", "db_prepare", "jwt_secret_file", "jwt_leeway_seconds", "mode",
-	"public_base_url", "stale_pending_minutes", "escrow_address", "currencies", "networks",
-	"redirect_success_url", "redirect_cancel_url", "log_level", "log_format", "rpc_timeout_ms",
-	"rpc_connect_timeout_ms", "shkeeper_url", "shkeeper_api_key_file",
-	"shkeeper_webhook_secret_file", "shkeeper_allow_api_key_header", "shkeeper_timeout_ms",
-	"shkeeper_connect_timeout_ms", "shkeeper_verify_on_chain", "shkeeper_llimit", "breaker_failures",
-	"breaker_cooldown_seconds",
-	"internal_token_file",
-	"jobs_lock_database_url", "jobs_watch_seconds", "watch_window_blocks", "jobs_reverify_seconds", "jobs_backfill_seconds",
-	"jobs_retention_seconds", "jobs_batch", "retention_inbox_days", "retention_events_days",
-	"internal_token_file", "hot_wallet_key_file", "hot_wallet_address", "dev_fault_file",
-	"jobs_relay_seconds", "jobs_deliver_seconds", "stream_publisher", "stream_buffer_messages",
-	"stream_buffer_seconds", "subscriber_timeout_ms", "subscriber_connect_timeout_ms",
-	"subscriber_retry_base_seconds", "subscriber_retry_max_seconds", "subscriber_give_up_seconds",
-	"idempotency_key_hours", "idempotency_lease_seconds",
-	"jobs_cleanup_seconds", "jobs_shkeeper_poll_seconds", "shkeeper_poll_after_minutes", "jobs_reconcile_seconds",
-	"reconcile_after_minutes", "jobs_auto_release_seconds", "auto_release_grace_hours", "auto_release_rail",
-	"shkeeper_payout_auth_file", "shkeeper_payout_fee", "bvnk_url", "bvnk_hawk_id", "bvnk_hawk_key_file",
-	"bvnk_webhook_secret_file", "bvnk_merchant_id", "bvnk_webhook_url", "bvnk_webhook_signing",
-	"bvnk_timeout_ms", "bvnk_connect_timeout_ms",
-};
-
-/* Per-network and per-token keys: <prefix><network>[.<SYMBOL>]. */
-static const char *const keyed_prefixes[] = {
-	"token.", "token_decimals.", "rpc.", "chain_id.", "confirmations.", "subscriber.",
-	"fee_model.", "max_gas_price_gwei.", "priority_fee_gwei.", "shkeeper_llimit.",
-	"shkeeper_payout_wallet.", "bvnk_payout_wallet.", "bvnk_protocol.",
-};
-
-/* The per-network keys of provider payouts, each a field of struct network_conf. */
-static const struct {
-	const char *prefix;
-	size_t off, len;
-	bool address;
-} payout_keys[] = {
-	{ "shkeeper_payout_wallet.", offsetof(struct network_conf, shkeeper_payout_wallet),
-	  sizeof(((struct network_conf *)0)->shkeeper_payout_wallet), true },
-	{ "bvnk_payout_wallet.", offsetof(struct network_conf, bvnk_payout_wallet),
-	  sizeof(((struct network_conf *)0)->bvnk_payout_wallet), true },
-	{ "bvnk_protocol.", offsetof(struct network_conf, bvnk_protocol),
-	  sizeof(((struct network_conf *)0)->bvnk_protocol), false },
 };
 
 /* subscriber.<name>.<field>: what each subscriber is configured with. */
@@ -107,18 +68,41 @@ static char *trim(char *s)
 	return s;
 }
 
+/* A row that stands for many keys: <name><network>, or a family's <name>…. */
+static bool is_prefix_row(const struct config_key *r)
+{
+	return (r->flags & (CONFIG_F_NETWORK | CONFIG_F_FAMILY)) != 0;
+}
+
 static bool is_known(const char *key)
 {
-	for (size_t i = 0; i < sizeof(keyed_prefixes) / sizeof(keyed_prefixes[0]); i++)
-		if (strncmp(key, keyed_prefixes[i], strlen(keyed_prefixes[i])) == 0)
+	for (size_t i = 0; i < config_n_keys; i++) {
+		const struct config_key *r = &config_keys[i];
+
+		if (is_prefix_row(r) ? strncmp(key, r->name, strlen(r->name)) == 0 : strcmp(key, r->name) == 0)
 			return true;
-	for (size_t i = 0; i < sizeof(known_keys) / sizeof(known_keys[0]); i++)
-		if (strcmp(key, known_keys[i]) == 0)
-			return true;
+	}
 	return false;
 }
 
-static struct entry *kv_find(struct kv *kv, const char *key)
+static const struct config_key *row_named(const char *name)
+{
+	for (size_t i = 0; i < config_n_keys; i++)
+		if (strcmp(config_keys[i].name, name) == 0)
+			return &config_keys[i];
+	return NULL;
+}
+
+/* A family's row by README's spelling of it. */
+static const struct config_key *row_documented(const char *doc)
+{
+	for (size_t i = 0; i < config_n_keys; i++)
+		if (config_keys[i].doc && strcmp(config_keys[i].doc, doc) == 0)
+			return &config_keys[i];
+	return NULL;
+}
+
+static struct entry *kv_find(struct config_kv *kv, const char *key)
 {
 	for (size_t i = 0; i < kv->n; i++)
 		if (strcmp(kv->e[i].key, key) == 0)
@@ -126,7 +110,7 @@ static struct entry *kv_find(struct kv *kv, const char *key)
 	return NULL;
 }
 
-static int kv_set(struct kv *kv, const char *key, const char *value, char *err, size_t errlen)
+static int kv_set(struct config_kv *kv, const char *key, const char *value, char *err, size_t errlen)
 {
 	struct entry *e = kv_find(kv, key);
 
@@ -144,7 +128,15 @@ static int kv_set(struct kv *kv, const char *key, const char *value, char *err, 
 	return 0;
 }
 
-static int read_file_lines(const char *path, struct kv *kv, char *err, size_t errlen)
+/* A key written with an empty value is as if not written. */
+static const char *get(struct config_kv *kv, const char *key, const char *fallback)
+{
+	struct entry *e = kv_find(kv, key);
+
+	return e && e->value[0] ? e->value : fallback;
+}
+
+static int read_file_lines(const char *path, struct config_kv *kv, char *err, size_t errlen)
 {
 	char line[1200];
 	int lineno = 0, rc = 0;
@@ -186,7 +178,7 @@ static int read_file_lines(const char *path, struct kv *kv, char *err, size_t er
  * subscriber.<name>.url, .events and .secret_file: the field is known by
  * its suffix, so a name may hold underscores.
  */
-static int apply_env_subscribers(struct kv *kv, char *err, size_t errlen)
+static int apply_env_subscribers(struct config_kv *kv, char *err, size_t errlen)
 {
 	static const char prefix[] = "PAYMENTS_SUBSCRIBER_";
 	static const char *const suffixes[] = { "_URL", "_EVENTS", "_SECRET_FILE" };
@@ -222,7 +214,7 @@ static int apply_env_subscribers(struct kv *kv, char *err, size_t errlen)
  * PAYMENTS_SHKEEPER_LLIMIT_<CRYPTO> is shkeeper_llimit.<CRYPTO>, with the
  * crypto's '-' written '_' as a variable's name needs: _BNB_USDT is BNB-USDT.
  */
-static int apply_env_llimits(struct kv *kv, char *err, size_t errlen)
+static int apply_env_llimits(struct config_kv *kv, char *err, size_t errlen)
 {
 	static const char prefix[] = "PAYMENTS_SHKEEPER_LLIMIT_";
 	char key[64];
@@ -245,50 +237,56 @@ static int apply_env_llimits(struct kv *kv, char *err, size_t errlen)
 	return 0;
 }
 
-/*
- * Fixed keys map 1:1 (PAYMENTS_WORKERS is workers). Keyed ones take the
- * network in lower case and the symbol as written: PAYMENTS_TOKEN_BSC_USDT is
- * token.bsc.USDT, PAYMENTS_RPC_BSC is rpc.bsc.
- */
-static int apply_env(struct kv *kv, char *err, size_t errlen)
+/* PAYMENTS_ and the row's name in upper case, dots as underscores: token. is PAYMENTS_TOKEN_. */
+static void env_name(const char *name, char *out, size_t outlen)
 {
-	char key[64];
+	size_t n = (size_t)snprintf(out, outlen, "PAYMENTS_%s", name);
 
-	for (size_t i = 0; i < sizeof(known_keys) / sizeof(known_keys[0]); i++) {
-		char name[96];
+	for (size_t j = 9; j < n && j < outlen; j++)
+		out[j] = out[j] == '.' ? '_' : (char)toupper((unsigned char)out[j]);
+}
+
+/*
+ * Scalar keys map 1:1 (PAYMENTS_WORKERS is workers). Per-network and token
+ * keys take the network in lower case and the symbol as written:
+ * PAYMENTS_TOKEN_BSC_USDT is token.bsc.USDT, PAYMENTS_RPC_BSC is rpc.bsc; the
+ * longest row name wins (PAYMENTS_TOKEN_DECIMALS_ before PAYMENTS_TOKEN_).
+ */
+static int apply_env(struct config_kv *kv, char *err, size_t errlen)
+{
+	char key[64], name[96];
+
+	for (size_t i = 0; i < config_n_keys; i++) {
 		const char *v;
-		size_t j;
 
-		snprintf(name, sizeof(name), "PAYMENTS_%s", known_keys[i]);
-		for (j = 9; name[j]; j++)
-			name[j] = (char)toupper((unsigned char)name[j]);
-		if ((v = getenv(name)) != NULL && kv_set(kv, known_keys[i], v, err, errlen) != 0)
+		if (is_prefix_row(&config_keys[i]))
+			continue;
+		env_name(config_keys[i].name, name, sizeof(name));
+		if ((v = getenv(name)) != NULL && kv_set(kv, config_keys[i].name, v, err, errlen) != 0)
 			return -1;
 	}
-	static const struct { const char *env, *key; } keyed[] = {
-		{ "PAYMENTS_TOKEN_DECIMALS_", "token_decimals." }, { "PAYMENTS_TOKEN_", "token." },
-		{ "PAYMENTS_RPC_", "rpc." }, { "PAYMENTS_CHAIN_ID_", "chain_id." },
-		{ "PAYMENTS_CONFIRMATIONS_", "confirmations." },
-		{ "PAYMENTS_FEE_MODEL_", "fee_model." },
-		{ "PAYMENTS_MAX_GAS_PRICE_GWEI_", "max_gas_price_gwei." },
-		{ "PAYMENTS_PRIORITY_FEE_GWEI_", "priority_fee_gwei." },
-		{ "PAYMENTS_SHKEEPER_PAYOUT_WALLET_", "shkeeper_payout_wallet." },
-		{ "PAYMENTS_BVNK_PAYOUT_WALLET_", "bvnk_payout_wallet." },
-		{ "PAYMENTS_BVNK_PROTOCOL_", "bvnk_protocol." },
-	};
 	for (char **ep = environ; *ep; ep++) {
 		const char *s = *ep, *eq = strchr(s, '=');
-		size_t i;
+		const struct config_key *row = NULL;
+		size_t plen = 0;
 
-		for (i = 0; i < sizeof(keyed) / sizeof(keyed[0]); i++)
-			if (strncmp(s, keyed[i].env, strlen(keyed[i].env)) == 0)
-				break;
-		if (eq == NULL || i == sizeof(keyed) / sizeof(keyed[0]))
+		for (size_t i = 0; eq && i < config_n_keys; i++) {
+			const struct config_key *r = &config_keys[i];
+
+			if (!is_prefix_row(r) || (r->flags & CONFIG_F_OWN_ENV))
+				continue;
+			env_name(r->name, name, sizeof(name));
+			if (strlen(name) > plen && strncmp(s, name, strlen(name)) == 0) {
+				row = r;
+				plen = strlen(name);
+			}
+		}
+		if (row == NULL)
 			continue;
-		s += strlen(keyed[i].env);
+		s += plen;
 		if ((size_t)(eq - s) >= 40 || eq == s)
 			return fail(err, errlen, "%.*s: malformed name", (int)(eq - *ep), *ep);
-		size_t k = (size_t)snprintf(key, sizeof(key), "%s", keyed[i].key);
+		size_t k = (size_t)snprintf(key, sizeof(key), "%s", row->name);
 		const char *us = memchr(s, '_', (size_t)(eq - s));
 		const char *net_end = us ? us : eq;
 		for (const char *c = s; c < net_end; c++)
@@ -307,23 +305,10 @@ static int apply_env(struct kv *kv, char *err, size_t errlen)
 	return apply_env_llimits(kv, err, errlen);
 }
 
-static const char *get(struct kv *kv, const char *key, const char *fallback)
+static int parse_long(const char *key, const char *v, long min, long max, long *out, char *err, size_t errlen)
 {
-	struct entry *e = kv_find(kv, key);
-
-	return e && e->value[0] ? e->value : fallback;
-}
-
-static int get_long(struct kv *kv, const char *key, long fallback, long min, long max,
-                    long *out, char *err, size_t errlen)
-{
-	const char *v = get(kv, key, NULL);
 	char *end;
 
-	if (v == NULL) {
-		*out = fallback;
-		return 0;
-	}
 	errno = 0;
 	long n = strtol(v, &end, 10);
 	if (errno || *end || end == v || n < min || n > max)
@@ -404,56 +389,6 @@ static void wipe(char **secret, size_t *len)
 	*len = 0;
 }
 
-static int parse_listen(const char *v, struct config *cfg, char *err, size_t errlen)
-{
-	if (strcmp(v, "systemd") == 0) {
-		cfg->listen_kind = LISTEN_SYSTEMD;
-		return 0;
-	}
-	if (strncmp(v, "unix:", 5) == 0 && v[5] == '/') {
-		cfg->listen_kind = LISTEN_UNIX;
-		/* sun_path holds 108 bytes. */
-		if (strlen(v + 5) >= 108)
-			return fail(err, errlen, "setting listen: socket path longer than 107 bytes");
-		return copy_str("listen", v + 5, cfg->listen_addr, sizeof(cfg->listen_addr), err,
-		                errlen);
-	}
-	if (strncmp(v, "tcp:", 4) == 0 && strrchr(v + 4, ':') != NULL) {
-		cfg->listen_kind = LISTEN_TCP;
-		return copy_str("listen", v + 4, cfg->listen_addr, sizeof(cfg->listen_addr), err,
-		                errlen);
-	}
-	return fail(err, errlen, "setting listen: expected unix:/path, tcp:host:port or systemd, got \"%s\"", v);
-}
-
-static int parse_currencies(const char *v, struct config *cfg, char *err, size_t errlen)
-{
-	char copy[1024], *save = NULL;
-
-	snprintf(copy, sizeof(copy), "%s", v);
-	cfg->n_currencies = 0;
-	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *colon = strchr(tok, ':'), *end;
-		struct currency_conf *c;
-
-		tok = trim(tok);
-		if (colon == NULL || cfg->n_currencies == CONFIG_MAX_CURRENCIES)
-			return fail(err, errlen, "setting currencies: expected CODE:DECIMALS,… (at most %d)",
-			            CONFIG_MAX_CURRENCIES);
-		*colon = '\0';
-		c = &cfg->currencies[cfg->n_currencies];
-		long scale = strtol(colon + 1, &end, 10);
-		if (!valid_currency(trim(tok)) || *end || scale < 0 || scale > 18)
-			return fail(err, errlen, "setting currencies: bad entry \"%s\"", tok);
-		snprintf(c->code, sizeof(c->code), "%s", trim(tok));
-		c->scale = (int)scale;
-		cfg->n_currencies++;
-	}
-	if (cfg->n_currencies == 0)
-		return fail(err, errlen, "setting currencies: empty");
-	return 0;
-}
-
 /* A decimal amount of gwei ("20", "0.1", at most 9 decimals) as wei. */
 static int parse_gwei(const char *v, unsigned long long *wei)
 {
@@ -485,88 +420,317 @@ static int parse_gwei(const char *v, unsigned long long *wei)
 	return 0;
 }
 
-/* How payouts on one network pay for gas. */
-static int parse_fees(struct kv *kv, struct network_conf *net, char *err, size_t errlen)
-{
-	char key[64];
-	const char *v;
-	bool bsc = strcmp(net->name, "bsc") == 0;
+static int apply_value(const struct config_key *r, const char *key, const char *v, void *base,
+                       struct config *cfg, bool bounded, char *err, size_t errlen);
+static int apply_row(struct config_kv *kv, const struct config_key *r, const char *key, const char *network,
+                     void *base, struct config *cfg, char *err, size_t errlen);
 
-	snprintf(key, sizeof(key), "fee_model.%s", net->name);
-	v = get(kv, key, bsc ? "legacy" : "eip1559");
-	if (strcmp(v, "eip1559") != 0 && strcmp(v, "legacy") != 0)
-		return fail(err, errlen, "setting %s: expected eip1559 or legacy, got \"%s\"", key, v);
-	net->eip1559 = strcmp(v, "eip1559") == 0;
-	snprintf(key, sizeof(key), "max_gas_price_gwei.%s", net->name);
-	v = get(kv, key, bsc ? "20" : "200");
-	if (parse_gwei(v, &net->max_gas_price_wei) != 0 || net->max_gas_price_wei == 0)
-		return fail(err, errlen, "setting %s: expected a positive amount of gwei such as 20 or 0.5, got \"%s\"", key, v);
-	snprintf(key, sizeof(key), "priority_fee_gwei.%s", net->name);
-	v = get(kv, key, "0");
-	if (parse_gwei(v, &net->priority_fee_wei) != 0 || net->priority_fee_wei > net->max_gas_price_wei)
-		return fail(err, errlen, "setting %s: expected an amount of gwei up to max_gas_price_gwei.%s, got \"%s\"", key,
-		            net->name, v);
+/* The index of v in "a|b|c", or -1. */
+static int word_index(const char *words, const char *v)
+{
+	size_t n = strlen(v);
+	int i = 0;
+
+	for (const char *w = words; *w; i++) {
+		size_t len = strcspn(w, "|");
+
+		if (len == n && strncmp(w, v, n) == 0)
+			return i;
+		w += len + (w[len] == '|');
+	}
+	return -1;
+}
+
+/* "a|b|c" as "a, b or c". */
+static void words_text(const char *words, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (const char *w = words; *w && o < outlen;) {
+		size_t len = strcspn(w, "|");
+		const char *sep = w[len] != '|' ? "" : strchr(w + len + 1, '|') ? ", " : " or ";
+
+		o += (size_t)snprintf(out + o, outlen - o, "%.*s%s", (int)len, w, sep);
+		w += len + (w[len] == '|');
+	}
+}
+
+/*
+ * Decimal text as base/money writes it (97.50 is 97.5), its whole part from
+ * min to max (max itself without decimals); "0" where min is 0, which
+ * money_parse, made for amounts, refuses.
+ */
+static int parse_decimal(const struct config_key *r, const char *key, const char *v, char *field, char *err,
+                         size_t errlen)
+{
+	char text[MONEY_TEXT_MAX];
+	long whole = -1;
+
+	if (r->min == 0 && strcmp(v, "0") == 0) {
+		snprintf(text, sizeof(text), "0");
+		whole = 0;
+	} else if (money_parse(v, r->scale, text) == MONEY_OK) {
+		whole = strtol(text, NULL, 10);
+	}
+	if (whole < r->min || whole > r->max || (whole == r->max && strchr(text, '.') != NULL) ||
+	    strlen(text) >= r->size) {
+		if (r->max == LONG_MAX)
+			return fail(err, errlen, "setting %s: expected a decimal of at least %ld (up to %d decimals) such as 1.5, got \"%s\"",
+			            key, r->min, r->scale, v);
+		return fail(err, errlen, "setting %s: expected a decimal from %ld to %ld (up to %d decimals), got \"%s\"",
+		            key, r->min, r->max, r->scale, v);
+	}
+	memcpy(field, text, strlen(text) + 1);
 	return 0;
 }
 
-static int parse_networks(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+/*
+ * One value into its field at base + r->off, by the row's kind. A default
+ * (bounded false) is not held to the bounds: a machine-dependent one such as
+ * workers' is taken as computed; the unit tests hold the literal ones.
+ */
+static int apply_value(const struct config_key *r, const char *key, const char *v, void *base,
+                       struct config *cfg, bool bounded, char *err, size_t errlen)
 {
-	char copy[1024], key[64], *save = NULL;
-	long n;
+	char *field = (char *)base + r->off, list[256];
+	unsigned long long wei;
+	long n = 0;
+	int i;
 
-	snprintf(copy, sizeof(copy), "%s", get(kv, "networks", "bsc,ethereum"));
+	switch (r->kind) {
+	case CONFIG_INT:
+	case CONFIG_LONG:
+	case CONFIG_LLONG:
+	case CONFIG_SIZE:
+		if (parse_long(key, v, bounded ? r->min : LONG_MIN, bounded ? r->max : LONG_MAX, &n, err, errlen))
+			return -1;
+		if (r->kind == CONFIG_INT)
+			*(int *)field = (int)n;
+		else if (r->kind == CONFIG_LONG)
+			*(long *)field = n;
+		else if (r->kind == CONFIG_LLONG)
+			*(long long *)field = n;
+		else
+			*(size_t *)field = (size_t)n;
+		return 0;
+	case CONFIG_OCTAL: {
+		char *end;
+
+		n = strtol(v, &end, 8);
+		if (*end || n < r->min || n > r->max)
+			return fail(err, errlen, "setting %s: expected an octal mode such as %s", key, r->dflt);
+		*(unsigned *)field = (unsigned)n;
+		return 0;
+	}
+	case CONFIG_BOOL:
+		if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+			return fail(err, errlen, "setting %s: expected true or false, got \"%s\"", key, v);
+		*(bool *)field = strcmp(v, "true") == 0;
+		return 0;
+	case CONFIG_ENUM:
+	case CONFIG_WORD:
+		if ((i = word_index(r->words, v)) < 0) {
+			words_text(r->words, list, sizeof(list));
+			return fail(err, errlen, "setting %s: expected %s, got \"%s\"", key, list, v);
+		}
+		if (r->kind == CONFIG_WORD)
+			return copy_str(key, v, field, r->size, err, errlen);
+		if (r->size == sizeof(bool))
+			*(bool *)field = i != 0;
+		else
+			*(int *)field = i;
+		return 0;
+	case CONFIG_STRING:
+		return copy_str(key, v, field, r->size, err, errlen);
+	case CONFIG_URL:
+		if (*v && strncmp(v, "https://", 8) != 0 && !(cfg->dev_mode && strncmp(v, "http://", 7) == 0))
+			return fail(err, errlen, "setting %s: expected an https:// URL", key);
+		if (copy_str(key, v, field, r->size, err, errlen))
+			return -1;
+		/* A path is appended to it. */
+		if ((r->flags & CONFIG_F_BASE_URL) && *field && field[strlen(field) - 1] == '/')
+			field[strlen(field) - 1] = '\0';
+		return 0;
+	case CONFIG_ADDRESS:
+		if (!valid_address(v))
+			return fail(err, errlen, "setting %s: expected a 0x-prefixed 20-byte address", key);
+		return copy_str(key, v, field, r->size, err, errlen);
+	case CONFIG_ID:
+		if (!valid_id(v))
+			return fail(err, errlen, "setting %s: expected letters, digits, _ and -, got \"%s\"", key, v);
+		return copy_str(key, v, field, r->size, err, errlen);
+	case CONFIG_DECIMAL:
+		return parse_decimal(r, key, v, field, err, errlen);
+	case CONFIG_GWEI:
+		if (parse_gwei(v, &wei) != 0 || wei < (unsigned long long)r->min)
+			return fail(err, errlen, "setting %s: expected %s amount of gwei such as 20 or 0.5, got \"%s\"", key,
+			            r->min > 0 ? "a positive" : "an", v);
+		*(unsigned long long *)field = wei;
+		return 0;
+	case CONFIG_SECRET:
+		return read_secret(key, v, (size_t)r->min, (char **)field, (size_t *)((char *)base + r->len_off), err,
+		                   errlen);
+	case CONFIG_CUSTOM:
+		return r->parse(r, key, v, base, cfg, err, errlen);
+	}
+	return fail(err, errlen, "setting %s: no parser for its kind", key);
+}
+
+static const char *default_listen(const struct config *cfg, char *buf, size_t len)
+{
+	(void)cfg, (void)buf, (void)len;
+	return getenv("LISTEN_FDS") ? "systemd" : "unix:/run/fcgi-payments/fcgi.sock";
+}
+
+/* Two per core: a worker waiting on PostgreSQL or an upstream leaves its core
+ * idle, and the bench's sweep shows throughput still rising past one per core. */
+static const char *default_workers(const struct config *cfg, char *buf, size_t len)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	(void)cfg;
+	snprintf(buf, len, "%ld", cpus > 0 ? 2 * cpus : 4);
+	return buf;
+}
+
+static const char *default_lock_database_url(const struct config *cfg, char *buf, size_t len)
+{
+	(void)buf, (void)len;
+	return cfg->database_url;
+}
+
+static const char *default_bvnk_webhook_url(const struct config *cfg, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/api/payment/bvnk/webhook", cfg->public_base_url);
+	return buf;
+}
+
+static int parse_listen(const struct config_key *r, const char *key, const char *v, void *base, struct config *cfg,
+                        char *err, size_t errlen)
+{
+	(void)r, (void)base;
+	if (strcmp(v, "systemd") == 0) {
+		cfg->listen_kind = LISTEN_SYSTEMD;
+		return 0;
+	}
+	if (strncmp(v, "unix:", 5) == 0 && v[5] == '/') {
+		cfg->listen_kind = LISTEN_UNIX;
+		/* sun_path holds 108 bytes. */
+		if (strlen(v + 5) >= 108)
+			return fail(err, errlen, "setting %s: socket path longer than 107 bytes", key);
+		return copy_str(key, v + 5, cfg->listen_addr, sizeof(cfg->listen_addr), err, errlen);
+	}
+	if (strncmp(v, "tcp:", 4) == 0 && strrchr(v + 4, ':') != NULL) {
+		cfg->listen_kind = LISTEN_TCP;
+		return copy_str(key, v + 4, cfg->listen_addr, sizeof(cfg->listen_addr), err, errlen);
+	}
+	return fail(err, errlen, "setting %s: expected unix:/path, tcp:host:port or systemd, got \"%s\"", key, v);
+}
+
+static int parse_currencies(const struct config_key *r, const char *key, const char *v, void *base,
+                            struct config *cfg, char *err, size_t errlen)
+{
+	char copy[1024], *save = NULL;
+
+	(void)r, (void)base;
+	snprintf(copy, sizeof(copy), "%s", v);
+	cfg->n_currencies = 0;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(tok, ':'), *end;
+		struct currency_conf *c;
+
+		tok = trim(tok);
+		if (colon == NULL || cfg->n_currencies == CONFIG_MAX_CURRENCIES)
+			return fail(err, errlen, "setting %s: expected CODE:DECIMALS,… (at most %d)", key,
+			            CONFIG_MAX_CURRENCIES);
+		*colon = '\0';
+		c = &cfg->currencies[cfg->n_currencies];
+		long scale = strtol(colon + 1, &end, 10);
+		if (!valid_currency(trim(tok)) || *end || scale < 0 || scale > 18)
+			return fail(err, errlen, "setting %s: bad entry \"%s\"", key, tok);
+		snprintf(c->code, sizeof(c->code), "%s", trim(tok));
+		c->scale = (int)scale;
+		cfg->n_currencies++;
+	}
+	if (cfg->n_currencies == 0)
+		return fail(err, errlen, "setting %s: empty", key);
+	return 0;
+}
+
+/* The networks accepted; each then takes the per-network rows that follow in the table. */
+static int parse_networks(const struct config_key *r, const char *key, const char *v, void *base,
+                          struct config *cfg, char *err, size_t errlen)
+{
+	char copy[1024], *save = NULL;
+
+	(void)r, (void)base;
+	snprintf(copy, sizeof(copy), "%s", v);
 	cfg->n_networks = 0;
 	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		struct network_conf *net;
 		tok = trim(tok);
 		if (!valid_network(tok))
-			return fail(err, errlen, "setting networks: unsupported network \"%s\" (bsc, ethereum)", tok);
+			return fail(err, errlen, "setting %s: unsupported network \"%s\" (bsc, ethereum)", key, tok);
 		if (cfg->n_networks == CONFIG_MAX_NETWORKS)
-			return fail(err, errlen, "setting networks: too many");
-		net = &cfg->networks[cfg->n_networks++];
-		snprintf(net->name, sizeof(net->name), "%s", tok);
-
-		snprintf(key, sizeof(key), "chain_id.%s", tok);
-		if (get_long(kv, key, 0, 1, LONG_MAX, &n, err, errlen))
-			return -1;
-		net->chain_id = n;
-		snprintf(key, sizeof(key), "confirmations.%s", tok);
-		/* At least one block on top: a transaction in the head block is never final. */
-		if (get_long(kv, key, strcmp(tok, "bsc") == 0 ? 15 : 12, 1, 10000, &n, err, errlen))
-			return -1;
-		net->confirmations = (int)n;
-		if (parse_fees(kv, net, err, errlen) != 0)
-			return -1;
-		snprintf(key, sizeof(key), "rpc.%s", tok);
-		const char *urls = get(kv, key, NULL);
-		if (urls == NULL)
-			continue;
-		if (net->chain_id == 0)
-			return fail(err, errlen, "setting chain_id.%s is required when rpc.%s is set", tok, tok);
-		char ucopy[1100], *usave = NULL;
-		snprintf(ucopy, sizeof(ucopy), "%s", urls);
-		for (char *u = strtok_r(ucopy, ",", &usave); u; u = strtok_r(NULL, ",", &usave)) {
-			u = trim(u);
-			/* Receipts decide whether money arrived: plain HTTP only to a node on this host. */
-			bool local = strncmp(u, "http://127.0.0.1", 16) == 0 || strncmp(u, "http://localhost", 16) == 0 ||
-			             strncmp(u, "http://[::1]", 12) == 0;
-			if (net->n_rpc == CONFIG_MAX_RPC || strlen(u) >= sizeof(net->rpc_urls[0]) ||
-			    (strncmp(u, "https://", 8) != 0 && !local))
-				return fail(err, errlen, "setting %s: expected up to %d https URLs (http only to this host), comma-separated",
-				            key, CONFIG_MAX_RPC);
-			snprintf(net->rpc_urls[net->n_rpc++], sizeof(net->rpc_urls[0]), "%s", u);
-		}
+			return fail(err, errlen, "setting %s: too many", key);
+		snprintf(cfg->networks[cfg->n_networks++].name, sizeof(cfg->networks[0].name), "%s", tok);
 	}
 	return 0;
 }
 
-static int parse_tokens(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+/* rpc.<network>: the JSON-RPC URLs of one network, tried in order. */
+static int parse_rpc(const struct config_key *r, const char *key, const char *v, void *base, struct config *cfg,
+                     char *err, size_t errlen)
 {
+	struct network_conf *net = base;
+	char ucopy[1100], *usave = NULL;
+
+	(void)r, (void)cfg;
+	snprintf(ucopy, sizeof(ucopy), "%s", v);
+	for (char *u = strtok_r(ucopy, ",", &usave); u; u = strtok_r(NULL, ",", &usave)) {
+		u = trim(u);
+		/* Receipts decide whether money arrived: plain HTTP only to a node on this host. */
+		bool local = strncmp(u, "http://127.0.0.1", 16) == 0 || strncmp(u, "http://localhost", 16) == 0 ||
+		             strncmp(u, "http://[::1]", 12) == 0;
+		if (net->n_rpc == CONFIG_MAX_RPC || strlen(u) >= sizeof(net->rpc_urls[0]) ||
+		    (strncmp(u, "https://", 8) != 0 && !local))
+			return fail(err, errlen, "setting %s: expected up to %d https URLs (http only to this host), comma-separated",
+			            key, CONFIG_MAX_RPC);
+		snprintf(net->rpc_urls[net->n_rpc++], sizeof(net->rpc_urls[0]), "%s", u);
+	}
+	return 0;
+}
+
+static int after_priority_fee(const struct config_key *r, const char *key, void *base, struct config *cfg,
+                              char *err, size_t errlen)
+{
+	const struct network_conf *net = base;
+
+	(void)r, (void)cfg;
+	if (net->priority_fee_wei > net->max_gas_price_wei)
+		return fail(err, errlen, "setting %s: expected an amount of gwei up to max_gas_price_gwei.%s", key,
+		            net->name);
+	return 0;
+}
+
+static struct network_conf *network_named(struct config *cfg, const char *name)
+{
+	for (size_t j = 0; j < cfg->n_networks; j++)
+		if (strcmp(cfg->networks[j].name, name) == 0)
+			return &cfg->networks[j];
+	return NULL;
+}
+
+/* token.<network>.<SYMBOL>, each with its token_decimals.<network>.<SYMBOL>. */
+static int apply_tokens(const struct config_key *r, struct config_kv *kv, struct config *cfg, char *err,
+                        size_t errlen)
+{
+	const struct config_key *decimals = row_named("token_decimals.");
+
 	for (size_t i = 0; i < kv->n; i++) {
 		const char *key = kv->e[i].key, *dot;
 		struct token_conf *t;
 
-		if (strncmp(key, "token.", 6) != 0)
+		if (strncmp(key, r->name, strlen(r->name)) != 0)
 			continue;
 		dot = strchr(key + 6, '.');
 		if (dot == NULL || (size_t)(dot - key - 6) >= sizeof(t->network) ||
@@ -582,88 +746,14 @@ static int parse_tokens(struct kv *kv, struct config *cfg, char *err, size_t err
 			            t->network);
 		if (!valid_token_symbol(t->symbol))
 			return fail(err, errlen, "setting %s: bad token symbol", key);
-		if (!valid_address(kv->e[i].value))
-			return fail(err, errlen, "setting %s: expected a 0x-prefixed 20-byte address", key);
-		memcpy(t->contract, kv->e[i].value, sizeof(t->contract));
-		char dkey[64];
-		long dec;
-		snprintf(dkey, sizeof(dkey), "token_decimals.%s.%s", t->network, t->symbol);
-		if (get_long(kv, dkey, strcmp(t->network, "bsc") == 0 ? 18 : 6, 0, 36, &dec, err, errlen))
+		if (apply_value(r, key, kv->e[i].value, t, cfg, true, err, errlen))
 			return -1;
-		t->decimals = (int)dec;
+		char dkey[64];
+		snprintf(dkey, sizeof(dkey), "%s%s.%s", decimals->name, t->network, t->symbol);
+		if (apply_row(kv, decimals, dkey, t->network, t, cfg, err, errlen))
+			return -1;
 		cfg->n_tokens++;
 	}
-	return 0;
-}
-
-static int get_bool(struct kv *kv, const char *key, bool dflt, bool *out, char *err, size_t errlen)
-{
-	const char *v = get(kv, key, dflt ? "true" : "false");
-
-	if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
-		return fail(err, errlen, "setting %s: expected true or false, got \"%s\"", key, v);
-	*out = strcmp(v, "true") == 0;
-	return 0;
-}
-
-/*
- * The hot wallet's key file is only checked here: it must exist, be a
- * regular file, and be readable by its owner alone. The key is read when a
- * payout is signed (flow/hotwallet.c), never kept in the configuration.
- */
-static int build_hot_wallet(struct kv *kv, struct config *cfg, char *err, size_t errlen)
-{
-	const char *dir = getenv("CREDENTIALS_DIRECTORY"), *v;
-	struct stat sb;
-
-	if ((v = get(kv, "hot_wallet_address", NULL)) != NULL) {
-		if (!valid_address(v))
-			return fail(err, errlen, "setting hot_wallet_address: expected a 0x-prefixed 20-byte address");
-		memcpy(cfg->hot_wallet_address, v, sizeof(cfg->hot_wallet_address));
-	}
-	if ((v = get(kv, "dev_fault_file", NULL)) != NULL) {
-		/* A fault point kills the process on purpose: never outside development. */
-		if (!cfg->dev_mode)
-			return fail(err, errlen, "setting dev_fault_file is only allowed with mode = dev");
-		if (copy_str("dev_fault_file", v, cfg->dev_fault_file, sizeof(cfg->dev_fault_file), err, errlen))
-			return -1;
-	}
-	if ((v = get(kv, "hot_wallet_key_file", NULL)) == NULL) {
-		if (cfg->hot_wallet_address[0])
-			return fail(err, errlen, "setting hot_wallet_address needs hot_wallet_key_file");
-		return 0;
-	}
-	if ((size_t)snprintf(cfg->hot_wallet_key_path, sizeof(cfg->hot_wallet_key_path), "%s%s%s",
-	                     v[0] != '/' && dir ? dir : "", v[0] != '/' && dir ? "/" : "", v) >=
-	    sizeof(cfg->hot_wallet_key_path))
-		return fail(err, errlen, "setting hot_wallet_key_file: path too long");
-	if (stat(cfg->hot_wallet_key_path, &sb) != 0)
-		return fail(err, errlen, "setting hot_wallet_key_file: cannot read %s: %s", cfg->hot_wallet_key_path,
-		            strerror(errno));
-	if (!S_ISREG(sb.st_mode))
-		return fail(err, errlen, "setting hot_wallet_key_file: %s is not a regular file", cfg->hot_wallet_key_path);
-	if ((sb.st_mode & 077) != 0)
-		return fail(err, errlen, "setting hot_wallet_key_file: %s is readable or writable by group or others (mode %04o); chmod 0600 or 0400 it",
-		            cfg->hot_wallet_key_path, (unsigned)(sb.st_mode & 07777));
-	return 0;
-}
-
-/*
- * SHKeeper's llimit: a percentage from 50 to 100, up to four decimals (SHKeeper
- * keeps it as a Decimal). Below half the price a deposit is not "paid" in any
- * sense a seller would accept, so a lower value is a typo, not a policy.
- */
-static int parse_llimit(const char *key, const char *v, char out[16], char *err, size_t errlen)
-{
-	char text[MONEY_TEXT_MAX];
-	long whole = -1;
-
-	if (money_parse(v, 4, text) == MONEY_OK)
-		whole = strtol(text, NULL, 10);
-	if (whole < 50 || whole > 100 || (whole == 100 && strchr(text, '.') != NULL) || strlen(text) >= 16)
-		return fail(err, errlen, "setting %s: expected a percentage from 50 to 100 (up to 4 decimals), got \"%s\"",
-		            key, v);
-	memcpy(out, text, strlen(text) + 1);
 	return 0;
 }
 
@@ -682,85 +772,91 @@ static bool valid_shk_crypto(const char *name)
 }
 
 /* shkeeper_llimit.<CRYPTO>: one crypto's llimit where its SHKeeper wallet differs from the rest. */
-static int parse_llimits(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+static int apply_llimits(const struct config_key *r, struct config_kv *kv, struct config *cfg, char *err,
+                         size_t errlen)
 {
-	static const char prefix[] = "shkeeper_llimit.";
+	size_t plen = strlen(r->name);
 
 	cfg->n_shkeeper_llimits = 0;
 	for (size_t i = 0; i < kv->n; i++) {
 		const char *key = kv->e[i].key;
 		struct shk_llimit_conf *l;
 
-		if (strncmp(key, prefix, sizeof(prefix) - 1) != 0)
+		if (strncmp(key, r->name, plen) != 0)
 			continue;
-		if (!valid_shk_crypto(key + sizeof(prefix) - 1))
+		if (!valid_shk_crypto(key + plen))
 			return fail(err, errlen, "setting %s: expected shkeeper_llimit.<CRYPTO>, SHKeeper's crypto name"
 			            " such as BNB-USDT", key);
 		if (cfg->n_shkeeper_llimits == CONFIG_MAX_TOKENS)
 			return fail(err, errlen, "setting %s: too many shkeeper_llimit.<CRYPTO> settings", key);
 		l = &cfg->shkeeper_llimits[cfg->n_shkeeper_llimits];
-		snprintf(l->crypto, sizeof(l->crypto), "%s", key + sizeof(prefix) - 1);
-		if (parse_llimit(key, kv->e[i].value, l->llimit, err, errlen))
+		snprintf(l->crypto, sizeof(l->crypto), "%s", key + plen);
+		if (apply_value(r, key, kv->e[i].value, l, cfg, true, err, errlen))
 			return -1;
 		cfg->n_shkeeper_llimits++;
 	}
 	return 0;
 }
 
-/* Timeouts, breaker and provider credentials: everything that talks to the outside. */
-static int build_upstreams(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+/*
+ * The hot wallet's key file is only checked here: it must exist, be a
+ * regular file, and be readable by its owner alone. The key is read when a
+ * payout is signed (flow/hotwallet.c), never kept in the configuration.
+ */
+static int parse_hot_wallet_key(const struct config_key *r, const char *key, const char *v, void *base,
+                                struct config *cfg, char *err, size_t errlen)
 {
-	const char *v;
-	long n;
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	struct stat sb;
 
-	if (get_long(kv, "rpc_timeout_ms", 10000, 100, 120000, &n, err, errlen))
-		return -1;
-	cfg->rpc_timeout_ms = (int)n;
-	if (get_long(kv, "rpc_connect_timeout_ms", 3000, 100, 60000, &n, err, errlen))
-		return -1;
-	cfg->rpc_connect_timeout_ms = (int)n;
-	if (get_long(kv, "shkeeper_timeout_ms", 10000, 100, 120000, &n, err, errlen))
-		return -1;
-	cfg->shkeeper_timeout_ms = (int)n;
-	if (get_long(kv, "shkeeper_connect_timeout_ms", 3000, 100, 60000, &n, err, errlen))
-		return -1;
-	cfg->shkeeper_connect_timeout_ms = (int)n;
-	if (get_long(kv, "breaker_failures", 5, 1, 1000, &n, err, errlen))
-		return -1;
-	cfg->breaker_failures = (int)n;
-	if (get_long(kv, "breaker_cooldown_seconds", 30, 1, 3600, &n, err, errlen))
-		return -1;
-	cfg->breaker_cooldown_seconds = (int)n;
+	(void)r, (void)base;
+	if ((size_t)snprintf(cfg->hot_wallet_key_path, sizeof(cfg->hot_wallet_key_path), "%s%s%s",
+	                     v[0] != '/' && dir ? dir : "", v[0] != '/' && dir ? "/" : "", v) >=
+	    sizeof(cfg->hot_wallet_key_path))
+		return fail(err, errlen, "setting %s: path too long", key);
+	if (stat(cfg->hot_wallet_key_path, &sb) != 0)
+		return fail(err, errlen, "setting %s: cannot read %s: %s", key, cfg->hot_wallet_key_path,
+		            strerror(errno));
+	if (!S_ISREG(sb.st_mode))
+		return fail(err, errlen, "setting %s: %s is not a regular file", key, cfg->hot_wallet_key_path);
+	if ((sb.st_mode & 077) != 0)
+		return fail(err, errlen, "setting %s: %s is readable or writable by group or others (mode %04o); chmod 0600 or 0400 it",
+		            key, cfg->hot_wallet_key_path, (unsigned)(sb.st_mode & 07777));
+	return 0;
+}
 
-	v = get(kv, "shkeeper_url", "");
-	if (*v && strncmp(v, "https://", 8) != 0 && !(cfg->dev_mode && strncmp(v, "http://", 7) == 0))
-		return fail(err, errlen, "setting shkeeper_url: expected an https:// URL");
-	if (copy_str("shkeeper_url", v, cfg->shkeeper_url, sizeof(cfg->shkeeper_url), err, errlen))
-		return -1;
-	size_t ulen = strlen(cfg->shkeeper_url);
-	if (ulen && cfg->shkeeper_url[ulen - 1] == '/')
-		cfg->shkeeper_url[ulen - 1] = '\0';
-	if ((v = get(kv, "shkeeper_api_key_file", NULL)) != NULL &&
-	    read_secret("shkeeper_api_key_file", v, 1, &cfg->shkeeper_api_key,
-	                &cfg->shkeeper_api_key_len, err, errlen))
-		return -1;
-	if (cfg->shkeeper_url[0] && cfg->shkeeper_api_key == NULL)
-		return fail(err, errlen, "setting shkeeper_api_key_file is required when shkeeper_url is set");
-	if ((v = get(kv, "shkeeper_webhook_secret_file", NULL)) != NULL &&
-	    read_secret("shkeeper_webhook_secret_file", v, 16, &cfg->shkeeper_webhook_secret,
-	                &cfg->shkeeper_webhook_secret_len, err, errlen))
-		return -1;
-	if (get_bool(kv, "shkeeper_allow_api_key_header", false, &cfg->shkeeper_allow_api_key_header, err, errlen) ||
-	    get_bool(kv, "shkeeper_verify_on_chain", true, &cfg->shkeeper_verify_on_chain, err, errlen))
-		return -1;
-	if (parse_llimit("shkeeper_llimit", get(kv, "shkeeper_llimit", "95"), cfg->shkeeper_llimit, err, errlen) ||
-	    parse_llimits(kv, cfg, err, errlen))
-		return -1;
-	if ((v = get(kv, "internal_token_file", NULL)) != NULL &&
-	    read_secret("internal_token_file", v, 32, &cfg->internal_token, &cfg->internal_token_len,
-	                err, errlen))
-		return -1;
-	return build_hot_wallet(kv, cfg, err, errlen);
+/* SHKeeper's payout API takes HTTP Basic credentials: one line user:password. */
+static int after_payout_auth(const struct config_key *r, const char *key, void *base, struct config *cfg,
+                             char *err, size_t errlen)
+{
+	const char *auth = cfg->shkeeper_payout_auth, *colon;
+
+	(void)r, (void)base;
+	if (auth && ((colon = strchr(auth, ':')) == NULL || colon == auth || strchr(auth, '\n') != NULL))
+		return fail(err, errlen, "setting %s: expected one line user:password", key);
+	return 0;
+}
+
+/* BVNK signs webhooks with the merchant's secret key: the Hawk key unless another is named. */
+static int after_bvnk_webhook_secret(const struct config_key *r, const char *key, void *base, struct config *cfg,
+                                     char *err, size_t errlen)
+{
+	(void)r, (void)key, (void)base, (void)err, (void)errlen;
+	if (cfg->bvnk_webhook_secret == NULL && cfg->bvnk_hawk_key) {
+		cfg->bvnk_webhook_secret = xmalloc(cfg->bvnk_hawk_key_len + 1);
+		memcpy(cfg->bvnk_webhook_secret, cfg->bvnk_hawk_key, cfg->bvnk_hawk_key_len + 1);
+		cfg->bvnk_webhook_secret_len = cfg->bvnk_hawk_key_len;
+	}
+	return 0;
+}
+
+static int after_retry_max(const struct config_key *r, const char *key, void *base, struct config *cfg,
+                           char *err, size_t errlen)
+{
+	(void)r, (void)base;
+	if (cfg->subscribers.retry_max_seconds < cfg->subscribers.retry_base_seconds)
+		return fail(err, errlen, "setting %s: below subscriber_retry_base_seconds", key);
+	return 0;
 }
 
 /* Plain HTTP is for this host (or any host in dev mode): what goes over it is signed, not secret-proof. */
@@ -827,11 +923,36 @@ static int parse_subscriber_events(struct subscriber_conf *sub, const char *v, c
 	return 0;
 }
 
+static int parse_stream_publisher(const struct config_key *r, const char *key, const char *v, void *base,
+                                  struct config *cfg, char *err, size_t errlen)
+{
+	(void)r, (void)base;
+	if (strcmp(v, "none") == 0)
+		;
+	else if (strncmp(v, "unix:/", 6) == 0) {
+		if (strlen(v + 5) >= sizeof(cfg->stream.publisher_socket))
+			return fail(err, errlen, "setting %s: socket path longer than 107 bytes", key);
+		snprintf(cfg->stream.publisher_socket, sizeof(cfg->stream.publisher_socket), "%s", v + 5);
+	} else if (url_allowed(v, false) && strncmp(v, "http://", 7) == 0 &&
+	           strlen(v) < sizeof(cfg->stream.publisher_url)) {
+		snprintf(cfg->stream.publisher_url, sizeof(cfg->stream.publisher_url), "%s", v);
+		size_t len = strlen(cfg->stream.publisher_url);
+		if (cfg->stream.publisher_url[len - 1] == '/')
+			cfg->stream.publisher_url[len - 1] = '\0';
+	} else {
+		return fail(err, errlen, "setting %s: expected unix:/path, http:// on this host, or none", key);
+	}
+	return 0;
+}
+
 /* subscriber.<name>.url, .events and .secret_file, all three for each name used. */
-static int parse_subscribers(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+static int apply_subscribers(const struct config_key *r, struct config_kv *kv, struct config *cfg, char *err,
+                             size_t errlen)
 {
 	struct subscribers_conf *subs = &cfg->subscribers;
+	const struct config_key *secret_row = row_documented("subscriber.<name>.secret_file");
 
+	(void)r;
 	for (size_t i = 0; i < kv->n; i++) {
 		const char *key = kv->e[i].key, *dot;
 		char name[25], k[64];
@@ -869,316 +990,360 @@ static int parse_subscribers(struct kv *kv, struct config *cfg, char *err, size_
 		snprintf(k, sizeof(k), "subscriber.%s.secret_file", name);
 		if ((v = get(kv, k, NULL)) == NULL)
 			return fail(err, errlen, "setting %s is required: the key its webhooks are signed with", k);
-		if (read_secret(k, v, 32, &sub->secret, &sub->secret_len, err, errlen))
+		if (read_secret(k, v, (size_t)secret_row->min, &sub->secret, &sub->secret_len, err, errlen))
 			return -1;
 next:;
 	}
 	return 0;
 }
 
-/* Live streams and subscribers: where the relay publishes and how webhooks are retried. */
-static int build_events(struct kv *kv, struct config *cfg, char *err, size_t errlen)
-{
-	const struct {
-		const char *key;
-		long dflt, min, max;
-		int *dst;
-	} ints[] = {
-		{ "stream_buffer_messages", 200, 1, 100000, &cfg->stream.buffer_messages },
-		{ "stream_buffer_seconds", 3600, 60, 86400 * 7, &cfg->stream.buffer_seconds },
-		{ "subscriber_timeout_ms", 10000, 100, 120000, &cfg->subscribers.timeout_ms },
-		{ "subscriber_connect_timeout_ms", 3000, 100, 60000, &cfg->subscribers.connect_timeout_ms },
-		{ "subscriber_retry_base_seconds", 10, 1, 3600, &cfg->subscribers.retry_base_seconds },
-		{ "subscriber_retry_max_seconds", 3600, 1, 86400, &cfg->subscribers.retry_max_seconds },
-		{ "subscriber_give_up_seconds", 86400, 1, 86400 * 30, &cfg->subscribers.give_up_seconds },
-	};
-	const char *v = get(kv, "stream_publisher", "unix:/run/fcgi-payments/stream.sock");
-	long n;
+#define FIELD(f) .off = offsetof(struct config, f), .size = sizeof(((struct config *)0)->f)
+#define NET_FIELD(f) .off = offsetof(struct network_conf, f), .size = sizeof(((struct network_conf *)0)->f)
+#define SECRET_FIELD(f) FIELD(f), .len_off = offsetof(struct config, f##_len)
+#define SECONDS_A_DAY 86400
 
-	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
-		if (get_long(kv, ints[i].key, ints[i].dflt, ints[i].min, ints[i].max, &n, err, errlen))
-			return -1;
-		*ints[i].dst = (int)n;
-	}
-	if (cfg->subscribers.retry_max_seconds < cfg->subscribers.retry_base_seconds)
-		return fail(err, errlen, "setting subscriber_retry_max_seconds: below subscriber_retry_base_seconds");
-	if (strcmp(v, "none") == 0)
-		;
-	else if (strncmp(v, "unix:/", 6) == 0) {
-		if (strlen(v + 5) >= sizeof(cfg->stream.publisher_socket))
-			return fail(err, errlen, "setting stream_publisher: socket path longer than 107 bytes");
-		snprintf(cfg->stream.publisher_socket, sizeof(cfg->stream.publisher_socket), "%s", v + 5);
-	} else if (url_allowed(v, false) && strncmp(v, "http://", 7) == 0 &&
-	           strlen(v) < sizeof(cfg->stream.publisher_url)) {
-		snprintf(cfg->stream.publisher_url, sizeof(cfg->stream.publisher_url), "%s", v);
-		size_t len = strlen(cfg->stream.publisher_url);
-		if (cfg->stream.publisher_url[len - 1] == '/')
-			cfg->stream.publisher_url[len - 1] = '\0';
-	} else {
-		return fail(err, errlen, "setting stream_publisher: expected unix:/path, http:// on this host, or none");
-	}
-	return parse_subscribers(kv, cfg, err, errlen);
+/*
+ * Every key, in the order applied: a row may use those before it (mode
+ * before the URLs it loosens, networks before the per-network rows,
+ * database_url before the default of jobs_lock_database_url).
+ */
+const struct config_key config_keys[] = {
+	{ .name = "listen", .kind = CONFIG_CUSTOM, .parse = parse_listen, .dflt_fn = default_listen,
+	  .dflt_doc = "systemd when a socket is passed, else unix:/run/fcgi-payments/fcgi.sock",
+	  .meaning = "unix:/path, tcp:host:port or systemd" },
+	{ .name = "socket_mode", .kind = CONFIG_OCTAL, FIELD(socket_mode), .dflt = "0660", .min = 0, .max = 0777,
+	  .meaning = "mode of a unix socket the master creates" },
+	{ .name = "workers", .kind = CONFIG_INT, FIELD(workers), .dflt_fn = default_workers,
+	  .dflt_doc = "twice the number of CPUs", .min = 1, .max = 256, .meaning = "size of the pool" },
+	{ .name = "max_requests", .kind = CONFIG_LONG, FIELD(max_requests), .dflt = "10000", .min = 0, .max = LONG_MAX,
+	  .meaning = "requests after which a worker is recycled (0: never)" },
+	{ .name = "max_body_bytes", .kind = CONFIG_SIZE, FIELD(max_body_bytes), .dflt = "1048576", .min = 1024,
+	  .max = 64L << 20, .meaning = "larger bodies get 413" },
+	{ .name = "drain_seconds", .kind = CONFIG_INT, FIELD(drain_seconds), .dflt = "30", .min = 1, .max = 3600,
+	  .meaning = "how long SIGTERM waits for requests in flight" },
+	{ .name = "database_url", .kind = CONFIG_STRING, FIELD(database_url), .required_with = "",
+	  .meaning = "a libpq connection string or URI" },
+	{ .name = "db_connect_timeout", .kind = CONFIG_INT, FIELD(db_connect_timeout), .dflt = "3", .min = 1, .max = 60,
+	  .meaning = "seconds" },
+	{ .name = "db_prepare", .kind = CONFIG_BOOL, FIELD(db_prepare), .dflt = "true",
+	  .meaning = "prepare each statement once per connection; false behind a pooler that cannot keep them" },
+	{ .name = "jwt_secret_file", .kind = CONFIG_SECRET, .flags = CONFIG_F_SECRET, SECRET_FIELD(jwt_secret),
+	  .min = 32, .required_with = "", .meaning = "HS256 key, at least 32 bytes" },
+	{ .name = "jwt_leeway_seconds", .kind = CONFIG_INT, FIELD(jwt_leeway_seconds), .dflt = "30", .min = 0,
+	  .max = 300, .meaning = "clock leeway for exp, nbf, iat" },
+	{ .name = "mode", .kind = CONFIG_ENUM, FIELD(dev_mode), .dflt = "production", .words = "production|dev",
+	  .meaning = "dev enables the development helpers" },
+	{ .name = "public_base_url", .kind = CONFIG_URL, .flags = CONFIG_F_BASE_URL, FIELD(public_base_url),
+	  .required_with = "", .meaning = "e.g. https://pay.example.com; callback URLs are built from it" },
+	{ .name = "stale_pending_minutes", .kind = CONFIG_INT, FIELD(stale_pending_minutes), .dflt = "60", .min = 1,
+	  .max = 525600, .meaning = "default threshold of cleanup-pending, and the cleanup job's" },
+	{ .name = "idempotency_key_hours", .kind = CONFIG_INT, FIELD(idempotency_key_hours), .dflt = "24", .min = 1,
+	  .max = 720, .meaning = "how long an Idempotency-Key and its answer are kept" },
+	{ .name = "idempotency_lease_seconds", .kind = CONFIG_INT, FIELD(idempotency_lease_seconds), .dflt = "60",
+	  .min = 5, .max = 3600, .meaning = "how long a request holds its key before a retry may take it over" },
+	{ .name = "escrow_address", .kind = CONFIG_ADDRESS, FIELD(escrow_address), .required_with = "",
+	  .meaning = "a 0x-prefixed 20-byte address: the escrow wallet pay-ins go to" },
+	{ .name = "redirect_success_url", .kind = CONFIG_STRING, FIELD(redirect_success_url), .dflt = "",
+	  .meaning = "returned by /configuration" },
+	{ .name = "redirect_cancel_url", .kind = CONFIG_STRING, FIELD(redirect_cancel_url), .dflt = "",
+	  .meaning = "returned by /configuration" },
+	{ .name = "log_level", .kind = CONFIG_ENUM, FIELD(log_level), .dflt = "info", .words = "debug|info|warn|error",
+	  .meaning = "the least severe level logged" },
+	{ .name = "log_format", .kind = CONFIG_ENUM, FIELD(log_format), .dflt = "text", .words = "text|json",
+	  .meaning = "text lines, or one JSON object per line for journald and log shippers" },
+	{ .name = "currencies", .kind = CONFIG_CUSTOM, .parse = parse_currencies,
+	  .dflt = "USD:2,EUR:2,USDT:6,USDC:6,BNB:18,ETH:18", .meaning = "accepted currencies and their decimals" },
+	{ .name = "networks", .kind = CONFIG_CUSTOM, .parse = parse_networks, .dflt = "bsc,ethereum",
+	  .meaning = "accepted networks" },
+
+	/* Per network: <name><network>, into its struct network_conf. */
+	{ .name = "chain_id.", .doc = "chain_id.<network>", .kind = CONFIG_LLONG, .flags = CONFIG_F_NETWORK,
+	  NET_FIELD(chain_id), .min = 1, .max = LONG_MAX, .required_with = "rpc.",
+	  .meaning = "checked against eth_chainId at start-up" },
+	/* At least one block on top: a transaction in the head block is never final. */
+	{ .name = "confirmations.", .doc = "confirmations.<network>", .kind = CONFIG_INT, .flags = CONFIG_F_NETWORK,
+	  NET_FIELD(confirmations), .dflt = "12", .dflt_bsc = "15", .min = 1, .max = 10000,
+	  .meaning = "depth required when the node reports no finalized block" },
+	{ .name = "fee_model.", .doc = "fee_model.<network>", .kind = CONFIG_ENUM, .flags = CONFIG_F_NETWORK,
+	  NET_FIELD(eip1559), .dflt = "eip1559", .dflt_bsc = "legacy", .words = "legacy|eip1559",
+	  .meaning = "how payout transactions pay for gas" },
+	{ .name = "max_gas_price_gwei.", .doc = "max_gas_price_gwei.<network>", .kind = CONFIG_GWEI,
+	  .flags = CONFIG_F_NETWORK, NET_FIELD(max_gas_price_wei), .dflt = "200", .dflt_bsc = "20", .min = 1,
+	  .meaning = "cap of a payout's gas price or max fee per gas" },
+	{ .name = "priority_fee_gwei.", .doc = "priority_fee_gwei.<network>", .kind = CONFIG_GWEI,
+	  .flags = CONFIG_F_NETWORK, NET_FIELD(priority_fee_wei), .dflt = "0",
+	  .dflt_doc = "the node's eth_maxPriorityFeePerGas", .min = 0, .after = after_priority_fee,
+	  .meaning = "the tip an EIP-1559 payout offers (0: the node's suggestion)" },
+	{ .name = "rpc.", .doc = "rpc.<network>", .kind = CONFIG_CUSTOM, .flags = CONFIG_F_NETWORK, .parse = parse_rpc,
+	  .meaning = "JSON-RPC URLs, comma-separated, tried in order" },
+
+	/* Per token: token.<network>.<SYMBOL>, into a struct token_conf. */
+	{ .name = "token.", .doc = "token.<network>.<SYMBOL>", .kind = CONFIG_ADDRESS, .flags = CONFIG_F_FAMILY,
+	  .off = offsetof(struct token_conf, contract), .size = sizeof(((struct token_conf *)0)->contract),
+	  .apply = apply_tokens, .meaning = "a token's contract address" },
+	{ .name = "token_decimals.", .doc = "token_decimals.<network>.<SYMBOL>", .kind = CONFIG_INT,
+	  .flags = CONFIG_F_FAMILY, .off = offsetof(struct token_conf, decimals),
+	  .size = sizeof(((struct token_conf *)0)->decimals), .dflt = "6", .dflt_bsc = "18", .min = 0, .max = 36,
+	  .meaning = "checked against decimals() at start-up (applied with its token)" },
+
+	/* Upstreams. */
+	{ .name = "rpc_timeout_ms", .kind = CONFIG_INT, FIELD(rpc_timeout_ms), .dflt = "10000", .min = 100,
+	  .max = 120000, .meaning = "one JSON-RPC call" },
+	{ .name = "rpc_connect_timeout_ms", .kind = CONFIG_INT, FIELD(rpc_connect_timeout_ms), .dflt = "3000",
+	  .min = 100, .max = 60000, .meaning = "connecting to a node" },
+	{ .name = "shkeeper_timeout_ms", .kind = CONFIG_INT, FIELD(shkeeper_timeout_ms), .dflt = "10000", .min = 100,
+	  .max = 120000, .meaning = "one SHKeeper call" },
+	{ .name = "shkeeper_connect_timeout_ms", .kind = CONFIG_INT, FIELD(shkeeper_connect_timeout_ms),
+	  .dflt = "3000", .min = 100, .max = 60000, .meaning = "connecting to SHKeeper" },
+	{ .name = "breaker_failures", .kind = CONFIG_INT, FIELD(breaker_failures), .dflt = "5", .min = 1, .max = 1000,
+	  .meaning = "failures in a row that open an upstream's circuit breaker" },
+	{ .name = "breaker_cooldown_seconds", .kind = CONFIG_INT, FIELD(breaker_cooldown_seconds), .dflt = "30",
+	  .min = 1, .max = 3600, .meaning = "how long an open breaker stays open" },
+	{ .name = "shkeeper_url", .kind = CONFIG_URL, .flags = CONFIG_F_BASE_URL, FIELD(shkeeper_url),
+	  .meaning = "SHKeeper's base URL, without /api/v1" },
+	{ .name = "shkeeper_api_key_file", .kind = CONFIG_SECRET, .flags = CONFIG_F_SECRET,
+	  SECRET_FIELD(shkeeper_api_key), .min = 1, .required_with = "shkeeper_url",
+	  .meaning = "the API key; also the callback signing key" },
+	{ .name = "shkeeper_webhook_secret_file", .kind = CONFIG_SECRET, .flags = CONFIG_F_SECRET,
+	  SECRET_FIELD(shkeeper_webhook_secret), .min = 16,
+	  .meaning = "accept the older HMAC-of-body callback signature too" },
+	{ .name = "shkeeper_allow_api_key_header", .kind = CONFIG_BOOL, FIELD(shkeeper_allow_api_key_header),
+	  .dflt = "false", .meaning = "accept the legacy X-Shkeeper-Api-Key callback header alone" },
+	{ .name = "shkeeper_verify_on_chain", .kind = CONFIG_BOOL, FIELD(shkeeper_verify_on_chain), .dflt = "true",
+	  .meaning = "check a PAID callback's transactions on the chain before funding the escrow" },
+	/* SHKeeper keeps llimit as a Decimal. Below half the price a deposit is not
+	 * "paid" in any sense a seller would accept: a lower value is a typo. */
+	{ .name = "shkeeper_llimit", .kind = CONFIG_DECIMAL, FIELD(shkeeper_llimit), .dflt = "95", .min = 50,
+	  .max = 100, .scale = 4, .meaning = "SHKeeper's PAID threshold, percent of the fiat price without its fee" },
+	{ .name = "shkeeper_llimit.", .doc = "shkeeper_llimit.<CRYPTO>", .kind = CONFIG_DECIMAL,
+	  .flags = CONFIG_F_FAMILY | CONFIG_F_OWN_ENV, .off = offsetof(struct shk_llimit_conf, llimit),
+	  .size = sizeof(((struct shk_llimit_conf *)0)->llimit), .min = 50, .max = 100, .scale = 4,
+	  .dflt_doc = "shkeeper_llimit", .apply = apply_llimits,
+	  .meaning = "the same for one of SHKeeper's cryptos whose wallet has its own llimit" },
+	{ .name = "internal_token_file", .kind = CONFIG_SECRET, .flags = CONFIG_F_SECRET,
+	  SECRET_FIELD(internal_token), .min = 32, .meaning = "bearer token for internal callers of job endpoints" },
+	{ .name = "hot_wallet_address", .kind = CONFIG_ADDRESS, FIELD(hot_wallet_address),
+	  .needs = "hot_wallet_key_file", .meaning = "the address the hot wallet's key must have" },
+	/* A fault point kills the process on purpose: never outside development. */
+	{ .name = "dev_fault_file", .kind = CONFIG_STRING, .flags = CONFIG_F_DEV_ONLY, FIELD(dev_fault_file),
+	  .meaning = "a file a test names a fault point in" },
+	{ .name = "hot_wallet_key_file", .kind = CONFIG_CUSTOM, .parse = parse_hot_wallet_key,
+	  .meaning = "the hot wallet's private key, readable by its owner alone" },
+
+	/* Payouts a provider signs and sends. */
+	{ .name = "shkeeper_payout_auth_file", .kind = CONFIG_SECRET, .flags = CONFIG_F_SECRET,
+	  SECRET_FIELD(shkeeper_payout_auth), .min = 3, .needs = "shkeeper_url", .after = after_payout_auth,
+	  .meaning = "SHKeeper's admin login as one line user:password, for its payout API" },
+	/* SHKeeper's payout API refuses a request without `fee`: it is said, never guessed. */
+	{ .name = "shkeeper_payout_fee", .kind = CONFIG_DECIMAL, .flags = CONFIG_F_ONLY_WITH,
+	  FIELD(shkeeper_payout_fee), .min = 0, .max = LONG_MAX, .scale = MONEY_MAX_SCALE,
+	  .required_with = "shkeeper_payout_auth_file", .meaning = "the fee SHKeeper's payout API requires" },
+	{ .name = "bvnk_timeout_ms", .kind = CONFIG_INT, FIELD(bvnk_timeout_ms), .dflt = "10000", .min = 100,
+	  .max = 120000, .meaning = "one BVNK call" },
+	{ .name = "bvnk_connect_timeout_ms", .kind = CONFIG_INT, FIELD(bvnk_connect_timeout_ms), .dflt = "3000",
+	  .min = 100, .max = 60000, .meaning = "connecting to BVNK" },
+	{ .name = "bvnk_url", .kind = CONFIG_URL, .flags = CONFIG_F_BASE_URL, FIELD(bvnk_url),
+	  .meaning = "BVNK's API base" },
+	{ .name = "bvnk_hawk_id", .kind = CONFIG_STRING, .flags = CONFIG_F_ONLY_WITH, FIELD(bvnk_hawk_id),
+	  .required_with = "bvnk_url", .meaning = "the Hawk key id" },
+	{ .name = "bvnk_hawk_key_file", .kind = CONFIG_SECRET, .flags = CONFIG_F_SECRET | CONFIG_F_ONLY_WITH,
+	  SECRET_FIELD(bvnk_hawk_key), .min = 16, .required_with = "bvnk_url", .meaning = "the Hawk key" },
+	{ .name = "bvnk_merchant_id", .kind = CONFIG_ID, .flags = CONFIG_F_ONLY_WITH, FIELD(bvnk_merchant_id),
+	  .required_with = "bvnk_url", .meaning = "the merchant payouts are made from: letters, digits, _ and -" },
+	{ .name = "bvnk_webhook_secret_file", .kind = CONFIG_SECRET, .flags = CONFIG_F_SECRET,
+	  SECRET_FIELD(bvnk_webhook_secret), .min = 16, .dflt_doc = "the Hawk key",
+	  .after = after_bvnk_webhook_secret, .meaning = "the secret BVNK signs webhooks with" },
+	{ .name = "bvnk_webhook_url", .kind = CONFIG_URL, FIELD(bvnk_webhook_url), .dflt_fn = default_bvnk_webhook_url,
+	  .dflt_doc = "public_base_url + /api/payment/bvnk/webhook",
+	  .meaning = "the complete webhook URL configured in BVNK: what its signature covers" },
+	{ .name = "bvnk_webhook_signing", .kind = CONFIG_ENUM, FIELD(bvnk_webhook_signing), .dflt = "url",
+	  .words = "url|path|body", .meaning = "what BVNK's webhook signature covers besides the body" },
+	{ .name = "shkeeper_payout_wallet.", .doc = "shkeeper_payout_wallet.<network>", .kind = CONFIG_ADDRESS,
+	  .flags = CONFIG_F_NETWORK | CONFIG_F_LISTED, NET_FIELD(shkeeper_payout_wallet),
+	  .meaning = "the wallet SHKeeper pays payouts from on that network" },
+	{ .name = "bvnk_payout_wallet.", .doc = "bvnk_payout_wallet.<network>", .kind = CONFIG_ADDRESS,
+	  .flags = CONFIG_F_NETWORK | CONFIG_F_LISTED, NET_FIELD(bvnk_payout_wallet),
+	  .meaning = "the wallet BVNK pays payouts from on that network" },
+	{ .name = "bvnk_protocol.", .doc = "bvnk_protocol.<network>", .kind = CONFIG_ID,
+	  .flags = CONFIG_F_NETWORK | CONFIG_F_LISTED, NET_FIELD(bvnk_protocol),
+	  .meaning = "the protocol BVNK's currency list gives the network, such as BSC" },
+
+	/* The jobs process; the request path reads none of it. */
+	{ .name = "jobs_watch_seconds", .kind = CONFIG_INT, FIELD(jobs.watch_seconds), .dflt = "15", .min = 0,
+	  .max = SECONDS_A_DAY, .meaning = "reading new final blocks for transfers to the escrow (0: off)" },
+	{ .name = "watch_window_blocks", .kind = CONFIG_INT, FIELD(jobs.watch_window_blocks), .dflt = "2000", .min = 1,
+	  .max = 100000, .meaning = "blocks per eth_getLogs at most" },
+	{ .name = "jobs_reverify_seconds", .kind = CONFIG_INT, FIELD(jobs.reverify_seconds), .dflt = "60", .min = 0,
+	  .max = SECONDS_A_DAY, .meaning = "re-checking unfinished wallet-direct pay-ins (0: off)" },
+	{ .name = "jobs_backfill_seconds", .kind = CONFIG_INT, FIELD(jobs.backfill_seconds), .dflt = "600", .min = 0,
+	  .max = SECONDS_A_DAY, .meaning = "finding missing hashes of completed pay-ins (0: off)" },
+	{ .name = "jobs_retention_seconds", .kind = CONFIG_INT, FIELD(jobs.retention_seconds), .dflt = "3600",
+	  .min = 0, .max = SECONDS_A_DAY, .meaning = "pruning old inbox rows and events (0: off)" },
+	{ .name = "jobs_relay_seconds", .kind = CONFIG_INT, FIELD(jobs.relay_seconds), .dflt = "5", .min = 0,
+	  .max = 3600, .meaning = "the relay's poll when no notification wakes it (0: off)" },
+	{ .name = "jobs_deliver_seconds", .kind = CONFIG_INT, FIELD(jobs.deliver_seconds), .dflt = "1", .min = 0,
+	  .max = 3600, .meaning = "how often each subscriber's queue is looked at (0: no webhooks)" },
+	{ .name = "jobs_batch", .kind = CONFIG_INT, FIELD(jobs.batch), .dflt = "50", .min = 1, .max = 1000,
+	  .meaning = "items a job takes per run" },
+	{ .name = "retention_inbox_days", .kind = CONFIG_INT, FIELD(jobs.retention_inbox_days), .dflt = "30",
+	  .min = 1, .max = 3650, .meaning = "age after which an inbox row that changed nothing is pruned" },
+	{ .name = "retention_events_days", .kind = CONFIG_INT, FIELD(jobs.retention_events_days), .dflt = "30",
+	  .min = 1, .max = 3650, .meaning = "age after which announced outbox events are pruned" },
+	{ .name = "jobs_cleanup_seconds", .kind = CONFIG_INT, FIELD(jobs.cleanup_seconds), .dflt = "300", .min = 0,
+	  .max = SECONDS_A_DAY, .meaning = "cancelling stale pending pay-ins (0: off)" },
+	{ .name = "jobs_shkeeper_poll_seconds", .kind = CONFIG_INT, FIELD(jobs.shkeeper_poll_seconds), .dflt = "120",
+	  .min = 0, .max = SECONDS_A_DAY, .meaning = "asking SHKeeper about open invoices (0: off)" },
+	{ .name = "shkeeper_poll_after_minutes", .kind = CONFIG_INT, FIELD(jobs.shkeeper_poll_after_minutes),
+	  .dflt = "10", .min = 0, .max = 10080, .meaning = "age at which a SHKeeper pay-in is polled" },
+	{ .name = "jobs_reconcile_seconds", .kind = CONFIG_INT, FIELD(jobs.reconcile_seconds), .dflt = "300",
+	  .min = 0, .max = SECONDS_A_DAY, .meaning = "settling stuck outgoing payments from the chain (0: off)" },
+	{ .name = "reconcile_after_minutes", .kind = CONFIG_INT, FIELD(jobs.reconcile_after_minutes), .dflt = "30",
+	  .min = 0, .max = 10080, .meaning = "how long an outgoing payment waits before it is reconciled" },
+	{ .name = "jobs_auto_release_seconds", .kind = CONFIG_INT, FIELD(jobs.auto_release_seconds), .dflt = "0",
+	  .min = 0, .max = SECONDS_A_DAY, .meaning = "releasing delivered requests after their grace (0: off)" },
+	{ .name = "auto_release_grace_hours", .kind = CONFIG_INT, FIELD(jobs.auto_release_grace_hours), .dflt = "72",
+	  .min = 1, .max = 8760, .meaning = "how long a request stays delivered before its release" },
+	/* The rails a payout can be opened on without a person: an admin still signs one, the hot wallet pays itself. */
+	{ .name = "auto_release_rail", .kind = CONFIG_WORD, FIELD(jobs.auto_release_rail), .dflt = "admin_wallet",
+	  .words = "admin_wallet|hot_wallet", .meaning = "the rail an automatic release is opened on" },
+	{ .name = "jobs_lock_database_url", .kind = CONFIG_STRING, FIELD(jobs.lock_database_url),
+	  .dflt_fn = default_lock_database_url, .dflt_doc = "database_url",
+	  .meaning = "where the leader locks live: PostgreSQL itself, never a transaction-mode pooler" },
+
+	/* Live streams and subscribers. */
+	{ .name = "stream_buffer_messages", .kind = CONFIG_INT, FIELD(stream.buffer_messages), .dflt = "200", .min = 1,
+	  .max = 100000, .meaning = "the site's nchan_message_buffer_length" },
+	{ .name = "stream_buffer_seconds", .kind = CONFIG_INT, FIELD(stream.buffer_seconds), .dflt = "3600", .min = 60,
+	  .max = 7 * SECONDS_A_DAY, .meaning = "the site's nchan_message_timeout" },
+	{ .name = "subscriber_timeout_ms", .kind = CONFIG_INT, FIELD(subscribers.timeout_ms), .dflt = "10000",
+	  .min = 100, .max = 120000, .meaning = "one delivery attempt" },
+	{ .name = "subscriber_connect_timeout_ms", .kind = CONFIG_INT, FIELD(subscribers.connect_timeout_ms),
+	  .dflt = "3000", .min = 100, .max = 60000, .meaning = "connecting to a subscriber" },
+	{ .name = "subscriber_retry_base_seconds", .kind = CONFIG_INT, FIELD(subscribers.retry_base_seconds),
+	  .dflt = "10", .min = 1, .max = 3600, .meaning = "the wait after a first failed attempt" },
+	{ .name = "subscriber_retry_max_seconds", .kind = CONFIG_INT, FIELD(subscribers.retry_max_seconds),
+	  .dflt = "3600", .min = 1, .max = SECONDS_A_DAY, .after = after_retry_max,
+	  .meaning = "the longest wait between attempts" },
+	{ .name = "subscriber_give_up_seconds", .kind = CONFIG_INT, FIELD(subscribers.give_up_seconds),
+	  .dflt = "86400", .min = 1, .max = 30 * SECONDS_A_DAY, .meaning = "after this a delivery is marked failed" },
+	{ .name = "stream_publisher", .kind = CONFIG_CUSTOM, .parse = parse_stream_publisher,
+	  .dflt = "unix:/run/fcgi-payments/stream.sock", .meaning = "where the relay publishes live events" },
+	{ .name = "subscriber.", .doc = "subscriber.<name>.url", .kind = CONFIG_CUSTOM,
+	  .flags = CONFIG_F_FAMILY | CONFIG_F_OWN_ENV, .apply = apply_subscribers,
+	  .meaning = "a subscriber's webhook URL (with .events and .secret_file)" },
+	{ .name = "subscriber.", .doc = "subscriber.<name>.events", .kind = CONFIG_CUSTOM,
+	  .flags = CONFIG_F_FAMILY | CONFIG_F_OWN_ENV, .dflt_doc = "required with the URL",
+	  .meaning = "* or the event names it takes (applied with its URL)" },
+	{ .name = "subscriber.", .doc = "subscriber.<name>.secret_file", .kind = CONFIG_SECRET,
+	  .flags = CONFIG_F_FAMILY | CONFIG_F_OWN_ENV | CONFIG_F_SECRET, .min = 32,
+	  .dflt_doc = "required with the URL", .meaning = "the key its webhooks are signed with (applied with its URL)" },
+};
+const size_t config_n_keys = sizeof(config_keys) / sizeof(config_keys[0]);
+
+static const char *default_text(const struct config_key *r, const struct config *cfg, const char *network,
+                                char *buf, size_t len)
+{
+	if (r->dflt_fn)
+		return r->dflt_fn(cfg, buf, len);
+	if (r->dflt_bsc && network && strcmp(network, "bsc") == 0)
+		return r->dflt_bsc;
+	return r->dflt;
 }
 
-/* <prefix><network> keys of provider payouts: each names a configured network. */
-static int parse_payout_networks(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+/*
+ * One key of a row: its value, else its default; a required key missing,
+ * or one set without the key it needs, is refused by name. `network` is the
+ * network of a per-network or per-token key (its default, and the sibling
+ * it is required with); base is where the row's field lives.
+ */
+static int apply_row(struct config_kv *kv, const struct config_key *r, const char *key, const char *network,
+                     void *base, struct config *cfg, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < kv->n; i++) {
-		const char *key = kv->e[i].key, *v = kv->e[i].value;
+	char with[64] = "", dflt[1100];
+	const char *v, *d;
 
-		for (size_t k = 0; k < sizeof(payout_keys) / sizeof(payout_keys[0]); k++) {
-			size_t plen = strlen(payout_keys[k].prefix);
-			if (strncmp(key, payout_keys[k].prefix, plen) != 0)
-				continue;
-			struct network_conf *net = NULL;
-			for (size_t j = 0; j < cfg->n_networks; j++)
-				if (strcmp(cfg->networks[j].name, key + plen) == 0)
-					net = &cfg->networks[j];
-			if (net == NULL)
-				return fail(err, errlen, "setting %s: network %s is not in `networks`", key, key + plen);
-			if (payout_keys[k].address ? !valid_address(v)
-			                           : (strlen(v) == 0 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(v)))
-				return fail(err, errlen, "setting %s: expected %s", key,
-				            payout_keys[k].address ? "a 0x-prefixed 20-byte address" : "a protocol name such as BSC");
-			if (copy_str(key, v, (char *)net + payout_keys[k].off, payout_keys[k].len, err, errlen))
+	if (r->required_with && *r->required_with)
+		snprintf(with, sizeof(with), "%s%s", r->required_with, network && (r->flags & CONFIG_F_NETWORK) ? network : "");
+	if (*with && (r->flags & CONFIG_F_ONLY_WITH) && get(kv, with, NULL) == NULL)
+		return 0;
+	if ((v = get(kv, key, NULL)) != NULL) {
+		if ((r->flags & CONFIG_F_DEV_ONLY) && !cfg->dev_mode)
+			return fail(err, errlen, "setting %s is only allowed with mode = dev", key);
+		if (apply_value(r, key, v, base, cfg, true, err, errlen) ||
+		    (r->after && r->after(r, key, base, cfg, err, errlen)))
+			return -1;
+		if (r->needs && get(kv, r->needs, NULL) == NULL)
+			return fail(err, errlen, "setting %s needs %s", key, r->needs);
+		return 0;
+	} else if (r->required_with && (*with == '\0' || get(kv, with, NULL) != NULL)) {
+		return fail(err, errlen, "setting %s is required%s%s (%s)", key, *with ? " with " : "", with, r->meaning);
+	} else if ((d = default_text(r, cfg, network, dflt, sizeof(dflt))) != NULL &&
+	           apply_value(r, key, d, base, cfg, false, err, errlen)) {
+		return -1;
+	}
+	return r->after ? r->after(r, key, base, cfg, err, errlen) : 0;
+}
+
+/*
+ * A per-network row: for each network in `networks`, its <name><network> or
+ * the default; a LISTED row only where written, naming a network in
+ * `networks` (an empty value is then malformed, not absent).
+ */
+static int apply_network_row(struct config_kv *kv, const struct config_key *r, struct config *cfg, char *err,
+                             size_t errlen)
+{
+	size_t plen = strlen(r->name);
+	char key[64];
+
+	if (!(r->flags & CONFIG_F_LISTED)) {
+		for (size_t j = 0; j < cfg->n_networks; j++) {
+			snprintf(key, sizeof(key), "%s%s", r->name, cfg->networks[j].name);
+			if (apply_row(kv, r, key, cfg->networks[j].name, &cfg->networks[j], cfg, err, errlen))
 				return -1;
 		}
+		return 0;
+	}
+	for (size_t i = 0; i < kv->n; i++) {
+		const char *k = kv->e[i].key;
+		struct network_conf *net;
+
+		if (strncmp(k, r->name, plen) != 0)
+			continue;
+		if ((net = network_named(cfg, k + plen)) == NULL)
+			return fail(err, errlen, "setting %s: network %s is not in `networks`", k, k + plen);
+		if (apply_value(r, k, kv->e[i].value, net, cfg, true, err, errlen))
+			return -1;
 	}
 	return 0;
 }
 
-/*
- * Payouts a provider signs and sends: SHKeeper's payout login and fee, BVNK's
- * API, Hawk credentials and webhook signature, each network's paying wallet.
- */
-static int build_payouts(struct kv *kv, struct config *cfg, char *err, size_t errlen)
+static int apply_rows(struct config_kv *kv, struct config *cfg, char *err, size_t errlen)
 {
-	const char *v;
-	long n;
+	for (size_t i = 0; i < config_n_keys; i++) {
+		const struct config_key *r = &config_keys[i];
+		int rc;
 
-	if ((v = get(kv, "shkeeper_payout_auth_file", NULL)) != NULL) {
-		if (read_secret("shkeeper_payout_auth_file", v, 3, &cfg->shkeeper_payout_auth, &cfg->shkeeper_payout_auth_len,
-		                err, errlen))
+		if (r->flags & CONFIG_F_FAMILY)
+			rc = r->apply ? r->apply(r, kv, cfg, err, errlen) : 0;
+		else if (r->flags & CONFIG_F_NETWORK)
+			rc = apply_network_row(kv, r, cfg, err, errlen);
+		else
+			rc = apply_row(kv, r, r->name, NULL, cfg, cfg, err, errlen);
+		if (rc != 0)
 			return -1;
-		const char *colon = strchr(cfg->shkeeper_payout_auth, ':');
-		if (colon == NULL || colon == cfg->shkeeper_payout_auth || strchr(cfg->shkeeper_payout_auth, '\n') != NULL)
-			return fail(err, errlen, "setting shkeeper_payout_auth_file: expected one line user:password");
-		if (cfg->shkeeper_url[0] == '\0')
-			return fail(err, errlen, "setting shkeeper_payout_auth_file needs shkeeper_url");
-		/* SHKeeper's payout API refuses a request without `fee`: it is said, never guessed. */
-		if ((v = get(kv, "shkeeper_payout_fee", NULL)) == NULL)
-			return fail(err, errlen, "setting shkeeper_payout_fee is required with shkeeper_payout_auth_file");
-		char fee[MONEY_TEXT_MAX];
-		if ((strcmp(v, "0") != 0 && money_parse(v, MONEY_MAX_SCALE, fee) != MONEY_OK) ||
-		    copy_str("shkeeper_payout_fee", strcmp(v, "0") == 0 ? "0" : fee, cfg->shkeeper_payout_fee,
-		             sizeof(cfg->shkeeper_payout_fee), err, errlen))
-			return fail(err, errlen, "setting shkeeper_payout_fee: expected a decimal such as 0 or 1.5, got \"%s\"", v);
 	}
-	if (get_long(kv, "bvnk_timeout_ms", 10000, 100, 120000, &n, err, errlen))
-		return -1;
-	cfg->bvnk_timeout_ms = (int)n;
-	if (get_long(kv, "bvnk_connect_timeout_ms", 3000, 100, 60000, &n, err, errlen))
-		return -1;
-	cfg->bvnk_connect_timeout_ms = (int)n;
-	v = get(kv, "bvnk_url", "");
-	if (*v && strncmp(v, "https://", 8) != 0 && !(cfg->dev_mode && strncmp(v, "http://", 7) == 0))
-		return fail(err, errlen, "setting bvnk_url: expected an https:// URL");
-	if (copy_str("bvnk_url", v, cfg->bvnk_url, sizeof(cfg->bvnk_url), err, errlen))
-		return -1;
-	size_t ulen = strlen(cfg->bvnk_url);
-	if (ulen && cfg->bvnk_url[ulen - 1] == '/')
-		cfg->bvnk_url[ulen - 1] = '\0';
-	if (cfg->bvnk_url[0]) {
-		if ((v = get(kv, "bvnk_hawk_id", NULL)) == NULL ||
-		    copy_str("bvnk_hawk_id", v, cfg->bvnk_hawk_id, sizeof(cfg->bvnk_hawk_id), err, errlen))
-			return fail(err, errlen, "setting bvnk_hawk_id is required with bvnk_url (the Hawk key id)");
-		if ((v = get(kv, "bvnk_hawk_key_file", NULL)) == NULL)
-			return fail(err, errlen, "setting bvnk_hawk_key_file is required with bvnk_url");
-		if (read_secret("bvnk_hawk_key_file", v, 16, &cfg->bvnk_hawk_key, &cfg->bvnk_hawk_key_len, err, errlen))
-			return -1;
-		if ((v = get(kv, "bvnk_merchant_id", NULL)) == NULL || !valid_id(v) ||
-		    copy_str("bvnk_merchant_id", v, cfg->bvnk_merchant_id, sizeof(cfg->bvnk_merchant_id), err, errlen))
-			return fail(err, errlen, "setting bvnk_merchant_id is required with bvnk_url (letters, digits, _ and -)");
-	}
-	/* BVNK signs webhooks with the merchant's secret key: the Hawk key unless another is named. */
-	if ((v = get(kv, "bvnk_webhook_secret_file", NULL)) != NULL) {
-		if (read_secret("bvnk_webhook_secret_file", v, 16, &cfg->bvnk_webhook_secret, &cfg->bvnk_webhook_secret_len,
-		                err, errlen))
-			return -1;
-	} else if (cfg->bvnk_hawk_key) {
-		cfg->bvnk_webhook_secret = xmalloc(cfg->bvnk_hawk_key_len + 1);
-		memcpy(cfg->bvnk_webhook_secret, cfg->bvnk_hawk_key, cfg->bvnk_hawk_key_len + 1);
-		cfg->bvnk_webhook_secret_len = cfg->bvnk_hawk_key_len;
-	}
-	char dflt[512];
-	snprintf(dflt, sizeof(dflt), "%s/api/payment/bvnk/webhook", cfg->public_base_url);
-	v = get(kv, "bvnk_webhook_url", dflt);
-	if ((strncmp(v, "https://", 8) != 0 && !(cfg->dev_mode && strncmp(v, "http://", 7) == 0)) ||
-	    copy_str("bvnk_webhook_url", v, cfg->bvnk_webhook_url, sizeof(cfg->bvnk_webhook_url), err, errlen))
-		return fail(err, errlen, "setting bvnk_webhook_url: expected the complete https:// URL configured in BVNK");
-	v = get(kv, "bvnk_webhook_signing", "url");
-	if (strcmp(v, "url") == 0)
-		cfg->bvnk_webhook_signing = BVNK_SIGNS_URL;
-	else if (strcmp(v, "path") == 0)
-		cfg->bvnk_webhook_signing = BVNK_SIGNS_PATH;
-	else if (strcmp(v, "body") == 0)
-		cfg->bvnk_webhook_signing = BVNK_SIGNS_BODY;
-	else
-		return fail(err, errlen, "setting bvnk_webhook_signing: expected url, path or body, got \"%s\"", v);
-	return parse_payout_networks(kv, cfg, err, errlen);
-}
-
-/* The jobs process; the request path reads none of it. */
-static int build_jobs(struct kv *kv, struct config *cfg, char *err, size_t errlen)
-{
-	static const struct {
-		const char *key;
-		long dflt, min, max;
-		size_t off;
-	} ints[] = {
-		{ "jobs_watch_seconds", 15, 0, 86400, offsetof(struct jobs_conf, watch_seconds) },
-		{ "watch_window_blocks", 2000, 1, 100000, offsetof(struct jobs_conf, watch_window_blocks) },
-		{ "jobs_reverify_seconds", 60, 0, 86400, offsetof(struct jobs_conf, reverify_seconds) },
-		{ "jobs_backfill_seconds", 600, 0, 86400, offsetof(struct jobs_conf, backfill_seconds) },
-		{ "jobs_retention_seconds", 3600, 0, 86400, offsetof(struct jobs_conf, retention_seconds) },
-		{ "jobs_relay_seconds", 5, 0, 3600, offsetof(struct jobs_conf, relay_seconds) },
-		{ "jobs_deliver_seconds", 1, 0, 3600, offsetof(struct jobs_conf, deliver_seconds) },
-		{ "jobs_batch", 50, 1, 1000, offsetof(struct jobs_conf, batch) },
-		{ "retention_inbox_days", 30, 1, 3650, offsetof(struct jobs_conf, retention_inbox_days) },
-		{ "retention_events_days", 30, 1, 3650, offsetof(struct jobs_conf, retention_events_days) },
-		{ "jobs_cleanup_seconds", 300, 0, 86400, offsetof(struct jobs_conf, cleanup_seconds) },
-		{ "jobs_shkeeper_poll_seconds", 120, 0, 86400, offsetof(struct jobs_conf, shkeeper_poll_seconds) },
-		{ "shkeeper_poll_after_minutes", 10, 0, 10080, offsetof(struct jobs_conf, shkeeper_poll_after_minutes) },
-		{ "jobs_reconcile_seconds", 300, 0, 86400, offsetof(struct jobs_conf, reconcile_seconds) },
-		{ "reconcile_after_minutes", 30, 0, 10080, offsetof(struct jobs_conf, reconcile_after_minutes) },
-		{ "jobs_auto_release_seconds", 0, 0, 86400, offsetof(struct jobs_conf, auto_release_seconds) },
-		{ "auto_release_grace_hours", 72, 1, 8760, offsetof(struct jobs_conf, auto_release_grace_hours) },
-	};
-	long n;
-
-	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
-		if (get_long(kv, ints[i].key, ints[i].dflt, ints[i].min, ints[i].max, &n, err, errlen))
-			return -1;
-		*(int *)((char *)&cfg->jobs + ints[i].off) = (int)n;
-	}
-	/* The rails a payout can be opened on without a person: an admin still signs one, the hot wallet pays itself. */
-	const char *rail = get(kv, "auto_release_rail", "admin_wallet");
-	if (strcmp(rail, "admin_wallet") != 0 && strcmp(rail, "hot_wallet") != 0)
-		return fail(err, errlen, "setting auto_release_rail: expected admin_wallet or hot_wallet, got \"%.32s\"", rail);
-	snprintf(cfg->jobs.auto_release_rail, sizeof(cfg->jobs.auto_release_rail), "%.15s", rail);
-	return copy_str("jobs_lock_database_url", get(kv, "jobs_lock_database_url", cfg->database_url),
-	                cfg->jobs.lock_database_url, sizeof(cfg->jobs.lock_database_url), err, errlen);
-}
-
-static int build(struct kv *kv, struct config *cfg, char *err, size_t errlen)
-{
-	const char *v;
-	long n;
-	char *end;
-	enum log_level level;
-	enum log_format format;
-
-	if (parse_listen(get(kv, "listen", getenv("LISTEN_FDS") ? "systemd" : "unix:/run/fcgi-payments/fcgi.sock"),
-	                 cfg, err, errlen))
-		return -1;
-	v = get(kv, "socket_mode", "0660");
-	n = strtol(v, &end, 8);
-	if (*end || n < 0 || n > 0777)
-		return fail(err, errlen, "setting socket_mode: expected an octal mode such as 0660");
-	cfg->socket_mode = (unsigned)n;
-
-	/* Two per core: a worker waiting on PostgreSQL or an upstream leaves its core
-	 * idle, and the bench's sweep shows throughput still rising past one per core. */
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	if (get_long(kv, "workers", cpus > 0 ? 2 * cpus : 4, 1, 256, &n, err, errlen))
-		return -1;
-	cfg->workers = (int)n;
-	if (get_long(kv, "max_requests", 10000, 0, LONG_MAX, &cfg->max_requests, err, errlen))
-		return -1;
-	if (get_long(kv, "max_body_bytes", 1L << 20, 1024, 64L << 20, &n, err, errlen))
-		return -1;
-	cfg->max_body_bytes = (size_t)n;
-	if (get_long(kv, "drain_seconds", 30, 1, 3600, &n, err, errlen))
-		return -1;
-	cfg->drain_seconds = (int)n;
-
-	if ((v = get(kv, "database_url", NULL)) == NULL)
-		return fail(err, errlen, "setting database_url is required (a libpq connection string)");
-	if (copy_str("database_url", v, cfg->database_url, sizeof(cfg->database_url), err, errlen))
-		return -1;
-	if (get_long(kv, "db_connect_timeout", 3, 1, 60, &n, err, errlen) ||
-	    get_bool(kv, "db_prepare", true, &cfg->db_prepare, err, errlen))
-		return -1;
-	cfg->db_connect_timeout = (int)n;
-
-	if ((v = get(kv, "jwt_secret_file", NULL)) == NULL)
-		return fail(err, errlen, "setting jwt_secret_file is required");
-	if (read_secret("jwt_secret_file", v, 32, &cfg->jwt_secret, &cfg->jwt_secret_len, err, errlen))
-		return -1;
-	if (get_long(kv, "jwt_leeway_seconds", 30, 0, 300, &n, err, errlen))
-		return -1;
-	cfg->jwt_leeway_seconds = (int)n;
-
-	v = get(kv, "mode", "production");
-	if (strcmp(v, "dev") != 0 && strcmp(v, "production") != 0)
-		return fail(err, errlen, "setting mode: expected production or dev, got \"%s\"", v);
-	cfg->dev_mode = strcmp(v, "dev") == 0;
-
-	if ((v = get(kv, "public_base_url", NULL)) == NULL)
-		return fail(err, errlen, "setting public_base_url is required (e.g. https://pay.example.com)");
-	if (strncmp(v, "https://", 8) != 0 && !(cfg->dev_mode && strncmp(v, "http://", 7) == 0))
-		return fail(err, errlen, "setting public_base_url: expected an https:// URL");
-	if (copy_str("public_base_url", v, cfg->public_base_url, sizeof(cfg->public_base_url), err, errlen))
-		return -1;
-	/* The webhook URL is built by appending a path. */
-	size_t blen = strlen(cfg->public_base_url);
-	if (blen && cfg->public_base_url[blen - 1] == '/')
-		cfg->public_base_url[blen - 1] = '\0';
-
-	if (get_long(kv, "stale_pending_minutes", 60, 1, 525600, &n, err, errlen))
-		return -1;
-	cfg->stale_pending_minutes = (int)n;
-	if (get_long(kv, "idempotency_key_hours", 24, 1, 720, &n, err, errlen))
-		return -1;
-	cfg->idempotency_key_hours = (int)n;
-	if (get_long(kv, "idempotency_lease_seconds", 60, 5, 3600, &n, err, errlen))
-		return -1;
-	cfg->idempotency_lease_seconds = (int)n;
-
-	if ((v = get(kv, "escrow_address", NULL)) == NULL || !valid_address(v))
-		return fail(err, errlen, "setting escrow_address is required: a 0x-prefixed 20-byte address");
-	memcpy(cfg->escrow_address, v, sizeof(cfg->escrow_address));  /* valid_address(): 42 bytes + NUL */
-	if (copy_str("redirect_success_url", get(kv, "redirect_success_url", ""),
-	             cfg->redirect_success_url, sizeof(cfg->redirect_success_url), err, errlen) ||
-	    copy_str("redirect_cancel_url", get(kv, "redirect_cancel_url", ""),
-	             cfg->redirect_cancel_url, sizeof(cfg->redirect_cancel_url), err, errlen))
-		return -1;
-
-	if (log_level_parse(get(kv, "log_level", "info"), &level) != 0)
-		return fail(err, errlen, "setting log_level: expected debug, info, warn or error");
-	cfg->log_level = (int)level;
-	if (log_format_parse(get(kv, "log_format", "text"), &format) != 0)
-		return fail(err, errlen, "setting log_format: expected text or json");
-	cfg->log_format = (int)format;
-
-	if (parse_currencies(get(kv, "currencies", "USD:2,EUR:2,USDT:6,USDC:6,BNB:18,ETH:18"),
-	                     cfg, err, errlen) ||
-	    parse_networks(kv, cfg, err, errlen) ||
-	    parse_tokens(kv, cfg, err, errlen))
-		return -1;
-	return build_upstreams(kv, cfg, err, errlen) || build_payouts(kv, cfg, err, errlen) ||
-	       build_jobs(kv, cfg, err, errlen) || build_events(kv, cfg, err, errlen) ? -1 : 0;
+	return 0;
 }
 
 int config_load(const char *path, struct config *out, char *err, size_t errlen)
 {
-	struct kv *kv = xcalloc(1, sizeof(*kv));
+	struct config_kv *kv = xcalloc(1, sizeof(*kv));
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	if (path != NULL && read_file_lines(path, kv, err, errlen) != 0)
 		goto out;
-	if (apply_env(kv, err, errlen) != 0 || build(kv, out, err, errlen) != 0)
+	if (apply_env(kv, err, errlen) != 0 || apply_rows(kv, out, err, errlen) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -1189,15 +1354,15 @@ out:
 	return rc;
 }
 
+/* Every secret a row read, and each subscriber's. */
 void config_free(struct config *cfg)
 {
-	wipe(&cfg->jwt_secret, &cfg->jwt_secret_len);
-	wipe(&cfg->shkeeper_api_key, &cfg->shkeeper_api_key_len);
-	wipe(&cfg->shkeeper_webhook_secret, &cfg->shkeeper_webhook_secret_len);
-	wipe(&cfg->internal_token, &cfg->internal_token_len);
-	wipe(&cfg->shkeeper_payout_auth, &cfg->shkeeper_payout_auth_len);
-	wipe(&cfg->bvnk_hawk_key, &cfg->bvnk_hawk_key_len);
-	wipe(&cfg->bvnk_webhook_secret, &cfg->bvnk_webhook_secret_len);
+	for (size_t i = 0; i < config_n_keys; i++) {
+		const struct config_key *r = &config_keys[i];
+
+		if (r->kind == CONFIG_SECRET && !is_prefix_row(r))
+			wipe((char **)((char *)cfg + r->off), (size_t *)((char *)cfg + r->len_off));
+	}
 	for (size_t i = 0; i < cfg->subscribers.n; i++)
 		wipe(&cfg->subscribers.list[i].secret, &cfg->subscribers.list[i].secret_len);
 }

@@ -215,6 +215,73 @@ struct config {
 	struct subscribers_conf subscribers;
 };
 
+/*
+ * Every key the service knows is a row of config_keys[] (config.c), in the
+ * order it is applied: a scalar row is read by one generic loop (the file,
+ * then PAYMENTS_<KEY>, else its default; then its kind's check and bounds);
+ * a family of keys (per network, per token, per subscriber) is a row too,
+ * read by its own parser. README's Configuration table documents the rows,
+ * which tests/unit/base/test_config_keys.c holds it to.
+ */
+enum config_kind {
+	CONFIG_INT,          /* whole number in [min, max], into an int */
+	CONFIG_LONG,         /* …into a long */
+	CONFIG_LLONG,        /* …into a long long */
+	CONFIG_SIZE,         /* …into a size_t */
+	CONFIG_OCTAL,        /* an octal file mode in [min, max], into an unsigned */
+	CONFIG_BOOL,         /* true or false */
+	CONFIG_ENUM,         /* one of `words` ("a|b"): its index, into a bool or an int-sized enum */
+	CONFIG_WORD,         /* one of `words`, as text into a fixed buffer */
+	CONFIG_STRING,       /* text into a fixed buffer */
+	CONFIG_URL,          /* https:// (http:// too in dev mode) into a fixed buffer */
+	CONFIG_ADDRESS,      /* 0x-prefixed 20-byte address into a fixed buffer */
+	CONFIG_ID,           /* letters, digits, _ and - into a fixed buffer */
+	CONFIG_DECIMAL,      /* decimal text from min to max, up to `scale` decimals, as base/money writes it */
+	CONFIG_GWEI,         /* decimal gwei, at least min wei, into an unsigned long long of wei */
+	CONFIG_SECRET,       /* a file's contents, at least min bytes: owned char * and its size_t length at len_off */
+	CONFIG_CUSTOM,       /* a value its row's parse() reads */
+};
+
+/* Row flags. */
+#define CONFIG_F_SECRET    0x01u  /* the value read is a secret: never logged or echoed */
+#define CONFIG_F_NETWORK   0x02u  /* <name><network>, one per configured network, into its struct network_conf */
+#define CONFIG_F_LISTED    0x04u  /* …set only where written, and the network must be in `networks` */
+#define CONFIG_F_FAMILY    0x08u  /* <name>… keys of one family, applied by its row's apply() */
+#define CONFIG_F_OWN_ENV   0x10u  /* the family maps its own environment names */
+#define CONFIG_F_ONLY_WITH 0x20u  /* read only when required_with is set, ignored otherwise */
+#define CONFIG_F_DEV_ONLY  0x40u  /* refused unless mode = dev */
+#define CONFIG_F_BASE_URL  0x80u  /* a URL paths are appended to: one trailing slash dropped */
+
+struct config_kv;
+struct config_key {
+	const char *name;            /* the key; a family's or a per-network row's prefix, dot included */
+	const char *doc;             /* how README writes a family's keys, e.g. token.<network>.<SYMBOL> */
+	enum config_kind kind;
+	unsigned flags;
+	size_t off, size;            /* the field: in struct config, struct network_conf, or the family's struct */
+	size_t len_off;              /* CONFIG_SECRET: its length */
+	const char *dflt;            /* as if written in the file; NULL: none (the field stays zero) */
+	const char *dflt_bsc;        /* CONFIG_F_NETWORK: the default on bsc, where it differs */
+	/* A default that depends on the machine or on other keys, written into buf; dflt_doc says it. */
+	const char *(*dflt_fn)(const struct config *cfg, char *buf, size_t len);
+	const char *dflt_doc;        /* README's default, when it is not the literal default */
+	long min, max;               /* numbers: bounds; CONFIG_DECIMAL: of the whole part; CONFIG_SECRET: min bytes */
+	int scale;                   /* CONFIG_DECIMAL: decimals at most */
+	const char *words;           /* CONFIG_ENUM, CONFIG_WORD: "a|b|c" */
+	const char *required_with;   /* "": always required; a key: required when that one is set ("x." per network) */
+	const char *needs;           /* a key that must be set for this one to be */
+	int (*parse)(const struct config_key *r, const char *key, const char *v, void *base, struct config *cfg,
+	             char *err, size_t errlen);
+	int (*apply)(const struct config_key *r, struct config_kv *kv, struct config *cfg, char *err, size_t errlen);
+	/* Cross-key rules and derived values, once the row is applied (set or not). */
+	int (*after)(const struct config_key *r, const char *key, void *base, struct config *cfg, char *err,
+	             size_t errlen);
+	const char *meaning;
+};
+
+extern const struct config_key config_keys[];
+extern const size_t config_n_keys;
+
 /* Returns 0, or -1 with a message for a person in err. */
 int config_load(const char *path, struct config *out, char *err, size_t errlen);
 void config_free(struct config *cfg);

@@ -1,5 +1,6 @@
 /* Configuration: defaults, environment overrides, and refusals that name the setting. */
 #include <setjmp.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -502,6 +503,154 @@ static void test_subscriber_refusals_name_the_setting(void **state)
 	unlink(shortkey);
 }
 
+/* The generic loop over config_keys[]: each number's bounds, each bool, each word list, by the key's name. */
+static void test_rows_bounds_and_words(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256], text[2048];
+
+	for (size_t i = 0; i < config_n_keys; i++) {
+		const struct config_key *r = &config_keys[i];
+		char bad[3][64] = { "", "", "" }, good[2][64] = { "", "" };
+
+		if (r->flags & (CONFIG_F_FAMILY | CONFIG_F_NETWORK) || r->after)
+			continue;
+		if (r->kind == CONFIG_INT || r->kind == CONFIG_LONG || r->kind == CONFIG_SIZE) {
+			if (r->min > LONG_MIN)
+				snprintf(bad[0], sizeof(bad[0]), "%ld", r->min - 1);
+			if (r->max < LONG_MAX)
+				snprintf(bad[1], sizeof(bad[1]), "%ld", r->max + 1);
+			snprintf(bad[2], sizeof(bad[2]), "12x");
+			snprintf(good[0], sizeof(good[0]), "%ld", r->min);
+			snprintf(good[1], sizeof(good[1]), "%ld", r->max);
+		} else if (r->kind == CONFIG_BOOL) {
+			snprintf(bad[0], sizeof(bad[0]), "yes");
+			snprintf(bad[1], sizeof(bad[1]), "TRUE");
+			snprintf(good[0], sizeof(good[0]), "true");
+			snprintf(good[1], sizeof(good[1]), "false");
+		} else if (r->kind == CONFIG_ENUM || r->kind == CONFIG_WORD) {
+			snprintf(bad[0], sizeof(bad[0]), "none-of-these");
+			snprintf(good[0], sizeof(good[0]), "%.*s", (int)strcspn(r->words, "|"), r->words);
+		} else {
+			continue;
+		}
+		for (size_t b = 0; b < 3; b++) {
+			if (bad[b][0] == '\0')
+				continue;
+			snprintf(text, sizeof(text), "%s%s = %s\n", base_conf(), r->name, bad[b]);
+			if (load(text, &cfg, err, sizeof(err)) == 0) {
+				config_free(&cfg);
+				fail_msg("%s = %s loaded", r->name, bad[b]);
+			}
+			if (strstr(err, r->name) == NULL)
+				fail_msg("%s = %s: \"%s\" does not name it", r->name, bad[b], err);
+		}
+		for (size_t g = 0; g < 2; g++) {
+			if (good[g][0] == '\0')
+				continue;
+			snprintf(text, sizeof(text), "%s%s = %s\n", base_conf(), r->name, good[g]);
+			if (load(text, &cfg, err, sizeof(err)) != 0)
+				fail_msg("%s = %s: %s", r->name, good[g], err);
+			config_free(&cfg);
+		}
+	}
+	/* What a bool and a bound land as. */
+	snprintf(text, sizeof(text), "%sdb_prepare = false\nmax_requests = 0\nsocket_mode = 0600\nlog_level = warn\n", base_conf());
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	assert_false(cfg.db_prepare);
+	assert_int_equal(cfg.max_requests, 0);
+	assert_int_equal(cfg.socket_mode, 0600);
+	assert_int_equal(cfg.log_level, 2);
+	config_free(&cfg);
+	snprintf(text, sizeof(text), "%ssocket_mode = 0800\n", base_conf());
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "socket_mode"));
+}
+
+/* The environment over the file, for scalar and per-network keys alike, and for a required key. */
+static void test_environment_over_file(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256], text[2048];
+
+	snprintf(text, sizeof(text), "%sdrain_seconds = 5\nconfirmations.bsc = 20\ndb_prepare = true\n", base_conf());
+	setenv("PAYMENTS_DRAIN_SECONDS", "7", 1);
+	setenv("PAYMENTS_CONFIRMATIONS_BSC", "21", 1);
+	setenv("PAYMENTS_DB_PREPARE", "false", 1);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.drain_seconds, 7);
+	assert_int_equal(config_network(&cfg, "bsc")->confirmations, 21);
+	assert_int_equal(config_network(&cfg, "ethereum")->confirmations, 12);
+	assert_false(cfg.db_prepare);
+	config_free(&cfg);
+	setenv("PAYMENTS_DB_PREPARE", "no", 1);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "db_prepare"));
+	unsetenv("PAYMENTS_DB_PREPARE");
+	unsetenv("PAYMENTS_DRAIN_SECONDS");
+	unsetenv("PAYMENTS_CONFIRMATIONS_BSC");
+	/* A required key from the environment alone; an unknown variable is no setting. */
+	snprintf(text, sizeof(text), "jwt_secret_file = %s\npublic_base_url = https://pay.example.com\n"
+	         "escrow_address = 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\n", secret);
+	setenv("PAYMENTS_DATABASE_URL", "dbname=from_env", 1);
+	setenv("PAYMENTS_COLOUR", "blue", 1);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.database_url, "dbname=from_env");
+	assert_string_equal(cfg.jobs.lock_database_url, "dbname=from_env");
+	config_free(&cfg);
+	unsetenv("PAYMENTS_DATABASE_URL");
+	unsetenv("PAYMENTS_COLOUR");
+}
+
+/* Each key always required, left out, is refused by its name; one required with another only then. */
+static void test_required_keys(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256], text[2048];
+
+	for (size_t i = 0; i < config_n_keys; i++) {
+		const struct config_key *r = &config_keys[i];
+		const char *s = base_conf();
+		size_t o = 0, n = strlen(r->name);
+
+		if (r->required_with == NULL || r->required_with[0] != '\0')
+			continue;
+		/* The base configuration without the key's line. */
+		while (*s) {
+			const char *nl = strchr(s, '\n');
+			if (!(strncmp(s, r->name, n) == 0 && s[n] == ' '))
+				o += (size_t)snprintf(text + o, sizeof(text) - o, "%.*s", (int)(nl - s + 1), s);
+			s = nl + 1;
+		}
+		assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+		if (strstr(err, r->name) == NULL || strstr(err, "required") == NULL)
+			fail_msg("%s left out: \"%s\"", r->name, err);
+	}
+	snprintf(text, sizeof(text), "%sshkeeper_url = https://shk.example.com\n", base_conf());
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "shkeeper_api_key_file"));
+	snprintf(text, sizeof(text), "%srpc.bsc = https://bsc.example\n", base_conf());
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "chain_id.bsc"));
+	/* BVNK's credentials are read only with bvnk_url: without it, they are not looked at. */
+	snprintf(text, sizeof(text), "%sbvnk_merchant_id = not an id\nbvnk_hawk_key_file = %s/none\n", base_conf(), dir);
+	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.bvnk_merchant_id, "");
+	assert_null(cfg.bvnk_hawk_key);
+	config_free(&cfg);
+	/* Unknown keys, however close to a known one. */
+	static const char *const unknown[] = { "jobs_batches = 1\n", "subscriber_x = 1\n", "Workers = 2\n", "rpc = x\n" };
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", base_conf(), unknown[i]);
+		assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+		if (strstr(err, "unknown setting") == NULL)
+			fail_msg("%s: \"%s\"", unknown[i], err);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -515,6 +664,9 @@ int main(void)
 		cmocka_unit_test(test_refusals_name_the_setting),
 		cmocka_unit_test(test_streams_and_subscribers),
 		cmocka_unit_test(test_subscriber_refusals_name_the_setting),
+		cmocka_unit_test(test_rows_bounds_and_words),
+		cmocka_unit_test(test_environment_over_file),
+		cmocka_unit_test(test_required_keys),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
