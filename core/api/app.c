@@ -176,10 +176,9 @@ void app_handle(struct request *req, struct response *resp)
 		if (read_token(req, ACCESS_PUBLIC, &ignored) != 0)
 			memset(&req->auth, 0, sizeof(req->auth));
 	}
-	if ((route->flags & ROUTE_DB) && db_ready(req->app->db) != DB_OK) {
-		resp_header(resp, "Retry-After", "5");
-		resp_error(resp, 503, "database_unavailable", NULL,
-		           "the database is unavailable; retry shortly");
+	enum db_status st;
+	if ((route->flags & ROUTE_DB) && (st = db_ready(req->app->db)) != DB_OK) {
+		resp_db_error(resp, st);
 		return;
 	}
 	/* A retry with the same Idempotency-Key is answered here, without running again. */
