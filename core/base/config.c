@@ -1086,10 +1086,12 @@ static int build(struct kv *kv, struct config *cfg, char *err, size_t errlen)
 		return fail(err, errlen, "setting socket_mode: expected an octal mode such as 0660");
 	cfg->socket_mode = (unsigned)n;
 
-	/* Two per core: a worker waiting on PostgreSQL or an upstream leaves its core
-	 * idle, and the bench's sweep shows throughput still rising past one per core. */
+	/* Four per core: a worker waiting on PostgreSQL or an upstream leaves its core
+	 * idle, and a webhook's commit waits for the disk, where more committers
+	 * share a flush. The bench's sweep (README, "Performance") still rises from
+	 * two to four per core on the webhook path. */
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	if (get_long(kv, "workers", cpus > 0 ? 2 * cpus : 4, 1, 256, &n, err, errlen))
+	if (get_long(kv, "workers", cpus > 0 ? 4 * cpus : 8, 1, 256, &n, err, errlen))
 		return -1;
 	cfg->workers = (int)n;
 	if (get_long(kv, "max_requests", 10000, 0, LONG_MAX, &cfg->max_requests, err, errlen))
