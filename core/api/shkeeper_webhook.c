@@ -3,6 +3,14 @@
  * acts on it; the answer is 202 for every stored delivery (SHKeeper repeats
  * anything else every minute, forever), 401 for a bad signature, and 503 only
  * when the delivery could not be stored, so SHKeeper's retry brings it back.
+ *
+ * A delivery is stored and applied in one transaction, one commit: the inbox
+ * row, a savepoint, the coordinator's work with the outcome, commit. When
+ * applying fails it is rolled back to the savepoint and the stored delivery
+ * still commits, unfinished, before the 503. Only a delivery whose claim the
+ * chain must confirm first commits on arrival, on its own: the RPC calls run
+ * between two transactions, never inside one. Nothing is answered 2xx before
+ * the commit that holds what it says.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +18,7 @@
 #include <time.h>
 
 #include "api/handlers.h"
+#include "base/devfault.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "http/jsonin.h"
@@ -35,13 +44,16 @@ static void answer(struct response *resp, long long delivery, const char *outcom
 
 /*
  * Acts on a stored, authentic delivery and answers for it: 202 with what
- * came of it, 503 when the database failed or the chain asks to wait.
+ * came of it, 503 when the database failed or the chain asks to wait. With
+ * in_tx the delivery was stored in the transaction still open, which this
+ * commits before answering.
  */
 static void process(struct request *req, struct response *resp, long long delivery, bool duplicate,
-                    json_object *cb)
+                    json_object *cb, bool in_tx)
 {
 	const char *external_id = shk_claim_member(cb, "external_id"), *status = shk_claim_member(cb, "status");
 	struct shk_applied a = { .outcome = "rejected" };
+	struct db *db = req->app->db;
 	enum db_status st;
 
 	if (external_id == NULL || status == NULL) {
@@ -49,19 +61,49 @@ static void process(struct request *req, struct response *resp, long long delive
 	} else {
 		struct shk_claim c = {
 			.report = cb, .external_id = external_id, .status = status, .delivery = delivery,
-			.request_id = req->request_id,
+			.request_id = req->request_id, .in_tx = in_tx,
 		};
-		shk_apply(req->app->db, req->app->cfg, &c, &a);
+		shk_apply(db, req->app->cfg, &c, &a);
+		if (a.needs_chain) {
+			/* The chain is asked outside any transaction: the stored delivery commits first. */
+			if ((st = db_commit(db)) != DB_OK) {
+				db_rollback(db);
+				metrics_webhook("shkeeper", "valid", "error");
+				resp_db_error(resp, st);
+				return;
+			}
+			in_tx = c.in_tx = false;
+			shk_apply(db, req->app->cfg, &c, &a);
+		}
 		if (a.outcome == NULL) {
-			/* Stored but not applied: a 503 makes SHKeeper retry, and the retry finishes it. */
+			/* Stored but not applied: the delivery commits unfinished, a 503 makes SHKeeper retry, and the retry finishes it. */
+			if (in_tx && db_commit(db) != DB_OK)
+				db_rollback(db);
 			metrics_webhook("shkeeper", "valid", "error");
 			resp_db_error(resp, a.st);
 			return;
 		}
 	}
 	if (!a.finished &&
-	    (st = inbox_finish(req->app->db, delivery, a.outcome, a.payment[0] ? a.payment : NULL, a.detail)) != DB_OK)
+	    (st = inbox_finish(db, delivery, a.outcome, a.payment[0] ? a.payment : NULL, a.detail)) != DB_OK) {
+		if (in_tx) {
+			/* Its outcome is part of what commits: without it nothing is stored, nothing acknowledged. */
+			db_rollback(db);
+			metrics_webhook("shkeeper", "valid", "error");
+			resp_db_error(resp, st);
+			return;
+		}
 		log_warn("delivery %lld: outcome %s not recorded", delivery, a.outcome);
+	}
+	if (in_tx) {
+		devfault_trip(req->app->cfg, "webhook_before_commit");
+		if ((st = db_commit(db)) != DB_OK) {
+			db_rollback(db);
+			metrics_webhook("shkeeper", "valid", "error");
+			resp_db_error(resp, st);
+			return;
+		}
+	}
 	log_info("SHKeeper delivery %lld for %s (%s): %s%s%s", delivery, external_id ? external_id : "?",
 	         status ? status : "?", a.outcome, a.detail ? ": " : "", a.detail ? a.detail : "");
 	metrics_webhook("shkeeper", "valid", a.retry_later ? "not_final" : duplicate ? "duplicate" : a.outcome);
@@ -87,6 +129,7 @@ void h_shkeeper_webhook(struct request *req, struct response *resp)
 	json_object *cb = NULL, *headers = NULL;
 	char txid[67] = "";
 	struct inbox_entry entry;
+	struct db *db = req->app->db;
 	enum db_status st;
 
 	if (req->body_len > INBOX_MAX_BODY) {
@@ -125,14 +168,21 @@ void h_shkeeper_webhook(struct request *req, struct response *resp)
 		.event_key = txid[0] ? txid : NULL,
 	};
 	/* After this point, all errors should use goto out. */
-	if ((st = inbox_store(req->app->db, &d, &entry)) != DB_OK) {
+	if ((st = db_begin(db)) != DB_OK || (st = inbox_store(db, &d, &entry)) != DB_OK) {
+		db_rollback(db);
 		metrics_webhook("shkeeper", d.verdict, "error");
 		resp_db_error(resp, st);
 		goto out;
 	}
 	if (!readable) {
+		if ((st = inbox_finish(db, entry.id, "rejected", NULL, "signed, but not one strict JSON object")) != DB_OK ||
+		    (st = db_commit(db)) != DB_OK) {
+			db_rollback(db);
+			metrics_webhook("shkeeper", "invalid", "error");
+			resp_db_error(resp, st);
+			goto out;
+		}
 		metrics_webhook("shkeeper", "invalid", "rejected");
-		inbox_finish(req->app->db, entry.id, "rejected", NULL, "signed, but not one strict JSON object");
 		log_warn("SHKeeper delivery %lld refused: signed, but not one strict JSON object", entry.id);
 		if (fault.kind != JSON_FAULT_NONE)
 			jin_fault(resp, &fault, "the callback");
@@ -141,11 +191,17 @@ void h_shkeeper_webhook(struct request *req, struct response *resp)
 		goto out;
 	}
 	if (entry.duplicate && !entry.first_unfinished) {
+		if ((st = db_commit(db)) != DB_OK) {
+			db_rollback(db);
+			metrics_webhook("shkeeper", "valid", "error");
+			resp_db_error(resp, st);
+			goto out;
+		}
 		metrics_webhook("shkeeper", "valid", "duplicate");
 		answer(resp, entry.id, "duplicate", NULL);
 		goto out;
 	}
-	process(req, resp, entry.id, entry.duplicate, cb);
+	process(req, resp, entry.id, entry.duplicate, cb, true);
 out:
 	json_object_put(cb);
 	json_object_put(headers);
@@ -199,7 +255,7 @@ void h_webhook_replay(struct request *req, struct response *resp)
 	const char *stored = PQgetvalue(res, 0, 3);
 	cb = json_strict_parse(stored, strlen(stored), JSON_MAX_DEPTH, NULL);
 	log_info("delivery %s replayed by %s (was %s)", id, req->auth.sub, outcome);
-	process(req, resp, atoll(id), false, cb);
+	process(req, resp, atoll(id), false, cb, false);
 out:
 	json_object_put(cb);
 	PQclear(res);

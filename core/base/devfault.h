@@ -8,7 +8,9 @@
  * call returns at once.
  *
  * Points: hot_wallet_after_commit (flow/hotwallet.c: the signed transaction
- * and its hash are committed, nothing is broadcast yet).
+ * and its hash are committed, nothing is broadcast yet); webhook_before_commit
+ * (api/shkeeper_webhook.c: a delivery stored and applied, its one
+ * transaction not yet committed).
  */
 #ifndef PAY_DEVFAULT_H
 #define PAY_DEVFAULT_H

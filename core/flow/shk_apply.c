@@ -41,7 +41,7 @@ static const char *figure(json_object *cb, const char *name)
 /* Receipts checked one by one: well inside the 30 s SHKeeper waits for an answer. */
 #define CHECK_SECONDS 20
 
-void shk_apply(struct db *db, const struct config *cfg, const struct shk_claim *c, struct shk_applied *a)
+static void apply_once(struct db *db, const struct config *cfg, const struct shk_claim *c, struct shk_applied *a)
 {
 	json_object *cb = c->report;
 	const char *status = c->status, *source = c->source ? c->source : "shkeeper";
@@ -88,6 +88,10 @@ void shk_apply(struct db *db, const struct config *cfg, const struct shk_claim *
 	if (effect.escrow && strcmp(effect.escrow, "funded") == 0 &&
 	    strcmp(PQgetvalue(res, 0, PCOL_STATUS), "completed") != 0) {
 		enum onchain oc = ONCHAIN_CONFIRMED;
+		if (c->in_tx && !c->chain_checked && cfg->shkeeper_verify_on_chain) {
+			a->needs_chain = true;
+			goto out;
+		}
 		if (c->chain_checked)
 			snprintf(a->note, sizeof(a->note), "%s", c->chain_checked);
 		else
@@ -114,7 +118,8 @@ void shk_apply(struct db *db, const struct config *cfg, const struct shk_claim *
 		change.tx_hash = NULL;
 	}
 	d.note = a->note[0] ? a->note : NULL;
-	switch (coord_apply(db, a->payment, &change, NULL, &a->st)) {
+	switch (c->in_tx ? coord_apply_in(db, a->payment, &change, NULL, &a->st)
+	                 : coord_apply(db, a->payment, &change, NULL, &a->st)) {
 	case COORD_DB:
 		a->outcome = NULL;
 		break;
@@ -132,4 +137,32 @@ void shk_apply(struct db *db, const struct config *cfg, const struct shk_claim *
 	}
 out:
 	PQclear(res);
+}
+
+void shk_apply(struct db *db, const struct config *cfg, const struct shk_claim *c, struct shk_applied *a)
+{
+	enum db_status st;
+
+	if (!c->in_tx) {
+		apply_once(db, cfg, c, a);
+		return;
+	}
+	if ((st = db_exec(db, NULL, "SAVEPOINT shk_apply", 0, NULL)) != DB_OK) {
+		memset(a, 0, sizeof(*a));
+		a->st = st;
+		return;
+	}
+	/* coord_apply() retries a serialisation failure whole; here it is tried again from the savepoint. */
+	for (int i = 0; i < 3; i++) {
+		apply_once(db, cfg, c, a);
+		if (a->outcome != NULL || a->needs_chain || a->st == DB_UNAVAILABLE)
+			return;
+		/* What failed is undone; what the caller wrote before the savepoint stays. */
+		if (db_exec(db, NULL, "ROLLBACK TO SAVEPOINT shk_apply", 0, NULL) != DB_OK) {
+			a->st = DB_UNAVAILABLE;
+			return;
+		}
+		if (a->st != DB_RETRY)
+			return;
+	}
 }

@@ -41,6 +41,13 @@ struct shk_claim {
 	 */
 	const char *chain_checked;
 	const char *request_id;
+	/*
+	 * The caller holds an open transaction (the webhook: the delivery was
+	 * stored in it): the claim is applied inside it, behind a savepoint, and
+	 * the caller commits. A claim that needs the chain asked first is not
+	 * applied then (needs_chain): no RPC call runs inside a transaction.
+	 */
+	bool in_tx;
 };
 
 /* What came of applying a claim: an inbox outcome, or "ask again later". */
@@ -49,11 +56,17 @@ struct shk_applied {
 	const char *detail;         /* may point into note */
 	bool retry_later;           /* the chain is not final or not reachable: answer 503 */
 	bool finished;              /* the coordinator recorded the outcome with its decision */
+	bool needs_chain;           /* in_tx only: nothing done; apply it again outside a transaction */
 	char payment[40];
 	char note[300];
 	enum db_status st;
 };
 
+/*
+ * With in_tx, whatever failed (outcome NULL) is rolled back to the savepoint,
+ * so the caller's transaction stays usable unless the connection is gone
+ * (st DB_UNAVAILABLE); a serialisation failure is tried again from there.
+ */
 void shk_apply(struct db *db, const struct config *cfg, const struct shk_claim *c, struct shk_applied *a);
 
 /*

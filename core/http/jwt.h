@@ -4,6 +4,10 @@
  * Header and payload are read by the strict JSON reader every body passes
  * (http/jsoncheck.h). `exp` is required; `nbf` and `iat` are honoured when
  * present; all three are whole seconds from 0 to JWT_MAX_TIME.
+ *
+ * A process remembers the claims of the last few tokens it read: the same
+ * bytes are not decoded and read again, but their signature is checked under
+ * the key given on every call and their times are judged at every `now`.
  */
 #ifndef PAY_JWT_H
 #define PAY_JWT_H

@@ -6,18 +6,20 @@
 #include "pay/payment.h"
 #include "pay/review.h"
 
+/* What the buyer ($4) and the seller ($5) are told of a funded payment: payment id $1, request $2, offer $3. */
+#define PARTY_NOTIFICATIONS \
+	"($4, 'payment-confirmed', 'Payment received'," \
+	" 'Your payment for request ' || $2 || ' is confirmed and held in escrow.')," \
+	"($5, 'payment-confirmed', 'Order paid'," \
+	" 'The buyer''s payment for request ' || $2 || ' is held in escrow: start preparing.')," \
+	"($5, 'offer-accepted', 'Offer accepted', 'Your offer ' || $3 || ' was accepted.')"
+
 static enum db_status notify_parties(struct db *db, const char *const *p)
 {
 	/* p: payment id, request id, offer id, buyer id, seller id */
 	return db_exec(db, NULL,
 	               "INSERT INTO notifications (user_id, kind, title, body, payment_id)"
-	               " SELECT u, k, t, b, $1::uuid FROM (VALUES"
-	               "  ($4, 'payment-confirmed', 'Payment received',"
-	               "   'Your payment for request ' || $2 || ' is confirmed and held in escrow.'),"
-	               "  ($5, 'payment-confirmed', 'Order paid',"
-	               "   'The buyer''s payment for request ' || $2 || ' is held in escrow: start preparing.'),"
-	               "  ($5, 'offer-accepted', 'Offer accepted',"
-	               "   'Your offer ' || $3 || ' was accepted.')) AS n (u, k, t, b)"
+	               " SELECT u, k, t, b, $1::uuid FROM (VALUES " PARTY_NOTIFICATIONS ") AS n (u, k, t, b)"
 	               " WHERE u IS NOT NULL", 5, p);
 }
 
@@ -98,42 +100,44 @@ enum db_status cascade_funded(struct db *db, const PGresult *payment)
 		return st;
 	}
 	const char *q[6] = { payment_id, request, offer, buyer, seller, PQgetvalue(req, 0, 0) };
+	/*
+	 * One statement: the paid offer accepted and its pending rivals rejected
+	 * by one update, the request moved to payment, the events (the offers',
+	 * then the request's and the chat's) and both parties' notifications.
+	 * Each part sees the rows as they were before the statement; none reads
+	 * another's changes but the offers' events, from what the update returns.
+	 */
 	st = db_exec(db, NULL,
-	             "WITH won AS ("
-	             "  UPDATE seller_offers SET status = 'accepted', updated_at = now()"
-	             "  WHERE id = $3 AND purchase_request_id = $2 RETURNING id, seller_id)"
-	             " INSERT INTO events (event, room, payload, payment_id)"
-	             " SELECT 'seller-offer-update', 'user:' || seller_id,"
-	             "  jsonb_build_object('eventType', 'payment-completed', 'offerId', id,"
-	             "   'purchaseRequestId', $2::text, 'paymentId', $1::text), $1::uuid FROM won",
-	             3, q);
-	if (st == DB_OK)
-		st = db_exec(db, NULL,
-		             "WITH lost AS ("
-		             "  UPDATE seller_offers SET status = 'rejected', updated_at = now()"
-		             "  WHERE purchase_request_id = $2 AND id IS DISTINCT FROM $3 AND status = 'pending'"
-		             "  RETURNING id, seller_id)"
-		             " INSERT INTO events (event, room, payload, payment_id)"
-		             " SELECT 'seller-offer-update', 'user:' || seller_id,"
-		             "  jsonb_build_object('eventType', 'offer-rejected', 'offerId', id,"
-		             "   'purchaseRequestId', $2::text, 'reason', 'another offer was paid for'),"
-		             "  $1::uuid FROM lost", 3, q);
-	if (st == DB_OK)
-		st = db_exec(db, NULL,
-		             "UPDATE purchase_requests SET status = 'payment', selected_offer_id = $2,"
-		             " updated_at = now() WHERE id = $1", 2, (const char *const[]){ request, offer });
-	if (st == DB_OK)
-		st = db_exec(db, NULL,
-		             "INSERT INTO events (event, room, payload, payment_id) VALUES"
-		             " ('purchase-request-update', 'request:' || $2,"
-		             "  jsonb_build_object('eventType', 'status-changed', 'purchaseRequestId', $2::text,"
-		             "   'from', $6::text, 'to', 'payment', 'selectedOfferId', $3::text), $1::uuid),"
-		             " ('chat-requested', 'service:chat',"
-		             "  jsonb_build_object('purchaseRequestId', $2::text, 'buyerId', $4::text,"
-		             "   'sellerId', $5::text, 'paymentId', $1::text), $1::uuid)",
-		             6, q);
-	if (st == DB_OK)
-		st = notify_parties(db, p);
+	             "WITH offers AS ("
+	             "  UPDATE seller_offers SET updated_at = now(),"
+	             "   status = CASE WHEN id = $3 THEN 'accepted' ELSE 'rejected' END"
+	             "  WHERE purchase_request_id = $2 AND (id = $3 OR status = 'pending')"
+	             "  RETURNING id, seller_id, status),"
+	             " request AS ("
+	             "  UPDATE purchase_requests SET status = 'payment', selected_offer_id = $3, updated_at = now()"
+	             "  WHERE id = $2),"
+	             " ev AS ("
+	             "  INSERT INTO events (event, room, payload, payment_id)"
+	             "  SELECT e.event, e.room, e.payload, $1::uuid FROM ("
+	             "   SELECT 'seller-offer-update' AS event, 1 AS part, status AS sub, id AS offer,"
+	             "    'user:' || seller_id AS room,"
+	             "    CASE WHEN status = 'accepted'"
+	             "     THEN jsonb_build_object('eventType', 'payment-completed', 'offerId', id,"
+	             "      'purchaseRequestId', $2::text, 'paymentId', $1::text)"
+	             "     ELSE jsonb_build_object('eventType', 'offer-rejected', 'offerId', id,"
+	             "      'purchaseRequestId', $2::text, 'reason', 'another offer was paid for') END AS payload"
+	             "   FROM offers"
+	             "   UNION ALL SELECT 'purchase-request-update', 2, '', '', 'request:' || $2,"
+	             "    jsonb_build_object('eventType', 'status-changed', 'purchaseRequestId', $2::text,"
+	             "     'from', $6::text, 'to', 'payment', 'selectedOfferId', $3::text)"
+	             "   UNION ALL SELECT 'chat-requested', 3, '', '', 'service:chat',"
+	             "    jsonb_build_object('purchaseRequestId', $2::text, 'buyerId', $4::text,"
+	             "     'sellerId', $5::text, 'paymentId', $1::text)) AS e"
+	             "  ORDER BY e.part, e.sub, e.offer)"
+	             " INSERT INTO notifications (user_id, kind, title, body, payment_id)"
+	             " SELECT u, k, t, b, $1::uuid FROM (VALUES " PARTY_NOTIFICATIONS ") AS n (u, k, t, b)"
+	             " WHERE u IS NOT NULL",
+	             6, q);
 	PQclear(req);
 	return st;
 }

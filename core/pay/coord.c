@@ -50,27 +50,30 @@ static enum db_status wallet_direct_completed(struct db *db, const PGresult *row
 	               " FROM unnest(ARRAY['user:' || $2, 'request:' || $3]) AS room", 7, p);
 }
 
+/*
+ * Finds the payment's purchase request and takes both advisory locks, the
+ * request's first, in one round trip: the select list is evaluated left to
+ * right, once for the one row. A payment's request never changes, so the
+ * read before the locks are held is the row's for good.
+ */
 static enum db_status lock_payment(struct db *db, const char *id, char *request_id, size_t len)
 {
-	const char *p[1] = { id };
+	const char *p[2] = { id, id };     /* the row's id, and the lock's key as every locker spells it */
 	PGresult *res = NULL;
 	enum db_status st;
 
-	st = db_exec(db, &res, "SELECT purchase_request_id FROM payments WHERE id = $1", 1, p);
+	st = db_exec(db, &res,
+	             "SELECT purchase_request_id,"
+	             " pg_advisory_xact_lock(" LOCK_NS_REQUEST ", hashtext(purchase_request_id)),"
+	             " pg_advisory_xact_lock(" LOCK_NS_PAYMENT ", hashtext($2))"
+	             " FROM payments WHERE id = $1", 2, p);
 	if (st != DB_OK)
 		return st;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		request_id[0] = '\0';
-		return DB_OK;
-	}
-	snprintf(request_id, len, "%s", PQgetvalue(res, 0, 0));
+	request_id[0] = '\0';
+	if (PQntuples(res) == 1)
+		snprintf(request_id, len, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
-	const char *r[1] = { request_id };
-	st = db_exec(db, NULL, "SELECT pg_advisory_xact_lock(" LOCK_NS_REQUEST ", hashtext($1))", 1, r);
-	if (st == DB_OK)
-		st = db_exec(db, NULL, "SELECT pg_advisory_xact_lock(" LOCK_NS_PAYMENT ", hashtext($1))", 1, p);
-	return st;
+	return DB_OK;
 }
 
 static bool closed(const char *status)
@@ -123,8 +126,15 @@ static enum db_status tx_used_by(struct db *db, const char *id, const PGresult *
 	return st;
 }
 
-static enum coord_result attempt(struct db *db, const char *id, const struct coord_change *c,
-                                 PGresult **row, enum db_status *dbst)
+/*
+ * The coordinator's work inside an open transaction: everything between
+ * BEGIN and COMMIT. *curp and *updp receive the row as locked and as updated
+ * (see hand_row()). *ready says the work is complete and waits only for the
+ * commit; when it is false nothing the caller should keep was written (on
+ * COORD_DB the transaction may be aborted).
+ */
+static enum coord_result work(struct db *db, const char *id, const struct coord_change *c,
+                              PGresult **curp, PGresult **updp, enum db_status *dbst, bool *ready)
 {
 	char request[72], reason[600], seen[200], other[40];
 	const char *p[1] = { id };
@@ -143,9 +153,8 @@ static enum coord_result attempt(struct db *db, const char *id, const struct coo
 		d->detail[0] = '\0';
 		d->review = false;
 	}
+	*ready = false;
 	seen_text(d, seen, sizeof(seen));
-	if ((*dbst = db_begin(db)) != DB_OK)
-		return COORD_DB;
 	/* After this point, all errors should use goto out. */
 	if ((*dbst = lock_payment(db, id, request, sizeof(request))) != DB_OK)
 		goto out;
@@ -330,15 +339,28 @@ record:
 		if (d)
 			d->review = true;
 	}
-	if ((*dbst = db_commit(db)) != DB_OK)
-		goto failed;
-	if (status_moves)
-		log_info("payment %s: %s -> %s (%s)", id, from_status, to_status, c->source);
+	*ready = true;
 	goto out;
 failed:
 	result = COORD_DB;
 out:
-	db_rollback(db);
+	*curp = cur;
+	*updp = upd;
+	return result;
+}
+
+/*
+ * Hands the caller the row its result promises and clears the rest. Once the
+ * move is committed (`committed`), the log says what moved; inside a
+ * caller's transaction the caller's own line after its commit says it.
+ */
+static void hand_row(enum coord_result result, PGresult *cur, PGresult *upd, PGresult **row,
+                     const struct coord_change *c, bool committed)
+{
+	if (committed && result == COORD_APPLIED &&
+	    strcmp(PQgetvalue(cur, 0, PCOL_STATUS), PQgetvalue(upd, 0, PCOL_STATUS)) != 0)
+		log_info("payment %s: %s -> %s (%s)", PQgetvalue(upd, 0, PCOL_ID), PQgetvalue(cur, 0, PCOL_STATUS),
+		         PQgetvalue(upd, 0, PCOL_STATUS), c->source);
 	if (row && result == COORD_APPLIED) {
 		*row = upd;
 		upd = NULL;
@@ -349,6 +371,22 @@ out:
 	}
 	PQclear(cur);
 	PQclear(upd);
+}
+
+static enum coord_result attempt(struct db *db, const char *id, const struct coord_change *c,
+                                 PGresult **row, enum db_status *dbst)
+{
+	PGresult *cur = NULL, *upd = NULL;
+	enum coord_result result;
+	bool ready;
+
+	if ((*dbst = db_begin(db)) != DB_OK)
+		return COORD_DB;
+	result = work(db, id, c, &cur, &upd, dbst, &ready);
+	if (ready && (*dbst = db_commit(db)) != DB_OK)
+		result = COORD_DB;
+	db_rollback(db);
+	hand_row(result, cur, upd, row, c, true);
 	return result;
 }
 
@@ -383,6 +421,20 @@ enum coord_result coord_apply(struct db *db, const char *id, const struct coord_
 	}
 	log_payment_leave(named);
 	return counted(r);
+}
+
+enum coord_result coord_apply_in(struct db *db, const char *id, const struct coord_change *c,
+                                 PGresult **row, enum db_status *dbst)
+{
+	PGresult *cur = NULL, *upd = NULL;
+	enum coord_result result;
+	bool ready;
+
+	if (row)
+		*row = NULL;
+	result = work(db, id, c, &cur, &upd, dbst, &ready);
+	hand_row(result, cur, upd, row, c, false);
+	return counted(result);
 }
 
 enum db_status coord_created(struct db *db, const PGresult *row, const char *source,

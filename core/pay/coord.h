@@ -100,6 +100,17 @@ enum coord_result coord_apply(struct db *db, const char *id, const struct coord_
                               PGresult **row, enum db_status *dbst);
 
 /*
+ * coord_apply() inside a transaction the caller opened and commits, so a
+ * delivery stored in that transaction is applied and finished with one
+ * commit: the same locks, checks and writes, no retry. On COORD_DB the
+ * transaction may be aborted: the caller rolls back to a savepoint taken
+ * before, and may try again from there when *dbst is DB_RETRY. Nothing is
+ * done after the commit, so the caller logs what it committed.
+ */
+enum coord_result coord_apply_in(struct db *db, const char *id, const struct coord_change *change,
+                                 PGresult **row, enum db_status *dbst);
+
+/*
  * Records a new payment inside the caller's open transaction: its first
  * audit row (to pending, unfunded) and the payment-created events for the
  * buyer, the purchase request's room and the global room. `row` is the

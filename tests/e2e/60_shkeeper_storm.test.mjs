@@ -1,9 +1,13 @@
 // A storm of SHKeeper callbacks for one invoice through two independent
-// pools (two masters, two nginx, one database): whatever the order and
-// however many repeats, the payment completes once and the cascade runs once.
+// pools (two masters, two nginx, one database; the first connected directly,
+// the second through PgBouncer in transaction mode, as a second host would
+// be): whatever the order and however many repeats, the payment completes
+// once and the cascade runs once.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { stack } from './lib.mjs';
 import {
   env, sql, fake, marketplace, intent, payment, eventCount, completedTransitions, callback, chainTransfer, noChain,
@@ -78,4 +82,16 @@ test('240 concurrent callbacks across two pools: one completion, one cascade, no
   { e: d.externalId }).map(([n, dup]) => [Number(n), Number(dup)]);
   assert.deepEqual(perBody.map(([n]) => n), [15, 95, 95, 95], 'each send stored');
   for (const [n, dup] of perBody) assert.ok(dup >= n - 1, `${dup} of ${n} repeats marked duplicate`);
+});
+
+test('the second pool reached the database through PgBouncer in transaction mode', () => {
+  // PgBouncer's console lists the clients it serves: the second pool's workers.
+  const console = (what) => execFileSync('psql', ['-X', '-At', '-h', join(env.STACK_DIR, 'pgbouncer'), '-p', env.PGPORT,
+    '-U', env.PGUSER, '-d', 'pgbouncer', '-c', what], { encoding: 'utf8' });
+  // Columns: type, user, database, …; the console's own connection is to database pgbouncer.
+  const clients = console('SHOW CLIENTS').split('\n').filter((l) => l.split('|')[2] === env.PGDATABASE);
+  assert.ok(clients.length >= 1, `PgBouncer serves the second pool: ${console('SHOW CLIENTS')}`);
+  assert.match(console('SHOW CONFIG'), /^pool_mode\|transaction\|/m);
+  // The first pool connects directly: its workers are not PgBouncer's clients.
+  assert.match(readFileSync(env.CONFIG, 'utf8'), new RegExp(`^database_url = postgresql://[^@]+@127\\.0\\.0\\.1:${env.PGPORT}/`, 'm'));
 });

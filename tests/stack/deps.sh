@@ -11,7 +11,7 @@ set -eu
 
 PACKAGES="build-essential pkg-config libfcgi-dev libpq-dev libcurl4-openssl-dev
 libjson-c-dev libssl-dev libsecp256k1-dev libcmocka-dev postgresql
-postgresql-client nginx-light libnginx-mod-nchan openssl curl systemd"
+postgresql-client pgbouncer nginx-light libnginx-mod-nchan openssl curl systemd"
 
 usage() {
 	echo "usage: $0 [--check]" >&2

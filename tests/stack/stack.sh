@@ -12,7 +12,9 @@
 #                                      another PAYMENTS_WORKERS)
 #   tests/stack/stack.sh pool2-up DIR  a second pool and nginx on the same
 #                                      database (ports +1, or POOL2_HTTPS_PORT and
-#                                      POOL2_HTTP_PORT); DIR/env gets BASE_URL2
+#                                      POOL2_HTTP_PORT), connected through PgBouncer
+#                                      in transaction mode as a second host would
+#                                      be; DIR/env gets BASE_URL2
 #   tests/stack/stack.sh pool2-down DIR  stop them again
 #   tests/stack/stack.sh run           `up .run` in the repository, print a
 #                                      development token, wait; Ctrl-C stops
@@ -221,9 +223,12 @@ write_config() {
 		-e "s|@BVNK_MERCHANT_ID@|$BVNK_MERCHANT_ID|g" \
 		-e "s|@BVNK_HAWK_ID@|$BVNK_HAWK_ID|g" \
 		"$ROOT/tests/stack/payments.conf.in" >"$DIR/payments.conf"
-	# The second pool of pool2-up: the same service on its own socket.
+	# The second pool of pool2-up: the same service on its own socket, through
+	# PgBouncer (pgbouncer_start) with no prepared statements.
 	sed -e "s|^listen = unix:$DIR/fcgi.sock\$|listen = unix:$DIR/fcgi2.sock|" \
+		-e "s|^database_url = .*|database_url = postgresql://$DB_USER@/$DB_NAME?host=$DIR/$PGBOUNCER_DIR_NAME\&port=$PGPORT_LOCAL|" \
 		"$DIR/payments.conf" >"$DIR/payments2.conf"
+	echo "db_prepare = false" >>"$DIR/payments2.conf"
 }
 
 migrate() {
@@ -497,6 +502,56 @@ chain_down() {
 	if [ -x "$ROOT/tests/chain/setup.sh" ]; then "$ROOT/tests/chain/setup.sh" down "$DIR" || true; fi
 }
 
+# --- PgBouncer (the second pool's way to the database) -----------------------
+
+# In transaction mode, as pool hosts usually reach a shared PostgreSQL: a
+# server connection is the client's only for one transaction, so nothing
+# may live in a session (no prepared statements: db_prepare = false). It
+# listens on a unix socket only, so it takes no port; it refuses to run as
+# root, so as root it runs as postgres like PostgreSQL itself.
+PGBOUNCER_DIR_NAME=pgbouncer
+
+pgbouncer_pid() { read_pid "$DIR/$PGBOUNCER_DIR_NAME/pgbouncer.pid"; }
+
+pgbouncer_start() {
+	local d=$DIR/$PGBOUNCER_DIR_NAME
+	pgbouncer_stop
+	mkdir -p "$d"
+	cat >"$d/pgbouncer.ini" <<-EOF
+		[databases]
+		$DB_NAME = host=127.0.0.1 port=$PGPORT_LOCAL dbname=$DB_NAME
+		[pgbouncer]
+		listen_addr =
+		listen_port = $PGPORT_LOCAL
+		unix_socket_dir = $d
+		unix_socket_mode = 0777
+		auth_type = trust
+		auth_file = $d/userlist.txt
+		pool_mode = transaction
+		stats_users = $DB_USER
+		max_client_conn = 200
+		default_pool_size = 20
+		logfile = $DIR/pgbouncer.log
+		pidfile = $d/pgbouncer.pid
+	EOF
+	echo "\"$DB_USER\" \"\"" >"$d/userlist.txt"
+	touch "$DIR/pgbouncer.log"
+	if is_root; then chown -R postgres:postgres "$d" "$DIR/pgbouncer.log"; fi
+	as_pg pgbouncer -q -d "$d/pgbouncer.ini" >>"$DIR/pgbouncer.log" 2>&1 ||
+		die "pgbouncer did not start (see $DIR/pgbouncer.log)"
+	wait_for 10 test -S "$d/.s.PGSQL.$PGPORT_LOCAL" || die "pgbouncer did not listen in $d"
+}
+
+pgbouncer_stop() {
+	local pid
+	pid=$(pgbouncer_pid)
+	if alive "$pid"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		wait_for 10 gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "$DIR/$PGBOUNCER_DIR_NAME/pgbouncer.pid"
+}
+
 # --- The second pool (pool2-up) ---------------------------------------------
 
 # Another master on the same database behind another nginx, so tests can
@@ -507,6 +562,7 @@ pool2_env() {
 	HTTPS_PORT=${POOL2_HTTPS_PORT:-$(($(sed -n 's/^HTTPS_PORT=//p' "$DIR/env") + 1))}
 	HTTP_PORT=${POOL2_HTTP_PORT:-$(($(sed -n 's/^HTTP_PORT=//p' "$DIR/env") + 1))}
 	BIN=$(sed -n 's/^BIN=//p' "$DIR/env")
+	PGPORT_LOCAL=$(sed -n 's/^PGPORT=//p' "$DIR/env")
 	NGINX_DIR=$DIR/nginx2
 	FCGI_SOCK=fcgi2.sock
 	chain_env
@@ -524,6 +580,7 @@ pool2_up() {
 	pool2_down
 	pool2_env
 	trap pool2_failed EXIT
+	pgbouncer_start
 	pool_start 2
 	nginx_start
 	trap - EXIT
@@ -535,6 +592,7 @@ pool2_up() {
 pool2_down() {
 	NGINX_DIR=$DIR/nginx2 nginx_stop
 	pool_stop 2
+	pgbouncer_stop
 	if [ -f "$DIR/env" ]; then sed -i '/^BASE_URL2=/d' "$DIR/env"; fi
 }
 

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -57,6 +58,58 @@ static void test_sign_then_verify(void **state)
 	assert_null(jwt_sign(key, strlen(key), "bad id", ROLE_SELLER, now + 60));
 	assert_null(jwt_sign(key, strlen(key), "u", ROLE_NONE, now + 60));
 	free(tok);
+}
+
+/*
+ * A token read before is still judged on its times, on the key in force and
+ * on its every byte: remembering it saves reading it, never a check.
+ */
+static void test_verified_again(void **state)
+{
+	static const char rotated[] = "a new key that replaced the first";
+	const char *h = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+	char tok[2048], other[2048], payload[256];
+	struct jwt_claims c;
+
+	(void)state;
+	snprintf(tok, sizeof(tok), "%s", make(h, "{\"sub\":\"again\",\"role\":\"admin\",\"exp\":1700001000,"
+	                                        "\"nbf\":1700000100,\"iat\":1700000100}", key));
+	assert_int_equal(jwt_verify(tok, key, strlen(key), NOW, 0, &c), JWT_NOT_YET_VALID);
+	assert_int_equal(jwt_verify(tok, key, strlen(key), NOW + 200, 0, &c), JWT_OK);
+	assert_string_equal(c.sub, "again");
+	assert_int_equal(c.role, ROLE_ADMIN);
+	assert_int_equal(c.exp, 1700001000);
+	/* Again, now remembered: the same answers at the same times, and its times judged anew. */
+	assert_int_equal(jwt_verify(tok, key, strlen(key), NOW + 200, 0, &c), JWT_OK);
+	assert_string_equal(c.sub, "again");
+	assert_int_equal(c.role, ROLE_ADMIN);
+	assert_int_equal(jwt_verify(tok, key, strlen(key), NOW + 50, 0, &c), JWT_NOT_YET_VALID);
+	assert_string_equal(c.sub, "");
+	assert_int_equal(jwt_verify(tok, key, strlen(key), NOW + 50, 60, &c), JWT_OK);
+	assert_int_equal(jwt_verify(tok, key, strlen(key), NOW + 1001, 0, &c), JWT_EXPIRED);
+	assert_int_equal(c.role, ROLE_NONE);
+	assert_int_equal(jwt_verify(tok, key, strlen(key), NOW + 200, -1, &c), JWT_BAD_CLAIMS);
+	/* The key rotated: the admin token it signed is refused at once, remembered or not. */
+	assert_int_equal(jwt_verify(tok, rotated, strlen(rotated), NOW + 200, 0, &c), JWT_BAD_SIGNATURE);
+	assert_int_equal(c.role, ROLE_NONE);
+	assert_string_equal(c.sub, "");
+	snprintf(other, sizeof(other), "%s", make(h, "{\"sub\":\"again\",\"role\":\"buyer\",\"exp\":1700001000}", rotated));
+	assert_int_equal(jwt_verify(other, rotated, strlen(rotated), NOW + 200, 0, &c), JWT_OK);
+	assert_int_equal(c.role, ROLE_BUYER);
+	assert_int_equal(jwt_verify(other, key, strlen(key), NOW + 200, 0, &c), JWT_BAD_SIGNATURE);
+	/* One byte changed is a token never verified. */
+	snprintf(other, sizeof(other), "%s", tok);
+	other[strlen(other) - 2] ^= 1;
+	assert_int_equal(jwt_verify(other, key, strlen(key), NOW + 200, 0, &c), JWT_BAD_SIGNATURE);
+	/* Many other tokens later, the first is read afresh, with the same result. */
+	for (int i = 0; i < 40; i++) {
+		snprintf(payload, sizeof(payload), "{\"sub\":\"u%d\",\"role\":\"seller\",\"exp\":1700001000}", i);
+		assert_int_equal(jwt_verify(make(h, payload, key), key, strlen(key), NOW, 0, &c), JWT_OK);
+		assert_int_equal(c.role, ROLE_SELLER);
+	}
+	assert_int_equal(jwt_verify(tok, key, strlen(key), NOW + 200, 0, &c), JWT_OK);
+	assert_string_equal(c.sub, "again");
+	assert_int_equal(jwt_verify(tok, rotated, strlen(rotated), NOW + 200, 0, &c), JWT_BAD_SIGNATURE);
 }
 
 static void test_refuses_other_algorithms(void **state)
@@ -195,6 +248,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sign_then_verify),
+		cmocka_unit_test(test_verified_again),
 		cmocka_unit_test(test_refuses_other_algorithms),
 		cmocka_unit_test(test_refuses_bad_signature),
 		cmocka_unit_test(test_claims),
