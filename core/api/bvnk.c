@@ -187,10 +187,10 @@ void h_bvnk_webhook(struct request *req, struct response *resp)
 		goto out;
 	}
 	if (!readable) {
-		delivery_unreadable(req, resp, entry.id, &fault, "the webhook");
+		delivery_unreadable(req, resp, "bvnk", entry.id, &fault, "the webhook");
 		goto out;
 	}
-	struct payout_delivery dl = { .id = entry.id, .duplicate = entry.duplicate, .ack_status = 200 };
+	struct payout_delivery dl = { .provider = "bvnk", .id = entry.id, .duplicate = entry.duplicate, .ack_status = 200 };
 	if (entry.duplicate && !entry.first_unfinished) {
 		payout_delivery_ack(resp, &dl, "duplicate", NULL);
 		goto out;

@@ -7,6 +7,7 @@
 
 #include "api/handlers.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "http/jsonin.h"
 #include "pay/inbox.h"
 
@@ -60,6 +61,7 @@ enum db_status delivery_refused(struct request *req, const char *provider, const
 	};
 	enum db_status st = inbox_reject(req->app->db, &r);
 
+	metrics_webhook(provider, "refused", "refused");
 	if (st != DB_OK)
 		log_warn("refused %s delivery (%s) not counted", provider, reason);
 	json_object_put(headers);
@@ -79,10 +81,11 @@ int delivery_admissible(const struct request *req, struct response *resp, const 
 	return 0;
 }
 
-void delivery_unreadable(struct request *req, struct response *resp, long long id, const struct json_fault *fault,
-                         const char *what)
+void delivery_unreadable(struct request *req, struct response *resp, const char *provider, long long id,
+                         const struct json_fault *fault, const char *what)
 {
 	inbox_finish(req->app->db, id, "rejected", NULL, "signed, but not one strict JSON object");
+	metrics_webhook(provider, "invalid", "rejected");
 	log_warn("delivery %lld refused: signed, but not one strict JSON object", id);
 	if (fault->kind != JSON_FAULT_NONE)
 		jin_fault(resp, fault, what);

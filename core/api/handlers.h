@@ -46,14 +46,14 @@ handler_fn h_bvnk_payout, h_bvnk_payout_status, h_bvnk_webhook;
 /* deliveries.c: what webhook and callback handlers keep besides a body. */
 /* The headers worth keeping with a delivery; signature values only if `credentials`, the API key never. */
 json_object *delivery_headers(const struct request *req, bool credentials);
-/* Counts a delivery that proves nothing in webhook_rejects, without its body. */
+/* Counts a delivery that proves nothing in webhook_rejects, without its body, and in the metrics. */
 enum db_status delivery_refused(struct request *req, const char *provider, const char *reason);
 /* What every provider delivery must be before its signature is read: at most INBOX_MAX_BODY bytes
  * (413) and JSON (415). `what` names it for the message ("a BVNK webhook"). 0, or -1 answered. */
 int delivery_admissible(const struct request *req, struct response *resp, const char *what);
 /* A stored, signed delivery that is not one strict JSON object: its row says so, the answer is 400. */
-void delivery_unreadable(struct request *req, struct response *resp, long long id, const struct json_fault *fault,
-                         const char *what);
+void delivery_unreadable(struct request *req, struct response *resp, const char *provider, long long id,
+                         const struct json_fault *fault, const char *what);
 
 enum party { PARTY_BUYER, PARTY_BUYER_OR_SELLER };
 /*

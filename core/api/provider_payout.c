@@ -7,6 +7,7 @@
 #include "api/handlers.h"
 #include "api/payout_answer.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/valid.h"
 #include "flow/outgoing.h"
 #include "http/jsonin.h"
@@ -273,6 +274,7 @@ void payout_delivery_end(struct request *req, struct response *resp, const struc
                          const struct prov_outcome *o, const char *outcome, const char *detail, const char *payout)
 {
 	if (o && outcome == NULL) {
+		metrics_webhook(d->provider, "valid", o->kind == PROV_DB ? "error" : "not_final");
 		if (o->kind == PROV_DB) {
 			resp_db_error(resp, o->dbst);
 		} else {
@@ -290,6 +292,8 @@ void payout_delivery_ack(struct response *resp, const struct payout_delivery *d,
                          const char *payout)
 {
 	json_object *data = json_object_new_object();
+
+	metrics_webhook(d->provider, "valid", d->duplicate ? "duplicate" : outcome);
 	json_object_object_add(data, "deliveryId", json_object_new_int64(d->id));
 	json_object_object_add(data, "outcome", json_object_new_string(d->duplicate ? "duplicate" : outcome));
 	json_object_object_add(data, "paymentId", payout ? json_object_new_string(payout) : NULL);

@@ -37,6 +37,7 @@ PGresult *provider_payout_by_provider_id(struct request *req, struct response *r
  * (BVNK wants 200, SHKeeper 202).
  */
 struct payout_delivery {
+	const char *provider;       /* as the inbox and the metrics name it */
 	long long id;
 	bool duplicate;
 	int ack_status;
@@ -47,7 +48,7 @@ struct payout_delivery {
  * outcome and detail (unless the flow wrote them with its decision) and the
  * delivery is acknowledged; with o and no outcome the flow decided nothing yet,
  * the row stays received and the answer is 503 (or the database's), so the
- * provider delivers again.
+ * provider delivers again. Each end is counted in the metrics.
  */
 void payout_delivery_end(struct request *req, struct response *resp, const struct payout_delivery *d,
                          const struct prov_outcome *o, const char *outcome, const char *detail, const char *payout);

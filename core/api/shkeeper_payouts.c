@@ -151,10 +151,10 @@ void h_shk_payout_webhook(struct request *req, struct response *resp)
 		goto out;
 	}
 	if (!readable) {
-		delivery_unreadable(req, resp, entry.id, &fault, "the callback");
+		delivery_unreadable(req, resp, "shkeeper_payout", entry.id, &fault, "the callback");
 		goto out;
 	}
-	struct payout_delivery dl = { .id = entry.id, .duplicate = entry.duplicate, .ack_status = 202 };
+	struct payout_delivery dl = { .provider = "shkeeper_payout", .id = entry.id, .duplicate = entry.duplicate, .ack_status = 202 };
 	if (entry.duplicate && !entry.first_unfinished) {
 		payout_delivery_ack(resp, &dl, "duplicate", NULL);
 		goto out;

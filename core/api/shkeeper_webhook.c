@@ -26,12 +26,6 @@
 #include "pay/inbox.h"
 #include "shkeeper/shkeeper.h"
 
-static const char *header(const struct request *req, const char *name)
-{
-	const char *v = req_param(req, name);
-	return v && *v ? v : NULL;
-}
-
 static void answer(struct response *resp, long long delivery, const char *outcome, const char *payment)
 {
 	json_object *d = json_object_new_object();
@@ -119,11 +113,11 @@ static void process(struct request *req, struct response *resp, long long delive
 void h_shkeeper_webhook(struct request *req, struct response *resp)
 {
 	struct shk_auth_input in = {
-		.signature = header(req, "HTTP_X_SHKEEPER_SIGNATURE"),
-		.timestamp = header(req, "HTTP_X_SHKEEPER_TIMESTAMP"),
-		.api_key = header(req, "HTTP_X_SHKEEPER_API_KEY"),
-		.alt_signatures = { header(req, "HTTP_X_SIGNATURE"), header(req, "HTTP_SIGNATURE"),
-		                    header(req, "HTTP_X_HUB_SIGNATURE"), header(req, "HTTP_X_HUB_SIGNATURE_256") },
+		.signature = req_header(req, "HTTP_X_SHKEEPER_SIGNATURE"),
+		.timestamp = req_header(req, "HTTP_X_SHKEEPER_TIMESTAMP"),
+		.api_key = req_header(req, "HTTP_X_SHKEEPER_API_KEY"),
+		.alt_signatures = { req_header(req, "HTTP_X_SIGNATURE"), req_header(req, "HTTP_SIGNATURE"),
+		                    req_header(req, "HTTP_X_HUB_SIGNATURE"), req_header(req, "HTTP_X_HUB_SIGNATURE_256") },
 	};
 	struct json_fault fault;
 	json_object *cb = NULL, *headers = NULL;
@@ -132,19 +126,12 @@ void h_shkeeper_webhook(struct request *req, struct response *resp)
 	struct db *db = req->app->db;
 	enum db_status st;
 
-	if (req->body_len > INBOX_MAX_BODY) {
-		resp_error(resp, 413, "body_too_large", NULL, "a SHKeeper callback is at most %d bytes", INBOX_MAX_BODY);
+	if (delivery_admissible(req, resp, "a SHKeeper callback") != 0)
 		return;
-	}
-	if (!req_body_is_json(req)) {
-		resp_error(resp, 415, "unsupported_media_type", NULL, "a SHKeeper callback is application/json");
-		return;
-	}
 	enum shk_auth auth = shk_authenticate(req->app->cfg, &in, req->body, req->body_len, time(NULL));
 	if (!shk_auth_ok(auth)) {
 		/* Anyone can send this: counted for the operator, never stored. */
 		delivery_refused(req, "shkeeper", shk_auth_name(auth));
-		metrics_webhook("shkeeper", "refused", "refused");
 		log_warn("SHKeeper delivery refused: %s", shk_auth_name(auth));
 		resp_error(resp, 401, "invalid_signature", NULL, "webhook authentication failed: %s",
 		           shk_auth_name(auth));

@@ -1,5 +1,6 @@
 #include "base/db.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,10 +91,26 @@ static void on_notice(void *arg, const char *message)
 	log_warn("database said: %.*s", (int)strcspn(message, "\n"), message);
 }
 
+/*
+ * A server that ended an idle session (a restart, a failover, an admin's
+ * pg_terminate_backend) has left its goodbye or an EOF on the socket, which
+ * libpq reads only when asked: read it now, so the request that comes next
+ * gets a new connection instead of a failed first statement.
+ */
+static void notice_goodbye(struct db *db)
+{
+	struct pollfd p = { .fd = PQsocket(db->conn), .events = POLLIN };
+
+	if (!db->in_tx && p.fd >= 0 && poll(&p, 1, 0) > 0)
+		PQconsumeInput(db->conn);
+}
+
 enum db_status db_ready(struct db *db)
 {
 	time_t now = time(NULL);
 
+	if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
+		notice_goodbye(db);
 	if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
 		return DB_OK;
 	db_close(db);

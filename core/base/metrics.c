@@ -12,7 +12,7 @@ static const int statuses[] = { 0, 200, 201, 202, 204, 400, 401, 403, 404, 405, 
 #define N_STATUS (sizeof(statuses) / sizeof(statuses[0]))
 
 /* The inbox's providers, verdicts and outcomes, plus what is answered without a stored delivery. */
-static const char *const providers[] = { "other", "shkeeper", "bvnk", "callback" };
+static const char *const providers[] = { "other", "shkeeper", "shkeeper_payout", "bvnk", "callback" };
 static const char *const verdicts[] = { "other", "valid", "invalid", "unsigned", "refused" };
 static const char *const outcomes[] = { "other", "received", "applied", "duplicate", "stale", "ignored",
 	                                "unknown_payment", "rejected", "recorded", "failed", "review",

@@ -6,12 +6,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
+import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { api, env, ROOT, uid, eventually } from './lib.mjs';
 import { checkResponse } from './openapi.mjs';
+import { bvnk } from './provider_payout_lib.mjs';
 
 const parse = createRequire(join(ROOT, 'tests/tools/package.json'))('parse-prometheus-text-format');
 const PAY = '/api/payment';
@@ -90,6 +92,28 @@ test('webhook deliveries are counted by provider, verdict and outcome', async ()
     assert.equal(r.status, 401);
   }
   assert.equal(value(await scrape(), 'payments_webhook_deliveries_total', key) - before, 3);
+});
+
+test('payout webhooks are counted too: a forged BVNK delivery as refused, a signed one by its outcome', async () => {
+  const refused = { provider: 'bvnk', verdict: 'refused', outcome: 'refused' };
+  const unknown = { provider: 'bvnk', verdict: 'valid', outcome: 'unknown_payment' };
+  const payoutRefused = { provider: 'shkeeper_payout', verdict: 'refused', outcome: 'refused' };
+  const before = await scrape();
+  const [example] = JSON.parse(readFileSync(join(ROOT, 'tests/e2e/fixtures/bvnk_payout_webhooks.json'), 'utf8'));
+  const body = JSON.stringify({ ...example, data: { ...example.data, uuid: randomUUID(), reference: uid('nobody') } });
+  for (let i = 0; i < 2; i++) {
+    const r = await api('POST', `${PAY}/bvnk/webhook`, { raw: body, headers: { 'content-type': 'application/json', 'x-signature': '00'.repeat(32) } });
+    assert.equal(r.status, 401, r.text);
+  }
+  const signed = await bvnk.deliver(body);
+  assert.equal(signed.status, 200, JSON.stringify(signed));
+  const r = await api('POST', `${PAY}/shkeeper/payout/webhook`, { body: { external_id: uid('x'), status: 'SUCCESS' } });
+  assert.equal(r.status, 401, r.text);
+  const after = await scrape();
+  const delta = (labels) => value(after, 'payments_webhook_deliveries_total', labels) - value(before, 'payments_webhook_deliveries_total', labels);
+  assert.equal(delta(refused), 2);
+  assert.equal(delta(unknown), 1);
+  assert.equal(delta(payoutRefused), 1);
 });
 
 test('the exposition has the upstreams, their breakers, the outbox and the database', async () => {

@@ -166,3 +166,17 @@ test('with PostgreSQL down: 503 + Retry-After in the JSON envelope, the pool sta
   assert.equal(u.status, 200, u.text);
   assert.equal(master(), pool);
 });
+
+test('PostgreSQL restarted while the pool is idle: every worker serves its next request on a new connection, none refused', async () => {
+  const buyer = uid('b');
+  const t = token(buyer, 'buyer');
+  const list = () => api('GET', '/api/payment?status=all', { token: t });
+  // Many at once, so that every worker holds a connection before the restart.
+  for (const r of await Promise.all(Array.from({ length: 4 * WORKERS }, list))) assert.equal(r.status, 200, r.text);
+  stack('pg-stop');
+  stack('pg-start');
+  // Each worker's next request finds its old session ended by the restart; it is served all the same.
+  for (let round = 0; round < 3; round++) {
+    for (const r of await Promise.all(Array.from({ length: 2 * WORKERS }, list))) assert.equal(r.status, 200, r.text);
+  }
+});
