@@ -57,6 +57,10 @@ test('cleanup leaves a partly paid pay-in alone; a PAID for a cancelled one is f
 
   const r = await api('POST', '/api/payment/payments/cleanup-pending', { token: admin, body: { olderThanMinutes: 60 } });
   assert.equal(r.status, 200, r.text);
+  // A pay-in that held money before the run is no candidate at all: "kept with a deposit" counts
+  // only those a deposit reached while the run went on, and none did here.
+  assert.equal(r.json.data.keptWithDepositCount, 0, r.text);
+  assert.ok(r.json.data.cancelledCount >= 1, r.text);
   assert.deepEqual(payment(partial.paymentId), { status: 'pending', escrow: 'partial', txHash: payment(partial.paymentId).txHash });
   assert.equal(payment(idle.paymentId).status, 'cancelled');
 
