@@ -294,3 +294,17 @@ test('refunds of other money: what a partly paid pay-in received, and an overpay
   r = await release(q.id, { basis: 'excess' });
   assert.equal(r.status, 400, r.text);
 });
+
+test('the pay-in\'s own transfer verified again while its release is open: the escrow stays releasing, nothing moves', { skip }, async () => {
+  const p = await fundedPayin({ amount: '2' });
+  const r = await release(p.id);
+  assert.equal(r.status, 201, r.text);
+  const before = payment(p.id);
+  assert.equal(before.escrow, 'releasing');
+  const moves = count('payment_transitions', `payment_id = :'id'`, { id: p.id });
+  const v = await api('POST', `/api/payment/decentralized/verify/${p.id}`, { token: p.buyerToken, body: { transactionHash: before.tx } });
+  assert.equal(v.status, 200, v.text);
+  assert.equal(v.json.data.status, 'confirmed');
+  assert.deepEqual(payment(p.id), before);
+  assert.equal(count('payment_transitions', `payment_id = :'id'`, { id: p.id }), moves);
+});
