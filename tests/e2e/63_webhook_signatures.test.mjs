@@ -7,15 +7,18 @@
 //
 // The main pool has SHKeeper's default configuration (timestamped signatures
 // only); a second pool on the same database also takes the older
-// body-HMAC scheme and the bare API-key header. A provider webhook added
-// later gets its rows in `schemes` below.
+// body-HMAC scheme and the bare API-key header. The payout webhooks
+// (SHKeeper's payout callback, BVNK's) have their rows too; a provider
+// webhook added later gets its own.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { api, env, stack, uid } from './lib.mjs';
+import { api, env, stack, uid, ROOT } from './lib.mjs';
 import { API_KEY, WEBHOOK, callback, randomTxid, now } from './shkeeper_lib.mjs';
+import { bvnkSign } from './provider_payout_lib.mjs';
+import { compactJson, decText } from '../fakes/shkeeper/payouts.mjs';
 
 const SECRET_FILE = join(env.STACK_DIR, 'shkeeper_webhook_secret');
 const SECRET = randomBytes(24).toString('hex');
@@ -48,6 +51,15 @@ const otherChar = (c) => (c === 'a' ? 'b' : 'a');
 // A signed PAID as SHKeeper would send it, for an invoice that does not exist.
 const paidBody = () => callback({ externalId: uid('nobody'), status: 'PAID',
   txs: [{ txid: randomTxid(), amount: '10', trigger: true }] });
+
+// SHKeeper's payout callback (callback.py's fields) for a payout nobody has.
+const payoutBody = () => compactJson({
+  payout_id: 7, external_id: randomUUID(), tx_hash: randomTxid(), status: 'SUCCESS', amount: decText('2.25', 10),
+  crypto: 'BNB-USDT', amount_fiat: '2.24662500000000', currency_fiat: 'USD', timestamp: '2026-01-01T12:00:00.123456',
+});
+// One of seed 003's BVNK webhooks, about a payout nobody has.
+const BVNK_EXAMPLE = JSON.parse(readFileSync(join(ROOT, 'tests/e2e/fixtures/bvnk_payout_webhooks.json'), 'utf8'))[0];
+const bvnkBody = () => JSON.stringify({ ...BVNK_EXAMPLE, data: { ...BVNK_EXAMPLE.data, uuid: randomUUID(), reference: uid('nobody') } });
 
 // The credential, right, and each near miss of it.
 function nearMisses(good, { hex }) {
@@ -91,32 +103,54 @@ const schemes = [
     credential: () => API_KEY,
     headers: (cred) => ({ 'x-shkeeper-api-key': cred }),
   },
+  {
+    name: 'SHKeeper payout callback (timestamped signature)',
+    base: () => env.BASE_URL,
+    path: '/api/payment/shkeeper/payout/webhook',
+    body: payoutBody,
+    hex: true,
+    upperAccepted: true,
+    credential: (body, ts) => hmac(API_KEY, `${ts}.${body}`),
+    headers: (cred, ts) => ({ 'x-shkeeper-timestamp': String(ts), 'x-shkeeper-signature': cred }),
+  },
+  {
+    name: 'BVNK webhook (x-signature over the URL, the Content-Type and the body)',
+    base: () => env.BASE_URL,
+    path: '/api/payment/bvnk/webhook',
+    body: bvnkBody,
+    ok: 200,
+    hex: true,
+    upperAccepted: true,
+    credential: (body) => bvnkSign(body),
+    headers: (cred) => ({ 'x-signature': cred }),
+  },
 ];
 
 async function deliver(scheme, body, cred, ts) {
-  return api('POST', WEBHOOK, { base: scheme.base(), raw: body,
+  return api('POST', scheme.path ?? WEBHOOK, { base: scheme.base(), raw: body,
     headers: { 'content-type': 'application/json', ...scheme.headers(cred, ts) } });
 }
 
 for (const scheme of schemes) {
   test(`${scheme.name}: the right credential is taken, every near miss refused`, async () => {
     const ts = now();
-    let body = paidBody();
+    const fresh = scheme.body ?? paidBody;
+    let body = fresh();
     const ok = await deliver(scheme, body, scheme.credential(body, ts), ts);
-    assert.equal(ok.status, 202, `the right credential: ${ok.text}`);
+    assert.equal(ok.status, scheme.ok ?? 202, `the right credential: ${ok.text}`);
     assert.equal(ok.json.data.outcome, 'unknown_payment', ok.text);
 
-    for (const [what, cred] of Object.entries(nearMisses(scheme.credential(body = paidBody(), ts), scheme))) {
+    for (const [what, cred] of Object.entries(nearMisses(scheme.credential(body = fresh(), ts), scheme))) {
       const r = await deliver(scheme, body, cred, ts);
       assert.equal(r.status, 401, `${what} (${cred}): ${r.text}`);
       assert.equal(r.json?.error?.code, 'invalid_signature', `${what}: ${r.text}`);
     }
 
-    body = paidBody();
+    body = fresh();
     const good = scheme.credential(body, ts);
     assert.notEqual(good.toUpperCase(), good, 'the credential has letters');
     const upper = await deliver(scheme, body, good.toUpperCase(), ts);
-    assert.equal(upper.status, scheme.upperAccepted ? 202 : 401, `upper case: ${upper.text}`);
+    assert.equal(upper.status, scheme.upperAccepted ? scheme.ok ?? 202 : 401, `upper case: ${upper.text}`);
   });
 }
 
