@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stack } from './lib.mjs';
+import { stack, holdLock, serviceWaiting, count } from './lib.mjs';
 import {
   env, sql, fake, marketplace, intent, payment, eventCount, completedTransitions, callback, chainTransfer, noChain,
 } from './shkeeper_lib.mjs';
@@ -82,6 +82,34 @@ test('240 concurrent callbacks across two pools: one completion, one cascade, no
   { e: d.externalId }).map(([n, dup]) => [Number(n), Number(dup)]);
   assert.deepEqual(perBody.map(([n]) => n), [15, 95, 95, 95], 'each send stored');
   for (const [n, dup] of perBody) assert.ok(dup >= n - 1, `${dup} of ${n} repeats marked duplicate`);
+});
+
+test('PAID and OVERPAID decided together, applied in turn: the second keeps the hash the first recorded', { skip: noChain }, async () => {
+  const m = marketplace(1);
+  const d = await intent(m);
+  const tx = [await chainTransfer(d.walletAddress, '5'), await chainTransfer(d.walletAddress, '5'),
+    await chainTransfer(d.walletAddress, '1.5')];
+  const shape = { externalId: d.externalId, addr: d.walletAddress };
+  const paidBody = callback({ ...shape, status: 'PAID',
+    txs: [{ txid: tx[0], amount: '5' }, { txid: tx[1], amount: '5', trigger: true }] });
+  const overpaid = callback({ ...shape, status: 'OVERPAID',
+    txs: [{ txid: tx[0], amount: '5' }, { txid: tx[1], amount: '5' }, { txid: tx[2], amount: '1.5', trigger: true }] });
+  // Both deliveries are checked while the payment is still pending, then wait on its row, in this order.
+  const lock = await holdLock(`SELECT 1 FROM payments WHERE id = :'id' FOR UPDATE`, { id: d.paymentId });
+  let first, second;
+  try {
+    first = fake.deliver({ callback_url: `${env.BASE_URL}/api/payment/shkeeper/webhook`, body: paidBody });
+    assert.equal(await serviceWaiting(1), 1, 'the PAID waits on the payment');
+    second = fake.deliver({ callback_url: `${base2}/api/payment/shkeeper/webhook`, body: overpaid });
+    assert.equal(await serviceWaiting(2), 2, 'the OVERPAID waits behind it');
+  } finally {
+    await lock.release();
+  }
+  assert.deepEqual([(await first).lastStatus, (await second).lastStatus], [202, 202]);
+  // The move is the PAID's, with its transaction; the OVERPAID found it done and replaced nothing.
+  assert.deepEqual(payment(d.paymentId), { status: 'completed', escrow: 'funded', txHash: tx[1] });
+  assert.equal(completedTransitions(d.paymentId), 1);
+  assert.equal(count('payment_transitions', `payment_id = :'p' AND reason LIKE '%replaced%'`, { p: d.paymentId }), 0);
 });
 
 test('the second pool reached the database through PgBouncer in transaction mode', () => {
