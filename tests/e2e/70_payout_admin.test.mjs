@@ -308,3 +308,15 @@ test('the pay-in\'s own transfer verified again while its release is open: the e
   assert.deepEqual(payment(p.id), before);
   assert.equal(count('payment_transitions', `payment_id = :'id'`, { id: p.id }), moves);
 });
+
+test('an escrow on its way out takes no second exit: a release while a refund is open is 409, nothing opened', { skip }, async () => {
+  const p = await fundedPayin({ amount: '1.5' });
+  const r = await refund(p.id);
+  assert.equal(r.status, 201, r.text);
+  assert.equal(payment(p.id).escrow, 'refunding');
+  const again = await release(p.id);
+  assert.equal(again.status, 409, again.text);
+  assert.equal(again.json.error.code, 'not_funded', again.text);
+  assert.equal(outgoing(p.id).length, 1);
+  assert.equal(payment(p.id).escrow, 'refunding');
+});
