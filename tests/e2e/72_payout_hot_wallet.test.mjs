@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { api, env, stack, sql, count } from './lib.mjs';
 import { rpc, mine, addrWord } from '../chain/rpc.mjs';
-import { URL, skip, USDT, buyers, UNIT, admin, fundedPayin, payment, requestStatus, events, outgoing, units, tokenBalance, mint } from './payout_lib.mjs';
+import { URL, skip, USDT, buyers, UNIT, admin, fundedPayin, payment, requestStatus, events, outgoing, units, tokenBalance, mint, escrow } from './payout_lib.mjs';
 
 const TRANSFER = '0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef';
 let hot, base2;
@@ -230,6 +230,10 @@ test('admin-payout: a body it understands, a pay-in that matches', { skip }, asy
   r = await payout({ ...p, sellerWallet: '0x' + '77'.repeat(20) });
   assert.equal(r.status, 400, r.text);
   assert.equal(r.json.error.code, 'reason_required');
+  // The escrow wallet is no recipient: the money would go nowhere and the escrow read as paid out.
+  r = await payout({ ...p, sellerWallet: await escrow() }, { reason: 'test: the escrow itself' });
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.error.code, 'invalid_recipient');
   // A pay-in named with another request's id: refused as every payout endpoint refuses it.
   const other = await fundedPayin({ amount: '1' });
   r = await payout(p, { paymentId: other.id });
