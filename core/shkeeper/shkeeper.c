@@ -321,27 +321,43 @@ enum shk_err shk_list_crypto(const struct config *cfg, json_object **out, char *
 	return call(cfg, "GET", "/api/v1/crypto", NULL, out, msg, msglen);
 }
 
-enum shk_err shk_invoice_txids(const struct config *cfg, const char *external_id, const char *crypto,
-                               char txids[][67], size_t max, size_t *n, char *msg, size_t msglen)
+/*
+ * GET /invoices/<external_id>: the whole answer into *resp (the caller puts it)
+ * and its "invoices" array, borrowed from it, into *invoices.
+ */
+static enum shk_err fetch_invoices(const struct config *cfg, const char *external_id, json_object **resp,
+                                   json_object **invoices, char *msg, size_t msglen)
 {
 	char path[200];
-	json_object *resp = NULL, *invoices;
 	enum shk_err e;
 
-	*n = 0;
+	*resp = NULL;
 	/* Our external ids are UUIDs or "template-" + UUID: nothing to escape in a path. */
 	if (!valid_id(external_id)) {
 		snprintf(msg, msglen, "external id %.64s cannot be looked up", external_id);
 		return SHK_REFUSED;
 	}
 	snprintf(path, sizeof(path), "/api/v1/invoices/%s", external_id);
-	if ((e = call(cfg, "GET", path, NULL, &resp, msg, msglen)) != SHK_OK)
+	if ((e = call(cfg, "GET", path, NULL, resp, msg, msglen)) != SHK_OK)
 		return e;
-	if (!json_object_object_get_ex(resp, "invoices", &invoices) || !json_object_is_type(invoices, json_type_array)) {
+	if (!json_object_object_get_ex(*resp, "invoices", invoices) || !json_object_is_type(*invoices, json_type_array)) {
 		snprintf(msg, msglen, "SHKeeper's invoice lookup has no invoices list");
-		json_object_put(resp);
+		json_object_put(*resp);
+		*resp = NULL;
 		return SHK_REFUSED;
 	}
+	return SHK_OK;
+}
+
+enum shk_err shk_invoice_txids(const struct config *cfg, const char *external_id, const char *crypto,
+                               char txids[][67], size_t max, size_t *n, char *msg, size_t msglen)
+{
+	json_object *resp, *invoices;
+	enum shk_err e;
+
+	*n = 0;
+	if ((e = fetch_invoices(cfg, external_id, &resp, &invoices, msg, msglen)) != SHK_OK)
+		return e;
 	for (size_t i = 0; i < json_object_array_length(invoices); i++) {
 		json_object *inv = json_object_array_get_idx(invoices, i), *ext, *txs;
 		if (!json_object_object_get_ex(inv, "external_id", &ext) || jstr(ext) == NULL ||
@@ -371,23 +387,12 @@ enum shk_err shk_invoice_txids(const struct config *cfg, const char *external_id
 enum shk_err shk_invoice_lookup(const struct config *cfg, const char *external_id, json_object **invoice,
                                 char *msg, size_t msglen)
 {
-	char path[200];
-	json_object *resp = NULL, *invoices;
+	json_object *resp, *invoices;
 	enum shk_err e;
 
 	*invoice = NULL;
-	if (!valid_id(external_id)) {
-		snprintf(msg, msglen, "external id %.64s cannot be looked up", external_id);
-		return SHK_REFUSED;
-	}
-	snprintf(path, sizeof(path), "/api/v1/invoices/%s", external_id);
-	if ((e = call(cfg, "GET", path, NULL, &resp, msg, msglen)) != SHK_OK)
+	if ((e = fetch_invoices(cfg, external_id, &resp, &invoices, msg, msglen)) != SHK_OK)
 		return e;
-	if (!json_object_object_get_ex(resp, "invoices", &invoices) || !json_object_is_type(invoices, json_type_array)) {
-		snprintf(msg, msglen, "SHKeeper's invoice lookup has no invoices list");
-		json_object_put(resp);
-		return SHK_REFUSED;
-	}
 	/* SHKeeper lists the newest last; only an exact match is ours. */
 	for (size_t i = json_object_array_length(invoices); i-- > 0 && *invoice == NULL;) {
 		json_object *inv = json_object_array_get_idx(invoices, i), *ext;
