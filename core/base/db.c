@@ -93,24 +93,26 @@ static void on_notice(void *arg, const char *message)
 
 /*
  * A server that ended an idle session (a restart, a failover, an admin's
- * pg_terminate_backend) has left its goodbye or an EOF on the socket, which
- * libpq reads only when asked: read it now, so the request that comes next
- * gets a new connection instead of a failed first statement.
+ * pg_terminate_backend) has left its goodbye (a FATAL, then EOF) on the
+ * socket, which libpq reads only when asked. This connection never LISTENs,
+ * so anything waiting on it while it is idle is that goodbye, however much of
+ * it has arrived yet: the connection is dropped, and the work that comes next
+ * gets a new one instead of a failed first statement.
  */
 static void notice_goodbye(struct db *db)
 {
 	struct pollfd p = { .fd = PQsocket(db->conn), .events = POLLIN };
 
-	if (!db->in_tx && p.fd >= 0 && poll(&p, 1, 0) > 0)
-		PQconsumeInput(db->conn);
+	if (!db->in_tx && p.fd >= 0 && poll(&p, 1, 0) > 0) {
+		log_info("database session ended by the server while idle: reconnecting");
+		db_close(db);
+	}
 }
 
-enum db_status db_ready(struct db *db)
+static enum db_status connect_if_needed(struct db *db)
 {
 	time_t now = time(NULL);
 
-	if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
-		notice_goodbye(db);
 	if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
 		return DB_OK;
 	db_close(db);
@@ -135,6 +137,13 @@ enum db_status db_ready(struct db *db)
 	db->was_connected = true;
 	log_info("database connected");
 	return DB_OK;
+}
+
+enum db_status db_ready(struct db *db)
+{
+	if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
+		notice_goodbye(db);
+	return connect_if_needed(db);
 }
 
 static enum db_status classify(struct db *db, PGresult *res)
@@ -166,7 +175,8 @@ enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int npara
 		*out = NULL;
 	if (db->tx_lost)
 		return DB_UNAVAILABLE;
-	if (!db->in_tx && (st = db_ready(db)) != DB_OK)
+	/* Reconnects a connection already known lost; db_ready's look for a goodbye is once a request. */
+	if (!db->in_tx && (st = connect_if_needed(db)) != DB_OK)
 		return st;
 	if (db->conn == NULL)
 		return DB_UNAVAILABLE;

@@ -51,7 +51,8 @@ struct db {
 
 void db_init(struct db *db, const char *database_url, int connect_timeout, bool prepare);
 void db_close(struct db *db);
-/* Connects if needed. */
+/* At the start of a unit of work (a request): connects if needed, first reading the goodbye of a
+ * server that ended the idle session, so the work gets a new connection instead of a failure. */
 enum db_status db_ready(struct db *db);
 
 /*

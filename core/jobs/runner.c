@@ -89,6 +89,8 @@ static void run_one(struct job_ctx *ctx, const struct job *job, pid_t supervisor
 	snprintf(ctx->tag, sizeof(ctx->tag), "job-%s-%lu", job->name, run_no);
 	log_set_request_id(ctx->tag);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* Like a request: a run starts on a live connection (a failure now is the run's to report). */
+	(void)db_ready(ctx->db);
 	rc = job->run(ctx, &res);
 	/* A job that returned mid-transaction must not leave it to the next. */
 	if (ctx->db->in_tx || ctx->db->tx_lost)
