@@ -13,51 +13,9 @@
 #include <cmocka.h>
 
 #include "base/config.h"
+#include "config_fixture.h"
 #include "base/log.h"
 
-static char dir[] = "/tmp/payments-config-XXXXXX";
-static char conf[128], secret[128];
-
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static const char *base_conf(void)
-{
-	static char text[1024];
-	snprintf(text, sizeof(text),
-	         "# comment\n"
-	         "database_url = dbname=payments\n"
-	         "jwt_secret_file = %s\n"
-	         "public_base_url = https://pay.example.com/\n"
-	         "escrow_address = 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\n"
-	         "token.bsc.USDT = 0x55d398326f99059fF775485246999027B3197955\n",
-	         secret);
-	return text;
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(conf, sizeof(conf), "%s/payments.conf", dir);
-	snprintf(secret, sizeof(secret), "%s/jwt_secret", dir);
-	write_file(secret, "0123456789abcdef0123456789abcdef\n");
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	unlink(conf);
-	unlink(secret);
-	rmdir(dir);
-	return 0;
-}
 
 static int load(const char *text, struct config *cfg, char *err, size_t len)
 {

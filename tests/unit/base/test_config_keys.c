@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "base/config.h"
+#include "config_fixture.h"
 
 #define MAX_DOCUMENTED 160
 
@@ -28,8 +29,6 @@ struct documented {
 static struct documented docs[MAX_DOCUMENTED];
 static size_t n_docs;
 
-static char dir[] = "/tmp/payments-config-keys-XXXXXX";
-static char conf[128], secret[128];
 
 static const char *key_of(const struct config_key *r)
 {
@@ -225,29 +224,6 @@ static bool has_word(const char *words, const char *w)
 	return false;
 }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static const char *base_conf(void)
-{
-	static char text[1024];
-
-	snprintf(text, sizeof(text),
-	         "database_url = dbname=payments\n"
-	         "jwt_secret_file = %s\n"
-	         "public_base_url = https://pay.example.com/\n"
-	         "escrow_address = 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\n"
-	         "token.bsc.USDT = 0x55d398326f99059fF775485246999027B3197955\n",
-	         secret);
-	return text;
-}
-
 /* The field a row writes fits its kind: offsetof and sizeof are the row's, the kind says how it is written. */
 static void test_fields_fit_their_kinds(void **state)
 {
@@ -343,26 +319,6 @@ static void test_defaults_written_out_load_the_same(void **state)
 		if (memcmp(&plain, &written, sizeof(plain)) != 0)
 			fail_msg("%s = %s does not load as the default does", key_of(r), d);
 	}
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(conf, sizeof(conf), "%s/payments.conf", dir);
-	snprintf(secret, sizeof(secret), "%s/jwt_secret", dir);
-	write_file(secret, "0123456789abcdef0123456789abcdef\n");
-	unsetenv("LISTEN_FDS");
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	unlink(conf);
-	unlink(secret);
-	rmdir(dir);
-	return 0;
 }
 
 int main(void)
