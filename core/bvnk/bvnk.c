@@ -7,7 +7,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "base/breaker.h"
@@ -116,18 +115,20 @@ int bvnk_hawk_header(const char *id, const void *key, size_t keylen, const char 
                      size_t outlen)
 {
 	char normalized[2048];
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int maclen = 0;
-	char mac64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+	unsigned char mac[HMAC_SHA256_LEN];
+	char mac64[4 * ((HMAC_SHA256_LEN + 2) / 3) + 1];
+	struct hmac_part part = { normalized, 0 };
 	int n;
 
 	/* Hawk 1.0's header MAC: no payload hash, no ext. */
 	n = snprintf(normalized, sizeof(normalized), "hawk.1.header\n%lld\n%s\n%s\n%s\n%s\n%u\n\n\n", ts, nonce, method,
 	             path_query, host, port);
-	if (n < 0 || (size_t)n >= sizeof(normalized) ||
-	    HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)normalized, (size_t)n, mac, &maclen) == NULL)
+	if (n < 0 || (size_t)n >= sizeof(normalized))
 		return -1;
-	EVP_EncodeBlock((unsigned char *)mac64, mac, (int)maclen);
+	part.len = (size_t)n;
+	if (hmac_sha256(key, keylen, &part, 1, mac) != 0)
+		return -1;
+	EVP_EncodeBlock((unsigned char *)mac64, mac, (int)sizeof(mac));
 	OPENSSL_cleanse(mac, sizeof(mac));
 	n = snprintf(out, outlen, "Hawk id=\"%s\", ts=\"%lld\", nonce=\"%s\", mac=\"%s\"", id, ts, nonce, mac64);
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;

@@ -5,11 +5,10 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "base/b64url.h"
 #include "base/buf.h"
+#include "base/hmac.h"
 #include "base/jstr.h"
 #include "http/jsoncheck.h"
 
@@ -119,16 +118,13 @@ static enum jwt_err check_claims(json_object *payload, time_t now, int leeway,
 /* Is the third part the HMAC-SHA256 of the first two under key? Computed on every call. */
 static bool signature_ok(const char *token, const char *dot2, const void *key, size_t keylen)
 {
-	unsigned char mac[EVP_MAX_MD_SIZE], sig[64];
-	unsigned maclen = 0;
+	unsigned char mac[HMAC_SHA256_LEN], sig[64];
+	struct hmac_part signed_part = { token, (size_t)(dot2 - token) };
 	ssize_t siglen = b64url_decode(dot2 + 1, strlen(dot2 + 1), sig, sizeof(sig));
 
-	if (HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)token,
-	         (size_t)(dot2 - token), mac, &maclen) == NULL)
+	if (hmac_sha256(key, keylen, &signed_part, 1, mac) != 0)
 		return false;
-	if (siglen != (ssize_t)maclen || CRYPTO_memcmp(mac, sig, maclen) != 0)
-		return false;
-	return true;
+	return siglen == (ssize_t)sizeof(mac) && CRYPTO_memcmp(mac, sig, sizeof(mac)) == 0;
 }
 
 /*
@@ -229,8 +225,7 @@ char *jwt_sign(const void *key, size_t keylen, const char *sub, enum role role, 
 {
 	static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
 	char part[512], sigtxt[64];
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned maclen = 0;
+	unsigned char mac[HMAC_SHA256_LEN];
 	struct buf tok = BUF_INIT;
 	json_object *payload;
 
@@ -248,8 +243,12 @@ char *jwt_sign(const void *key, size_t keylen, const char *sub, enum role role, 
 	b64url_encode((const unsigned char *)ptxt, strlen(ptxt), part);
 	json_object_put(payload);
 	buf_puts(&tok, part);
-	HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)tok.data, tok.len, mac, &maclen);
-	b64url_encode(mac, maclen, sigtxt);
+	struct hmac_part signed_part = { tok.data, tok.len };
+	if (hmac_sha256(key, keylen, &signed_part, 1, mac) != 0) {
+		buf_free(&tok);
+		return NULL;
+	}
+	b64url_encode(mac, sizeof(mac), sigtxt);
 	buf_putc(&tok, '.');
 	buf_puts(&tok, sigtxt);
 	return buf_steal(&tok);
