@@ -6,7 +6,7 @@
 
 /* Literal paths come before the `/:id` patterns they would otherwise match. */
 const struct route app_routes[] = {
-	{ HTTP_GET,  P "/health",                    h_health,           ACCESS_PUBLIC, ROUTE_OPT_AUTH },
+	{ HTTP_GET,  P "/health",                    h_health,           ACCESS_PUBLIC, ROUTE_DB | ROUTE_OPT_AUTH },
 	{ HTTP_POST, P "/configuration",             h_configuration,    ACCESS_PUBLIC, 0 },
 	{ HTTP_GET,  P "/shkeeper/config",           h_shkeeper_config,  ACCESS_PUBLIC, 0 },
 	{ HTTP_GET,  P "/openapi.json",              h_openapi,          ACCESS_PUBLIC, 0 },
