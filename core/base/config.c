@@ -582,17 +582,15 @@ static const char *default_listen(const struct config *cfg, char *buf, size_t le
 	return getenv("LISTEN_FDS") ? "systemd" : "unix:/run/fcgi-payments/fcgi.sock";
 }
 
-/* Two per core: a worker waiting on PostgreSQL or an upstream leaves its core
- * idle, and the bench's sweep shows throughput still rising past one per core. */
-/* Four per core: a worker waiting on PostgreSQL or an upstream leaves its core idle, and a
- * webhook's commit waits for the disk, where more committers share a flush. The bench's
- * sweep (README, "Performance") still rises from two to four per core on the webhook path. */
+/* Two per core: a worker waiting on PostgreSQL or an upstream leaves its core idle, so one
+ * per core is too few; past two, on the bench's sweep (README, "Performance"), the GETs gain
+ * little and the webhook loses, its transactions crowding PostgreSQL on the same cores. */
 static const char *default_workers(const struct config *cfg, char *buf, size_t len)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	(void)cfg;
-	snprintf(buf, len, "%ld", cpus > 0 ? 4 * cpus : 8);
+	snprintf(buf, len, "%ld", cpus > 0 ? 2 * cpus : 4);
 	return buf;
 }
 
@@ -1017,7 +1015,7 @@ const struct config_key config_keys[] = {
 	{ .name = "socket_mode", .kind = CONFIG_OCTAL, FIELD(socket_mode), .dflt = "0660", .min = 0, .max = 0777,
 	  .meaning = "mode of a unix socket the master creates" },
 	{ .name = "workers", .kind = CONFIG_INT, FIELD(workers), .dflt_fn = default_workers,
-	  .dflt_doc = "four per CPU", .min = 1, .max = 256, .meaning = "size of the pool" },
+	  .dflt_doc = "two per CPU", .min = 1, .max = 256, .meaning = "size of the pool" },
 	{ .name = "max_requests", .kind = CONFIG_LONG, FIELD(max_requests), .dflt = "10000", .min = 0, .max = LONG_MAX,
 	  .meaning = "requests after which a worker is recycled (0: never)" },
 	{ .name = "max_body_bytes", .kind = CONFIG_SIZE, FIELD(max_body_bytes), .dflt = "1048576", .min = 1024,
