@@ -2,13 +2,13 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <sys/epoll.h>
-#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <fcgiapp.h>
 #include <openssl/rand.h>
@@ -165,21 +165,47 @@ static void serve(FCGX_Request *fr, struct app *app)
 /*
  * libfcgi ends a connection the careful way: it shuts down its sending side
  * and reads until nginx closes, so that input still unread can never turn
- * the close into a reset that loses the answer. Once the request's input has
- * been read to its end there is nothing left to lose, and that wait (three
- * more system calls, and a round of scheduling before the next accept) is
- * skipped: the connection is closed at once. FCGX_Detach is what tells
- * libfcgi not to wait.
+ * the close into a reset that loses the answer. That wait costs three more
+ * system calls and a round of scheduling before the next accept. Here the
+ * answer goes out whole first (closing the output streams sends the end of
+ * the request, after which nginx, which keeps no connection, sends nothing
+ * more), then the input is read to its end: the record that ends the body,
+ * already here. With nothing left unread the connection is closed at once;
+ * if the input did not end cleanly (nginx gone), the careful close runs.
+ * FCGX_Detach is what tells libfcgi to skip it.
  */
 static void finish(FCGX_Request *fr)
 {
 	char scratch[512];
 
-	while (FCGX_GetStr(scratch, sizeof(scratch), fr->in) > 0)
-		;
-	if (FCGX_HasSeenEOF(fr->in) == EOF && FCGX_GetError(fr->in) == 0)
-		FCGX_Detach(fr);
+	if (!fr->keepConnection) {
+		FCGX_FClose(fr->err);
+		FCGX_FClose(fr->out);
+		while (FCGX_GetStr(scratch, sizeof(scratch), fr->in) > 0)
+			;
+		if (FCGX_HasSeenEOF(fr->in) == EOF && FCGX_GetError(fr->in) == 0)
+			FCGX_Detach(fr);
+	}
 	FCGX_Finish_r(fr);
+}
+
+/* An epoll set on the listening socket that wakes one waiting worker per
+ * connection, not all of them to race for one accept; a kernel without
+ * EPOLLEXCLUSIVE (before 4.5) wakes them all, which is slower but correct. */
+static int listen_events(int listen_fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	if (ep < 0)
+		return -1;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &ev) == 0)
+		return ep;
+	ev.events = EPOLLIN;
+	if (errno == EINVAL && epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &ev) == 0)
+		return ep;
+	close(ep);
+	return -1;
 }
 
 int worker_run(int listen_fd, const struct config *cfg, time_t started)
@@ -189,9 +215,6 @@ int worker_run(int listen_fd, const struct config *cfg, time_t started)
 	FCGX_Request fr;
 	struct db db;
 	struct app app = { .cfg = cfg, .db = &db, .started = started };
-	/* Only one waiting worker is woken for each connection (EPOLLEXCLUSIVE),
-	 * not all of them to race for one accept. */
-	struct epoll_event on_listen = { .events = EPOLLIN | EPOLLEXCLUSIVE };
 	long served = 0;
 	int ep = -1, rc = 1;
 
@@ -213,18 +236,15 @@ int worker_run(int listen_fd, const struct config *cfg, time_t started)
 
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, listen_fd, 0) != 0) {
 		log_error("FastCGI initialisation failed");
-		return 1;
+		goto out;
 	}
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, listen_fd, &on_listen) != 0) {
+	if ((ep = listen_events(listen_fd)) < 0) {
 		log_error("epoll on the listening socket: %s", strerror(errno));
 		goto out;
 	}
 	db_init(&db, cfg->database_url, cfg->db_connect_timeout, cfg->db_prepare);
-	/* Connected before the first request, so no request waits for a backend to start
-	 * (after every recycle); a database away now is tried again by the first request. */
-	db_ready(&db);
 	log_info("worker ready");
+	rc = 0;
 
 	while (!stopping && (cfg->max_requests == 0 || served < cfg->max_requests)) {
 		struct epoll_event ready;
@@ -232,6 +252,7 @@ int worker_run(int listen_fd, const struct config *cfg, time_t started)
 
 		if (n < 0 && errno != EINTR) {
 			log_error("epoll on the listening socket: %s", strerror(errno));
+			rc = 1;
 			break;
 		}
 		if (n <= 0 || stopping)
@@ -247,10 +268,10 @@ int worker_run(int listen_fd, const struct config *cfg, time_t started)
 		finish(&fr);
 		served++;
 	}
-	log_info(stopping ? "worker drained after %ld requests" : "worker recycled after %ld requests",
-	         served);
+	if (rc == 0)
+		log_info(stopping ? "worker drained after %ld requests" : "worker recycled after %ld requests",
+		         served);
 	db_close(&db);
-	rc = 0;
 out:
 	if (ep >= 0)
 		close(ep);

@@ -5,15 +5,20 @@
 
 -- The relay only needs waking: it reads the outbox itself, so the payload
 -- names nothing, and PostgreSQL folds a transaction's identical
--- notifications into one.
+-- notifications into one. An insert of no rows (a review already written)
+-- announces nothing: a notifying commit takes a lock every other notifying
+-- commit waits for.
 DROP TRIGGER events_announce ON events;
 DROP FUNCTION announce_event();
 CREATE FUNCTION announce_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('payment_events', '');
+    IF EXISTS (SELECT FROM written) THEN
+        PERFORM pg_notify('payment_events', '');
+    END IF;
     RETURN NULL;
 END $$;
 CREATE TRIGGER events_announce AFTER INSERT ON events
+    REFERENCING NEW TABLE AS written
     FOR EACH STATEMENT EXECUTE FUNCTION announce_events();
 
 -- Every notification still reaches its user live, in the transaction that
@@ -22,7 +27,7 @@ DROP TRIGGER notifications_announce ON notifications;
 DROP FUNCTION announce_notification();
 CREATE FUNCTION announce_notifications() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    -- An insert of no rows must not wake the relay for nothing.
+    -- An insert of no rows writes no events.
     IF NOT EXISTS (SELECT FROM written) THEN
         RETURN NULL;
     END IF;

@@ -582,15 +582,16 @@ static const char *default_listen(const struct config *cfg, char *buf, size_t le
 	return getenv("LISTEN_FDS") ? "systemd" : "unix:/run/fcgi-payments/fcgi.sock";
 }
 
-/* Two per core: a worker waiting on PostgreSQL or an upstream leaves its core idle, so one
- * per core is too few; past two, on the bench's sweep (README, "Performance"), the GETs gain
- * little and the webhook loses, its transactions crowding PostgreSQL on the same cores. */
+/* Two per core: a worker waits on PostgreSQL or an upstream for part of every
+ * request, and on the bench's sweep (README, "Performance") two per core serve the
+ * GETs a tenth faster than one, while four crowd PostgreSQL's transactions onto the
+ * same cores and the webhook loses a third. */
 static const char *default_workers(const struct config *cfg, char *buf, size_t len)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
 	(void)cfg;
-	snprintf(buf, len, "%ld", cpus > 0 ? 2 * cpus : 4);
+	snprintf(buf, len, "%ld", cpus <= 0 ? 4 : cpus > 128 ? 256 : 2 * cpus);
 	return buf;
 }
 

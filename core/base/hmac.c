@@ -8,7 +8,8 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-/* Keys kept prepared, each with a private copy to recognise it by. */
+/* Keys kept prepared, each with a private copy to recognise it by: one thread
+ * per process, as everywhere in the service. */
 #define HMAC_KEYS 4
 
 struct prepared {
@@ -30,7 +31,16 @@ static void drop(struct prepared *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/* A context ready for a MAC under key: a kept one reset to the key, or a new one in the oldest slot. */
+/* The slot holding key, or NULL. The comparison runs on our own secrets, but in constant time all the same. */
+static struct prepared *kept(const void *key, size_t keylen)
+{
+	for (size_t i = 0; i < HMAC_KEYS; i++)
+		if (keys[i].ctx && keys[i].keylen == keylen && CRYPTO_memcmp(keys[i].key, key, keylen) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* A context ready for a MAC under key: a kept one reset to the key, or a new one. */
 static EVP_MAC_CTX *ready_for(const void *key, size_t keylen)
 {
 	static EVP_MAC *mac;        /* fetched once per process */
@@ -39,18 +49,16 @@ static EVP_MAC_CTX *ready_for(const void *key, size_t keylen)
 		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
 		OSSL_PARAM_construct_end(),
 	};
-	struct prepared *p;
+	struct prepared *p = kept(key, keylen);
 
-	for (size_t i = 0; i < HMAC_KEYS; i++) {
-		p = &keys[i];
-		/* The comparison runs on our own secrets, but in constant time all the same. */
-		if (p->ctx && p->keylen == keylen && CRYPTO_memcmp(p->key, key, keylen) == 0)
-			return EVP_MAC_init(p->ctx, NULL, 0, NULL) ? p->ctx : NULL;
-	}
+	if (p && EVP_MAC_init(p->ctx, NULL, 0, NULL))
+		return p->ctx;
+	/* Not kept (it takes the oldest slot), or kept but unable to start again (prepared anew in its own). */
+	if (p == NULL)
+		p = &keys[next_slot++ % HMAC_KEYS];
+	drop(p);
 	if (mac == NULL && (mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
 		return NULL;
-	p = &keys[next_slot++ % HMAC_KEYS];
-	drop(p);
 	p->ctx = EVP_MAC_CTX_new(mac);
 	p->key = malloc(keylen ? keylen : 1);
 	if (p->ctx == NULL || p->key == NULL || !EVP_MAC_init(p->ctx, key, keylen, params)) {
