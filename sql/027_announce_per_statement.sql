@@ -1,7 +1,7 @@
 -- The outbox's triggers run once per statement, not once per row. A paid
 -- pay-in writes about ten events and three notifications; per row, that was
 -- ten PL/pgSQL calls with a NOTIFY each, and three more calls each inserting
--- one event, which was a quarter of what a delivery cost PostgreSQL.
+-- one event through its own statement.
 
 -- The relay only needs waking: it reads the outbox itself, so the payload
 -- names nothing, and PostgreSQL folds a transaction's identical
