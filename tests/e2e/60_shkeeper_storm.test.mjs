@@ -41,18 +41,25 @@ async function storm(bodies, times) {
 
 const tally = (statuses) => statuses.reduce((t, s) => ({ ...t, [s]: (t[s] ?? 0) + 1 }), {});
 
-test('240 concurrent callbacks across two pools: one completion, one cascade, no 5xx', { skip: noChain }, async () => {
-  const m = marketplace(3);
-  const d = await intent(m);
-  // Real, final transfers: both pools check a PAID on the chain before it funds anything.
+// Three real, final transfers to the pay-in's wallet (5 + 5 + 1.5), and the
+// PAID (the first two) and OVERPAID (all three) callbacks that list them.
+async function paidAndOverpaid(d) {
   const tx = [await chainTransfer(d.walletAddress, '5'), await chainTransfer(d.walletAddress, '5'),
     await chainTransfer(d.walletAddress, '1.5')];
   const shape = { externalId: d.externalId, addr: d.walletAddress };
-  const partial = callback({ ...shape, status: 'PARTIAL', txs: [{ txid: tx[0], amount: '5', trigger: true }] });
   const paidBody = callback({ ...shape, status: 'PAID',
     txs: [{ txid: tx[0], amount: '5' }, { txid: tx[1], amount: '5', trigger: true }] });
   const overpaid = callback({ ...shape, status: 'OVERPAID',
     txs: [{ txid: tx[0], amount: '5' }, { txid: tx[1], amount: '5' }, { txid: tx[2], amount: '1.5', trigger: true }] });
+  return { tx, shape, paidBody, overpaid };
+}
+
+test('240 concurrent callbacks across two pools: one completion, one cascade, no 5xx', { skip: noChain }, async () => {
+  const m = marketplace(3);
+  const d = await intent(m);
+  // Real, final transfers: both pools check a PAID on the chain before it funds anything.
+  const { tx, shape, paidBody, overpaid } = await paidAndOverpaid(d);
+  const partial = callback({ ...shape, status: 'PARTIAL', txs: [{ txid: tx[0], amount: '5', trigger: true }] });
   const expired = callback({ ...shape, status: 'EXPIRED',
     txs: [{ txid: tx[0], amount: '5' }, { txid: tx[1], amount: '5' }] });
 
@@ -87,13 +94,7 @@ test('240 concurrent callbacks across two pools: one completion, one cascade, no
 test('PAID and OVERPAID decided together, applied in turn: the second keeps the hash the first recorded', { skip: noChain }, async () => {
   const m = marketplace(1);
   const d = await intent(m);
-  const tx = [await chainTransfer(d.walletAddress, '5'), await chainTransfer(d.walletAddress, '5'),
-    await chainTransfer(d.walletAddress, '1.5')];
-  const shape = { externalId: d.externalId, addr: d.walletAddress };
-  const paidBody = callback({ ...shape, status: 'PAID',
-    txs: [{ txid: tx[0], amount: '5' }, { txid: tx[1], amount: '5', trigger: true }] });
-  const overpaid = callback({ ...shape, status: 'OVERPAID',
-    txs: [{ txid: tx[0], amount: '5' }, { txid: tx[1], amount: '5' }, { txid: tx[2], amount: '1.5', trigger: true }] });
+  const { tx, paidBody, overpaid } = await paidAndOverpaid(d);
   // Both deliveries are checked while the payment is still pending, then wait on its row, in this order.
   const lock = await holdLock(`SELECT 1 FROM payments WHERE id = :'id' FOR UPDATE`, { id: d.paymentId });
   let first, second;

@@ -80,6 +80,18 @@ read_pid() {
 	if [ -s "$1" ]; then head -n 1 "$1"; fi
 }
 
+# stop_pidfile FILE SECONDS: SIGTERM to the process FILE names, SIGKILL if it
+# is still there after SECONDS, and FILE removed.
+stop_pidfile() {
+	local pid
+	pid=$(read_pid "$1")
+	if alive "$pid"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		wait_for "$2" gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "$1"
+}
+
 # Wait up to $1 seconds for the command in "$@" (after $1) to succeed.
 wait_for() {
 	local deadline=$(($(date +%s) + $1))
@@ -438,15 +450,7 @@ shkeeper_start() {
 	fi
 }
 
-shkeeper_stop() {
-	local pid
-	pid=$(shkeeper_pid)
-	if alive "$pid"; then
-		kill -TERM "$pid" 2>/dev/null || true
-		wait_for 5 gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
-	fi
-	rm -f "$DIR/shkeeper.pid"
-}
+shkeeper_stop() { stop_pidfile "$DIR/shkeeper.pid" 5; }
 
 # --- The fake BVNK ------------------------------------------------------------
 
@@ -475,15 +479,7 @@ bvnk_start() {
 	fi
 }
 
-bvnk_stop() {
-	local pid
-	pid=$(bvnk_pid)
-	if alive "$pid"; then
-		kill -TERM "$pid" 2>/dev/null || true
-		wait_for 5 gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
-	fi
-	rm -f "$DIR/bvnk.pid"
-}
+bvnk_stop() { stop_pidfile "$DIR/bvnk.pid" 5; }
 
 # --- The test chain (tests/chain/setup.sh) -----------------------------------
 
@@ -542,15 +538,7 @@ pgbouncer_start() {
 	wait_for 10 test -S "$d/.s.PGSQL.$PGPORT_LOCAL" || die "pgbouncer did not listen in $d"
 }
 
-pgbouncer_stop() {
-	local pid
-	pid=$(pgbouncer_pid)
-	if alive "$pid"; then
-		kill -TERM "$pid" 2>/dev/null || true
-		wait_for 10 gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
-	fi
-	rm -f "$DIR/$PGBOUNCER_DIR_NAME/pgbouncer.pid"
-}
+pgbouncer_stop() { stop_pidfile "$DIR/$PGBOUNCER_DIR_NAME/pgbouncer.pid" 10; }
 
 # --- The second pool (pool2-up) ---------------------------------------------
 
