@@ -36,6 +36,15 @@ static void answer(struct response *resp, long long delivery, const char *outcom
 	resp_ok(resp, 202, d, "delivery accepted");
 }
 
+/* Nothing of the delivery committed: the transaction is undone, counted, and
+ * answered 503, so that SHKeeper sends it again. */
+static void not_stored(struct db *db, struct response *resp, const char *verdict, enum db_status st)
+{
+	db_rollback(db);
+	metrics_webhook("shkeeper", verdict, "error");
+	resp_db_error(resp, st);
+}
+
 /*
  * Acts on a stored, authentic delivery and answers for it: 202 with what
  * came of it, 503 when the database failed or the chain asks to wait. With
@@ -61,9 +70,7 @@ static void process(struct request *req, struct response *resp, long long delive
 		if (a.needs_chain) {
 			/* The chain is asked outside any transaction: the stored delivery commits first. */
 			if ((st = db_commit(db)) != DB_OK) {
-				db_rollback(db);
-				metrics_webhook("shkeeper", "valid", "error");
-				resp_db_error(resp, st);
+				not_stored(db, resp, "valid", st);
 				return;
 			}
 			in_tx = c.in_tx = false;
@@ -82,9 +89,7 @@ static void process(struct request *req, struct response *resp, long long delive
 	    (st = inbox_finish(db, delivery, a.outcome, a.payment[0] ? a.payment : NULL, a.detail)) != DB_OK) {
 		if (in_tx) {
 			/* Its outcome is part of what commits: without it nothing is stored, nothing acknowledged. */
-			db_rollback(db);
-			metrics_webhook("shkeeper", "valid", "error");
-			resp_db_error(resp, st);
+			not_stored(db, resp, "valid", st);
 			return;
 		}
 		log_warn("delivery %lld: outcome %s not recorded", delivery, a.outcome);
@@ -92,9 +97,7 @@ static void process(struct request *req, struct response *resp, long long delive
 	if (in_tx) {
 		devfault_trip(req->app->cfg, "webhook_before_commit");
 		if ((st = db_commit(db)) != DB_OK) {
-			db_rollback(db);
-			metrics_webhook("shkeeper", "valid", "error");
-			resp_db_error(resp, st);
+			not_stored(db, resp, "valid", st);
 			return;
 		}
 	}
@@ -156,17 +159,13 @@ void h_shkeeper_webhook(struct request *req, struct response *resp)
 	};
 	/* After this point, all errors should use goto out. */
 	if ((st = db_begin(db)) != DB_OK || (st = inbox_store(db, &d, &entry)) != DB_OK) {
-		db_rollback(db);
-		metrics_webhook("shkeeper", d.verdict, "error");
-		resp_db_error(resp, st);
+		not_stored(db, resp, d.verdict, st);
 		goto out;
 	}
 	if (!readable) {
 		if ((st = inbox_finish(db, entry.id, "rejected", NULL, "signed, but not one strict JSON object")) != DB_OK ||
 		    (st = db_commit(db)) != DB_OK) {
-			db_rollback(db);
-			metrics_webhook("shkeeper", "invalid", "error");
-			resp_db_error(resp, st);
+			not_stored(db, resp, "invalid", st);
 			goto out;
 		}
 		metrics_webhook("shkeeper", "invalid", "rejected");
@@ -179,9 +178,7 @@ void h_shkeeper_webhook(struct request *req, struct response *resp)
 	}
 	if (entry.duplicate && !entry.first_unfinished) {
 		if ((st = db_commit(db)) != DB_OK) {
-			db_rollback(db);
-			metrics_webhook("shkeeper", "valid", "error");
-			resp_db_error(resp, st);
+			not_stored(db, resp, "valid", st);
 			goto out;
 		}
 		metrics_webhook("shkeeper", "valid", "duplicate");
