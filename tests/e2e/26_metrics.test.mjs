@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { api, env, ROOT, uid, eventually } from './lib.mjs';
+import { api, env, ROOT, uid, eventually, holdLock, serviceWaiting, token } from './lib.mjs';
 import { checkResponse } from './openapi.mjs';
 import { bvnk } from './provider_payout_lib.mjs';
 
@@ -44,14 +44,27 @@ const workers = () => execFileSync('pgrep', ['-P', String(master())], { encoding
 test('counters are the pool\'s: a known sequence over both workers is counted exactly', async () => {
   const probe = `${PAY}/metrics-probe-${uid('p')}`;
   const before = await scrape();
-  // In parallel, so that both workers take some.
-  const sent = await Promise.all([
-    ...Array.from({ length: 30 }, () => api('GET', `${PAY}/decentralized/receiver`)),
-    ...Array.from({ length: 12 }, () => api('GET', probe)),
-  ]);
-  assert.equal(sent.filter((r) => r.status === 200).length, 30);
+  // One worker is held on a list that waits for a lock on payments, so the
+  // other serves the rest: an idle pool would let one worker take them all.
+  const lock = await holdLock('LOCK TABLE payments IN ACCESS EXCLUSIVE MODE');
+  let held, sent;
+  try {
+    held = api('GET', `${PAY}?status=all`, { token: token(uid('b'), 'buyer') });
+    await serviceWaiting(1);
+    sent = await Promise.all([
+      ...Array.from({ length: 30 }, () => api('GET', `${PAY}/decentralized/receiver`)),
+      ...Array.from({ length: 12 }, () => api('GET', probe)),
+    ]);
+  } finally {
+    await lock.release();
+  }
+  const list = await held;
+  assert.equal(list.status, 200, list.text);
+  sent.push(list);
+  assert.equal(sent.filter((r) => r.status === 200).length, 31);
   assert.equal(sent.filter((r) => r.status === 404).length, 12);
   const after = await scrape();
+  assert.equal(requests(after, '', 'GET', 200) - requests(before, '', 'GET', 200), 1);
   assert.equal(requests(after, '/decentralized/receiver', 'GET', 200) - requests(before, '/decentralized/receiver', 'GET', 200), 30);
   assert.equal(value(after, 'payments_http_requests_total', { route: 'unmatched', status: '404' }) -
     value(before, 'payments_http_requests_total', { route: 'unmatched', status: '404' }), 12);
