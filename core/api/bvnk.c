@@ -20,7 +20,7 @@
 void h_bvnk_payout(struct request *req, struct response *resp)
 {
 	struct prov_outcome o = { 0 };
-	PGresult *out = provider_payout_open(req, resp, "bvnk");
+	PGresult *out = provider_payout_open(req, resp, "bvnk", NULL);
 
 	if (out == NULL)
 		return;

@@ -21,7 +21,7 @@ static const char *const kinds[] = { "release", "refund", NULL };
 
 enum {
 	F_REQUEST, F_OFFER, F_BUYER, F_SELLER, F_AMOUNT, F_RECIPIENT, F_TOKEN, F_NETWORK, F_METADATA,
-	F_PAYMENT, F_KIND, F_REASON, F_N
+	F_PAYMENT, F_KIND, F_REASON, F_CHECKED, F_N
 };
 static const struct jfield fields[F_N] = {
 	[F_REQUEST] = { "purchaseRequestId", JK_ID, true, 0, 0, NULL },
@@ -36,6 +36,7 @@ static const struct jfield fields[F_N] = {
 	[F_PAYMENT] = { "paymentId", JK_UUID, false, 0, 0, NULL },
 	[F_KIND] = { "kind", JK_ENUM, false, 0, 0, kinds },
 	[F_REASON] = { "reason", JK_STRING, false, 0, REASON_MAX, NULL },
+	[F_CHECKED] = { "checkedNotSent", JK_BOOL, false, 0, 0, NULL },
 };
 
 static const char *col(const PGresult *r, int c)
@@ -126,7 +127,8 @@ static const char *entered_recipient(struct request *req, const PGresult *payin,
 	return given;
 }
 
-PGresult *provider_payout_open(struct request *req, struct response *resp, const char *provider)
+PGresult *provider_payout_open(struct request *req, struct response *resp, const char *provider,
+                               bool *checked_not_sent)
 {
 	struct jval v[F_N];
 	struct outgoing_prep prep;
@@ -143,6 +145,13 @@ PGresult *provider_payout_open(struct request *req, struct response *resp, const
 	/* After this point, all errors should use goto out. */
 	if (jin_check(fields, F_N, body, NULL, v, resp) != 0)
 		goto out;
+	if (v[F_CHECKED].present && checked_not_sent == NULL) {
+		resp_error(resp, 400, "invalid_field", "checkedNotSent", "checkedNotSent is for SHKeeper payouts only: %s"
+		           " refuses a second payout with the same reference by itself", provider);
+		goto out;
+	}
+	if (checked_not_sent)
+		*checked_not_sent = v[F_CHECKED].present && v[F_CHECKED].num == 1;
 	const char *kind = v[F_KIND].present ? v[F_KIND].str : "release";
 	const char *request_id = v[F_REQUEST].present ? v[F_REQUEST].str : NULL;
 	const char *payment_id = v[F_PAYMENT].present ? v[F_PAYMENT].str : NULL;

@@ -20,9 +20,12 @@
 /*
  * The outgoing payment of `provider` the request asks for (PAYOUT_COLUMNS,
  * the caller PQclear()s): opened now, or the one already active. NULL with
- * the answer written (400, 404, 409, 503).
+ * the answer written (400, 404, 409, 503). checked_not_sent receives the
+ * body's `checkedNotSent` (an admin looked at the chain: an earlier call paid
+ * nothing); NULL for a provider that takes no such word (400 if given).
  */
-PGresult *provider_payout_open(struct request *req, struct response *resp, const char *provider);
+PGresult *provider_payout_open(struct request *req, struct response *resp, const char *provider,
+                               bool *checked_not_sent);
 
 /* Answers with the outcome; extra (owned, may be NULL) is merged into data. */
 void provider_payout_answer(struct response *resp, const struct prov_outcome *o, json_object *extra);

@@ -32,11 +32,12 @@ static json_object *task_of(const struct prov_outcome *o)
 void h_shk_payout(struct request *req, struct response *resp)
 {
 	struct prov_outcome o = { 0 };
-	PGresult *out = provider_payout_open(req, resp, "shkeeper");
+	bool checked_not_sent = false;
+	PGresult *out = provider_payout_open(req, resp, "shkeeper", &checked_not_sent);
 
 	if (out == NULL)
 		return;
-	shkpayout_send(req->app->db, req->app->cfg, out, req->auth.sub, req->request_id, &o);
+	shkpayout_send(req->app->db, req->app->cfg, out, req->auth.sub, req->request_id, checked_not_sent, &o);
 	log_info("SHKeeper payout %s: %s (%s)", PQgetvalue(out, 0, PCOL_ID), prov_kind_name(o.kind), o.message);
 	provider_payout_answer(resp, &o, task_of(&o));
 	PQclear(o.row);

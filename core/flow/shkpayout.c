@@ -137,7 +137,7 @@ static void apply_state(struct job *j, const struct shk_payout_state *st, struct
 	prov_say(o, PROV_ACCEPTED, "accepted", "SHKeeper has payout %s (its payout %lld, %s)", j->id, st->id, st->status);
 }
 
-/* Is there a payout with our external id at SHKeeper? 1 yes (applied), 0 a definite no, -1 cannot tell (o says). */
+/* Is there a payout with our external id at SHKeeper? 1 yes (applied), 0 it has no record, -1 cannot tell (o says). */
 static int ask_first(struct job *j, struct prov_outcome *o)
 {
 	struct shk_payout_state st;
@@ -151,7 +151,7 @@ static int ask_first(struct job *j, struct prov_outcome *o)
 		return 1;
 	}
 	if (r == SHK_CALL_NOT_FOUND) {
-		log_info("payout %s: SHKeeper has no payout with its id: the call is made again", j->id);
+		log_info("payout %s: SHKeeper has no payout with its id", j->id);
 		return 0;
 	}
 	char text[600];
@@ -162,7 +162,7 @@ static int ask_first(struct job *j, struct prov_outcome *o)
 }
 
 void shkpayout_send(struct db *db, const struct config *cfg, const PGresult *out, const char *actor,
-                    const char *request_id, struct prov_outcome *o)
+                    const char *request_id, bool checked_not_sent, struct prov_outcome *o)
 {
 	struct job j;
 	struct payout_call call;
@@ -208,6 +208,23 @@ void shkpayout_send(struct db *db, const struct config *cfg, const PGresult *out
 			error = found > 0 ? NULL : o->message;
 			goto done;
 		}
+		/*
+		 * SHKeeper hands the payout to its wallet first and records it after:
+		 * a call answered with a timeout or a 500 may have paid with no record
+		 * to show for it, and SHKeeper's own duplicate check would let a second
+		 * call pay again. No record is not proof; a person who has looked at
+		 * SHKeeper's payout wallet on the chain is.
+		 */
+		if (!checked_not_sent) {
+			prov_say(o, PROV_UNCERTAIN, "provider_unconfirmed",
+			         "SHKeeper has no record of payout %s, but it records a payout only after its wallet took it, so"
+			         " the earlier call may have paid: nothing is sent again on that word. Its transfer on the chain"
+			         " completes it (the reconcile job, or confirm-tx with the hash); an admin sure that none was"
+			         " made asks again with \"checkedNotSent\": true", j.id);
+			error = o->message;
+			goto done;
+		}
+		log_warn("payout %s: %s checked that SHKeeper's earlier call paid nothing: the call is made again", j.id, actor);
 	}
 	if ((o->dbst = payout_call_sending(db, j.id)) != DB_OK) {
 		prov_say(o, PROV_DB, "database", "database error");

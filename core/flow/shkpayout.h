@@ -9,9 +9,11 @@
  *                       call is recorded before it goes out (pay/payout_call.h);
  *                       after one that may have landed (a timeout, a 5xx, a
  *                       reset, a process that died), SHKeeper's payout status
- *                       by external id is asked first, and only its definite
- *                       404 lets the call be made again; a payout it has is
- *                       taken as ours. Task id stored: the payout is
+ *                       by external id is asked first: a payout it has is
+ *                       taken as ours. Its 404 is not proof (SHKeeper records
+ *                       a payout after its wallet took it), so the call is
+ *                       made again only when an admin checked the chain
+ *                       (checked_not_sent). Task id stored: the payout is
  *                       processing, and a repeat asks SHKeeper nothing.
  *   shkpayout_poll      asks SHKeeper how it went (the task; the status by
  *                       external id for a payout taken over without one) and
@@ -32,7 +34,7 @@
 #include "shkeeper/shk_payout.h"
 
 void shkpayout_send(struct db *db, const struct config *cfg, const PGresult *out, const char *actor,
-                    const char *request_id, struct prov_outcome *o);
+                    const char *request_id, bool checked_not_sent, struct prov_outcome *o);
 void shkpayout_poll(struct db *db, const struct config *cfg, const PGresult *out, const char *actor,
                     const char *request_id, struct prov_outcome *o);
 void shkpayout_callback(struct db *db, const struct config *cfg, const PGresult *out,

@@ -1,9 +1,10 @@
 // Seller payouts through SHKeeper, end to end through nginx: the fake
 // SHKeeper pays with real transfers on the local chain from its own payout
 // wallet, calls back when its operator enabled it, and fails, times out,
-// answers 500 after recording, drops or repeats its callback on request.
-// Money leaves once: the service asks SHKeeper before any retry, and
-// completes a payout only on a final transfer the chain shows.
+// answers 500 after recording or after paying with no record, drops or
+// repeats its callback on request. Money leaves once: the service asks
+// SHKeeper before any retry, sends again only when an admin has checked the
+// chain, and completes a payout only on a final transfer the chain shows.
 import { test, before, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, env, sql, count, eventually, stack } from './lib.mjs';
@@ -164,7 +165,44 @@ for (const mode of ['timeout_after_record', 'error_after_record']) {
   });
 }
 
-test('a 500 before SHKeeper recorded anything: asked first, its definite 404 lets the call be made again, once', { skip }, async () => {
+// SHKeeper hands a payout to its wallet before it records it: no record after
+// a 500 is no proof that nothing was paid.
+test('a 500 whose payout SHKeeper paid but never recorded: its 404 sends nothing again; the transfer an admin finds confirms it', { skip }, async () => {
+  await shk.settings({ mode: 'error_after_send', callbacks: false });
+  const p = await sellerToPay('2.5');
+  let r = await shkPayout(p.body);
+  assert.equal(r.status, 502, r.text);
+  assert.equal(r.json.error.code, 'provider_uncertain');
+  const id = r.json.data.payoutId;
+  assert.deepEqual(call(id), ['unknown', '1']);
+  // The wallet paid; SHKeeper keeps no payout with our id.
+  await eventually(async () => (await transfers(shk.wallet, p.sellerWallet)).length === 1, 20000, 100);
+  assert.equal((await shk.payout(id)).length, 0);
+
+  await shk.settings({ mode: 'ok' });
+  for (let i = 0; i < 2; i++) {
+    r = await shkPayout(p.body);
+    assert.equal(r.status, 502, r.text);
+    assert.equal(r.json.error.code, 'provider_unconfirmed');
+    assert.match(r.json.message, /checkedNotSent/);
+  }
+  const calls = await shk.calls();
+  assert.equal(calls.payout[id], 1, 'the payout call was not made again');
+  assert.equal(calls.payout_status[id], 2, 'SHKeeper was asked each time');
+  assert.deepEqual(call(id), ['unknown', '1']);
+  assert.equal(payment(id).status, 'pending');
+
+  // The admin finds the transfer on the chain: its hash settles the payout, checked like any other.
+  const [sent] = await transfers(shk.wallet, p.sellerWallet);
+  r = await api('POST', `/api/payment/admin/confirm-tx/${id}`, { token: admin, body: { txHash: sent.hash, kind: 'release' } });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(payment(id), { status: 'completed', escrow: 'released', tx: sent.hash });
+  assert.deepEqual(payment(p.id), { status: 'released', escrow: 'released', tx: payment(p.id).tx });
+  assert.equal((await transfers(shk.wallet, p.sellerWallet)).length, 1, 'one transfer, ever');
+  assert.equal((await shk.calls()).payout[id], 1);
+});
+
+test('a 500 before SHKeeper paid anything: its 404 sends nothing again until an admin has checked the chain, then once', { skip }, async () => {
   await shk.settings({ mode: 'error_before_record' });
   const p = await sellerToPay('2');
   let r = await shkPayout(p.body);
@@ -173,17 +211,33 @@ test('a 500 before SHKeeper recorded anything: asked first, its definite 404 let
   assert.equal((await shk.payout(id)).length, 0);
   await shk.settings({ mode: 'ok' });
   r = await shkPayout(p.body);
+  assert.equal(r.status, 502, r.text);
+  assert.equal(r.json.error.code, 'provider_unconfirmed');
+  assert.equal((await shk.calls()).payout[id], 1);
+  // checkedNotSent is a SHKeeper word: BVNK refuses a repeated reference by itself, and the body is refused whole.
+  r = await api('POST', '/api/payment/bvnk/payout', { token: admin, body: { ...p.body, checkedNotSent: true } });
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.error.field, 'checkedNotSent');
+  r = await shkPayout({ ...p.body, checkedNotSent: 'yes' });
+  assert.equal(r.status, 400, r.text);
+  assert.equal((await shk.calls()).payout[id], 1);
+
+  r = await shkPayout({ ...p.body, checkedNotSent: true });
   assert.equal(r.status, 200, r.text);
   assert.match(r.json.data.taskId, /^[0-9a-f-]{36}$/);
   const calls = await shk.calls();
-  assert.equal(calls.payout_status[id], 1);
+  assert.equal(calls.payout_status[id], 2);
   assert.equal(calls.payout[id], 2);
   await completed(id);
   assert.equal((await shk.payout(id)).length, 1);
   assert.equal((await transfers(shk.wallet, p.sellerWallet)).length, 1);
+  // Taken: a repeat with the same word asks SHKeeper nothing.
+  r = await shkPayout({ ...p.body, checkedNotSent: true });
+  assert.equal(r.status, 200, r.text);
+  assert.equal((await shk.calls()).payout[id], 2);
 });
 
-test('SHKeeper down: the call cannot be told to have failed, so nothing is sent until SHKeeper answers whether it has it; the breaker then answers at once', { skip }, async () => {
+test('SHKeeper down: the call cannot be told to have failed, so nothing is sent until SHKeeper answers and an admin has checked; the breaker answers at once meanwhile', { skip }, async () => {
   const p = await sellerToPay('1');
   await shk.mode('down');
   let r = await shkPayout(p.body);
@@ -201,13 +255,17 @@ test('SHKeeper down: the call cannot be told to have failed, so nothing is sent 
   assert.ok(Number(r.headers.get('retry-after')) >= 1);
   assert.equal(payment(id).status, 'pending');
   await shk.mode('ok');
+  // A connection cut after the request went out: SHKeeper's "none" is not proof, an admin's check is.
   r = await eventually(async () => {
     const x = await shkPayout(p.body);
-    return x.status === 200 ? x : null;
+    return x.status === 502 && x.json.error.code === 'provider_unconfirmed' ? x : null;
   }, 15000, 500);
-  assert.equal(r?.status, 200);
+  assert.equal(r?.status, 502);
+  assert.equal((await shk.calls()).payout[id], 1);
+  r = await shkPayout({ ...p.body, checkedNotSent: true });
+  assert.equal(r.status, 200, r.text);
   const calls = await shk.calls();
-  assert.equal(calls.payout[id], 2, 'the one lost while down, and the one after SHKeeper said it has none');
+  assert.equal(calls.payout[id], 2, 'the one lost while down, and the one after an admin checked');
   await completed(id);
   assert.equal((await transfers(shk.wallet, p.sellerWallet)).length, 1);
 });

@@ -7,7 +7,9 @@
 //   HTTP 500 {"status":"error","message"}, checked in SHKeeper's order:
 //   unknown crypto, duplicate external_id, bad callback_url, then the wallet
 //   call itself (a missing field is a KeyError). The payout is recorded only
-//   after the wallet backend took it, and answered {"task_id","external_id"}.
+//   after the wallet backend took it, and answered {"task_id","external_id"}:
+//   a failure in between (error_after_send) pays with no record, so its
+//   status is 404 and a second call passes the duplicate check and pays again.
 // - The task is the wallet backend's Celery task: PENDING, then SUCCESS with
 //   [{dest, amount, status, txids}] (an entry may say error: SHKeeper then
 //   leaves its payout IN_PROGRESS for ever) or FAILURE with an error string
@@ -47,7 +49,8 @@ export const compactJson = (value) => {
 };
 
 const DEFAULTS = {
-  // ok | error_before_record (500, nothing made) | error_after_record (made, then 500) | timeout_after_record (made, no answer)
+  // ok | error_before_record (500, nothing made) | error_after_send (the wallet took it, the record failed: 500)
+  // | error_after_record (made, then 500) | timeout_after_record (made, no answer)
   mode: 'ok',
   // success | failure (task FAILURE) | entry_error (task SUCCESS, our entry error) | hold (PENDING until run)
   outcome: 'success',
@@ -67,6 +70,8 @@ export class Payouts {
     this.defaults = { ...DEFAULTS, callbacks };
     this.reset();
     this.byId = new Map();
+    // Payouts the wallet took whose record failed: SHKeeper has no trace of them.
+    this.unrecorded = [];
     this.nextId = 1;
     this.tasks = new Map();
   }
@@ -136,10 +141,18 @@ export class Payouts {
       callbackUrl: cb ? String(cb) : null, taskId, status: 'IN_PROGRESS', txids: [], createdAt: new Date(),
       tries: 0, delivered: false,
     };
-    this.byId.set(p.id, p);
     this.tasks.set(taskId, { status: 'PENDING', result: null });
-    this.log(`payout ${p.id} (${ext}): ${amount.text()} ${crypto} to ${p.dest} as task ${taskId} [${s.mode}, ${s.outcome}, ${s.transfer}]`);
     const settings = { ...s };
+    if (s.mode === 'error_after_send') {
+      // Payout.register_from_mkpayout raised: no record, so no status, no callback; the wallet's task runs.
+      this.unrecorded.push(p);
+      p.callbackUrl = null;
+      this.log(`payout (${ext}): ${amount.text()} ${crypto} to ${p.dest} as task ${taskId}, not recorded`);
+      setImmediate(() => this.execute(p, settings));
+      return [500, { status: 'error', message: '(psycopg2.errors.SerializationFailure) could not serialize access' }];
+    }
+    this.byId.set(p.id, p);
+    this.log(`payout ${p.id} (${ext}): ${amount.text()} ${crypto} to ${p.dest} as task ${taskId} [${s.mode}, ${s.outcome}, ${s.transfer}]`);
     if (settings.outcome === 'hold') p.release = () => this.execute(p, { ...settings, outcome: 'success' });
     else setImmediate(() => this.execute(p, settings));
     if (s.mode === 'error_after_record') {
