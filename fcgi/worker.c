@@ -134,11 +134,17 @@ static void serve(FCGX_Request *fr, struct app *app)
 	req.query = FCGX_GetParam("QUERY_STRING", fr->envp);
 	if (req.query == NULL)
 		req.query = "";
+	/*
+	 * nginx's DOCUMENT_URI is decoded and holds no query: a '?' in it was
+	 * sent as %3F, and is kept, so that "/callback%3F" is no route here as it
+	 * was none of the locations (and rate limits) nginx chose by path.
+	 */
 	uri = FCGX_GetParam("DOCUMENT_URI", fr->envp);
-	if (uri == NULL)
-		uri = FCGX_GetParam("REQUEST_URI", fr->envp);
 	snprintf(path, sizeof(path), "%s", uri ? uri : "/");
-	path[strcspn(path, "?")] = '\0';
+	if (uri == NULL && (uri = FCGX_GetParam("REQUEST_URI", fr->envp)) != NULL) {
+		snprintf(path, sizeof(path), "%s", uri);
+		path[strcspn(path, "?")] = '\0';
+	}
 	/* "/api/payment/" and "/api/payment" are the same resource. */
 	size_t plen = strlen(path);
 	if (plen > 1 && path[plen - 1] == '/')

@@ -4,6 +4,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, uid, now, sign, sleep, WEBHOOK } from './shkeeper_lib.mjs';
+import { count } from './lib.mjs';
 
 // Sends every request, `width` at a time; resolves with their statuses.
 async function send(requests, width) {
@@ -27,6 +28,18 @@ function signed() {
 
 // The anonymous zone drains at its rate; leave it empty for the files after this one.
 after(() => sleep(6000));
+
+// nginx picks the rate-limited locations by the decoded path: a '?' sent as
+// %3F makes a path no such location matches, and it must be no route either.
+test('a webhook path spelled with an encoded "?" is no route: 404, nothing stored', async () => {
+  const before = count('webhook_inbox');
+  for (const path of [`${WEBHOOK}%3F`, `${WEBHOOK}%3Fx=1`, '/api/payment/callback%3F', '/api/payment/bvnk/webhook%3f']) {
+    const r = await api('POST', path, { raw: '{"external_id":"x","status":"PAID"}', headers: { 'content-type': 'application/json' } });
+    assert.equal(r.status, 404, `${path}: ${r.text}`);
+    assert.equal(r.json?.error?.code, 'not_found', r.text);
+  }
+  assert.equal(count('webhook_inbox'), before);
+});
 
 test('a provider replaying a backlog of 1000 signed deliveries from one address gets no 429', async () => {
   const statuses = await send(Array.from({ length: 1000 }, signed), 50);
