@@ -181,6 +181,8 @@ int master_run(struct config *cfg, const char *config_path, int listen_fd)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	/* Log rotation's habit: it means nothing to a pool that logs to stderr, and must not end it. */
+	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -204,6 +206,8 @@ int master_run(struct config *cfg, const char *config_path, int listen_fd)
 		}
 		if (sig == SIGHUP && !m.draining)
 			reload(&m);
+		if (sig == SIGUSR1)
+			log_info("SIGUSR1 ignored: the pool logs to stderr and has nothing to reopen");
 		if (m.draining) {
 			reap(&m);
 			if (live_workers(&m) == 0)

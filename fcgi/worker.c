@@ -227,16 +227,19 @@ int worker_run(int listen_fd, const struct config *cfg, time_t started)
 	/*
 	 * SIGTERM stays blocked while a request is served and is let in only
 	 * inside epoll_pwait(): a drain never interrupts a request, and a signal sent
-	 * just before the wait is not lost.
+	 * just before the wait is not lost. SIGUSR1 is libfcgi's "finish and
+	 * exit": its own handler would make every later accept fail at once while
+	 * the listening socket stays readable, a worker spinning for ever, so
+	 * ours replaces it (after FCGX_Init, which installs it) and does what
+	 * it means: the worker ends like a recycled one.
 	 */
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&blocked);
 	sigaddset(&blocked, SIGTERM);
 	sigaddset(&blocked, SIGINT);
+	sigaddset(&blocked, SIGUSR1);
 	sigprocmask(SIG_SETMASK, &blocked, NULL);
 	sigemptyset(&waiting);
 
@@ -244,6 +247,9 @@ int worker_run(int listen_fd, const struct config *cfg, time_t started)
 		log_error("FastCGI initialisation failed");
 		goto out;
 	}
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	if ((ep = listen_events(listen_fd)) < 0) {
 		log_error("epoll on the listening socket: %s", strerror(errno));
 		goto out;
@@ -266,9 +272,12 @@ int worker_run(int listen_fd, const struct config *cfg, time_t started)
 		/* Another worker may still have taken the connection: that is EAGAIN, not an error. */
 		n = FCGX_Accept_r(&fr);
 		if (n < 0) {
-			if (n != -EAGAIN && n != -EWOULDBLOCK && n != -EINTR && n != -ECONNABORTED)
-				log_warn("accept failed: %s", strerror(-n));
-			continue;
+			if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR || n == -ECONNABORTED)
+				continue;
+			/* Anything else would fail again on the next wake-up: a fresh worker is better than a spinning one. */
+			log_error("accept failed: %s; the worker ends", n == -1 ? "libfcgi is shutting down" : strerror(-n));
+			rc = 1;
+			break;
 		}
 		serve(&fr, &app);
 		finish(&fr);

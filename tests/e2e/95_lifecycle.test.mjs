@@ -1,6 +1,6 @@
 // The pool's life cycle, run last because its final test stops the pool:
-// workers are recycled after max_requests, and SIGTERM lets a request in
-// flight finish before the master exits.
+// workers are recycled after max_requests, SIGUSR1 harms nothing, and SIGTERM
+// lets a request in flight finish before the master exits.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -35,6 +35,23 @@ test('a worker is replaced after max_requests, and no request fails meanwhile', 
   const after = await eventually(() => { const w = workers(); return w.length === before.length && w; });
   assert.equal(after.length, before.length, 'the pool is full again');
   assert.ok(after.some((pid) => !before.includes(pid)), `some worker was recycled: ${before} → ${after}`);
+});
+
+// logrotate's postrotate and `systemctl kill -s USR1` send it; libfcgi's own
+// handler would leave a worker failing every accept while its socket stays readable.
+test('SIGUSR1 ends neither the pool nor the service: the master goes on, the worker finishes and is replaced', async () => {
+  const m = master();
+  const before = workers();
+  process.kill(m, 'SIGUSR1');
+  const [victim] = before;
+  process.kill(victim, 'SIGUSR1');
+  assert.ok(await eventually(() => !alive(victim), 5000, 100), `worker ${victim} ended`);
+  const after = await eventually(() => { const w = workers(); return w.length === before.length && !w.includes(victim) && w; });
+  assert.ok(after, `the pool is full again without ${victim}: ${workers()}`);
+  assert.ok(alive(m), 'the master still runs');
+  assert.equal(master(), m);
+  const statuses = await Promise.all(Array.from({ length: 20 }, () => api('GET', '/api/payment/health')));
+  assert.deepEqual([...new Set(statuses.map((r) => r.status))], [200]);
 });
 
 test('SIGTERM drains: the request in flight completes, then the pool exits', async () => {
