@@ -293,14 +293,14 @@ static void reload(struct db *db, const char *id, struct hot_outcome *o)
 		o->row = NULL;
 }
 
-static void settle(struct db *db, const char *id, bool completed, const char *code, const char *reason,
-                   const char *actor, const char *request_id, struct hot_outcome *o)
+static void settle_if(struct db *db, const char *id, bool completed, bool if_pending, const char *code,
+                      const char *reason, const char *actor, const char *request_id, struct hot_outcome *o)
 {
 	struct payout_refusal why = { "", "" };
 	json_object *meta = NULL;
 	struct payout_settlement s = {
 		.completed = completed, .tx_hash = completed ? o->tx_hash : NULL, .failure_code = code,
-		.source = "chain", .actor = actor, .reason = reason, .request_id = request_id,
+		.if_pending = if_pending, .source = "chain", .actor = actor, .reason = reason, .request_id = request_id,
 	};
 
 	if (completed && o->verified) {
@@ -332,6 +332,23 @@ static void settle(struct db *db, const char *id, bool completed, const char *co
 		break;
 	}
 	json_object_put(meta);
+}
+
+static void settle(struct db *db, const char *id, bool completed, const char *code, const char *reason,
+                   const char *actor, const char *request_id, struct hot_outcome *o)
+{
+	settle_if(db, id, completed, false, code, reason, actor, request_id, o);
+}
+
+/*
+ * A failure seen before signing (the fee, the node's estimate) was read from
+ * the payout as this request found it: another request may have signed it
+ * since, and then it is not this one's to fail.
+ */
+static void fail_unsigned(struct db *db, const char *id, const char *code, const char *reason, const char *actor,
+                          const char *request_id, struct hot_outcome *o)
+{
+	settle_if(db, id, false, true, code, reason, actor, request_id, o);
 }
 
 /* ---- signing ---- */
@@ -601,7 +618,7 @@ static int sign_and_commit(struct db *db, const struct config *cfg, const PGresu
 		return -1;
 	}
 	if (s.fees.over_cap) {
-		settle(db, id, false, "gas_price_over_cap", s.fees.message, actor, request_id, o);
+		fail_unsigned(db, id, "gas_price_over_cap", s.fees.message, actor, request_id, o);
 		return -1;
 	}
 	if (rpc_estimate_gas(c, s.from, s.token->contract, s.data, sizeof(s.data), &estimate, &e) != RPC_OK) {
@@ -616,10 +633,10 @@ static int sign_and_commit(struct db *db, const struct config *cfg, const PGresu
 		                      units_from_word(s.amount, need) == UNITS_OK && BN_cmp(have, need) < 0;
 		BN_free(have);
 		BN_free(need);
-		settle(db, id, false, short_of_token ? "insufficient_token_balance" : "transfer_would_revert",
-		       short_of_token ? "the hot wallet holds less of the token than the payout needs"
-		                      : "the node says the transfer would revert",
-		       actor, request_id, o);
+		fail_unsigned(db, id, short_of_token ? "insufficient_token_balance" : "transfer_would_revert",
+		              short_of_token ? "the hot wallet holds less of the token than the payout needs"
+		                             : "the node says the transfer would revert",
+		              actor, request_id, o);
 		return -1;
 	}
 	s.gas_limit = fee_gas_limit(estimate);

@@ -590,6 +590,13 @@ static enum payout_result settle_once(struct db *db, const char *out_id, const s
 		}
 		goto out;
 	}
+	/* A failure found from an earlier read must not close a payout another request signed since. */
+	if (!s->completed && s->if_pending && !is(status, "pending")) {
+		refuse(why, "signed_meanwhile", "payout %s is %s: it was signed or sent meanwhile, and is followed from"
+		       " that, not failed", out_id, status);
+		result = PAYOUT_REFUSED;
+		goto out;
+	}
 	json_object *failure = json_object_new_object(), *fcode = json_object_new_object();
 	json_object_object_add(fcode, "code", json_object_new_string(s->failure_code ? s->failure_code : "failed"));
 	if (s->reason)

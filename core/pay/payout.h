@@ -138,6 +138,7 @@ struct payout_settlement {
 	const char *metadata;           /* merged into the outgoing payment's metadata, or NULL */
 	const char *failure_code;       /* failed: why, for the admins */
 	bool notify_admins;             /* failed: a notification for the admins too (a provider's failure) */
+	bool if_pending;                /* failed: only while nothing was signed or sent (refused once processing) */
 	const char *source, *actor, *reason, *request_id;
 };
 

@@ -1,0 +1,132 @@
+/*
+ * A payout failed from an earlier read: two requests take one hot-wallet
+ * payout forward, the first signs and commits it, the second, which read it
+ * still pending, then finds the fee over the cap or the transfer reverting.
+ * Its failure (if_pending) must be refused under the lock, or the escrow is
+ * funded again while the signed transfer goes out. Against a real
+ * PostgreSQL: needs TEST_DATABASE_URL (tests/e2e runs it).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/db.h"
+#include "base/log.h"
+#include "pay/payment.h"
+#include "pay/payout.h"
+
+static struct db db;
+
+/* One value of a one-row query, copied out; "" when there is no row. */
+static const char *scalar(const char *sql, int n, const char *const *params)
+{
+	static char out[128];
+	PGresult *res = NULL;
+
+	assert_int_equal(db_exec(&db, &res, sql, n, params), DB_OK);
+	snprintf(out, sizeof(out), "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
+	PQclear(res);
+	return out;
+}
+
+static int open_db(void **state)
+{
+	(void)state;
+	const char *url = getenv("TEST_DATABASE_URL");
+
+	if (url == NULL || *url == '\0') {
+		fprintf(stderr, "TEST_DATABASE_URL is not set: run this through the end-to-end suite\n");
+		return -1;
+	}
+	log_set_level(LOG_ERROR);
+	db_init(&db, url, 3, true);
+	return db_ready(&db) == DB_OK ? 0 : -1;
+}
+
+static int close_db(void **state)
+{
+	(void)state;
+	db_close(&db);
+	return 0;
+}
+
+/* A funded pay-in whose release is open as a hot-wallet payout in `status`; its id in out_id. */
+static void payout_in(const char *status, char payin[40], char out_id[40])
+{
+	const char *p[2];
+
+	snprintf(payin, 40, "%s",
+	         scalar("INSERT INTO payments (direction, provider, status, escrow_state, purchase_request_id, buyer_id,"
+	                " seller_id, amount, currency, created_by) VALUES ('in', 'manual', 'completed', 'releasing',"
+	                " 'settle-probe-' || md5(random()::text), 'settle-probe-buyer', 'settle-probe-seller', 10,"
+	                " 'USDT', 'test') RETURNING id", 0, NULL));
+	p[0] = payin;
+	p[1] = status;
+	snprintf(out_id, 40, "%s",
+	         scalar("INSERT INTO payments (direction, provider, status, escrow_state, purchase_request_id, buyer_id,"
+	                " seller_id, amount, currency, created_by, kind, basis, payin_id)"
+	                " SELECT 'out', 'hot_wallet', $2, 'releasing', purchase_request_id, buyer_id, seller_id, amount,"
+	                " currency, 'test', 'release', 'escrow', id FROM payments WHERE id = $1 RETURNING id", 2, p));
+	assert_int_equal(strlen(out_id), 36);
+}
+
+static enum payout_result fail_if_pending(const char *out_id, struct payout_refusal *why)
+{
+	struct payout_settlement s = {
+		.completed = false, .failure_code = "gas_price_over_cap", .if_pending = true, .source = "chain",
+		.actor = "settle-probe", .reason = "the fee read before signing was over the cap",
+	};
+	enum db_status st = DB_OK;
+	PGresult *row = NULL;
+	enum payout_result r = payout_settle(&db, out_id, &s, &row, why, &st);
+
+	PQclear(row);
+	return r;
+}
+
+static void test_signed_meanwhile_is_not_failed(void **state)
+{
+	(void)state;
+	char payin[40], out_id[40];
+	struct payout_refusal why = { "", "" };
+
+	payout_in("processing", payin, out_id);
+	assert_int_equal(fail_if_pending(out_id, &why), PAYOUT_REFUSED);
+	assert_string_equal(why.code, "signed_meanwhile");
+	const char *p[1] = { out_id };
+	assert_string_equal(scalar("SELECT status FROM payments WHERE id = $1", 1, p), "processing");
+	p[0] = payin;
+	assert_string_equal(scalar("SELECT status || '/' || escrow_state FROM payments WHERE id = $1", 1, p),
+	                    "completed/releasing");
+	assert_false(db.in_tx);
+}
+
+static void test_still_pending_is_failed(void **state)
+{
+	(void)state;
+	char payin[40], out_id[40];
+	struct payout_refusal why = { "", "" };
+
+	payout_in("pending", payin, out_id);
+	assert_int_equal(fail_if_pending(out_id, &why), PAYOUT_DONE);
+	const char *p[1] = { out_id };
+	assert_string_equal(scalar("SELECT status FROM payments WHERE id = $1", 1, p), "failed");
+	/* The escrow is the pay-in's again, for the next payout. */
+	p[0] = payin;
+	assert_string_equal(scalar("SELECT escrow_state FROM payments WHERE id = $1", 1, p), "funded");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_signed_meanwhile_is_not_failed),
+		cmocka_unit_test(test_still_pending_is_failed),
+	};
+	return cmocka_run_group_tests(tests, open_db, close_db);
+}
