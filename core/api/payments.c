@@ -451,6 +451,18 @@ void h_payment_update(struct request *req, struct response *resp)
 		           "only an admin may change a payment's status or transaction hash");
 		goto out;
 	}
+	/*
+	 * A payout's status and hash follow its transfer (confirm-tx, the provider,
+	 * the hot wallet), each with the pay-in's escrow alongside: moved here, the
+	 * pay-in would stay `releasing` and a provider or a signed transaction
+	 * could still pay a payout the books call closed.
+	 */
+	if (strcmp(PQgetvalue(cur, 0, PCOL_DIRECTION), "out") == 0 && (v[U_STATUS].present || v[U_TX].present)) {
+		resp_error(resp, 409, "payout_managed", v[U_STATUS].present ? "status" : "transactionHash",
+		           "payment %s is a payout: its status and transaction move with its transfer"
+		           " (POST /admin/confirm-tx/%s, or its provider's endpoints), not by PUT", id, id);
+		goto out;
+	}
 	if (v[U_META].present &&
 	    strlen(PQgetvalue(cur, 0, PCOL_METADATA)) +
 	    strlen(json_object_to_json_string_ext(v[U_META].obj, JSON_C_TO_STRING_PLAIN)) > METADATA_MERGED_MAX) {

@@ -320,3 +320,23 @@ test('an escrow on its way out takes no second exit: a release while a refund is
   assert.equal(outgoing(p.id).length, 1);
   assert.equal(payment(p.id).escrow, 'refunding');
 });
+
+test('a payout\'s status and hash are not PUT: 409, nothing written; its metadata is', { skip }, async () => {
+  const p = await fundedPayin({ amount: '3' });
+  const r = await release(p.id);
+  assert.equal(r.status, 201, r.text);
+  const id = r.json.data.payout.id;
+  const put = (body) => api('PUT', `/api/payment/${id}`, { token: admin, body });
+  for (const body of [{ status: 'cancelled' }, { status: 'failed' }, { status: 'completed', override: true, reason: 'paid' },
+    { transactionHash: `0x${'ab'.repeat(32)}` }]) {
+    const x = await put(body);
+    assert.equal(x.status, 409, x.text);
+    assert.equal(x.json.error.code, 'payout_managed');
+  }
+  assert.equal(payment(id).status, 'pending');
+  assert.equal(payment(id).tx, '');
+  assert.equal(payment(p.id).escrow, 'releasing');
+  assert.equal(count('payment_transitions', `payment_id = :'id'`, { id }), 1);
+  const m = await put({ metadata: { ticket: 'T-1' } });
+  assert.equal(m.status, 200, m.text);
+});
