@@ -13,6 +13,9 @@
 #include "pay/payment.h"
 #include "shkeeper/shkeeper.h"
 
+#define STR(x) #x
+#define XSTR(x) STR(x)
+
 /* getLogs in windows providers accept, over a bounded stretch of history. */
 #define FETCH_WINDOW 2000
 #define FETCH_MAX_BLOCKS 200000
@@ -163,6 +166,11 @@ static void record_depth(struct db *db, const char *id, uint64_t depth, struct c
 }
 
 /* Applies a verifier answer through the coordinator; replace_tx records tx over another hash. */
+static bool closed_status(const char *status)
+{
+	return strcmp(status, "failed") == 0 || strcmp(status, "cancelled") == 0;
+}
+
 static void apply(struct db *db, const char *id, const char *status, const char *tx, bool replace_tx,
     const char *network, const char *actor, const char *request_id, const char *reason,
     struct chainpay_outcome *out, enum chainpay_kind on_success)
@@ -193,10 +201,18 @@ static void apply(struct db *db, const char *id, const char *status, const char 
 			record_depth(db, id, out->vr.confirmations, out);
 		break;
 	case COORD_BACKWARD:
-	case COORD_SKIPPED:
-		say(out, CHAINPAY_CONFLICT, "payment %s is %s; the chain's answer (%s) cannot move it", id,
-		    out->row ? PQgetvalue(out->row, 0, PCOL_STATUS) : "?", verify_verdict_name(out->vr.verdict));
+	case COORD_SKIPPED: {
+		const char *now = out->row ? PQgetvalue(out->row, 0, PCOL_STATUS) : "?";
+		/* Money in for a payment closed meanwhile: the coordinator wrote the review under the lock. */
+		out->reported = cr == COORD_BACKWARD && change.escrow && closed_status(now);
+		if (out->reported)
+			say(out, CHAINPAY_CONFLICT, "payment %s is %s, but transfer %s reached the escrow: the admins are"
+			    " told (payment-needs-review) and nothing moves", id, now, tx);
+		else
+			say(out, CHAINPAY_CONFLICT, "payment %s is %s; the chain's answer (%s) cannot move it", id, now,
+			    verify_verdict_name(out->vr.verdict));
 		break;
+	}
 	case COORD_NOT_FOUND:
 		say(out, CHAINPAY_CONFLICT, "payment %s disappeared", id);
 		break;
@@ -263,7 +279,9 @@ void chainpay_verify(struct db *db, const struct config *cfg, const PGresult *pa
 			    recorded ? " by transaction " : "", recorded ? recorded : "");
 		return;
 	}
-	if (strcmp(status, "pending") != 0 && strcmp(status, "processing") != 0) {
+	/* A closed payment moves no more; its transfer is still checked, and reported when it paid. */
+	bool closed = closed_status(status);
+	if (!closed && strcmp(status, "pending") != 0 && strcmp(status, "processing") != 0) {
 		say(out, CHAINPAY_CONFLICT, "payment %s is %s; it cannot be verified", id, status);
 		return;
 	}
@@ -282,11 +300,16 @@ void chainpay_verify(struct db *db, const struct config *cfg, const PGresult *pa
 		rpc_trouble(out, &e);
 		return;
 	}
-	if (replacing && recorded_gone(&c, &x, id, recorded, out) != 0)
+	if (!closed && replacing && recorded_gone(&c, &x, id, recorded, out) != 0)
 		return;
 	verify_tx(&c, &x, tx_hash, &out->vr);
 	out->verified = true;
 	snprintf(out->message, sizeof(out->message), "%s", out->vr.message);
+	if (closed && out->vr.verdict != VERIFY_CONFIRMED && out->vr.verdict != VERIFY_ERROR) {
+		/* Nothing to record on a closed payment until the transfer is final. */
+		out->kind = out->vr.verdict == VERIFY_PENDING ? CHAINPAY_PENDING : CHAINPAY_FAILED;
+		return;
+	}
 	switch (out->vr.verdict) {
 	case VERIFY_CONFIRMED:
 		/* Moving to completed records the hash; never over one that completed it meanwhile. */
@@ -640,10 +663,13 @@ void chainpay_apply_transfer(struct db *db, const struct config *cfg, const char
 	snprintf(out->tx_hash, sizeof(out->tx_hash), "%s", tx_hash);
 	if ((out->dbst = db_exec(db, &rows,
 	                         "SELECT " PAYMENT_COLUMNS " FROM payments p WHERE p.provider = 'decentralized'"
-	                         " AND p.direction = 'in' AND p.status IN ('pending', 'processing')"
+	                         " AND p.direction = 'in' AND (p.status IN ('pending', 'processing')"
+	                         "  OR (p.status IN ('failed', 'cancelled')"
+	                         "      AND p.updated_at > now() - interval '" XSTR(CHAINPAY_CLOSED_DAYS) " days'))"
 	                         " AND p.network = $1 AND lower(p.token_contract) = lower($2)"
 	                         " AND lower(p.sender_address) = lower($3)"
-	                         " ORDER BY p.amount = $4::numeric DESC, p.created_at, p.id LIMIT 20", 4, p)) != DB_OK) {
+	                         " ORDER BY p.status IN ('pending', 'processing') DESC, p.amount = $4::numeric DESC,"
+	                         " p.created_at, p.id LIMIT 20", 4, p)) != DB_OK) {
 		say(out, CHAINPAY_DB, "database error");
 		return;
 	}
@@ -652,8 +678,8 @@ void chainpay_apply_transfer(struct db *db, const struct config *cfg, const char
 		struct chainpay_outcome one;
 
 		chainpay_verify(db, cfg, rows, i, tx_hash, actor, request_id, &one);
-		/* Another pay-in of the same wallet may be the one this transfer pays. */
-		if (one.kind == CHAINPAY_FAILED || one.kind == CHAINPAY_CONFLICT) {
+		/* Another pay-in of the same wallet may be the one this transfer pays; one reported it already. */
+		if (!one.reported && (one.kind == CHAINPAY_FAILED || one.kind == CHAINPAY_CONFLICT)) {
 			PQclear(one.row);
 			continue;
 		}

@@ -11,7 +11,10 @@
  * confirmed -> completed (escrow funded); mined but not final -> processing
  * with the hash recorded; reverted in a final block -> failed; anything else
  * changes nothing. A processing payment takes another hash only when the node
- * no longer knows the recorded one (dropped by a reorganisation).
+ * no longer knows the recorded one (dropped by a reorganisation). A failed or
+ * cancelled one moves no more, but a confirmed transfer for it is money in
+ * the escrow: the coordinator reports it (payment-needs-review,
+ * deposit_on_closed_payment) and the outcome says so (reported).
  *
  * chainpay_fetch_tx() finds the missing hash of a completed payment in the
  * token's Transfer logs from its sender to its receiving address, in final
@@ -43,6 +46,7 @@ enum chainpay_kind {
 struct chainpay_outcome {
 	enum chainpay_kind kind;
 	bool verified;              /* vr holds the verifier's answer */
+	bool reported;              /* a confirmed transfer for a closed payment, put before a person */
 	struct verify_result vr;
 	unsigned decimals;
 	char tx_hash[68];           /* the hash verified, found or already recorded */
@@ -77,8 +81,13 @@ enum db_status chainpay_select_missing_tx(struct db *db, long limit, PGresult **
  * `network`, in tx_hash. It is offered to the open wallet-direct pay-ins from
  * that wallet in that token, those of exactly that amount first, then the
  * oldest, each checked by chainpay_verify() as if its buyer had sent the
- * hash, until one takes it. CHAINPAY_NOT_FOUND: none was waiting.
+ * hash, until one takes it; then to those closed in the last
+ * CHAINPAY_CLOSED_DAYS, where it is reported, never taken (a buyer who paid
+ * after the cleanup cancelled the pay-in). One transfer is reported once and
+ * then offered to no other. CHAINPAY_NOT_FOUND: none was waiting.
  */
+#define CHAINPAY_CLOSED_DAYS 7
+
 void chainpay_apply_transfer(struct db *db, const struct config *cfg, const char *network,
     const char *contract, const char *from, const char *amount, const char *tx_hash,
     const char *actor, const char *request_id, struct chainpay_outcome *out);

@@ -399,3 +399,34 @@ test('transactions signed by our signer are accepted by anvil with our hash', { 
   // cmocka prints the verdict on stderr; a skip would mean the chain was not reached.
   assert.match(out, /\[  PASSED  \] 3 test\(s\)/);
 });
+
+// The cleanup cancels a pay-in nobody paid; its buyer may pay it anyway, from the wallet it named.
+test('a transfer for a cancelled pay-in moves nothing and reaches a person, once per transaction', { skip }, async () => {
+  const [p, t] = await intent('1.25', {}, buyers[5]);
+  const r0 = await api('PUT', `/api/payment/${p.paymentId}`, { token: admin, body: { status: 'cancelled' } });
+  assert.equal(r0.status, 200, r0.text);
+  const reviews = () => sql(
+    `SELECT payload->>'kind', payload->>'transactionHash' FROM events WHERE payment_id = :'id' AND event = 'payment-needs-review' ORDER BY id;`,
+    { id: p.paymentId });
+  const hash = await transferAndMine(buyers[5], escrow, 125n * 10n ** 16n);
+  // Not final: nothing to report yet.
+  let r = await verify(p.paymentId, hash, t);
+  assert.equal(r.status, 202, r.text);
+  assert.deepEqual(reviews(), []);
+  await mine(URL, 2);
+  for (let i = 0; i < 2; i++) {
+    r = await verify(p.paymentId, hash, t);
+    assert.equal(r.status, 409, r.text);
+    assert.match(r.json.message, /reached the escrow/);
+  }
+  assert.deepEqual(reviews(), [['deposit_on_closed_payment', hash]]);
+  assert.equal(count('notifications', `payment_id = :'id' AND user_id = 'admin' AND kind = 'payment-needs-review'`, { id: p.paymentId }), 1);
+  const [[status, escrowState, tx]] = sql(`SELECT status, escrow_state, coalesce(tx_hash, '') FROM payments WHERE id = :'id';`, { id: p.paymentId });
+  assert.deepEqual([status, escrowState, tx], ['cancelled', 'unfunded', '']);
+  // A second transfer is more money: another finding.
+  const again = await transferAndMine(buyers[5], escrow, 125n * 10n ** 16n);
+  await mine(URL, 2);
+  r = await verify(p.paymentId, again, t);
+  assert.equal(r.status, 409, r.text);
+  assert.deepEqual(reviews(), [['deposit_on_closed_payment', hash], ['deposit_on_closed_payment', again]]);
+});

@@ -233,3 +233,45 @@ test('the chain watcher completes pay-ins whose buyer never sends the hash or wh
     await c.exited;
   }
 });
+
+test('the chain watcher reports a transfer for a pay-in cancelled before it came, once, and gives it to no other pay-in', { skip }, async () => {
+  const wallet = buyers[buyers.length - 2];
+  const buyer = uid('jc');
+  const t = token(buyer, 'buyer');
+  sql(`INSERT INTO user_wallets (user_id, network, address) VALUES (:'u', 'bsc', :'a')
+       ON CONFLICT (user_id, network) DO UPDATE SET address = EXCLUDED.address;`, { u: buyer, a: wallet });
+  const save = async (amount) => {
+    const r = await api('POST', '/api/payment/decentralized/save', {
+      token: t, body: { purchaseRequestId: uid('jcr'), amount, token: 'USDT', network: 'bsc' },
+    });
+    assert.equal(r.status, 201, r.text);
+    return r.json.data.paymentId;
+  };
+  const cancelled = await save('0.02');
+  const open = await save('3');
+  const r = await api('PUT', `/api/payment/${cancelled}`, { token: admin, body: { status: 'cancelled' } });
+  assert.equal(r.status, 200, r.text);
+  const escrow = (await api('GET', '/api/payment/decentralized/receiver')).json.data.address;
+  const found = () => sql(
+    `SELECT payload->>'kind', payload->>'transactionHash' FROM events WHERE payment_id = :'id' AND event = 'payment-needs-review';`,
+    { id: cancelled });
+  const state = (id) => sql(`SELECT status, escrow_state FROM payments WHERE id = :'id';`, { id })[0];
+
+  const c = startJobs({ ...QUIET, PAYMENTS_JOBS_WATCH_SECONDS: '1', PAYMENTS_JOBS_REVERIFY_SECONDS: '0',
+    PAYMENTS_JOBS_BACKFILL_SECONDS: '0', PAYMENTS_JOBS_RETENTION_SECONDS: '0' });
+  try {
+    const h = await rpc(URL, 'eth_sendTransaction', [{ from: wallet, to: USDT, data: transferData(escrow, 2n * 10n ** 16n) }]);
+    await mine(URL, 1);
+    await waitReceipt(URL, h);
+    await mine(URL, 4);
+    const seen = await eventually(() => found().length > 0 && found(), 15000);
+    assert.deepEqual(seen, [['deposit_on_closed_payment', h]]);
+    await sleep(2500);
+    assert.equal(found().length, 1, 'read again, reported once');
+    assert.deepEqual(state(cancelled), ['cancelled', 'unfunded']);
+    assert.deepEqual(state(open), ['pending', 'unfunded']);
+  } finally {
+    c.kill('SIGTERM');
+    await c.exited;
+  }
+});
