@@ -143,6 +143,34 @@ test('a subscription is let in only for a room the token may follow', async () =
   assert.equal((await api('GET', '/api/payment/events?room=bogus', { token: m.token })).status, 400);
 });
 
+// EventSource sends its bearer token in the query: nginx's logs must never hold it,
+// whichever location answers (the stream, a named location, an error page).
+test('a token given as ?access_token= is written in no log, let in or refused', async () => {
+  const m = marketplace(1);
+  const stranger = token(uid('x'), 'buyer');
+  const forged = `${token(uid('y'), 'buyer').slice(0, -4)}AAAA`;
+  const ok = await subscribe(`user:${m.buyer}`, { query: { access_token: m.token } });
+  assert.equal(ok.status, 200);
+  ok.close?.();
+  assert.equal((await subscribe(`user:${m.buyer}`, { query: { access_token: stranger } })).status, 403);
+  assert.equal((await subscribe(`user:${m.buyer}`, { query: { access_token: forged } })).status, 401);
+  const logs = join(env.STACK_DIR, 'nginx', 'logs');
+  const access = await (async () => {
+    // nginx writes its line when the request ends: the open stream's when it closes.
+    for (let i = 0; i < 50; i++) {
+      const text = readFileSync(join(logs, 'fcgi-payments.access.log'), 'utf8');
+      if (text.includes(`/events/stream/user:${m.buyer}?(withheld)`)) return text;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return readFileSync(join(logs, 'fcgi-payments.access.log'), 'utf8');
+  })();
+  assert.match(access, new RegExp(`/events/stream/user:${m.buyer}\\?\\(withheld\\) HTTP/1\\.1" 40[13]`));
+  const everything = access + readFileSync(join(logs, 'error.log'), 'utf8');
+  for (const secret of [m.token, stranger, forged]) {
+    assert.ok(!everything.includes(secret.split('.')[2]), 'a token in the logs');
+  }
+});
+
 test('a client that missed 50 events gets exactly those 50, in order, when it resumes with Last-Event-ID', async () => {
   const buyer = uid('sb');
   const t = token(buyer, 'buyer');
