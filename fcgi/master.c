@@ -12,6 +12,8 @@
 
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "evm/chain.h"
+#include "flow/hotwallet.h"
 #include "flow/shk_onchain.h"
 #include "worker.h"
 
@@ -118,8 +120,11 @@ static void reload(struct master *m)
 	struct config *fresh = xcalloc(1, sizeof(*fresh));
 	char err[512];
 
-	if (config_load(m->config_path, fresh, err, sizeof(err)) != 0) {
+	/* What start-up refuses, a reload refuses too: a wrong chain or decimals, an unusable hot-wallet key. */
+	if (config_load(m->config_path, fresh, err, sizeof(err)) != 0 || chain_check_startup(fresh, err, sizeof(err)) != 0 ||
+	    hotwallet_startup(fresh, err, sizeof(err)) != 0) {
 		log_error("reload refused, keeping the running configuration: %s", err);
+		config_free(fresh);
 		free(fresh);
 		return;
 	}

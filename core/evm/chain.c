@@ -167,15 +167,19 @@ int chain_check_startup(const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "chain check: the checking process failed");
 		return -1;
 	}
+	/* A refusal keeps what was known: a reload refused leaves the running configuration's states. */
 	for (size_t i = 0; i < cfg->n_networks; i++) {
 		struct net_state *st = &found[i];
 		st->name[sizeof(st->name) - 1] = '\0';
 		st->detail[sizeof(st->detail) - 1] = '\0';
-		states[i] = *st;
 		if (st->status == CHAIN_MISMATCH) {
 			snprintf(err, errlen, "network %s: %s", st->name, st->detail);
 			return -1;
 		}
+	}
+	for (size_t i = 0; i < cfg->n_networks; i++) {
+		struct net_state *st = &found[i];
+		states[i] = *st;
 		if (st->status == CHAIN_UNAVAILABLE)
 			log_warn("network %s unavailable at start (%s); it is checked again before use",
 			         st->name, st->detail);

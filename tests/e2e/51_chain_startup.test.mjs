@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { env, eventually } from './lib.mjs';
@@ -52,6 +52,39 @@ test('an unreachable node marks the network unavailable and the service starts',
   try {
     const seen = await eventually(() => /network bsc unavailable at start/.test(log), 15000);
     assert.ok(seen, log);
+    assert.equal(child.exitCode, null, log);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((ok) => (child.exitCode !== null ? ok() : child.on('exit', ok)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a reload (SIGHUP) to a configuration start-up would refuse is refused: the running one stays, and so do its workers', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chain-reload-'));
+  const config = join(dir, 'payments.conf');
+  // The decimals from the file, where a reload reads them, not from the stack's environment.
+  writeFileSync(config, `${readFileSync(env.CONFIG, 'utf8')}\ntoken_decimals.bsc.USDC = 18\n`);
+  const childEnv = serveEnv(dir, {});
+  delete childEnv.PAYMENTS_TOKEN_DECIMALS_BSC_USDC;
+  const child = spawn(env.BIN, ['-c', config, 'serve'], { env: childEnv });
+  let log = '';
+  child.stderr.on('data', (d) => { log += d; });
+  const workers = () => {
+    const r = spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' });
+    return r.stdout.split('\n').filter(Boolean).sort().join(',');
+  };
+  try {
+    assert.ok(await eventually(() => /worker ready/.test(log), 15000), log);
+    const before = workers();
+    assert.ok(before, log);
+    writeFileSync(config, readFileSync(config, 'utf8').replace('token_decimals.bsc.USDC = 18', 'token_decimals.bsc.USDC = 6'));
+    child.kill('SIGHUP');
+    assert.ok(await eventually(() => /reload refused/.test(log), 15000), log);
+    assert.match(log, /reload refused, keeping the running configuration: network bsc: .*token_decimals\.bsc\.USDC is 6/);
+    assert.doesNotMatch(log, /configuration reloaded/);
+    await new Promise((ok) => setTimeout(ok, 1500));
+    assert.equal(workers(), before, 'no worker was restarted');
     assert.equal(child.exitCode, null, log);
   } finally {
     child.kill('SIGTERM');
