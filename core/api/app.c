@@ -143,10 +143,10 @@ void app_handle(struct request *req, struct response *resp)
 {
 	const struct route *route = NULL;
 	char allow[64];
-	enum route_match m = router_find(app_routes, app_routes_len, req, &route, allow);
+	/* Outside dev mode the dev routes do not exist: 404, never a 405 naming their methods. */
+	enum route_match m = router_find(app_routes, app_routes_len, req->app->cfg->dev_mode ? 0 : ROUTE_DEV, req,
+	                                 &route, allow);
 
-	if (m == ROUTE_FOUND && (route->flags & ROUTE_DEV) && !req->app->cfg->dev_mode)
-		m = ROUTE_NOT_FOUND;
 	if (m == ROUTE_NOT_FOUND) {
 		resp_error(resp, 404, "not_found", NULL, "no such endpoint: %s %s", req->method_name,
 		           req->path);

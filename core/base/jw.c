@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "base/utf8.h"
+
 /* Bytes that json-c escapes: the two that JSON reserves and those below 0x20. */
 static bool needs_escape(unsigned char c)
 {
@@ -19,6 +21,18 @@ void jw_str(struct buf *b, const char *s)
 		char esc[6] = { '\\', 0, '0', '0', 0, 0 };
 		size_t n = 2;
 
+		if (c >= 0x80) {
+			size_t len = utf8_char_len(s);
+			if (len > 0) {
+				s += len - 1;
+				continue;
+			}
+			/* A byte that is no character: the replacement character in its place. */
+			buf_append(b, run, (size_t)(s - run));
+			buf_append(b, "\\ufffd", 6);
+			run = s + 1;
+			continue;
+		}
 		if (!needs_escape(c))
 			continue;
 		buf_append(b, run, (size_t)(s - run));

@@ -7,6 +7,7 @@
 
 #include "base/jw.h"
 #include "base/log.h"
+#include "base/utf8.h"
 
 void resp_init(struct response *resp, const struct sink *sink, const char *request_id)
 {
@@ -91,10 +92,12 @@ static void error_body(struct response *resp, int status, const char *code, cons
 static void error_body(struct response *resp, int status, const char *code, const char *field,
                        json_object *data, const char *fmt, va_list ap)
 {
-	char msg[512];
+	char raw[512], msg[3 * sizeof(raw)];
 	json_object *root = json_object_new_object(), *err = json_object_new_object();
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* json-c writes a string's bytes as they are: a message naming what a client sent must be made UTF-8 first. */
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	utf8_scrub(msg, sizeof(msg), raw);
 	json_object_object_add(root, "success", json_object_new_boolean(0));
 	json_object_object_add(root, "message", json_object_new_string(msg));
 	json_object_object_add(err, "code", json_object_new_string(code));

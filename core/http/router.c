@@ -77,14 +77,15 @@ static bool is_literal(const char *pattern)
 }
 
 /* One pass over the routes of one kind (literal or with parameters). */
-static enum route_match find_kind(const struct route *routes, size_t n, bool literal,
+static enum route_match find_kind(const struct route *routes, size_t n, bool literal, unsigned skip,
                                   struct request *req, const struct route **found, char allow[64])
 {
 	enum route_match result = ROUTE_NOT_FOUND;
 	size_t used = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (is_literal(routes[i].pattern) != literal || !match(routes[i].pattern, req->path, req))
+		if ((routes[i].flags & skip) || is_literal(routes[i].pattern) != literal ||
+		    !match(routes[i].pattern, req->path, req))
 			continue;
 		if (routes[i].method == req->method) {
 			*found = &routes[i];
@@ -98,15 +99,15 @@ static enum route_match find_kind(const struct route *routes, size_t n, bool lit
 	return result;
 }
 
-enum route_match router_find(const struct route *routes, size_t n, struct request *req,
+enum route_match router_find(const struct route *routes, size_t n, unsigned skip, struct request *req,
                              const struct route **found, char allow[64])
 {
 	enum route_match m;
 
 	if (allow)
 		allow[0] = '\0';
-	m = find_kind(routes, n, true, req, found, allow);
+	m = find_kind(routes, n, true, skip, req, found, allow);
 	if (m != ROUTE_NOT_FOUND)
 		return m;
-	return find_kind(routes, n, false, req, found, allow);
+	return find_kind(routes, n, false, skip, req, found, allow);
 }

@@ -40,9 +40,11 @@ enum route_match { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_BAD_METHOD };
  * `:paymentId` a UUID, `:deliveryId` digits, any other up to ID_MAX bytes. A path that some literal route names (`/stats`) is that
  * route's, never a `/:id` value: asked with another method it is
  * ROUTE_BAD_METHOD. On ROUTE_BAD_METHOD, allow (if not NULL) lists the
- * methods the path does take, e.g. "GET, PUT".
+ * methods the path does take, e.g. "GET, PUT". Routes with any of the `skip`
+ * flags (ROUTE_DEV outside dev mode) are not there at all: neither found nor
+ * named in allow.
  */
-enum route_match router_find(const struct route *routes, size_t n, struct request *req,
+enum route_match router_find(const struct route *routes, size_t n, unsigned skip, struct request *req,
                              const struct route **found, char allow[64]);
 
 const char *http_method_name(enum http_method m);

@@ -5,7 +5,7 @@
 // readers), with the field named; nothing is stored, nothing answers 500.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, token, uid, sql, count, sale } from './lib.mjs';
+import { api, env, token, uid, sql, count, sale } from './lib.mjs';
 import { marketplace, intentBody } from './shkeeper_lib.mjs';
 
 const ADMIN = token(uid('admin'), 'admin');
@@ -227,4 +227,15 @@ test('GET /fetch-tx/:paymentId answers as POST /payments/:id/fetch-tx', async ()
   const other = await api('GET', `/api/payment/fetch-tx/${p.id}`, { token: token(uid('x'), 'buyer') });
   assert.equal(other.status, 404, other.text);
   assert.equal((await api('GET', `/api/payment/fetch-tx/${p.id}`)).status, 401);
+});
+
+// nginx decodes %FF into the path it hands on: the answer that names the path must stay UTF-8.
+test('a path of bytes that are no UTF-8 is answered 404 in JSON that is valid UTF-8', async () => {
+  const res = await fetch(`${env.BASE_URL}/api/payment/%FF%C3/x%E2%82`);
+  assert.equal(res.status, 404);
+  const bytes = Buffer.from(await res.arrayBuffer());
+  const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  const j = JSON.parse(text);
+  assert.equal(j.error.code, 'not_found');
+  assert.match(j.message, /\/api\/payment\/\uFFFD\uFFFD\/x\uFFFD\uFFFD/);
 });

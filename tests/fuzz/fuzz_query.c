@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	req.path = text;
 	req.query = q ? q : "";
 	req.method = len ? (enum http_method)(data[0] % 6) : HTTP_GET;
-	router_find(app_routes, app_routes_len, &req, &r, allow);
+	router_find(app_routes, app_routes_len, 0, &req, &r, allow);
 	req_query(&req, "status", out, sizeof(out));
 	req_query(&req, "limit", out, sizeof(out));
 	if (req_query(&req, "room", out, sizeof(out)) == 1)

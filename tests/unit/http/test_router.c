@@ -21,6 +21,7 @@ static const struct route routes[] = {
 	{ HTTP_PUT, "/api/payment/:id", h_c, ACCESS_USER, 0 },
 	{ HTTP_POST, "/api/payment/webhooks/:deliveryId/replay", h_a, ACCESS_ADMIN, 0 },
 	{ HTTP_GET, "/api/payment/user/:userId", h_b, ACCESS_SELF, 0 },
+	{ HTTP_POST, "/api/payment/dev/test", h_a, ACCESS_PUBLIC, ROUTE_DEV },
 };
 
 #define ID "6f1c2a4e-0000-4000-8000-000000000001"
@@ -33,7 +34,7 @@ static enum route_match find(enum http_method m, const char *path, struct reques
 	memset(req, 0, sizeof(*req));
 	req->method = m;
 	req->path = path;
-	return router_find(routes, sizeof(routes) / sizeof(routes[0]), req, r, allow);
+	return router_find(routes, sizeof(routes) / sizeof(routes[0]), 0, req, r, allow);
 }
 
 static void test_literal_before_pattern(void **state)
@@ -191,6 +192,32 @@ static void test_state_moves_forward_only(void **state)
 	assert_string_equal(payment_escrow_for("failed", "unfunded"), "unfunded");
 }
 
+/* A skipped route (dev routes outside dev mode) is not there: 404 for every method, never a 405 naming it. */
+static void test_skipped_routes_absent(void **state)
+{
+	(void)state;
+	struct request req;
+	const struct route *r = NULL;
+
+	assert_int_equal(find(HTTP_POST, "/api/payment/dev/test", &req, &r), ROUTE_FOUND);
+	assert_int_equal(find(HTTP_GET, "/api/payment/dev/test", &req, &r), ROUTE_BAD_METHOD);
+	assert_string_equal(allow, "POST");
+	for (enum http_method m = HTTP_GET; m <= HTTP_PATCH; m++) {
+		memset(&req, 0, sizeof(req));
+		req.method = m;
+		req.path = "/api/payment/dev/test";
+		allow[0] = 'x';
+		assert_int_equal(router_find(routes, sizeof(routes) / sizeof(routes[0]), ROUTE_DEV, &req, &r, allow),
+		                 ROUTE_NOT_FOUND);
+		assert_string_equal(allow, "");
+	}
+	/* The others are found as before. */
+	memset(&req, 0, sizeof(req));
+	req.method = HTTP_GET;
+	req.path = "/api/payment/stats";
+	assert_int_equal(router_find(routes, sizeof(routes) / sizeof(routes[0]), ROUTE_DEV, &req, &r, allow), ROUTE_FOUND);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -201,6 +228,7 @@ int main(void)
 		cmocka_unit_test(test_query_numbers),
 		cmocka_unit_test(test_media_types),
 		cmocka_unit_test(test_state_moves_forward_only),
+		cmocka_unit_test(test_skipped_routes_absent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
