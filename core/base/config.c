@@ -679,6 +679,31 @@ static int parse_networks(const struct config_key *r, const char *key, const cha
 	return 0;
 }
 
+/*
+ * Is u plain http to this host: http://127.0.0.1, localhost or [::1], with a
+ * port of digits at most? The host is the whole authority, so neither
+ * "127.0.0.1.example.net" nor userinfo ("localhost@example.net") passes.
+ */
+static bool http_to_this_host(const char *u)
+{
+	static const char *const hosts[] = { "127.0.0.1", "localhost", "[::1]" };
+	const char *auth = u + 7;
+	size_t alen;
+
+	if (strncmp(u, "http://", 7) != 0)
+		return false;
+	alen = strcspn(auth, "/?#");
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		size_t n = strlen(hosts[i]);
+		if (alen < n || strncmp(auth, hosts[i], n) != 0)
+			continue;
+		if (alen == n)
+			return true;
+		return auth[n] == ':' && alen > n + 1 && alen - n - 1 <= 5 && strspn(auth + n + 1, "0123456789") == alen - n - 1;
+	}
+	return false;
+}
+
 /* rpc.<network>: the JSON-RPC URLs of one network, tried in order. */
 static int parse_rpc(const struct config_key *r, const char *key, const char *v, void *base, struct config *cfg,
                      char *err, size_t errlen)
@@ -691,10 +716,8 @@ static int parse_rpc(const struct config_key *r, const char *key, const char *v,
 	for (char *u = strtok_r(ucopy, ",", &usave); u; u = strtok_r(NULL, ",", &usave)) {
 		u = trim(u);
 		/* Receipts decide whether money arrived: plain HTTP only to a node on this host. */
-		bool local = strncmp(u, "http://127.0.0.1", 16) == 0 || strncmp(u, "http://localhost", 16) == 0 ||
-		             strncmp(u, "http://[::1]", 12) == 0;
 		if (net->n_rpc == CONFIG_MAX_RPC || strlen(u) >= sizeof(net->rpc_urls[0]) ||
-		    (strncmp(u, "https://", 8) != 0 && !local))
+		    (strncmp(u, "https://", 8) != 0 && !http_to_this_host(u)))
 			return fail(err, errlen, "setting %s: expected up to %d https URLs (http only to this host), comma-separated",
 			            key, CONFIG_MAX_RPC);
 		snprintf(net->rpc_urls[net->n_rpc++], sizeof(net->rpc_urls[0]), "%s", u);
@@ -864,20 +887,11 @@ static int after_retry_max(const struct config_key *r, const char *key, void *ba
 /* Plain HTTP is for this host (or any host in dev mode): what goes over it is signed, not secret-proof. */
 static bool url_allowed(const char *u, bool dev_mode)
 {
-	static const char *const local[] = { "http://127.0.0.1", "http://localhost", "http://[::1]" };
-
 	if (strncmp(u, "https://", 8) == 0 && u[8] != '\0')
 		return true;
 	if (strncmp(u, "http://", 7) != 0 || u[7] == '\0')
 		return false;
-	if (dev_mode)
-		return true;
-	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++) {
-		size_t n = strlen(local[i]);
-		if (strncmp(u, local[i], n) == 0 && (u[n] == '\0' || u[n] == ':' || u[n] == '/'))
-			return true;
-	}
-	return false;
+	return dev_mode || http_to_this_host(u);
 }
 
 static bool valid_subscriber_name(const char *name)

@@ -593,6 +593,24 @@ static void test_required_keys(void **state)
 	snprintf(text, sizeof(text), "%srpc.bsc = https://bsc.example\n", base_conf());
 	assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "chain_id.bsc"));
+	/* Plain http only to this host: the host is the whole authority. */
+	static const char *const rpc_ok[] = { "http://127.0.0.1:8545", "http://localhost", "http://[::1]:8545/rpc" };
+	static const char *const rpc_refused[] = {
+		"http://127.0.0.1.example.net", "http://localhost@example.net", "http://127.0.0.1:8545@example.net/",
+		"http://localhost.example.net:8545", "http://127.0.0.1:", "http://127.0.0.1:85x5", "http://example.net",
+	};
+	for (size_t i = 0; i < sizeof(rpc_ok) / sizeof(rpc_ok[0]); i++) {
+		snprintf(text, sizeof(text), "%srpc.bsc = %s\nchain_id.bsc = 56\n", base_conf(), rpc_ok[i]);
+		if (load(text, &cfg, err, sizeof(err)) != 0)
+			fail_msg("%s refused: %s", rpc_ok[i], err);
+		config_free(&cfg);
+	}
+	for (size_t i = 0; i < sizeof(rpc_refused) / sizeof(rpc_refused[0]); i++) {
+		snprintf(text, sizeof(text), "%srpc.bsc = %s\nchain_id.bsc = 56\n", base_conf(), rpc_refused[i]);
+		assert_int_equal(load(text, &cfg, err, sizeof(err)), -1);
+		if (strstr(err, "rpc.bsc") == NULL)
+			fail_msg("%s: \"%s\"", rpc_refused[i], err);
+	}
 	/* BVNK's credentials are read only with bvnk_url: without it, they are not looked at. */
 	snprintf(text, sizeof(text), "%sbvnk_merchant_id = not an id\nbvnk_hawk_key_file = %s/none\n", base_conf(), dir);
 	assert_int_equal(load(text, &cfg, err, sizeof(err)), 0);
