@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <fastcgi.h>
 #include <fcgiapp.h>
 #include <openssl/rand.h>
 
@@ -109,7 +111,8 @@ static int read_body(FCGX_Request *fr, size_t limit, char **out, size_t *outlen,
 	return 0;
 }
 
-static void serve(FCGX_Request *fr, struct app *app)
+/* Serves one request; true when its answer must be cut off (resp_cut). */
+static bool serve(FCGX_Request *fr, struct app *app)
 {
 	char request_id[33], path[2048];
 	struct request req = { 0 };
@@ -163,9 +166,11 @@ static void serve(FCGX_Request *fr, struct app *app)
 	log_request_done(req.method_name, req.path, resp.status,
 	                 (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000),
 	                 resp.failed);
+	bool cut = resp.cut;
 	resp_free(&resp);
 	free(body);
 	log_set_request_id(NULL);
+	return cut;
 }
 
 /*
@@ -179,12 +184,24 @@ static void serve(FCGX_Request *fr, struct app *app)
  * already here. With nothing left unread the connection is closed at once;
  * if the input did not end cleanly (nginx gone), the careful close runs.
  * FCGX_Detach is what tells libfcgi to skip it.
+ *
+ * An answer to be cut off must not end at all: nginx takes a FastCGI
+ * connection that closes after some output for an answer that ended there.
+ * FastCGI gives an application no way to abort, so the last thing sent is a
+ * record nginx refuses (version 0): it logs the error and cuts its own answer
+ * short, with no last chunk for HTTP/1.1 and a reset stream for HTTP/2.
+ * Output libfcgi still buffers is dropped with the connection.
  */
-static void finish(FCGX_Request *fr)
+static void finish(FCGX_Request *fr, bool cut)
 {
+	static const unsigned char refused[8] = { 0, FCGI_STDOUT, 0, 1, 0, 0, 0, 0 };
 	char scratch[512];
 
-	if (!fr->keepConnection) {
+	if (cut) {
+		if (write(fr->ipcFd, refused, sizeof(refused)) < 0)
+			log_info("cutting an answer off: nginx is gone already (%s)", strerror(errno));
+		shutdown(fr->ipcFd, SHUT_RDWR);
+	} else if (!fr->keepConnection) {
 		FCGX_FClose(fr->err);
 		FCGX_FClose(fr->out);
 		while (FCGX_GetStr(scratch, sizeof(scratch), fr->in) > 0)
@@ -279,8 +296,7 @@ int worker_run(int listen_fd, const struct config *cfg, time_t started)
 			rc = 1;
 			break;
 		}
-		serve(&fr, &app);
-		finish(&fr);
+		finish(&fr, serve(&fr, &app));
 		served++;
 	}
 	if (rc == 0)

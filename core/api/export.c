@@ -100,8 +100,10 @@ void h_export(struct request *req, struct response *resp)
 		}
 		PQclear(res);
 	}
-	/* A JSON export cut short stays unterminated, so no client mistakes it for complete. */
-	if (resp->started && !csv && !broken)
+	/* An export cut short is cut off, so no client mistakes it for complete (CSV has no end of its own). */
+	if (broken)
+		resp_cut(resp);
+	else if (resp->started && !csv)
 		resp_write(resp, "]}", 2);
 	if (PQstatus(conn) != CONNECTION_OK)
 		db_close(req->app->db);

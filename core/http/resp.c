@@ -199,6 +199,12 @@ int resp_write(struct response *resp, const void *data, size_t len)
 	return sink_write(resp, data, len);
 }
 
+void resp_cut(struct response *resp)
+{
+	if (resp->started)
+		resp->cut = true;
+}
+
 int resp_finish(struct response *resp)
 {
 	if (resp->started)

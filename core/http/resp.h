@@ -31,9 +31,16 @@ struct response {
 	const char *request_id;
 	bool started;                   /* head already written (streaming) */
 	bool failed;                    /* the client went away mid-stream */
+	bool cut;                       /* a stream that cannot be finished: dropped, never ended */
 };
 
 void resp_init(struct response *resp, const struct sink *sink, const char *request_id);
+/*
+ * A streamed answer that failed after its head went out: the connection is
+ * dropped rather than ended, so that nginx, and the client after it, sees an
+ * answer cut short and never takes the part for the whole.
+ */
+void resp_cut(struct response *resp);
 void resp_free(struct response *resp);
 void resp_header(struct response *resp, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -2,7 +2,7 @@
 // only their own payments, sums are exact decimals, CSV cells are safe to open.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, token, uid, sql, count, sale } from './lib.mjs';
+import { api, env, token, uid, sql, count, sale } from './lib.mjs';
 
 const ADMIN = token(uid('admin'), 'admin');
 
@@ -249,5 +249,38 @@ test('export: an unknown format is 400 naming format', async () => {
     assert.equal(r.json.error.code, 'invalid_field');
     assert.equal(r.json.error.field, 'format');
     assert.equal(r.headers.get('content-disposition'), null);
+  }
+});
+
+// CSV has no end of its own: an export the database stops after its first rows
+// must not end as a complete answer would, or the part is taken for the whole.
+test('export: the database lost mid-stream cuts the answer off, for CSV as for JSON', async () => {
+  const rows = 300000;
+  sql(`INSERT INTO payments (direction, provider, status, escrow_state, purchase_request_id, buyer_id, seller_id,
+         amount, currency, created_by, created_at)
+       SELECT 'in', 'manual', 'completed', 'funded', 'cut-pr-' || g, 'cut-buyer', 'cut-seller', 1, 'USDT', 'export-cut',
+              now() - interval '1 year' + g * interval '1 millisecond'
+       FROM generate_series(1, ${rows}) g;`);
+  try {
+    for (const format of ['csv', 'json']) {
+      const res = await fetch(`${env.BASE_URL}/api/payment/export?format=${format}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+      assert.equal(res.status, 200);
+      const reader = res.body.getReader();
+      let got = (await reader.read()).value?.length ?? 0;
+      // The worker's session, streaming the export, ends as a failover or an admin would end it.
+      const [[ended]] = sql(`SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+        WHERE pid <> pg_backend_pid() AND state = 'active' AND query LIKE '%FROM payments p%ORDER BY p.created_at, p.id%';`);
+      assert.ok(Number(ended) >= 1, 'the export was still streaming');
+      const rest = (async () => {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return got;
+          got += value.length;
+        }
+      })();
+      await assert.rejects(rest, `${format}: an answer cut off, not one that ends`);
+    }
+  } finally {
+    sql(`DELETE FROM payments WHERE created_by = 'export-cut';`);
   }
 });
