@@ -307,7 +307,9 @@ static enum coord_result work(struct db *db, const char *id, const struct coord_
 		goto failed;
 record:
 	if (d && d->overpaid && !review) {
-		snprintf(reason, sizeof(reason), "%s reports %s%s: %s %s more than the invoice asked is held",
+		/* SHKeeper's overpaid_fiat is counted from its upper limit (105 % by default), not from the price. */
+		snprintf(reason, sizeof(reason), "%s reports %s%s: more than the invoice asked is held (%s %s beyond"
+		         " SHKeeper's upper limit; the excess over the price is larger: see amountSeen)",
 		         who, said, seen, d->overpaid_fiat ? d->overpaid_fiat : "an amount",
 		         d->overpaid_fiat && d->fiat ? d->fiat : "");
 		rv.kind = REVIEW_OVERPAID;

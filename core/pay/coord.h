@@ -45,7 +45,7 @@ struct coord_delivery {
 	/* What the provider reports received, each may be NULL. */
 	const char *seen_crypto, *crypto, *seen_fiat, *fiat;
 	bool overpaid;              /* it reports more than the invoice asked */
-	const char *overpaid_fiat;  /* the excess it reports, or NULL */
+	const char *overpaid_fiat;  /* the excess it reports (SHKeeper: beyond its upper limit, not the price), or NULL */
 	const char *refuted;        /* set: the claim does not hold up (why); nothing moves */
 	const char *note;           /* what the caller's own check found: the detail when the coordinator adds none */
 	/* Written by the coordinator when it returns anything but COORD_DB or COORD_NOT_FOUND. */

@@ -171,6 +171,9 @@ test('an OVERPAID is applied and its excess reaches a person, also when it tops 
   const r = assertReviewed(inv.paymentId, 'overpaid');
   assert.equal(r.providerStatus, 'OVERPAID');
   assert.ok(Number(r.overpaidFiat) > 0, JSON.stringify(r));
+  // SHKeeper counts its figure from 105 % of the price: the reason says so, and the excess seen is larger.
+  assert.match(r.reason, /beyond SHKeeper's upper limit/);
+  assert.ok(Math.abs(Number(r.amountSeen.fiat) - Number(r.overpaidFiat) - 10.5) < 0.015, JSON.stringify(r));
   assert.equal(inboxOf(r.deliveryId)[1], 'applied');
 
   // Paid exactly, then more arrives: the payment does not move, the excess is still seen.
