@@ -222,6 +222,29 @@ test('a deposit on a cancelled or failed payment is not applied, reaches a perso
   assert.equal(assertReviewed(inv2.paymentId, 'deposit_on_closed_payment').providerStatus, 'PAID');
 });
 
+test('a PAID for an invoice no payment holds reaches a person, once; a status that is no money does not', async () => {
+  const externalId = `lost-${randomTxid().slice(2, 14)}`;
+  const paidBody = callback({ externalId, status: 'PAID', txs: [{ amount: '10.2', txid: randomTxid(), trigger: true }] });
+  const reviewsOf = () => sql(`SELECT e.payload::text, (SELECT count(*) FROM notifications n WHERE n.user_id = 'admin'
+      AND n.kind = 'payment-needs-review' AND n.body LIKE '%' || :'x' || '%' AND n.created_at = e.created_at)
+    FROM events e WHERE e.event = 'payment-needs-review' AND e.payment_id IS NULL AND e.payload->>'reason' LIKE '%' || :'x' || '%'
+    ORDER BY e.id;`, { x: externalId }).map(([p, n]) => ({ ...JSON.parse(p), notified: Number(n) }));
+  await deliver(MAIN(), paidBody);
+  // SHKeeper's retry of the same callback, and one to the other pool, add nothing.
+  await deliver(MAIN(), paidBody);
+  await deliver(SECOND(), paidBody);
+  const [r, ...more] = reviewsOf();
+  assert.equal(more.length, 0, JSON.stringify(more));
+  assert.equal(r.kind, 'deposit_for_unknown_invoice');
+  assert.equal(r.providerStatus, 'PAID');
+  assert.equal(r.amountSeen.crypto, '10.2');
+  assert.equal(r.notified, 1);
+  assert.equal(sql(`SELECT outcome FROM webhook_inbox WHERE id = :'d';`, { d: r.deliveryId })[0][0], 'unknown_payment');
+  // An EXPIRED for it is no money: stored, nobody disturbed.
+  await deliver(MAIN(), callback({ externalId, status: 'EXPIRED', txs: [] }));
+  assert.equal(reviewsOf().length, 1);
+});
+
 test('a PAID the chain refutes reaches a person and stays replayable', { skip: CHAIN ? false : 'no test chain' }, async () => {
   const wallet = (env.CHAIN_BUYERS ?? '').split(',').at(-3);
   const m = marketplace(1);
