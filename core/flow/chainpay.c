@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "evm/chain.h"
+#include "evm/units.h"
 #include "pay/coord.h"
 #include "pay/payment.h"
 #include "shkeeper/shkeeper.h"
@@ -171,9 +172,31 @@ static bool closed_status(const char *status)
 	return strcmp(status, "failed") == 0 || strcmp(status, "cancelled") == 0;
 }
 
+/*
+ * A confirmed transfer that pays more than the payment asks: what it paid, as
+ * the coordinator reports an overpayment (the excess is held in the escrow,
+ * and a person decides what becomes of it). NULL when it paid exactly.
+ */
+static struct coord_delivery *overpaid(const struct verify_result *vr, const struct verify_expect *x,
+                                       const char *token, struct coord_delivery *d, char *seen, size_t seenlen)
+{
+	BIGNUM *v;
+	int bad;
+
+	if (memcmp(vr->amount, x->min_amount, VERIFY_WORD_LEN) <= 0 || (v = BN_new()) == NULL)
+		return NULL;
+	bad = units_from_word(vr->amount, v) != 0 || units_format(v, x->decimals, seen, seenlen) != 0;
+	BN_free(v);
+	if (bad)
+		return NULL;
+	*d = (struct coord_delivery){ .provider = "chain", .provider_status = "confirmed", .seen_crypto = seen,
+	                              .crypto = token, .overpaid = true };
+	return d;
+}
+
 static void apply(struct db *db, const char *id, const char *status, const char *tx, bool replace_tx,
     const char *network, const char *actor, const char *request_id, const char *reason,
-    struct chainpay_outcome *out, enum chainpay_kind on_success)
+    struct coord_delivery *delivery, struct chainpay_outcome *out, enum chainpay_kind on_success)
 {
 	json_object *meta = json_object_new_object(), *v = verify_result_json(&out->vr, out->decimals);
 	enum coord_result cr;
@@ -191,6 +214,7 @@ static void apply(struct db *db, const char *id, const char *status, const char 
 		.actor = actor,
 		.reason = reason,
 		.request_id = request_id,
+		.delivery = delivery,
 	};
 	cr = coord_apply(db, id, &change, &out->row, &out->dbst);
 	switch (cr) {
@@ -313,9 +337,13 @@ void chainpay_verify(struct db *db, const struct config *cfg, const PGresult *pa
 	switch (out->vr.verdict) {
 	case VERIFY_CONFIRMED:
 		/* Moving to completed records the hash; never over one that completed it meanwhile. */
+	{
+		struct coord_delivery d;
+		char seen[96];
 		apply(db, id, "completed", tx_hash, false, network, actor, request_id, "on-chain transfer confirmed",
-		      out, CHAINPAY_CONFIRMED);
+		      overpaid(&out->vr, &x, col(pay, r, PCOL_TOKEN), &d, seen, sizeof(seen)), out, CHAINPAY_CONFIRMED);
 		break;
+	}
 	case VERIFY_PENDING:
 		if (out->vr.reason != VR_NOT_DEEP) {
 			/* Not seen on chain: nothing is recorded, so a wrong hash holds nothing. */
@@ -331,7 +359,7 @@ void chainpay_verify(struct db *db, const struct config *cfg, const PGresult *pa
 		}
 		/* Two racing replacements: the last one wins, and both came from the buyer's wallet. */
 		apply(db, id, "processing", tx_hash, replacing, network, actor, request_id,
-		      "on-chain transfer seen, awaiting confirmations", out, CHAINPAY_PENDING);
+		      "on-chain transfer seen, awaiting confirmations", NULL, out, CHAINPAY_PENDING);
 		/* No status moves, so no audit row: the log keeps the replacement. */
 		if (replacing && out->kind == CHAINPAY_PENDING)
 			log_info("payment %s: transaction %s recorded in place of %s", id, tx_hash, recorded);
@@ -341,7 +369,7 @@ void chainpay_verify(struct db *db, const struct config *cfg, const PGresult *pa
 			out->kind = CHAINPAY_FAILED;
 			break;
 		}
-		apply(db, id, "failed", tx_hash, false, network, actor, request_id, out->vr.message, out,
+		apply(db, id, "failed", tx_hash, false, network, actor, request_id, out->vr.message, NULL, out,
 		      CHAINPAY_FAILED);
 		break;
 	case VERIFY_ERROR:

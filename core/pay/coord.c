@@ -308,10 +308,13 @@ static enum coord_result work(struct db *db, const char *id, const struct coord_
 record:
 	if (d && d->overpaid && !review) {
 		/* SHKeeper's overpaid_fiat is counted from its upper limit (105 % by default), not from the price. */
-		snprintf(reason, sizeof(reason), "%s reports %s%s: more than the invoice asked is held (%s %s beyond"
-		         " SHKeeper's upper limit; the excess over the price is larger: see amountSeen)",
-		         who, said, seen, d->overpaid_fiat ? d->overpaid_fiat : "an amount",
-		         d->overpaid_fiat && d->fiat ? d->fiat : "");
+		if (d->overpaid_fiat)
+			snprintf(reason, sizeof(reason), "%s reports %s%s: more than the invoice asked is held (%s %s beyond"
+			         " SHKeeper's upper limit; the excess over the price is larger: see amountSeen)",
+			         who, said, seen, d->overpaid_fiat, d->fiat ? d->fiat : "");
+		else
+			snprintf(reason, sizeof(reason), "%s reports %s%s: more than the payment asked is held", who,
+			         said[0] ? said : "a deposit", seen);
 		rv.kind = REVIEW_OVERPAID;
 		review = true;
 	}

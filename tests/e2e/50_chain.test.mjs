@@ -430,3 +430,25 @@ test('a transfer for a cancelled pay-in moves nothing and reaches a person, once
   assert.equal(r.status, 409, r.text);
   assert.deepEqual(reviews(), [['deposit_on_closed_payment', hash], ['deposit_on_closed_payment', again]]);
 });
+
+test('a transfer of more than the payment asks completes it, and the excess held reaches a person, once', { skip }, async () => {
+  const [p, t] = await intent('3', {}, buyers[6]);
+  const hash = await transferAndMine(buyers[6], escrow, 45n * UNIT / 10n);
+  await mine(URL, 2);
+  let r = await verify(p.paymentId, hash, t);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.data.payment.status, 'completed');
+  r = await verify(p.paymentId, hash, t);
+  assert.equal(r.status, 200, r.text);
+  const found = sql(`SELECT payload->>'kind', payload->'amountSeen'->>'crypto', payload->>'transactionHash', payload->>'reason'
+    FROM events WHERE payment_id = :'id' AND event = 'payment-needs-review' AND payload->>'kind' = 'overpaid';`, { id: p.paymentId });
+  assert.equal(found.length, 1, JSON.stringify(found));
+  assert.deepEqual(found[0].slice(0, 3), ['overpaid', '4.5', hash]);
+  assert.match(found[0][3], /more than the payment asked is held/);
+  // Exactly the price is no finding.
+  const [q, u] = await intent('2', {}, buyers[6]);
+  const exact = await transferAndMine(buyers[6], escrow, 2n * UNIT);
+  await mine(URL, 2);
+  assert.equal((await verify(q.paymentId, exact, u)).status, 200);
+  assert.equal(count('events', `payment_id = :'id' AND event = 'payment-needs-review' AND payload->>'kind' = 'overpaid'`, { id: q.paymentId }), 0);
+});
