@@ -192,6 +192,12 @@ void shkpayout_send(struct db *db, const struct config *cfg, const PGresult *out
 		prov_say(o, PROV_DB, "database", "database error");
 		return;
 	}
+	if (!call.leased && call.moved) {
+		prov_reload(db, j.id, o);
+		prov_say(o, PROV_CONFLICT, "payout_changed", "payout %s moved on since this request read it: nothing is"
+		         " sent; ask again to see where it stands", j.id);
+		return;
+	}
 	if (!call.leased) {
 		prov_reload(db, j.id, o);
 		prov_say(o, PROV_PENDING, "call_in_flight", "a call to SHKeeper for payout %s is in flight: ask again shortly", j.id);

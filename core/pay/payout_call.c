@@ -42,16 +42,27 @@ enum db_status payout_call_begin(struct db *db, const char *out_id, const char *
 	             2, p);
 	if (st != DB_OK)
 		return st;
-	/* A compare-and-set on the lease: a second caller meanwhile gets no row. */
+	/*
+	 * A compare-and-set on the lease: a second caller meanwhile gets no row.
+	 * The payout must still be pending as the lease is taken: the caller's
+	 * copy was read before, and a payout an earlier call settled (refused
+	 * and failed, say) must not be sent by a request that read it pending.
+	 */
 	st = db_exec(db, &res,
 	             "UPDATE payout_calls SET lease_until = now() + interval '" XSTR(PAYOUT_CALL_LEASE_SECONDS) " seconds',"
 	             " updated_at = now() WHERE payment_id = $1 AND (lease_until IS NULL OR lease_until < now())"
+	             " AND EXISTS (SELECT 1 FROM payments p WHERE p.id = $1::uuid AND p.status = 'pending')"
 	             " RETURNING state, attempts", 1, p);
 	if (st == DB_OK && PQntuples(res) == 1) {
 		c->leased = true;
 		c->prior = state_of(PQgetvalue(res, 0, 0));
 		c->attempts = atoi(PQgetvalue(res, 0, 1));
 	}
+	PQclear(res);
+	res = NULL;
+	if (st == DB_OK && !c->leased &&
+	    (st = db_exec(db, &res, "SELECT status <> 'pending' FROM payments WHERE id = $1::uuid", 1, p)) == DB_OK)
+		c->moved = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	return st;
 }

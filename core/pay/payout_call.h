@@ -35,6 +35,7 @@ enum payout_call_state {
 
 struct payout_call {
 	bool leased;                    /* this caller holds the lease */
+	bool moved;                     /* not leased: the payout is no longer pending (read it again) */
 	enum payout_call_state prior;   /* what the last attempt came to */
 	int attempts;                   /* create calls made so far */
 };

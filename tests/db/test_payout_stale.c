@@ -1,10 +1,15 @@
 /*
- * A payout failed from an earlier read: two requests take one hot-wallet
- * payout forward, the first signs and commits it, the second, which read it
- * still pending, then finds the fee over the cap or the transfer reverting.
- * Its failure (if_pending) must be refused under the lock, or the escrow is
- * funded again while the signed transfer goes out. Against a real
- * PostgreSQL: needs TEST_DATABASE_URL (tests/e2e runs it).
+ * Payouts decided from an earlier read, against a real PostgreSQL (needs
+ * TEST_DATABASE_URL: tests/e2e runs it).
+ *
+ * - Two requests take one hot-wallet payout forward; the first signs and
+ *   commits it, the second, which read it still pending, then finds the fee
+ *   over the cap or the transfer reverting. Its failure (if_pending) must be
+ *   refused under the lock, or the escrow is funded again while the signed
+ *   transfer goes out.
+ * - A provider's call refused, its payout failed, and a second request that
+ *   read it pending takes the call's lease: it must not get it, or it sends
+ *   a payout the books have closed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +25,7 @@
 #include "base/log.h"
 #include "pay/payment.h"
 #include "pay/payout.h"
+#include "pay/payout_call.h"
 
 static struct db db;
 
@@ -122,11 +128,33 @@ static void test_still_pending_is_failed(void **state)
 	assert_string_equal(scalar("SELECT escrow_state FROM payments WHERE id = $1", 1, p), "funded");
 }
 
+static void test_call_lease_needs_a_pending_payout(void **state)
+{
+	(void)state;
+	char payin[40], out_id[40];
+	struct payout_call call;
+
+	payout_in("pending", payin, out_id);
+	assert_int_equal(payout_call_begin(&db, out_id, "shkeeper", &call), DB_OK);
+	assert_true(call.leased);
+	assert_false(call.moved);
+	assert_int_equal(payout_call_end(&db, out_id, PCALL_REFUSED, "refused"), DB_OK);
+	const char *p[1] = { out_id };
+	assert_string_equal(scalar("UPDATE payments SET status = 'failed' WHERE id = $1 RETURNING status", 1, p), "failed");
+	/* The request that read it pending comes for the lease now. */
+	assert_int_equal(payout_call_begin(&db, out_id, "shkeeper", &call), DB_OK);
+	assert_false(call.leased);
+	assert_true(call.moved);
+	assert_string_equal(scalar("SELECT state || '/' || (lease_until IS NULL) FROM payout_calls WHERE payment_id = $1", 1, p),
+	                    "refused/true");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_signed_meanwhile_is_not_failed),
 		cmocka_unit_test(test_still_pending_is_failed),
+		cmocka_unit_test(test_call_lease_needs_a_pending_payout),
 	};
 	return cmocka_run_group_tests(tests, open_db, close_db);
 }
