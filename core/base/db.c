@@ -119,7 +119,17 @@ static enum db_status connect_if_needed(struct db *db)
 	if (db->last_attempt == now)
 		return DB_UNAVAILABLE;
 	db->last_attempt = now;
-	db->conn = PQconnectdb(db->conninfo);
+	/*
+	 * A database host that vanishes mid-statement (a failover, a dropped
+	 * link) would otherwise hold the worker until TCP gives up, a quarter of
+	 * an hour: keepalives find a silent peer within a minute, and a send
+	 * unacknowledged for 30 s fails. The operator's own settings in the
+	 * URL come later and win.
+	 */
+	static const char *const keys[] = { "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+		                            "tcp_user_timeout", "dbname", NULL };
+	const char *const vals[] = { "1", "30", "10", "3", "30000", db->conninfo, NULL };
+	db->conn = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(db->conn) != CONNECTION_OK) {
 		/* libpq's message names host and cause, never the password. */
 		char msg[256];

@@ -3,7 +3,8 @@
  * PostgreSQL, where the server refuses at COMMIT (a deferred constraint) or
  * answers ROLLBACK to it (a transaction that had already failed), and the
  * coordinator passes the refusal on instead of reporting a move it did not
- * make. Needs TEST_DATABASE_URL (the stack's database): tests/e2e runs it.
+ * make. Also the keepalives every connection is opened with. Needs
+ * TEST_DATABASE_URL (the stack's database): tests/e2e runs it.
  * Every object it creates is temporary or dropped again, and the one trigger
  * on a real table fires only for the payment this test inserts.
  */
@@ -162,12 +163,46 @@ static void test_coordinator_reports_failed_commit(void **state)
 	                    "completed/funded");
 }
 
+/* libpq's value of one connection option, "" when unset. */
+static const char *option(PGconn *conn, const char *name)
+{
+	static char out[64];
+	PQconninfoOption *opts = PQconninfo(conn);
+
+	out[0] = '\0';
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, name) == 0 && o->val)
+			snprintf(out, sizeof(out), "%s", o->val);
+	PQconninfoFree(opts);
+	return out;
+}
+
+/* A database host gone silent mid-statement is found out within a minute, not TCP's quarter hour; the URL's own setting wins. */
+static void test_connection_finds_a_silent_host(void **state)
+{
+	(void)state;
+	char url[1100];
+	struct db other;
+
+	assert_string_equal(option(db.conn, "keepalives"), "1");
+	assert_string_equal(option(db.conn, "keepalives_idle"), "30");
+	assert_string_equal(option(db.conn, "tcp_user_timeout"), "30000");
+	const char *base = getenv("TEST_DATABASE_URL");
+	snprintf(url, sizeof(url), "%s%skeepalives_idle=7", base, strchr(base, '?') ? "&" : "?");
+	db_init(&other, url, 3, false);
+	assert_int_equal(db_ready(&other), DB_OK);
+	assert_string_equal(option(other.conn, "keepalives_idle"), "7");
+	assert_string_equal(option(other.conn, "keepalives_count"), "3");
+	db_close(&other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_deferred_constraint_refused_at_commit),
 		cmocka_unit_test(test_commit_answered_rollback),
 		cmocka_unit_test(test_coordinator_reports_failed_commit),
+		cmocka_unit_test(test_connection_finds_a_silent_host),
 	};
 	return cmocka_run_group_tests(tests, open_db, close_db);
 }
