@@ -24,19 +24,7 @@
 #include "pay/coord.h"
 #include "pay/payment.h"
 
-static struct db db;
-
-/* One value of a one-row query, copied out; "" when there is no row. */
-static const char *scalar(const char *sql, int n, const char *const *params)
-{
-	static char out[128];
-	PGresult *res = NULL;
-
-	assert_int_equal(db_exec(&db, &res, sql, n, params), DB_OK);
-	snprintf(out, sizeof(out), "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
-	PQclear(res);
-	return out;
-}
+#include "db_fixture.h"
 
 static void run(const char *sql)
 {
@@ -46,27 +34,12 @@ static void run(const char *sql)
 static int open_db(void **state)
 {
 	(void)state;
-	const char *url = getenv("TEST_DATABASE_URL");
-
-	if (url == NULL || *url == '\0') {
-		fprintf(stderr, "TEST_DATABASE_URL is not set: run this through the end-to-end suite\n");
-		return -1;
-	}
-	log_set_level(LOG_WARN);
-	db_init(&db, url, 3, true);
-	if (db_ready(&db) != DB_OK)
+	if (connect_db() != 0)
 		return -1;
 	/* Test-only: lives as long as this session. */
 	return db_exec(&db, NULL,
 	               "CREATE TEMP TABLE commit_probe (k int NOT NULL,"
 	               " CONSTRAINT commit_probe_once UNIQUE (k) DEFERRABLE INITIALLY DEFERRED)", 0, NULL) == DB_OK ? 0 : -1;
-}
-
-static int close_db(void **state)
-{
-	(void)state;
-	db_close(&db);
-	return 0;
 }
 
 static void test_deferred_constraint_refused_at_commit(void **state)

@@ -27,39 +27,12 @@
 #include "pay/payout.h"
 #include "pay/payout_call.h"
 
-static struct db db;
-
-/* One value of a one-row query, copied out; "" when there is no row. */
-static const char *scalar(const char *sql, int n, const char *const *params)
-{
-	static char out[128];
-	PGresult *res = NULL;
-
-	assert_int_equal(db_exec(&db, &res, sql, n, params), DB_OK);
-	snprintf(out, sizeof(out), "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
-	PQclear(res);
-	return out;
-}
+#include "db_fixture.h"
 
 static int open_db(void **state)
 {
 	(void)state;
-	const char *url = getenv("TEST_DATABASE_URL");
-
-	if (url == NULL || *url == '\0') {
-		fprintf(stderr, "TEST_DATABASE_URL is not set: run this through the end-to-end suite\n");
-		return -1;
-	}
-	log_set_level(LOG_ERROR);
-	db_init(&db, url, 3, true);
-	return db_ready(&db) == DB_OK ? 0 : -1;
-}
-
-static int close_db(void **state)
-{
-	(void)state;
-	db_close(&db);
-	return 0;
+	return connect_db();
 }
 
 /* A funded pay-in whose release is open as a hot-wallet payout in `status`; its id in out_id. */

@@ -166,17 +166,26 @@ test('a wallet-direct pay-in seen but not final is completed by the jobs process
   }
 });
 
-test('the chain watcher completes pay-ins whose buyer never sends the hash or whose callback never comes, once final; a transfer reorganised away counts for nothing', { skip }, async () => {
-  const wallet = buyers[buyers.length - 1];
-  const buyer = uid('jw');
+// A buyer who pays from `wallet` (registered as the marketplace does), and a
+// saver of its wallet-direct pay-ins: the pay-in's id.
+function walletBuyer(prefix, wallet) {
+  const buyer = uid(prefix);
   const t = token(buyer, 'buyer');
   sql(`INSERT INTO user_wallets (user_id, network, address) VALUES (:'u', 'bsc', :'a')
        ON CONFLICT (user_id, network) DO UPDATE SET address = EXCLUDED.address;`, { u: buyer, a: wallet });
-  const saved = await api('POST', '/api/payment/decentralized/save', {
-    token: t, body: { purchaseRequestId: uid('jwr'), amount: '4.75', token: 'USDT', network: 'bsc' },
-  });
-  assert.equal(saved.status, 201, saved.text);
-  const id = saved.json.data.paymentId;
+  const save = async (amount) => {
+    const r = await api('POST', '/api/payment/decentralized/save', {
+      token: t, body: { purchaseRequestId: uid(`${prefix}r`), amount, token: 'USDT', network: 'bsc' },
+    });
+    assert.equal(r.status, 201, r.text);
+    return r.json.data.paymentId;
+  };
+  return { buyer, save };
+}
+
+test('the chain watcher completes pay-ins whose buyer never sends the hash or whose callback never comes, once final; a transfer reorganised away counts for nothing', { skip }, async () => {
+  const wallet = buyers[buyers.length - 1];
+  const id = await walletBuyer('jw', wallet).save('4.75');
   const escrow = (await api('GET', '/api/payment/decentralized/receiver')).json.data.address;
   const status = () => sql(`SELECT status FROM payments WHERE id = :'id';`, { id })[0][0];
   const pay = async (value) => {
@@ -236,17 +245,7 @@ test('the chain watcher completes pay-ins whose buyer never sends the hash or wh
 
 test('the chain watcher reports a transfer for a pay-in cancelled before it came, once, and gives it to no other pay-in', { skip }, async () => {
   const wallet = buyers[buyers.length - 2];
-  const buyer = uid('jc');
-  const t = token(buyer, 'buyer');
-  sql(`INSERT INTO user_wallets (user_id, network, address) VALUES (:'u', 'bsc', :'a')
-       ON CONFLICT (user_id, network) DO UPDATE SET address = EXCLUDED.address;`, { u: buyer, a: wallet });
-  const save = async (amount) => {
-    const r = await api('POST', '/api/payment/decentralized/save', {
-      token: t, body: { purchaseRequestId: uid('jcr'), amount, token: 'USDT', network: 'bsc' },
-    });
-    assert.equal(r.status, 201, r.text);
-    return r.json.data.paymentId;
-  };
+  const { save } = walletBuyer('jc', wallet);
   const cancelled = await save('0.02');
   const open = await save('3');
   const r = await api('PUT', `/api/payment/${cancelled}`, { token: admin, body: { status: 'cancelled' } });
