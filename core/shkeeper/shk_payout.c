@@ -242,11 +242,14 @@ static void read_entry(json_object *result, const char *destination, struct shk_
 		if (dest == NULL || strcasecmp(dest, destination) != 0)
 			continue;
 		t->has_entry = true;
-		if (status && strcmp(status, "success") == 0 && json_object_object_get_ex(e, "txids", &txids) &&
-		    json_object_is_type(txids, json_type_array) && json_object_array_length(txids) > 0) {
-			const char *tx = jstr(json_object_array_get_idx(txids, 0));
-			if (tx && valid_tx_hash(tx))
-				snprintf(t->txid, sizeof(t->txid), "%s", tx);
+		/* "success" naming no transaction is not a failure: money may have left; only the chain can say. */
+		if (status && strcmp(status, "success") == 0) {
+			if (json_object_object_get_ex(e, "txids", &txids) && json_object_is_type(txids, json_type_array) &&
+			    json_object_array_length(txids) > 0) {
+				const char *tx = jstr(json_object_array_get_idx(txids, 0));
+				if (tx && valid_tx_hash(tx))
+					snprintf(t->txid, sizeof(t->txid), "%s", tx);
+			}
 		} else {
 			const char *m = member(e, "msg") ? member(e, "msg") : member(e, "message");
 			t->failed = true;
