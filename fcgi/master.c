@@ -120,9 +120,13 @@ static void reload(struct master *m)
 	struct config *fresh = xcalloc(1, sizeof(*fresh));
 	char err[512];
 
-	/* What start-up refuses, a reload refuses too: a wrong chain or decimals, an unusable hot-wallet key. */
-	if (config_load(m->config_path, fresh, err, sizeof(err)) != 0 || chain_check_startup(fresh, err, sizeof(err)) != 0 ||
-	    hotwallet_startup(fresh, err, sizeof(err)) != 0) {
+	/*
+	 * What start-up refuses, a reload refuses too: an unusable hot-wallet key,
+	 * a wrong chain or decimals. The chain check goes last: its success is what
+	 * replaces the chain states new workers inherit.
+	 */
+	if (config_load(m->config_path, fresh, err, sizeof(err)) != 0 || hotwallet_startup(fresh, err, sizeof(err)) != 0 ||
+	    chain_check_startup(fresh, err, sizeof(err)) != 0) {
 		log_error("reload refused, keeping the running configuration: %s", err);
 		config_free(fresh);
 		free(fresh);

@@ -292,7 +292,7 @@ int worker_run(int listen_fd, const struct config *cfg, time_t started)
 			if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR || n == -ECONNABORTED)
 				continue;
 			/* Anything else would fail again on the next wake-up: a fresh worker is better than a spinning one. */
-			log_error("accept failed: %s; the worker ends", n == -1 ? "libfcgi is shutting down" : strerror(-n));
+			log_error("accept failed (%d: %s); the worker ends", n, n > -4096 ? strerror(-n) : "libfcgi");
 			rc = 1;
 			break;
 		}

@@ -139,7 +139,6 @@ int chain_check_startup(const struct config *cfg, char *err, size_t errlen)
 	pid_t pid;
 	ssize_t got;
 
-	memset(states, 0, sizeof(states));
 	memset(found, 0, sizeof(found));
 	if (pipe(fds) != 0) {
 		snprintf(err, errlen, "chain check: pipe: %s", strerror(errno));
@@ -177,6 +176,7 @@ int chain_check_startup(const struct config *cfg, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	memset(states, 0, sizeof(states));
 	for (size_t i = 0; i < cfg->n_networks; i++) {
 		struct net_state *st = &found[i];
 		states[i] = *st;

@@ -30,6 +30,8 @@ enum chain_status {
  * process, so the master never holds a libcurl handle (with live connections)
  * that every worker would inherit. Returns 0 (networks that did not answer are
  * marked unavailable), or -1 with err naming the mismatch: refuse to start.
+ * Only a success replaces the states later workers inherit: a refused reload
+ * leaves the running configuration's. A reload runs it last.
  */
 int chain_check_startup(const struct config *cfg, char *err, size_t errlen);
 

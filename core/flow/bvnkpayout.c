@@ -305,9 +305,10 @@ void bvnkpayout_send(struct db *db, const struct config *cfg, const PGresult *ou
 		return;
 	}
 	if (!call.leased && call.moved) {
+		/* Another request settled or sent it since this one read it: answered as it stands now. */
 		prov_reload(db, j.id, o);
-		prov_say(o, PROV_CONFLICT, "payout_changed", "payout %s moved on since this request read it: nothing is"
-		         " sent; ask again to see where it stands", j.id);
+		if (!prov_overtaken(o, "BVNK", j.id))
+			prov_say(o, PROV_ACCEPTED, "accepted", "payout %s is with BVNK: nothing is sent again", j.id);
 		return;
 	}
 	if (!call.leased) {

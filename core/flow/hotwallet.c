@@ -655,7 +655,7 @@ static int sign_and_commit(struct db *db, const struct config *cfg, const PGresu
 		return 0;
 	case PAYOUT_REFUSED:
 		if (why.code[0] && strncmp(why.code, "insufficient_", 13) == 0) {
-			settle(db, id, false, why.code, why.message, actor, request_id, o);
+			fail_unsigned(db, id, why.code, why.message, actor, request_id, o);
 			return -1;
 		}
 		if (s.unavailable) {

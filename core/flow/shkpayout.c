@@ -12,6 +12,9 @@
 #include "pay/payout_call.h"
 #include "shkeeper/shkeeper.h"
 
+/* How long after a lost call an admin's "nothing was paid" is believed: SHKeeper's wallet sends within minutes. */
+#define SHK_RECHECK_SECONDS 600
+
 /* One payout being taken forward: its row's figures, and who asks. */
 struct job {
 	struct db *db;
@@ -193,9 +196,10 @@ void shkpayout_send(struct db *db, const struct config *cfg, const PGresult *out
 		return;
 	}
 	if (!call.leased && call.moved) {
+		/* Another request settled or sent it since this one read it: answered as it stands now. */
 		prov_reload(db, j.id, o);
-		prov_say(o, PROV_CONFLICT, "payout_changed", "payout %s moved on since this request read it: nothing is"
-		         " sent; ask again to see where it stands", j.id);
+		if (!prov_overtaken(o, "SHKeeper", j.id))
+			prov_say(o, PROV_ACCEPTED, "accepted", "payout %s is with SHKeeper: nothing is sent again", j.id);
 		return;
 	}
 	if (!call.leased) {
@@ -227,6 +231,24 @@ void shkpayout_send(struct db *db, const struct config *cfg, const PGresult *out
 			         " the earlier call may have paid: nothing is sent again on that word. Its transfer on the chain"
 			         " completes it (the reconcile job, or confirm-tx with the hash); an admin sure that none was"
 			         " made asks again with \"checkedNotSent\": true", j.id);
+			error = o->message;
+			goto done;
+		}
+		/*
+		 * An admin's word counts only where a look at the chain can settle it:
+		 * not when SHKeeper answered with a task (it holds the payout whatever
+		 * its status says), and not before its wallet has had time to send.
+		 */
+		if (call.prior == PCALL_ACCEPTED || call.quiet_seconds < SHK_RECHECK_SECONDS) {
+			if (call.prior == PCALL_ACCEPTED)
+				prov_say(o, PROV_UNCERTAIN, "provider_unconfirmed", "SHKeeper answered an earlier call for payout %s"
+				         " with a task, so it holds the payout whatever its status says: nothing is sent again;"
+				         " look at SHKeeper itself", j.id);
+			else
+				prov_say(o, PROV_UNCERTAIN, "provider_unconfirmed", "the earlier call for payout %s was %lds ago:"
+				         " SHKeeper's wallet may not have sent it yet, so the chain proves nothing before %d minutes"
+				         " have passed; ask again then", j.id, call.quiet_seconds, SHK_RECHECK_SECONDS / 60);
+			o->retry_after = SHK_RECHECK_SECONDS - (int)(call.quiet_seconds < SHK_RECHECK_SECONDS ? call.quiet_seconds : 0);
 			error = o->message;
 			goto done;
 		}

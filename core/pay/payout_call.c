@@ -52,11 +52,12 @@ enum db_status payout_call_begin(struct db *db, const char *out_id, const char *
 	             "UPDATE payout_calls SET lease_until = now() + interval '" XSTR(PAYOUT_CALL_LEASE_SECONDS) " seconds',"
 	             " updated_at = now() WHERE payment_id = $1 AND (lease_until IS NULL OR lease_until < now())"
 	             " AND EXISTS (SELECT 1 FROM payments p WHERE p.id = $1::uuid AND p.status = 'pending')"
-	             " RETURNING state, attempts", 1, p);
+	             " RETURNING state, attempts, coalesce(floor(extract(epoch FROM now() - sent_at)), 0)::bigint", 1, p);
 	if (st == DB_OK && PQntuples(res) == 1) {
 		c->leased = true;
 		c->prior = state_of(PQgetvalue(res, 0, 0));
 		c->attempts = atoi(PQgetvalue(res, 0, 1));
+		c->quiet_seconds = atol(PQgetvalue(res, 0, 2));
 	}
 	PQclear(res);
 	res = NULL;
@@ -72,7 +73,7 @@ enum db_status payout_call_sending(struct db *db, const char *out_id)
 	const char *p[1] = { out_id };
 
 	return db_exec(db, NULL,
-	               "UPDATE payout_calls SET state = 'sending', attempts = attempts + 1, updated_at = now()"
+	               "UPDATE payout_calls SET state = 'sending', attempts = attempts + 1, sent_at = now(), updated_at = now()"
 	               " WHERE payment_id = $1", 1, p);
 }
 

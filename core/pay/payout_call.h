@@ -38,6 +38,7 @@ struct payout_call {
 	bool moved;                     /* not leased: the payout is no longer pending (read it again) */
 	enum payout_call_state prior;   /* what the last attempt came to */
 	int attempts;                   /* create calls made so far */
+	long quiet_seconds;             /* since the last create call went out (0: none did) */
 };
 
 /* Seconds a lease lasts: longer than any one call, so it lapses only when its holder died. */

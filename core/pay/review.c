@@ -54,7 +54,9 @@ enum db_status review_write(struct db *db, const struct review *r)
 	               "  WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.payment_id = $1::uuid"
 	               "   AND e.event = 'payment-needs-review' AND e.payload->>'kind' = $2::text"
 	               "   AND e.payload->'amountSeen' IS NOT DISTINCT FROM r.payload->'amountSeen'"
-	               "   AND e.payload->'transactionHash' IS NOT DISTINCT FROM r.payload->'transactionHash')"
+	               /* The chain's own findings are one per transaction; a provider's, one per figure it reports. */
+	               "   AND (r.payload->>'provider' IS DISTINCT FROM 'chain'"
+	               "        OR e.payload->'transactionHash' IS NOT DISTINCT FROM r.payload->'transactionHash'))"
 	               "  RETURNING id)"
 	               " INSERT INTO notifications (user_id, kind, title, body, payment_id)"
 	               " SELECT 'admin', 'payment-needs-review', 'Payment needs review',"

@@ -4,10 +4,10 @@
  * transaction, the one that records what was decided, so neither exists
  * without the other. The list is GET /admin/events?event=payment-needs-review.
  *
- * The same finding (payment, kind, amount seen, transaction) is written
- * once: a provider repeating its callback, an admin replaying it, or the
- * chain watcher reading a block again adds nothing; another transaction is
- * another finding.
+ * The same finding (payment, kind, amount seen) is written once: a provider
+ * repeating its callback, or an admin replaying it, adds nothing. The chain's
+ * own findings are one per transaction: the watcher reading a block again
+ * adds nothing, another transaction is another finding.
  */
 #ifndef PAY_REVIEW_H
 #define PAY_REVIEW_H

@@ -154,6 +154,8 @@ test('a token given as ?access_token= is written in no log, let in or refused', 
   ok.close?.();
   assert.equal((await subscribe(`user:${m.buyer}`, { query: { access_token: stranger } })).status, 403);
   assert.equal((await subscribe(`user:${m.buyer}`, { query: { access_token: forged } })).status, 401);
+  // The parameter's name in any case is the same parameter to nginx.
+  assert.equal((await subscribe(`user:${m.buyer}`, { query: { ACCESS_TOKEN: stranger } })).status, 403);
   const logs = join(env.STACK_DIR, 'nginx', 'logs');
   const access = await (async () => {
     // nginx writes its line when the request ends: the open stream's when it closes.
@@ -165,7 +167,7 @@ test('a token given as ?access_token= is written in no log, let in or refused', 
     return readFileSync(join(logs, 'fcgi-payments.access.log'), 'utf8');
   })();
   assert.match(access, new RegExp(`/events/stream/user:${m.buyer}\\?\\(withheld\\) HTTP/1\\.1" 40[13]`));
-  const everything = access + readFileSync(join(logs, 'error.log'), 'utf8');
+  const everything = access + readFileSync(join(logs, 'fcgi-payments.error.log'), 'utf8') + readFileSync(join(logs, 'error.log'), 'utf8');
   for (const secret of [m.token, stranger, forged]) {
     assert.ok(!everything.includes(secret.split('.')[2]), 'a token in the logs');
   }

@@ -19,6 +19,9 @@ before(async () => { if (!skip) await shk.reset(); });
 afterEach(async () => { if (!skip) await shk.reset(); });
 
 const completed = (id) => eventually(() => payment(id).status === 'completed', 20000, 100);
+// The payout's last create call, as if it had gone out `minutes` ago.
+const sentAgo = (id, minutes) => sql(`UPDATE payout_calls SET sent_at = now() - make_interval(mins => :'m'::int)
+  WHERE payment_id = :'id';`, { id, m: minutes });
 
 test('a SHKeeper payout: sent once, called back, checked on the chain, released; a repeat asks SHKeeper nothing', { skip }, async () => {
   const p = await sellerToPay('4');
@@ -243,12 +246,20 @@ test('a 500 before SHKeeper paid anything: its 404 sends nothing again until an 
   r = await shkPayout({ ...p.body, checkedNotSent: 'yes' });
   assert.equal(r.status, 400, r.text);
   assert.equal((await shk.calls()).payout[id], 1);
+  // Too soon: SHKeeper's wallet may not have sent it yet, so no look at the chain can prove it did not.
+  r = await shkPayout({ ...p.body, checkedNotSent: true });
+  assert.equal(r.status, 502, r.text);
+  assert.equal(r.json.error.code, 'provider_unconfirmed');
+  assert.match(r.json.message, /10 minutes/);
+  assert.ok(Number(r.headers.get('retry-after')) > 500, r.headers.get('retry-after'));
+  assert.equal((await shk.calls()).payout[id], 1);
 
+  sentAgo(id, 11);
   r = await shkPayout({ ...p.body, checkedNotSent: true });
   assert.equal(r.status, 200, r.text);
   assert.match(r.json.data.taskId, /^[0-9a-f-]{36}$/);
   const calls = await shk.calls();
-  assert.equal(calls.payout_status[id], 2);
+  assert.equal(calls.payout_status[id], 3);
   assert.equal(calls.payout[id], 2);
   await completed(id);
   assert.equal((await shk.payout(id)).length, 1);
@@ -284,6 +295,7 @@ test('SHKeeper down: the call cannot be told to have failed, so nothing is sent 
   }, 15000, 500);
   assert.equal(r?.status, 502);
   assert.equal((await shk.calls()).payout[id], 1);
+  sentAgo(id, 11);
   r = await shkPayout({ ...p.body, checkedNotSent: true });
   assert.equal(r.status, 200, r.text);
   const calls = await shk.calls();
