@@ -142,10 +142,11 @@ static bool serve(FCGX_Request *fr, struct app *app)
 	 * sent as %3F, and is kept, so that "/callback%3F" is no route here as it
 	 * was none of the locations (and rate limits) nginx chose by path.
 	 */
-	uri = FCGX_GetParam("DOCUMENT_URI", fr->envp);
-	snprintf(path, sizeof(path), "%s", uri ? uri : "/");
-	if (uri == NULL && (uri = FCGX_GetParam("REQUEST_URI", fr->envp)) != NULL) {
+	if ((uri = FCGX_GetParam("DOCUMENT_URI", fr->envp)) != NULL) {
 		snprintf(path, sizeof(path), "%s", uri);
+	} else {
+		uri = FCGX_GetParam("REQUEST_URI", fr->envp);
+		snprintf(path, sizeof(path), "%s", uri ? uri : "/");
 		path[strcspn(path, "?")] = '\0';
 	}
 	/* "/api/payment/" and "/api/payment" are the same resource. */

@@ -305,10 +305,7 @@ void bvnkpayout_send(struct db *db, const struct config *cfg, const PGresult *ou
 		return;
 	}
 	if (!call.leased && call.moved) {
-		/* Another request settled or sent it since this one read it: answered as it stands now. */
-		prov_reload(db, j.id, o);
-		if (!prov_overtaken(o, "BVNK", j.id))
-			prov_say(o, PROV_ACCEPTED, "accepted", "payout %s is with BVNK: nothing is sent again", j.id);
+		prov_moved_on(db, "BVNK", j.id, o);
 		return;
 	}
 	if (!call.leased) {

@@ -167,11 +167,6 @@ static void record_depth(struct db *db, const char *id, uint64_t depth, struct c
 }
 
 /* Applies a verifier answer through the coordinator; replace_tx records tx over another hash. */
-static bool closed_status(const char *status)
-{
-	return strcmp(status, "failed") == 0 || strcmp(status, "cancelled") == 0;
-}
-
 /*
  * A confirmed transfer that pays more than the payment asks: what it paid, as
  * the coordinator reports an overpayment (the excess is held in the escrow,
@@ -228,7 +223,7 @@ static void apply(struct db *db, const char *id, const char *status, const char 
 	case COORD_SKIPPED: {
 		const char *now = out->row ? PQgetvalue(out->row, 0, PCOL_STATUS) : "?";
 		/* Money in for a payment closed meanwhile: the coordinator wrote the review under the lock. */
-		out->reported = cr == COORD_BACKWARD && change.escrow && closed_status(now);
+		out->reported = cr == COORD_BACKWARD && change.escrow && payment_status_closed(now);
 		if (out->reported)
 			say(out, CHAINPAY_CONFLICT, "payment %s is %s, but transfer %s reached the escrow: the admins are"
 			    " told (payment-needs-review) and nothing moves", id, now, tx);
@@ -304,7 +299,7 @@ void chainpay_verify(struct db *db, const struct config *cfg, const PGresult *pa
 		return;
 	}
 	/* A closed payment moves no more; its transfer is still checked, and reported when it paid. */
-	bool closed = closed_status(status);
+	bool closed = payment_status_closed(status);
 	if (!closed && strcmp(status, "pending") != 0 && strcmp(status, "processing") != 0) {
 		say(out, CHAINPAY_CONFLICT, "payment %s is %s; it cannot be verified", id, status);
 		return;

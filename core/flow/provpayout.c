@@ -114,6 +114,13 @@ bool prov_overtaken(struct prov_outcome *o, const char *provider, const char *id
 	return true;
 }
 
+void prov_moved_on(struct db *db, const char *provider, const char *id, struct prov_outcome *o)
+{
+	prov_reload(db, id, o);
+	if (!prov_overtaken(o, provider, id))
+		prov_say(o, PROV_ACCEPTED, "accepted", "payout %s is with %s: nothing is sent again", id, provider);
+}
+
 const char *prov_sender(const struct config *cfg, const char *provider, const char *network)
 {
 	const struct network_conf *net = config_network(cfg, network);

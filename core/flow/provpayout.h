@@ -74,6 +74,11 @@ void prov_reload(struct db *db, const char *id, struct prov_outcome *o);
  * true; false for any other state.
  */
 bool prov_overtaken(struct prov_outcome *o, const char *provider, const char *id);
+/*
+ * The payout moved on since the caller read it (another request sent or
+ * settled it): o says where it stands now, and nothing is sent.
+ */
+void prov_moved_on(struct db *db, const char *provider, const char *id, struct prov_outcome *o);
 
 /* Who says it, for the audit and the findings. */
 struct prov_source {

@@ -9,6 +9,7 @@
 #include "flow/shk_onchain.h"
 #include "pay/coord.h"
 #include "pay/payment.h"
+#include "pay/review.h"
 #include "shkeeper/shkeeper.h"
 
 const char *shk_claim_member(json_object *obj, const char *name)
@@ -44,36 +45,32 @@ static const char *figure(json_object *cb, const char *name)
 /*
  * Money SHKeeper reports for an invoice no payment here holds (a database
  * restored from a backup older than the invoice, say): authentic, since the
- * delivery was, and placed by nobody. The admins are told, once per figure
- * reported, in the transaction that stores the delivery.
+ * delivery was, and placed by nobody. The admins are told once per figure, in
+ * the delivery's transaction, or in one of its own for a replay outside any.
  */
 static enum db_status unknown_invoice_review(struct db *db, const struct shk_claim *c, json_object *cb)
 {
-	char reason[200], delivery[24];
+	char reason[200];
+	struct review rv = {
+		.kind = REVIEW_UNKNOWN_INVOICE, .reason = reason, .provider = "shkeeper", .provider_status = c->status,
+		.seen_crypto = figure(cb, "balance_crypto"), .crypto = figure(cb, "crypto"),
+		.seen_fiat = figure(cb, "balance_fiat"), .fiat = figure(cb, "fiat"), .delivery_id = c->delivery,
+	};
+	bool own = !db->in_tx;
+	enum db_status st;
 
 	snprintf(reason, sizeof(reason), "SHKeeper reports %s for invoice %s, which no payment here holds: find whose"
 	         " money it is, or return it", c->status, c->external_id);
-	snprintf(delivery, sizeof(delivery), "%lld", c->delivery);
-	const char *p[8] = { reason, c->status, c->delivery > 0 ? delivery : NULL, figure(cb, "balance_crypto"),
-	                     figure(cb, "crypto"), figure(cb, "balance_fiat"), figure(cb, "fiat"), c->external_id };
-	log_warn("%s", reason);
-	return db_exec(db, NULL,
-	               "WITH r AS (SELECT jsonb_strip_nulls(jsonb_build_object('kind', 'deposit_for_unknown_invoice',"
-	               "   'reason', $1::text, 'provider', 'shkeeper', 'providerStatus', $2::text, 'deliveryId', $3::bigint,"
-	               "   'amountSeen', jsonb_build_object('crypto', $4::text, 'cryptoName', $5::text, 'fiat', $6::text,"
-	               "                                    'fiatCurrency', $7::text))) AS payload),"
-	               " ev AS ("
-	               "  INSERT INTO events (event, room, payload)"
-	               "  SELECT 'payment-needs-review', 'admin', r.payload FROM r"
-	               "  WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event = 'payment-needs-review'"
-	               "   AND e.payment_id IS NULL AND e.payload->>'kind' = 'deposit_for_unknown_invoice'"
-	               "   AND e.payload->>'reason' = $1::text"
-	               "   AND e.payload->'amountSeen' IS NOT DISTINCT FROM r.payload->'amountSeen')"
-	               "  RETURNING id)"
-	               " INSERT INTO notifications (user_id, kind, title, body)"
-	               " SELECT 'admin', 'payment-needs-review', 'Payment needs review', 'Invoice ' || $8::text || ': ' || $1::text"
-	               " FROM ev",
-	               8, p);
+	if (own && (st = db_begin(db)) != DB_OK)
+		return st;
+	st = review_write(db, &rv);
+	if (own) {
+		if (st == DB_OK)
+			st = db_commit(db);
+		else
+			db_rollback(db);
+	}
+	return st;
 }
 
 static void apply_once(struct db *db, const struct config *cfg, const struct shk_claim *c, struct shk_applied *a)

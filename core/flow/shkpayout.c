@@ -164,6 +164,39 @@ static int ask_first(struct job *j, struct prov_outcome *o)
 	return -1;
 }
 
+/*
+ * SHKeeper hands a payout to its wallet first and records it after: a call
+ * answered with a timeout or a 500 may have paid with no record to show for
+ * it, and SHKeeper's own duplicate check would let a second call pay again.
+ * Its "no record" is no proof; an admin who looked at SHKeeper's payout
+ * wallet on the chain is, where a look can settle it: not once SHKeeper
+ * answered with a task (it holds the payout whatever its status says), and
+ * not before its wallet has had time to send. True, with o answered, when the
+ * call must not be made again.
+ */
+static bool resend_refused(const struct job *j, const struct payout_call *call, bool checked_not_sent,
+                           struct prov_outcome *o)
+{
+	if (!checked_not_sent)
+		prov_say(o, PROV_UNCERTAIN, "provider_unconfirmed",
+		         "SHKeeper has no record of payout %s, but it records a payout only after its wallet took it, so"
+		         " the earlier call may have paid: nothing is sent again on that word. Its transfer on the chain"
+		         " completes it (the reconcile job, or confirm-tx with the hash); an admin sure that none was"
+		         " made asks again with \"checkedNotSent\": true", j->id);
+	else if (call->prior == PCALL_ACCEPTED)
+		prov_say(o, PROV_UNCERTAIN, "provider_unconfirmed", "SHKeeper answered an earlier call for payout %s"
+		         " with a task, so it holds the payout whatever its status says: nothing is sent again;"
+		         " look at SHKeeper itself", j->id);
+	else if (call->quiet_seconds < SHK_RECHECK_SECONDS) {
+		prov_say(o, PROV_UNCERTAIN, "provider_unconfirmed", "the earlier call for payout %s was %lds ago:"
+		         " SHKeeper's wallet may not have sent it yet, so the chain proves nothing before %d minutes"
+		         " have passed; ask again then", j->id, call->quiet_seconds, SHK_RECHECK_SECONDS / 60);
+		o->retry_after = (int)(SHK_RECHECK_SECONDS - call->quiet_seconds);
+	} else
+		return false;
+	return true;
+}
+
 void shkpayout_send(struct db *db, const struct config *cfg, const PGresult *out, const char *actor,
                     const char *request_id, bool checked_not_sent, struct prov_outcome *o)
 {
@@ -196,10 +229,7 @@ void shkpayout_send(struct db *db, const struct config *cfg, const PGresult *out
 		return;
 	}
 	if (!call.leased && call.moved) {
-		/* Another request settled or sent it since this one read it: answered as it stands now. */
-		prov_reload(db, j.id, o);
-		if (!prov_overtaken(o, "SHKeeper", j.id))
-			prov_say(o, PROV_ACCEPTED, "accepted", "payout %s is with SHKeeper: nothing is sent again", j.id);
+		prov_moved_on(db, "SHKeeper", j.id, o);
 		return;
 	}
 	if (!call.leased) {
@@ -218,37 +248,7 @@ void shkpayout_send(struct db *db, const struct config *cfg, const PGresult *out
 			error = found > 0 ? NULL : o->message;
 			goto done;
 		}
-		/*
-		 * SHKeeper hands the payout to its wallet first and records it after:
-		 * a call answered with a timeout or a 500 may have paid with no record
-		 * to show for it, and SHKeeper's own duplicate check would let a second
-		 * call pay again. No record is not proof; a person who has looked at
-		 * SHKeeper's payout wallet on the chain is.
-		 */
-		if (!checked_not_sent) {
-			prov_say(o, PROV_UNCERTAIN, "provider_unconfirmed",
-			         "SHKeeper has no record of payout %s, but it records a payout only after its wallet took it, so"
-			         " the earlier call may have paid: nothing is sent again on that word. Its transfer on the chain"
-			         " completes it (the reconcile job, or confirm-tx with the hash); an admin sure that none was"
-			         " made asks again with \"checkedNotSent\": true", j.id);
-			error = o->message;
-			goto done;
-		}
-		/*
-		 * An admin's word counts only where a look at the chain can settle it:
-		 * not when SHKeeper answered with a task (it holds the payout whatever
-		 * its status says), and not before its wallet has had time to send.
-		 */
-		if (call.prior == PCALL_ACCEPTED || call.quiet_seconds < SHK_RECHECK_SECONDS) {
-			if (call.prior == PCALL_ACCEPTED)
-				prov_say(o, PROV_UNCERTAIN, "provider_unconfirmed", "SHKeeper answered an earlier call for payout %s"
-				         " with a task, so it holds the payout whatever its status says: nothing is sent again;"
-				         " look at SHKeeper itself", j.id);
-			else
-				prov_say(o, PROV_UNCERTAIN, "provider_unconfirmed", "the earlier call for payout %s was %lds ago:"
-				         " SHKeeper's wallet may not have sent it yet, so the chain proves nothing before %d minutes"
-				         " have passed; ask again then", j.id, call.quiet_seconds, SHK_RECHECK_SECONDS / 60);
-			o->retry_after = SHK_RECHECK_SECONDS - (int)(call.quiet_seconds < SHK_RECHECK_SECONDS ? call.quiet_seconds : 0);
+		if (resend_refused(&j, &call, checked_not_sent, o)) {
 			error = o->message;
 			goto done;
 		}

@@ -76,11 +76,6 @@ static enum db_status lock_payment(struct db *db, const char *id, char *request_
 	return DB_OK;
 }
 
-static bool closed(const char *status)
-{
-	return strcmp(status, "failed") == 0 || strcmp(status, "cancelled") == 0;
-}
-
 /* Does the change say money arrived? */
 static bool deposit(const struct coord_change *c)
 {
@@ -182,7 +177,7 @@ static enum coord_result work(struct db *db, const char *id, const struct coord_
 		goto record;
 	}
 	/* A closed payment takes no deposit: the money is real, so a person places it. */
-	if (deposit(c) && closed(from_status)) {
+	if (deposit(c) && payment_status_closed(from_status)) {
 		result = COORD_BACKWARD;
 		snprintf(reason, sizeof(reason), "%s reports %s%s for a %s payment: nothing moved; return the money"
 		         " or match it to an order", who, said[0] ? said : "a deposit", seen, from_status);
@@ -296,7 +291,7 @@ static enum coord_result work(struct db *db, const char *id, const struct coord_
 	if (d)
 		set_outcome(d, "applied", NULL);
 	/* Whoever closes it, a payment holding part of its price leaves money to return. */
-	if (status_moves && closed(to_status) && strcmp(to_escrow, "partial") == 0) {
+	if (status_moves && payment_status_closed(to_status) && strcmp(to_escrow, "partial") == 0) {
 		snprintf(reason, sizeof(reason), "the payment was %s (%s%s%s) while holding a partial deposit%s:"
 		         " return the money or match it to an order", to_status, who, said[0] ? " " : "", said, seen);
 		rv.kind = REVIEW_PARTIAL_CLOSED;

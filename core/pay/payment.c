@@ -18,6 +18,11 @@ bool payment_status_valid(const char *status)
 	return false;
 }
 
+bool payment_status_closed(const char *status)
+{
+	return strcmp(status, "failed") == 0 || strcmp(status, "cancelled") == 0;
+}
+
 /* Each state and where it may go next; anything not listed is a move backwards. */
 static const struct { const char *from, *to; } status_moves[] = {
 	{ "pending", "processing" }, { "pending", "completed" }, { "pending", "failed" },

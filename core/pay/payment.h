@@ -26,6 +26,8 @@
 extern const char *const payment_statuses[];   /* NULL-terminated */
 
 bool payment_status_valid(const char *status);
+/* Failed or cancelled: the payment moves no more, and money that reaches it is a person's to place. */
+bool payment_status_closed(const char *status);
 /* May a payment move from status `from` to `to`? Equal states are not a move. */
 bool payment_status_allows(const char *from, const char *to);
 /* The escrow state that goes with a status set by an admin or a provider. */

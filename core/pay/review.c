@@ -19,6 +19,7 @@ const char *review_kind_name(enum review_kind kind)
 	case REVIEW_PAYOUT_REFUTED: return "payout_refuted";
 	case REVIEW_PAYOUT_HELD: return "payout_on_hold";
 	case REVIEW_PAYOUT_CONTRADICTED: return "payout_contradicted";
+	case REVIEW_UNKNOWN_INVOICE: return "deposit_for_unknown_invoice";
 	}
 	return "unknown";
 }
@@ -29,7 +30,7 @@ enum db_status review_write(struct db *db, const struct review *r)
 
 	/* The finding and the decision it is about commit together, or neither does. */
 	if (!db->in_tx) {
-		log_error("review of payment %s written outside a transaction: refused", r->payment_id);
+		log_error("review of payment %s written outside a transaction: refused", r->payment_id ? r->payment_id : "-");
 		return DB_FAILED;
 	}
 	snprintf(delivery, sizeof(delivery), "%lld", r->delivery_id);
@@ -37,7 +38,7 @@ enum db_status review_write(struct db *db, const struct review *r)
 	                      r->provider, r->provider_status, r->seen_crypto, r->crypto, r->seen_fiat,
 	                      r->fiat, r->overpaid_fiat, r->tx_hash, r->delivery_id > 0 ? delivery : NULL,
 	                      r->purchase_request_id, r->invoice_id, r->other_payment_id, r->payout_id };
-	log_warn("payment %s needs review (%s): %s", r->payment_id, p[1], r->reason);
+	log_warn("payment %s needs review (%s): %s", r->payment_id ? r->payment_id : "-", p[1], r->reason);
 	return db_exec(db, NULL,
 	               "WITH r AS (SELECT jsonb_strip_nulls(jsonb_build_object("
 	               "   'paymentId', $1::text, 'kind', $2::text, 'reason', $3::text, 'status', $4::text,"
@@ -51,8 +52,10 @@ enum db_status review_write(struct db *db, const struct review *r)
 	               " ev AS ("
 	               "  INSERT INTO events (event, room, payload, payment_id)"
 	               "  SELECT 'payment-needs-review', 'admin', r.payload, $1::uuid FROM r"
-	               "  WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.payment_id = $1::uuid"
+	               "  WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.payment_id IS NOT DISTINCT FROM $1::uuid"
 	               "   AND e.event = 'payment-needs-review' AND e.payload->>'kind' = $2::text"
+	               /* Without a payment, the reason says what the money is for. */
+	               "   AND ($1::uuid IS NOT NULL OR e.payload->>'reason' = $3::text)"
 	               "   AND e.payload->'amountSeen' IS NOT DISTINCT FROM r.payload->'amountSeen'"
 	               /* The chain's own findings are one per transaction; a provider's, one per figure it reports. */
 	               "   AND (r.payload->>'provider' IS DISTINCT FROM 'chain'"
@@ -60,7 +63,7 @@ enum db_status review_write(struct db *db, const struct review *r)
 	               "  RETURNING id)"
 	               " INSERT INTO notifications (user_id, kind, title, body, payment_id)"
 	               " SELECT 'admin', 'payment-needs-review', 'Payment needs review',"
-	               "  'Payment ' || $1::text || ': ' || $3::text, $1::uuid FROM ev",
+	               "  coalesce('Payment ' || $1::text || ': ', '') || $3::text, $1::uuid FROM ev",
 	               18, p);
 }
 

@@ -28,11 +28,12 @@ enum review_kind {
 	REVIEW_PAYOUT_REFUTED,      /* a provider says a payout was sent; the chain says it does not pay it */
 	REVIEW_PAYOUT_HELD,         /* a provider holds a payout's transfer for review */
 	REVIEW_PAYOUT_CONTRADICTED, /* a provider's word about a payout the service settled otherwise */
+	REVIEW_UNKNOWN_INVOICE,     /* money reported for an invoice no payment holds (no payment_id) */
 };
 
 struct review {
 	enum review_kind kind;
-	const char *payment_id;
+	const char *payment_id;      /* NULL: money no payment holds (the reason names what it is for) */
 	const char *reason;          /* a sentence for a person */
 	const char *status;          /* the payment's status and escrow after the decision */
 	const char *escrow;

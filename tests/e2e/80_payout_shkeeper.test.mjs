@@ -152,7 +152,9 @@ test('a SUCCESS whose entry says success but names no transaction fails nothing:
   const [sent] = await transfers(shk.wallet, p.sellerWallet);
   r = await api('POST', `/api/payment/admin/confirm-tx/${id}`, { token: admin, body: { txHash: sent.hash, kind: 'release' } });
   assert.equal(r.status, 200, r.text);
+  assert.deepEqual(payment(id), { status: 'completed', escrow: 'released', tx: sent.hash });
   assert.deepEqual(payment(p.id), { status: 'released', escrow: 'released', tx: payment(p.id).tx });
+  assert.equal((await transfers(shk.wallet, p.sellerWallet)).length, 1, 'one transfer, ever');
 });
 
 // Each way a create call's answer can be lost after SHKeeper recorded (and paid) the payout.
