@@ -19,6 +19,18 @@ before(async () => { if (!skip) await shk.reset(); });
 afterEach(async () => { if (!skip) await shk.reset(); });
 
 const completed = (id) => eventually(() => payment(id).status === 'completed', 20000, 100);
+// An admin gives confirm-tx the one transfer SHKeeper's wallet made to the seller: the payout completes
+// with that hash, the pay-in is released, and no second transfer was ever made.
+async function confirmFound(p, id) {
+  const sent = await transfers(shk.wallet, p.sellerWallet);
+  assert.equal(sent.length, 1, 'one transfer, ever');
+  const r = await api('POST', `/api/payment/admin/confirm-tx/${id}`, { token: admin, body: { txHash: sent[0].hash, kind: 'release' } });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(payment(id), { status: 'completed', escrow: 'released', tx: sent[0].hash });
+  assert.equal(payment(p.id).status, 'released');
+  assert.equal(payment(p.id).escrow, 'released');
+}
+
 // The payout's last create call, as if it had gone out `minutes` ago.
 const sentAgo = (id, minutes) => sql(`UPDATE payout_calls SET sent_at = now() - make_interval(mins => :'m'::int)
   WHERE payment_id = :'id';`, { id, m: minutes });
@@ -149,12 +161,7 @@ test('a SUCCESS whose entry says success but names no transaction fails nothing:
   assert.equal(payment(p.id).escrow, 'releasing');
   assert.equal(outbox([id], 'payout-failed').length, 0);
   // The transfer SHKeeper made is on the chain: its hash settles the payout, checked as any other.
-  const [sent] = await transfers(shk.wallet, p.sellerWallet);
-  r = await api('POST', `/api/payment/admin/confirm-tx/${id}`, { token: admin, body: { txHash: sent.hash, kind: 'release' } });
-  assert.equal(r.status, 200, r.text);
-  assert.deepEqual(payment(id), { status: 'completed', escrow: 'released', tx: sent.hash });
-  assert.deepEqual(payment(p.id), { status: 'released', escrow: 'released', tx: payment(p.id).tx });
-  assert.equal((await transfers(shk.wallet, p.sellerWallet)).length, 1, 'one transfer, ever');
+  await confirmFound(p, id);
 });
 
 // Each way a create call's answer can be lost after SHKeeper recorded (and paid) the payout.
@@ -220,12 +227,7 @@ test('a 500 whose payout SHKeeper paid but never recorded: its 404 sends nothing
   assert.equal(payment(id).status, 'pending');
 
   // The admin finds the transfer on the chain: its hash settles the payout, checked like any other.
-  const [sent] = await transfers(shk.wallet, p.sellerWallet);
-  r = await api('POST', `/api/payment/admin/confirm-tx/${id}`, { token: admin, body: { txHash: sent.hash, kind: 'release' } });
-  assert.equal(r.status, 200, r.text);
-  assert.deepEqual(payment(id), { status: 'completed', escrow: 'released', tx: sent.hash });
-  assert.deepEqual(payment(p.id), { status: 'released', escrow: 'released', tx: payment(p.id).tx });
-  assert.equal((await transfers(shk.wallet, p.sellerWallet)).length, 1, 'one transfer, ever');
+  await confirmFound(p, id);
   assert.equal((await shk.calls()).payout[id], 1);
 });
 
