@@ -326,6 +326,20 @@ int rpc_finalized_block(struct rpc_client *c, uint64_t *out, bool *found, struct
 	return rc;
 }
 
+int rpc_safe_block(struct rpc_client *c, uint64_t *out, struct rpc_error *e)
+{
+	uint64_t head, depth = (uint64_t)c->net->confirmations;
+	bool has_fin;
+	int rc;
+
+	if ((rc = rpc_finalized_block(c, out, &has_fin, e)) != RPC_OK || has_fin)
+		return rc;
+	if ((rc = rpc_block_number(c, &head, e)) != RPC_OK)
+		return rc;
+	*out = head > depth ? head - depth : 0;
+	return RPC_OK;
+}
+
 int rpc_block_timestamp(struct rpc_client *c, uint64_t number, uint64_t *out, struct rpc_error *e)
 {
 	char n[UNITS_HEX_BUFSZ];

@@ -90,6 +90,9 @@ int rpc_block_number(struct rpc_client *c, uint64_t *out, struct rpc_error *e);
  * or an error for an unknown tag, as older nodes answer): callers then count
  * depth below head instead. */
 int rpc_finalized_block(struct rpc_client *c, uint64_t *out, bool *found, struct rpc_error *e);
+/* The newest final block: the node's finalized one, else head less the
+ * network's confirmations (0 while the chain is not that deep). */
+int rpc_safe_block(struct rpc_client *c, uint64_t *out, struct rpc_error *e);
 /* The timestamp (unix seconds) of block `number`; RPC_EBADANSWER for a block the node does not have. */
 int rpc_block_timestamp(struct rpc_client *c, uint64_t number, uint64_t *out, struct rpc_error *e);
 /* *out is the caller's, NULL while the node does not know the transaction
@@ -98,7 +101,7 @@ int rpc_get_receipt(struct rpc_client *c, const char *tx_hash, json_object **out
     struct rpc_error *e);
 int rpc_get_transaction(struct rpc_client *c, const char *tx_hash, json_object **out,
     struct rpc_error *e);
-/* eth_getTransactionCount(address, block): block is "latest" or "pending". */
+/* eth_getTransactionCount(address, block): block is "latest", "pending" or a number in hex. */
 int rpc_tx_count(struct rpc_client *c, const char *address, const char *block, uint64_t *out,
     struct rpc_error *e);
 int rpc_gas_price(struct rpc_client *c, BIGNUM *out, struct rpc_error *e);

@@ -682,13 +682,51 @@ static int sign_and_commit(struct db *db, const struct config *cfg, const PGresu
 /* ---- broadcasting and following ---- */
 
 /* Has the wallet's nonce been used (by this transaction or another)? 1 yes, 0 no, -1 the node. */
-static int nonce_used(struct rpc_client *c, const char *from, uint64_t nonce, struct rpc_error *e)
+/*
+ * Who holds the payout's nonce. Only a final block settles it: a transaction
+ * of the wallet that holds it in a newer block may still be undone by a
+ * reorganisation, and ours mined in its place. A node whose answers come from
+ * different moments (or different backends) may have counted ours while not
+ * finding it: it is looked for again after the count, and found means ours.
+ */
+enum nonce_holder {
+	NONCE_UNKNOWN = -1, /* the chain could not be asked (e filled) */
+	NONCE_FREE,         /* no block holds it: ours may be sent again */
+	NONCE_NOT_FINAL,    /* held in a block not final yet, or ours turned up: wait */
+	NONCE_TAKEN,        /* a final block holds it, and ours is not on the chain */
+};
+
+static enum nonce_holder nonce_holder(struct rpc_client *c, const char *from, const struct hot_tx *t,
+                                      struct rpc_error *e)
 {
-	uint64_t latest;
+	uint64_t latest, safe, final_count;
+	json_object *receipt = NULL;
+	char block[24];
+	bool ours;
 
 	if (rpc_tx_count(c, from, "latest", &latest, e) != RPC_OK)
-		return -1;
-	return latest > nonce;
+		return NONCE_UNKNOWN;
+	if (latest <= t->nonce)
+		return NONCE_FREE;
+	if (rpc_safe_block(c, &safe, e) != RPC_OK)
+		return NONCE_UNKNOWN;
+	snprintf(block, sizeof(block), "0x%" PRIx64, safe);
+	if (rpc_tx_count(c, from, block, &final_count, e) != RPC_OK)
+		return NONCE_UNKNOWN;
+	if (final_count <= t->nonce)
+		return NONCE_NOT_FINAL;
+	if (rpc_get_receipt(c, t->hash, &receipt, e) != RPC_OK)
+		return NONCE_UNKNOWN;
+	ours = receipt != NULL;
+	json_object_put(receipt);
+	return ours ? NONCE_NOT_FINAL : NONCE_TAKEN;
+}
+
+static void say_not_final(struct hot_outcome *o)
+{
+	say(o, HOT_PENDING, "nonce_not_final",
+	    "a transaction in a block not final yet holds this payout's nonce: nothing is sent again, and the payout fails "
+	    "only once that block is final without it");
 }
 
 /* The stored bytes sent (again). 0 sent or known; 1 refused (o filled, reported); -1 cannot say (o filled). */
@@ -715,17 +753,20 @@ static int broadcast(struct db *db, struct rpc_client *c, const char *id, const 
 		say(o, HOT_UNAVAILABLE, "chain_unavailable", "%s; the signed transaction is sent again by the next call", e.message);
 		return -1;
 	}
-	/* Refused and unknown: a nonce taken by another transaction means ours can never be mined. */
-	switch (nonce_used(c, from, t->nonce, &e2)) {
-	case 1:
+	/* Refused and unknown: a nonce finally taken by another transaction means ours can never be mined. */
+	switch (nonce_holder(c, from, t, &e2)) {
+	case NONCE_TAKEN:
 		mark_tx(db, t->hash, "failed", false, "nonce used by another transaction");
 		settle(db, id, false, "nonce_used",
 		       "the hot wallet's nonce was used by another transaction: this payout can no longer be mined", actor,
 		       request_id, o);
 		return 1;
-	case 0:
+	case NONCE_NOT_FINAL:
+		say_not_final(o);
+		return 1;
+	case NONCE_FREE:
 		break;
-	default:
+	case NONCE_UNKNOWN:
 		o->retry_after = 5;
 		say(o, HOT_UNAVAILABLE, "chain_unavailable", "%s", e2.message);
 		return -1;
@@ -786,19 +827,22 @@ static void follow(struct db *db, const struct config *cfg, const PGresult *out,
 		say(o, HOT_PENDING, verify_reason_name(o->vr.reason), "%s", o->vr.message);
 		return;
 	}
-	/* The node does not know it: replaced (its nonce used by another) or dropped (send it again). */
-	switch (nonce_used(c, from, t->nonce, &e)) {
-	case 1:
+	/* The node does not know it: replaced (its nonce finally used by another) or dropped (send it again). */
+	switch (nonce_holder(c, from, t, &e)) {
+	case NONCE_TAKEN:
 		mark_tx(db, t->hash, "failed", false, "replaced: its nonce was used by another transaction");
 		settle(db, id, false, "replaced",
 		       "the hot wallet's transaction was replaced (its nonce is used by another): this payout can no longer be mined",
 		       actor, request_id, o);
 		return;
-	case 0:
+	case NONCE_NOT_FINAL:
+		say_not_final(o);
+		return;
+	case NONCE_FREE:
 		if (broadcast(db, c, id, from, t, actor, request_id, o) == 0)
 			say(o, HOT_PENDING, "rebroadcast", "the node had lost the transaction: the same signed bytes were sent again");
 		return;
-	default:
+	case NONCE_UNKNOWN:
 		o->retry_after = 5;
 		say(o, HOT_UNAVAILABLE, "chain_unavailable", "%s", e.message);
 	}

@@ -91,30 +91,14 @@ static void from_confirm(struct reconcile_outcome *o, const struct outgoing_outc
 	say(o, map[oc->kind], "%s", oc->message);
 }
 
-/* The newest final block: the finalized one, else head - confirmations. */
-static int safe_block(struct rpc_client *c, uint64_t *safe, struct rpc_error *e)
-{
-	uint64_t head;
-	bool has_fin;
-
-	if (rpc_finalized_block(c, safe, &has_fin, e) != RPC_OK)
-		return -1;
-	if (has_fin)
-		return 0;
-	if (rpc_block_number(c, &head, e) != RPC_OK)
-		return -1;
-	*safe = head > (uint64_t)c->net->confirmations ? head - (uint64_t)c->net->confirmations : 0;
-	return 0;
-}
-
 struct candidates {
 	size_t n;                   /* every fitting transfer, listed or not */
 	char hash[MAX_CANDIDATES][RPC_HASH_BUFSZ];
 };
 
-/* Adds the transfers in `logs` that fit x exactly, are final, pay no other payment and are not older than the payout. */
+/* Adds the transfers in `logs` that fit x exactly, are in blocks up to `upto`, pay no other payment and are not older than the payout. */
 static int add_fitting(struct db *db, struct rpc_client *c, json_object *logs, const struct verify_expect *x,
-                       uint64_t safe, const PGresult *out, uint64_t opened, struct candidates *k,
+                       uint64_t upto, const PGresult *out, uint64_t opened, struct candidates *k,
                        struct reconcile_outcome *o)
 {
 	const char *id = PQgetvalue(out, 0, PCOL_ID), *network = PQgetvalue(out, 0, PCOL_NETWORK);
@@ -127,7 +111,7 @@ static int add_fitting(struct db *db, struct rpc_client *c, json_object *logs, c
 		bool listed = false;
 
 		/* The node was asked for exactly these; each is checked again all the same. */
-		if (verify_parse_found_log(json_object_array_get_idx(logs, i), &l, hash, &block) != 1 || block > safe ||
+		if (verify_parse_found_log(json_object_array_get_idx(logs, i), &l, hash, &block) != 1 || block > upto ||
 		    !verify_same_address(l.token, x->token) || !verify_same_address(l.from, x->sender) ||
 		    !verify_same_address(l.to, x->recipient) || memcmp(l.value, x->min_amount, VERIFY_WORD_LEN) != 0)
 			continue;
@@ -155,13 +139,17 @@ static int add_fitting(struct db *db, struct rpc_client *c, json_object *logs, c
 	return 0;
 }
 
-/* The paying wallet's transfers that could be this payout, newest first. 0, or -1 with o filled. */
-static int find_candidates(struct db *db, const struct config *cfg, const PGresult *out, struct candidates *k,
-                           struct reconcile_outcome *o)
+/*
+ * The paying wallet's transfers that could be this payout, newest first, in
+ * final blocks or (scope RECONCILE_ANY_BLOCK) up to the newest. 0, or -1 with
+ * o filled.
+ */
+static int find_candidates(struct db *db, const struct config *cfg, const PGresult *out, enum reconcile_scope scope,
+                           struct candidates *k, struct reconcile_outcome *o)
 {
 	const char *id = PQgetvalue(out, 0, PCOL_ID), *network = PQgetvalue(out, 0, PCOL_NETWORK);
 	const uint64_t window = (uint64_t)cfg->jobs.watch_window_blocks;
-	uint64_t opened = strtoull(PQgetvalue(out, 0, OPENED_COL), NULL, 10), safe, scanned = 0, ts;
+	uint64_t opened = strtoull(PQgetvalue(out, 0, OPENED_COL), NULL, 10), upto, scanned = 0, ts;
 	time_t deadline = time(NULL) + SEARCH_SECONDS;
 	struct verify_expect x;
 	struct rpc_client c;
@@ -174,11 +162,11 @@ static int find_candidates(struct db *db, const struct config *cfg, const PGresu
 		return -1;
 	}
 	if (chain_ready(cfg, network, &e) != RPC_OK || rpc_client_init(&c, cfg, network, &e) != RPC_OK ||
-	    safe_block(&c, &safe, &e) != 0) {
+	    (scope == RECONCILE_FINAL ? rpc_safe_block(&c, &upto, &e) : rpc_block_number(&c, &upto, &e)) != RPC_OK) {
 		say(o, e.kind == RPC_ENOCONF ? RECONCILE_REFUSED : RECONCILE_UNAVAILABLE, "%s", e.message);
 		return -1;
 	}
-	for (uint64_t hi = safe; scanned < SEARCH_MAX_BLOCKS;) {
+	for (uint64_t hi = upto; scanned < SEARCH_MAX_BLOCKS;) {
 		uint64_t lo = hi >= window - 1 ? hi - (window - 1) : 0;
 		struct rpc_log_filter f = { .contract = PQgetvalue(out, 0, PCOL_CONTRACT), .from = PQgetvalue(out, 0, PCOL_SENDER),
 		                            .to = PQgetvalue(out, 0, PCOL_RECEIVER), .from_block = lo, .to_block = hi };
@@ -192,7 +180,7 @@ static int find_candidates(struct db *db, const struct config *cfg, const PGresu
 			say(o, RECONCILE_UNAVAILABLE, "%s", e.message);
 			return -1;
 		}
-		int rc = add_fitting(db, &c, logs, &x, safe, out, opened, k, o);
+		int rc = add_fitting(db, &c, logs, &x, upto, out, opened, k, o);
 		json_object_put(logs);
 		if (rc != 0)
 			return -1;
@@ -236,7 +224,8 @@ static enum db_status same_terms(struct db *db, const PGresult *out, long *n)
  * the payout is still open with no hash: what fits, and that nothing was
  * guessed. Written once per finding (pay/review.h).
  */
-static enum db_status report(struct db *db, const PGresult *out, const struct candidates *k, long others)
+static enum db_status report(struct db *db, const PGresult *out, enum reconcile_scope scope, const struct candidates *k,
+                             long others)
 {
 	const char *id = PQgetvalue(out, 0, PCOL_ID), *payin = PQgetvalue(out, 0, POCOL_PAYIN);
 	const char *ids[2] = { payin, id }, *p[1] = { id };
@@ -247,8 +236,8 @@ static enum db_status report(struct db *db, const PGresult *out, const struct ca
 
 	for (size_t i = 0; i < k->n && i < MAX_CANDIDATES; i++)
 		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", k->hash[i]);
-	len = (size_t)snprintf(reason, sizeof(reason), "%zu final transfer(s) of %s %s from %s to %s (%s) fit %s %s",
-	                       k->n, PQgetvalue(out, 0, PCOL_AMOUNT), PQgetvalue(out, 0, PCOL_TOKEN),
+	len = (size_t)snprintf(reason, sizeof(reason), "%zu %stransfer(s) of %s %s from %s to %s (%s) fit %s %s",
+	                       k->n, scope == RECONCILE_FINAL ? "final " : "", PQgetvalue(out, 0, PCOL_AMOUNT), PQgetvalue(out, 0, PCOL_TOKEN),
 	                       PQgetvalue(out, 0, PCOL_SENDER), PQgetvalue(out, 0, PCOL_RECEIVER), list,
 	                       PQgetvalue(out, 0, POCOL_KIND), id);
 	if (len < sizeof(reason))
@@ -281,8 +270,8 @@ out:
 	return st;
 }
 
-void reconcile_one(struct db *db, const struct config *cfg, const char *id, const char *actor, const char *request_id,
-                   struct reconcile_outcome *o)
+void reconcile_one(struct db *db, const struct config *cfg, const char *id, enum reconcile_scope scope, const char *actor,
+                   const char *request_id, struct reconcile_outcome *o)
 {
 	const char *p[1] = { id };
 	struct outgoing_outcome oc = { 0 };
@@ -314,10 +303,11 @@ void reconcile_one(struct db *db, const struct config *cfg, const char *id, cons
 		say(o, RECONCILE_REFUSED, "payout %s names no paying wallet, token or recipient to match by", id);
 		goto out;
 	}
-	if (find_candidates(db, cfg, out, &k, o) != 0)
+	if (find_candidates(db, cfg, out, scope, &k, o) != 0)
 		goto out;
 	if (k.n == 0) {
-		say(o, RECONCILE_NONE, "no final transfer from %s pays payout %s", PQgetvalue(out, 0, PCOL_SENDER), id);
+		say(o, RECONCILE_NONE, "no %stransfer from %s pays payout %s", scope == RECONCILE_FINAL ? "final " : "",
+		    PQgetvalue(out, 0, PCOL_SENDER), id);
 		goto out;
 	}
 	if (same_terms(db, out, &others) != DB_OK) {
@@ -331,7 +321,7 @@ void reconcile_one(struct db *db, const struct config *cfg, const char *id, cons
 			log_info("payout %s: completed by transaction %s, found on chain", id, k.hash[0]);
 		goto out;
 	}
-	if (report(db, out, &k, others) != DB_OK) {
+	if (report(db, out, scope, &k, others) != DB_OK) {
 		say(o, RECONCILE_DB, "database error");
 		goto out;
 	}

@@ -48,9 +48,17 @@ struct reconcile_outcome {
 	char message[400];
 };
 
-/* Payout `id`; no transaction may be open (the chain is asked). */
-void reconcile_one(struct db *db, const struct config *cfg, const char *id, const char *actor, const char *request_id,
-                   struct reconcile_outcome *o);
+enum reconcile_scope {
+	RECONCILE_FINAL,       /* transfers in final blocks: what completes a payout nobody says failed */
+	RECONCILE_ANY_BLOCK,   /* up to the newest block: is there anything at all, before a payout fails */
+};
+
+/*
+ * Payout `id`; no transaction may be open (the chain is asked). A transfer
+ * found in a block not final yet is recorded and followed (RECONCILE_WAITING).
+ */
+void reconcile_one(struct db *db, const struct config *cfg, const char *id, enum reconcile_scope scope, const char *actor,
+                   const char *request_id, struct reconcile_outcome *o);
 
 const char *reconcile_kind_name(enum reconcile_kind k);
 

@@ -8,6 +8,7 @@
 #include "base/breaker.h"
 #include "base/log.h"
 #include "base/money.h"
+#include "flow/reconcile.h"
 #include "pay/payout.h"
 #include "pay/payout_call.h"
 #include "shkeeper/shkeeper.h"
@@ -100,6 +101,52 @@ static json_object *shk_meta(const char *member, json_object *value)
 	return meta;
 }
 
+/*
+ * SHKeeper's wallet reports a failed task for an exception anywhere in it,
+ * also after its transaction went out (a receipt it gave up waiting for), and
+ * a failed entry of a task that ran: the chain, up to its newest block, is
+ * asked before the payout fails. A transfer that pays it is followed instead
+ * and completes the payout once final; more than one that could is reported
+ * for a person to place, and the payout stays open.
+ */
+static void fail_unless_sent(struct job *j, const char *reason, struct prov_outcome *o)
+{
+	struct reconcile_outcome r;
+
+	reconcile_one(j->db, j->cfg, j->id, RECONCILE_ANY_BLOCK, j->src.actor, j->src.request_id, &r);
+	switch (r.kind) {
+	case RECONCILE_NONE:
+	case RECONCILE_REFUSED:     /* the chain cannot be asked about it at all: SHKeeper's word is all there is */
+		prov_fail(j->db, j->id, "provider_failed", reason, &j->src, o);
+		return;
+	case RECONCILE_COMPLETED:
+		prov_say(o, PROV_COMPLETED, "completed", "SHKeeper says payout %s failed (%s), but the chain shows it paid: %s",
+		         j->id, reason, r.message);
+		break;
+	case RECONCILE_WAITING:
+		prov_say(o, PROV_PENDING, "sent_despite_failure",
+		         "SHKeeper says payout %s failed (%s), but transaction %s pays it: it completes the payout once final",
+		         j->id, reason, r.tx_hash);
+		o->retry_after = 15;
+		break;
+	case RECONCILE_AMBIGUOUS:
+		prov_say(o, PROV_CONFLICT, "sent_despite_failure", "SHKeeper says payout %s failed (%s), but %s", j->id, reason,
+		         r.message);
+		break;
+	case RECONCILE_UNAVAILABLE:
+		prov_say(o, PROV_UNAVAILABLE, "chain_unavailable",
+		         "SHKeeper says payout %s failed (%s); the chain, asked first, cannot answer now: %s", j->id, reason,
+		         r.message);
+		o->retry_after = 10;
+		break;
+	case RECONCILE_DB:
+		prov_say(o, PROV_DB, "database", "database error");
+		return;
+	}
+	snprintf(o->tx_hash, sizeof(o->tx_hash), "%s", r.tx_hash);
+	prov_reload(j->db, j->id, o);
+}
+
 /* SHKeeper's record of the payout, by external id: what it says, applied. */
 static void apply_state(struct job *j, const struct shk_payout_state *st, struct prov_outcome *o)
 {
@@ -119,7 +166,7 @@ static void apply_state(struct job *j, const struct shk_payout_state *st, struct
 	if (is(st->status, "FAIL")) {
 		char reason[160];
 		snprintf(reason, sizeof(reason), "SHKeeper's payout %lld says FAIL", st->id);
-		prov_fail(j->db, j->id, "provider_failed", reason, &j->src, o);
+		fail_unless_sent(j, reason, o);
 		return;
 	}
 	json_object *detail = json_object_new_object();
@@ -352,7 +399,7 @@ void shkpayout_poll(struct db *db, const struct config *cfg, const PGresult *out
 		snprintf(o->provider_status, sizeof(o->provider_status), "%s", t.status);
 		j.src.provider_status = t.status;
 		if (t.final && t.failed) {
-			prov_fail(db, j.id, "provider_failed", t.error, &j.src, o);
+			fail_unless_sent(&j, t.error, o);
 		} else if (t.final && t.txid[0]) {
 			prov_confirm(db, cfg, out, t.txid, &j.src, o);
 		} else {

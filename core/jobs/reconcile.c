@@ -78,7 +78,7 @@ int jobs_reconcile(struct job_ctx *ctx, struct job_result *res)
 	for (int i = 0; i < n && jobs_continue(ctx); i++) {
 		struct reconcile_outcome o;
 
-		reconcile_one(ctx->db, ctx->cfg, PQgetvalue(rows, i, 0), ctx->actor, ctx->tag, &o);
+		reconcile_one(ctx->db, ctx->cfg, PQgetvalue(rows, i, 0), RECONCILE_FINAL, ctx->actor, ctx->tag, &o);
 		res->seen++;
 		switch (o.kind) {
 		case RECONCILE_COMPLETED:

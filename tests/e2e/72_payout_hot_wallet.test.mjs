@@ -131,6 +131,28 @@ test('a transaction the node dropped is sent again, the same bytes; one whose no
   assert.equal(payment(outId).status, 'completed');
   assert.equal(await transfersTo(p.sellerWallet), 1);
 
+  // Sent, lost by the node, and its nonce then used by another transaction of the wallet: replaced,
+  // once the block that holds the other one is final.
+  const s = { ...(await fundedPayin({ amount: '1.5' })), amount: '1.5' };
+  r = await payout(s);
+  assert.equal(r.status, 202, r.text);
+  const lost = r.json.data.transactionHash, sOut = r.json.data.payout.id, sNonce = r.json.data.nonce;
+  await rpc(URL, 'anvil_dropTransaction', [lost]);
+  await rpc(URL, 'anvil_impersonateAccount', [hot]);
+  await rpc(URL, 'eth_sendTransaction', [{ from: hot, to: hot, value: '0x0', nonce: '0x' + sNonce.toString(16) }]);
+  await rpc(URL, 'anvil_stopImpersonatingAccount', [hot]);
+  await mine(URL, 1);
+  r = await payout(s);
+  assert.equal(r.status, 202, r.text);
+  assert.equal(r.json.data.code, 'nonce_not_final');
+  assert.equal(payment(sOut).status, 'processing');
+  await mine(URL, 3);
+  r = await payout(s);
+  assert.equal(r.status, 409, r.text);
+  assert.equal(r.json.error.code, 'replaced');
+  assert.equal(payment(sOut).status, 'failed');
+  assert.equal(await transfersTo(s.sellerWallet), 0);
+
   // Committed, then (before it was ever sent) its nonce used by another transaction of the wallet.
   const q = { ...(await fundedPayin({ amount: '2.5' })), amount: '2.5' };
   const n0 = await nonce('pending');
@@ -142,6 +164,14 @@ test('a transaction the node dropped is sent again, the same bytes; one whose no
   await rpc(URL, 'eth_sendTransaction', [{ from: hot, to: hot, value: '0x0', nonce: '0x' + n0.toString(16) }]);
   await rpc(URL, 'anvil_stopImpersonatingAccount', [hot]);
   await mine(URL, 1);
+  // Not final yet: a reorganisation could still mine ours, so the payout waits and nothing is sent.
+  r = await payout(q);
+  assert.equal(r.status, 202, r.text);
+  assert.equal(r.json.data.code, 'nonce_not_final');
+  assert.equal(payment(qOut).status, 'processing');
+  assert.equal(hotTxs(qOut)[0][0], 'signed');
+  assert.equal(await rpc(URL, 'eth_getTransactionByHash', [hotTxs(qOut)[0][1]]), null);
+  await mine(URL, 3);
   r = await payout(q);
   assert.equal(r.status, 409, r.text);
   assert.equal(r.json.error.code, 'nonce_used');

@@ -145,6 +145,30 @@ test('SHKeeper\'s failure is seen by polling: FAILURE, or SUCCESS whose entry sa
   }
 });
 
+test('a task FAILURE after the wallet sent the money fails nothing: the chain, asked first, shows the transfer, which completes the payout', { skip }, async () => {
+  await shk.settings({ outcome: 'failure_after_send', callbacks: false });
+  const p = await sellerToPay('2.25');
+  let r = await shkPayout(p.body);
+  assert.equal(r.status, 200, r.text);
+  const { payoutId: id, taskId } = r.json.data;
+  await eventually(async () => (await shk.payout(id))[0]?.task.status === 'FAILURE', 10000, 100);
+  const sent = await transfers(shk.wallet, p.sellerWallet);
+  assert.equal(sent.length, 1, 'the wallet sent it before its task failed');
+  r = await shkStatus(taskId);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.data.payout.status, 'completed');
+  assert.match(r.json.data.message, /says payout .* failed .* but the chain shows it paid/);
+  assert.deepEqual(payment(id), { status: 'completed', escrow: 'released', tx: sent[0].hash });
+  assert.deepEqual(payment(p.id), { status: 'released', escrow: 'released', tx: payment(p.id).tx });
+  assert.equal(outbox([id], 'payout-failed').length, 0);
+  assert.equal(events([id], 'payout-completed'), 1);
+  // Asked again, SHKeeper's FAILURE changes nothing.
+  r = await shkStatus(taskId);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(payment(id).status, 'completed');
+  assert.equal((await transfers(shk.wallet, p.sellerWallet)).length, 1);
+});
+
 test('a SUCCESS whose entry says success but names no transaction fails nothing: the money left; the chain completes it', { skip }, async () => {
   await shk.settings({ outcome: 'no_txids', callbacks: false });
   const p = await sellerToPay('1.75');

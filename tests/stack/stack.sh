@@ -23,7 +23,9 @@
 # SHKEEPER_PORT (18990, the fake SHKeeper tests/fakes/shkeeper.mjs),
 # BVNK_PORT (18991, the fake BVNK tests/fakes/bvnk.mjs),
 # POOL2_HTTPS_PORT, POOL2_HTTP_PORT (pool2-up's ports; the stack's own plus one),
-# BIN (the built binary, $BUILD/fcgi-payments, BUILD defaulting to build).
+# BIN (the built binary, $BUILD/fcgi-payments, BUILD defaulting to build),
+# POOL_DB_SOCKET (1: the first pool reaches PostgreSQL over its unix socket,
+# as on a host that runs both; the default is TCP).
 set -eu
 set -o pipefail
 
@@ -118,6 +120,10 @@ set_dir() {
 	NGINX_DIR=$DIR/nginx
 	FCGI_SOCK=fcgi.sock
 	DATABASE_URL=postgresql://$DB_USER@127.0.0.1:$PGPORT_LOCAL/$DB_NAME
+	POOL_DATABASE_URL=$DATABASE_URL
+	if [ "${POOL_DB_SOCKET-}" = 1 ]; then
+		POOL_DATABASE_URL="postgresql://$DB_USER@/$DB_NAME?host=$PGSOCK_DIR&port=$PGPORT_LOCAL"
+	fi
 }
 
 # --- PostgreSQL -------------------------------------------------------------
@@ -226,7 +232,7 @@ write_hot_wallet_key() {
 
 write_config() {
 	sed -e "s|@STACK_DIR@|$DIR|g" \
-		-e "s|@DATABASE_URL@|$DATABASE_URL|g" \
+		-e "s|@DATABASE_URL@|${POOL_DATABASE_URL//&/\\&}|g" \
 		-e "s|@PUBLIC_BASE_URL@|https://localhost:$HTTPS_PORT|g" \
 		-e "s|@SHKEEPER_URL@|http://127.0.0.1:$SHKEEPER_PORT|g" \
 		-e "s|@SHKEEPER_PAYOUT_WALLET@|$SHKEEPER_PAYOUT_WALLET|g" \

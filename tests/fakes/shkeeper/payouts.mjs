@@ -54,6 +54,7 @@ const DEFAULTS = {
   mode: 'ok',
   // success | failure (task FAILURE) | entry_error (task SUCCESS, our entry error) | hold (PENDING until run)
   // | no_txids (task SUCCESS, our entry "success" naming no transaction: the transfer is made all the same)
+  // | failure_after_send (the transfer is made, then the task raises: FAILURE, the payout FAIL, no txid)
   outcome: 'success',
   // exact | wrong_recipient | short: what the transfer really pays
   transfer: 'exact',
@@ -182,6 +183,13 @@ export class Payouts {
       const to = s.transfer === 'wrong_recipient' ? `0x${'5e'.repeat(20)}` : p.dest;
       const amount = s.transfer === 'short' ? p.amount.sub(p.amount.div(10n)) : p.amount;
       const hash = await this.chain.payout(p.crypto, to, amount);
+      if (s.outcome === 'failure_after_send') {
+        // The wallet broadcast it, then gave up waiting for its receipt: Celery records the exception.
+        Object.assign(task, { status: 'FAILURE', result: 'Transaction is not in the chain after 120 seconds' });
+        p.status = 'FAIL';
+        this.log(`payout ${p.id}: sent ${hash}, then task FAILURE`);
+        return;
+      }
       const txids = s.outcome === 'no_txids' ? [] : [hash];
       Object.assign(task, { status: 'SUCCESS', result: [{ dest: p.dest, amount: p.amount.text(), status: 'success', txids }] });
       p.txids.push(hash);
