@@ -12,6 +12,7 @@
 #include "evm/units.h"
 #include "pay/coord.h"
 #include "pay/payment.h"
+#include "pay/review.h"
 #include "shkeeper/shkeeper.h"
 
 #define STR(x) #x
@@ -675,6 +676,61 @@ enum db_status chainpay_select_missing_tx(struct db *db, long limit, PGresult **
 	               " LIMIT $1::integer", 1, p);
 }
 
+/*
+ * A transfer from a buyer's wallet that none of its pay-ins takes (less than
+ * a price, one part of several, a second payment) is money in the escrow
+ * nobody placed: a person hears of it, on that wallet's open pay-in (else its
+ * latest), under the coordinator's locks, once per transaction
+ * (pay/review.h). A wallet no pay-in names is nobody's buyer: only logged.
+ */
+static void report_unplaced(struct db *db, const char *const key[3], const char *amount, const char *tx_hash,
+                            struct chainpay_outcome *out)
+{
+	PGresult *pay = NULL, *cur = NULL;
+	char reason[400];
+	enum db_status st;
+
+	if ((st = db_exec(db, &pay,
+	                  "SELECT p.id, p.purchase_request_id, p.token FROM payments p WHERE p.provider = 'decentralized'"
+	                  " AND p.direction = 'in' AND p.network = $1 AND lower(p.token_contract) = lower($2)"
+	                  " AND lower(p.sender_address) = lower($3)"
+	                  " ORDER BY p.status IN ('pending', 'processing') DESC, p.created_at DESC, p.id LIMIT 1",
+	                  3, key)) != DB_OK)
+		goto out;
+	if (PQntuples(pay) == 0) {
+		log_warn("transfer %s of %s from %s to the escrow: no pay-in names that wallet", tx_hash, amount, key[2]);
+		goto out;
+	}
+	const char *id = PQgetvalue(pay, 0, 0), *ids[1] = { id }, *p[1] = { id };
+	snprintf(reason, sizeof(reason),
+	         "transfer %s of %s %s from %s to the escrow pays none of that wallet's pay-ins (less than a price, one"
+	         " part of several, or a second payment): nothing moved; the money is in the escrow for a person to place",
+	         tx_hash, amount, PQgetvalue(pay, 0, 2), key[2]);
+	if ((st = db_begin(db)) != DB_OK)
+		goto out;
+	/* After this point, all errors should use goto out. */
+	if ((st = coord_lock(db, PQgetvalue(pay, 0, 1), ids, 1)) != DB_OK ||
+	    (st = db_exec(db, &cur, "SELECT status, escrow_state FROM payments WHERE id = $1 FOR UPDATE", 1, p)) != DB_OK)
+		goto out;
+	struct review rv = {
+		.kind = REVIEW_DEPOSIT_UNPLACED, .payment_id = id, .reason = reason, .status = PQgetvalue(cur, 0, 0),
+		.escrow = PQgetvalue(cur, 0, 1), .provider = "chain", .seen_crypto = amount, .crypto = PQgetvalue(pay, 0, 2),
+		.tx_hash = tx_hash, .purchase_request_id = PQgetvalue(pay, 0, 1),
+	};
+	if ((st = review_write(db, &rv)) != DB_OK || (st = db_commit(db)) != DB_OK)
+		goto out;
+	out->reported = true;
+	say(out, CHAINPAY_NOT_FOUND, "%s", reason);
+out:
+	db_rollback(db);
+	PQclear(pay);
+	PQclear(cur);
+	if (st != DB_OK) {
+		out->dbst = st;
+		say(out, CHAINPAY_DB, "database error");
+	}
+}
+
 void chainpay_apply_transfer(struct db *db, const struct config *cfg, const char *network,
     const char *contract, const char *from, const char *amount, const char *tx_hash,
     const char *actor, const char *request_id, struct chainpay_outcome *out)
@@ -709,5 +765,7 @@ void chainpay_apply_transfer(struct db *db, const struct config *cfg, const char
 		*out = one;
 		break;
 	}
+	if (out->kind == CHAINPAY_NOT_FOUND)
+		report_unplaced(db, p, amount, tx_hash, out);
 	PQclear(rows);
 }

@@ -16,6 +16,10 @@
  * the escrow: the coordinator reports it (payment-needs-review,
  * deposit_on_closed_payment) and the outcome says so (reported).
  *
+ * chainpay_apply_transfer() offers a final transfer the watcher found to the
+ * open pay-ins of the wallet it came from; one that none takes (short, a
+ * part, a second payment) is reported (deposit_unplaced), never guessed.
+ *
  * chainpay_fetch_tx() finds the missing hash of a completed payment in the
  * token's Transfer logs from its sender to its receiving address, in final
  * blocks only, and records it. */
@@ -84,7 +88,8 @@ enum db_status chainpay_select_missing_tx(struct db *db, long limit, PGresult **
  * hash, until one takes it; then to those closed in the last
  * CHAINPAY_CLOSED_DAYS, where it is reported, never taken (a buyer who paid
  * after the cleanup cancelled the pay-in). One transfer is reported once and
- * then offered to no other. CHAINPAY_NOT_FOUND: none was waiting.
+ * then offered to no other. CHAINPAY_NOT_FOUND: none took it; when a pay-in
+ * names that wallet, it is reported on it (deposit_unplaced, out->reported).
  */
 #define CHAINPAY_CLOSED_DAYS 7
 

@@ -20,6 +20,7 @@ const char *review_kind_name(enum review_kind kind)
 	case REVIEW_PAYOUT_HELD: return "payout_on_hold";
 	case REVIEW_PAYOUT_CONTRADICTED: return "payout_contradicted";
 	case REVIEW_UNKNOWN_INVOICE: return "deposit_for_unknown_invoice";
+	case REVIEW_DEPOSIT_UNPLACED: return "deposit_unplaced";
 	}
 	return "unknown";
 }

@@ -29,6 +29,7 @@ enum review_kind {
 	REVIEW_PAYOUT_HELD,         /* a provider holds a payout's transfer for review */
 	REVIEW_PAYOUT_CONTRADICTED, /* a provider's word about a payout the service settled otherwise */
 	REVIEW_UNKNOWN_INVOICE,     /* money reported for an invoice no payment holds (no payment_id) */
+	REVIEW_DEPOSIT_UNPLACED,    /* a buyer's transfer to the escrow that none of the wallet's pay-ins takes */
 };
 
 struct review {
