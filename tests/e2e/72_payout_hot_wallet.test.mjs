@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { api, env, stack, sql, count } from './lib.mjs';
 import { rpc, mine, addrWord } from '../chain/rpc.mjs';
 import { URL, skip, USDT, buyers, UNIT, admin, fundedPayin, payment, requestStatus, events, outgoing, units, tokenBalance, mint, escrow } from './payout_lib.mjs';
@@ -223,6 +224,63 @@ test('20 concurrent hot-wallet payouts across both pools: 20 consecutive nonces,
   assert.equal(await nonce(), n0 + 20);
   const ids = pays.map((p) => outgoing(p.id)[0][0]);
   assert.equal(Number(sql(`SELECT count(DISTINCT nonce) FROM hot_wallet_txs WHERE payment_id = ANY (string_to_array(:'ids', ',')::uuid[]);`, { ids: ids.join(',') })[0][0]), 20);
+});
+
+// A node behind a load balancer, one backend lagging: it answers the next receipt and transaction
+// lookups of the hashes in `lagging` with null (once each), and everything else as anvil does.
+function laggingNode() {
+  const lagging = new Set();
+  const server = http.createServer(async (req, res) => {
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    const m = JSON.parse(body);
+    const key = !Array.isArray(m) && ['eth_getTransactionReceipt', 'eth_getTransactionByHash'].includes(m.method)
+      ? `${m.method} ${String(m.params?.[0]).toLowerCase()}` : null;
+    if (key && lagging.delete(key)) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: null }));
+      return;
+    }
+    const r = await fetch(URL, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    res.writeHead(r.status, { 'content-type': 'application/json' });
+    res.end(await r.text());
+  });
+  const lag = (hash) => {
+    for (const method of ['eth_getTransactionReceipt', 'eth_getTransactionByHash']) lagging.add(`${method} ${hash.toLowerCase()}`);
+  };
+  return { server, lag, lagging };
+}
+
+test('a node that counts the payout\'s transaction but does not find it a moment earlier fails nothing: ours is looked for again after the count', { skip }, async () => {
+  const node = laggingNode();
+  await new Promise((ok) => node.server.listen(0, '127.0.0.1', ok));
+  process.env.POOL2_RPC_BSC = `http://127.0.0.1:${node.server.address().port}`;
+  try {
+    stack('pool2-up');
+    base2 = readFileSync(process.env.STACK_ENV, 'utf8').match(/^BASE_URL2=(.*)$/m)?.[1];
+    const p = { ...(await fundedPayin({ amount: '1.25' })), amount: '1.25' };
+    let r = await payout(p, {}, base2);
+    assert.equal(r.status, 202, r.text);
+    const hash = r.json.data.transactionHash, outId = r.json.data.payout.id;
+    await mine(URL, 3);
+    // Mined and final; the backend that answers the first lookups has not seen it yet.
+    node.lag(hash);
+    r = await payout(p, {}, base2);
+    assert.equal(node.lagging.size, 0, 'the lagging backend was asked');
+    assert.equal(r.status, 202, r.text);
+    assert.equal(r.json.data.code, 'nonce_not_final');
+    assert.equal(payment(outId).status, 'processing');
+    assert.equal(events([outId], 'payout-failed'), 0);
+    r = await payout(p, {}, base2);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(payment(outId).status, 'completed');
+    assert.equal(await transfersTo(p.sellerWallet), 1);
+  } finally {
+    delete process.env.POOL2_RPC_BSC;
+    stack('pool2-down');
+    base2 = undefined;
+    node.server.close();
+  }
 });
 
 test('too little token in the hot wallet: reported, nothing signed or broadcast, the escrow handed back', { skip }, async () => {

@@ -23,6 +23,7 @@
 # SHKEEPER_PORT (18990, the fake SHKeeper tests/fakes/shkeeper.mjs),
 # BVNK_PORT (18991, the fake BVNK tests/fakes/bvnk.mjs),
 # POOL2_HTTPS_PORT, POOL2_HTTP_PORT (pool2-up's ports; the stack's own plus one),
+# POOL2_RPC_BSC (pool2-up: the bsc node it asks, e.g. a test's proxy of anvil),
 # BIN (the built binary, $BUILD/fcgi-payments, BUILD defaulting to build),
 # POOL_DB_SOCKET (1: the first pool reaches PostgreSQL over its unix socket,
 # as on a host that runs both; the default is TCP).
@@ -560,6 +561,7 @@ pool2_env() {
 	NGINX_DIR=$DIR/nginx2
 	FCGI_SOCK=fcgi2.sock
 	chain_env
+	if [ -n "${POOL2_RPC_BSC-}" ]; then export PAYMENTS_RPC_BSC=$POOL2_RPC_BSC; fi
 }
 
 pool2_failed() {
