@@ -686,8 +686,9 @@ enum db_status chainpay_select_missing_tx(struct db *db, long limit, PGresult **
 static void report_unplaced(struct db *db, const char *const key[3], const char *amount, const char *tx_hash,
                             struct chainpay_outcome *out)
 {
-	PGresult *pay = NULL, *cur = NULL;
-	char reason[400];
+	const char *seen[2] = { review_kind_name(REVIEW_DEPOSIT_UNPLACED), tx_hash };
+	PGresult *pay = NULL, *cur = NULL, *told = NULL;
+	char reason[400], used_by[40];
 	enum db_status st;
 
 	if ((st = db_exec(db, &pay,
@@ -710,7 +711,18 @@ static void report_unplaced(struct db *db, const char *const key[3], const char 
 		goto out;
 	/* After this point, all errors should use goto out. */
 	if ((st = coord_lock(db, PQgetvalue(pay, 0, 1), ids, 1)) != DB_OK ||
-	    (st = db_exec(db, &cur, "SELECT status, escrow_state FROM payments WHERE id = $1 FOR UPDATE", 1, p)) != DB_OK)
+	    (st = db_exec(db, &cur, "SELECT status, escrow_state FROM payments WHERE id = $1 FOR UPDATE", 1, p)) != DB_OK ||
+	    (st = find_tx_owner(db, tx_hash, key[0], PAYMENT_ID_NONE, used_by)) != DB_OK ||
+	    (st = db_exec(db, &told,
+	                  "SELECT 1 FROM events WHERE event = 'payment-needs-review' AND payload->>'kind' = $1"
+	                  " AND lower(payload->>'transactionHash') = lower($2) LIMIT 1", 2, seen)) != DB_OK)
+		goto out;
+	/*
+	 * Under the lock, read again: a transfer that completed a pay-in by its
+	 * buyer's hash is placed; one reported already (on the pay-in that was
+	 * open then) is not reported again on another.
+	 */
+	if (used_by[0] || PQntuples(told) > 0)
 		goto out;
 	struct review rv = {
 		.kind = REVIEW_DEPOSIT_UNPLACED, .payment_id = id, .reason = reason, .status = PQgetvalue(cur, 0, 0),
@@ -725,6 +737,7 @@ out:
 	db_rollback(db);
 	PQclear(pay);
 	PQclear(cur);
+	PQclear(told);
 	if (st != DB_OK) {
 		out->dbst = st;
 		say(out, CHAINPAY_DB, "database error");
@@ -753,7 +766,8 @@ void chainpay_apply_transfer(struct db *db, const struct config *cfg, const char
 		return;
 	}
 	say(out, CHAINPAY_NOT_FOUND, "no open pay-in from %s waits for this transfer", from);
-	for (int i = 0; i < PQntuples(rows); i++) {
+	bool answered = false;
+	for (int i = 0; i < PQntuples(rows) && !answered; i++) {
 		struct chainpay_outcome one;
 
 		chainpay_verify(db, cfg, rows, i, tx_hash, actor, request_id, &one);
@@ -763,9 +777,10 @@ void chainpay_apply_transfer(struct db *db, const struct config *cfg, const char
 			continue;
 		}
 		*out = one;
-		break;
+		answered = true;
 	}
-	if (out->kind == CHAINPAY_NOT_FOUND)
+	/* Every pay-in of the wallet declined it, or none is open. */
+	if (!answered)
 		report_unplaced(db, p, amount, tx_hash, out);
 	PQclear(rows);
 }

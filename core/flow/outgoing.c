@@ -20,7 +20,6 @@
 
 /* What an ERC-20 transfer costs at most when the node cannot estimate it. */
 #define DEFAULT_TRANSFER_GAS 100000
-#define NO_PAYMENT "00000000-0000-0000-0000-000000000000"
 
 static void refuse(struct payout_refusal *why, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -430,7 +429,7 @@ json_object *outgoing_outcome_json(const struct outgoing_outcome *o)
 enum db_status outgoing_tx_owner(struct db *db, const char *tx, const char *network, const char *self,
                                  char used_by[40])
 {
-	const char *p[3] = { tx, network, self ? self : NO_PAYMENT };
+	const char *p[3] = { tx, network, self ? self : PAYMENT_ID_NONE };
 	PGresult *res = NULL;
 	enum db_status st;
 

@@ -21,6 +21,9 @@
 	"p.metadata::text, p.created_by, " PAYMENT_TS("p.created_at") ", " \
 	PAYMENT_TS("p.updated_at") ", " PAYMENT_TS("p.completed_at")
 
+/* An id no payment has, for "any payment but this one" when there is no "this one". */
+#define PAYMENT_ID_NONE "00000000-0000-0000-0000-000000000000"
+
 #define PAYMENT_TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 extern const char *const payment_statuses[];   /* NULL-terminated */

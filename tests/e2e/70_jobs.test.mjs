@@ -10,7 +10,8 @@ import { spawn } from 'node:child_process';
 import { api, env, token, uid, sql, eventually, sleep } from './lib.mjs';
 import { rpc, mine, waitReceipt, transferData } from '../chain/rpc.mjs';
 import { fake, marketplace, intent, payment as shkPayment, completedTransitions } from './shkeeper_lib.mjs';
-import { fundedPayin, outgoing } from './payout_lib.mjs';
+import { fundedPayin, outgoing, mint } from './payout_lib.mjs';
+import { randomBytes } from 'node:crypto';
 
 const URL = env.ANVIL_URL;
 const skip = URL ? false : 'no test chain in this stack (tests/chain/setup.sh)';
@@ -180,7 +181,7 @@ function walletBuyer(prefix, wallet) {
     assert.equal(r.status, 201, r.text);
     return r.json.data.paymentId;
   };
-  return { buyer, save };
+  return { buyer, token: t, save };
 }
 
 test('the chain watcher completes pay-ins whose buyer never sends the hash or whose callback never comes, once final; a transfer reorganised away counts for nothing', { skip }, async () => {
@@ -252,6 +253,22 @@ test('the chain watcher reports a buyer\'s transfer no pay-in takes (short, the 
      WHERE payment_id = :'id' AND event = 'payment-needs-review' ORDER BY id;`, { id: open });
   const notes = () => Number(sql(`SELECT count(*) FROM notifications WHERE payment_id = :'id' AND user_id = 'admin';`, { id: open })[0][0]);
 
+  // A wallet whose only pay-in its buyer completed with the hash before the watcher read the block.
+  const paid = '0x' + randomBytes(20).toString('hex');
+  await rpc(URL, 'anvil_setBalance', [paid, '0x56bc75e2d63100000']);
+  await mint(paid, 9n * 10n ** 17n);
+  const b = walletBuyer('jv', paid);
+  const done = await b.save('0.9');
+  await rpc(URL, 'anvil_impersonateAccount', [paid]);
+  const ph = await rpc(URL, 'eth_sendTransaction', [{ from: paid, to: USDT, data: transferData(escrow, 9n * 10n ** 17n) }]);
+  await rpc(URL, 'anvil_stopImpersonatingAccount', [paid]);
+  await mine(URL, 4);
+  await waitReceipt(URL, ph);
+  const v = await api('POST', `/api/payment/decentralized/verify/${done}`, { token: b.token, body: { transactionHash: ph } });
+  assert.equal(v.status, 200, v.text);
+  const doneReviews = () => sql(`SELECT count(*) FROM events WHERE payment_id = :'id' AND event = 'payment-needs-review'
+    AND payload->>'kind' = 'deposit_unplaced';`, { id: done })[0][0];
+
   const c = startJobs({ ...QUIET, PAYMENTS_JOBS_WATCH_SECONDS: '1', PAYMENTS_JOBS_REVERIFY_SECONDS: '0',
     PAYMENTS_JOBS_BACKFILL_SECONDS: '0', PAYMENTS_JOBS_RETENTION_SECONDS: '0' });
   try {
@@ -266,10 +283,17 @@ test('the chain watcher reports a buyer\'s transfer no pay-in takes (short, the 
     await mine(URL, 4);
     const seen = await eventually(() => found().length === 2 && found(), 15000);
     assert.deepEqual(seen, [['deposit_unplaced', parts[0], '0.37'], ['deposit_unplaced', parts[1], '0.74']]);
-    await sleep(2500);
+    // Read again from before them (as after a fault), the wallet having opened another pay-in since: nothing new.
+    const later = await walletBuyer('ju', wallet).save('2.22');
+    const block = Number(BigInt((await rpc(URL, 'eth_getTransactionReceipt', [parts[0]])).blockNumber));
+    sql(`UPDATE chain_cursors SET last_block = :'b' WHERE network = 'bsc';`, { b: block - 1 });
+    await eventually(() => Number(sql(`SELECT last_block FROM chain_cursors WHERE network = 'bsc';`)[0][0]) > block + 2, 15000);
     assert.equal(found().length, 2, 'once per transfer, read again or not');
+    assert.equal(sql(`SELECT count(*) FROM events WHERE payment_id = :'id' AND event = 'payment-needs-review';`, { id: later })[0][0], '0');
     assert.equal(notes(), 2);
     assert.deepEqual(sql(`SELECT status, escrow_state, tx_hash FROM payments WHERE id = :'id';`, { id: open })[0], ['pending', 'unfunded', '']);
+    // The verified transfer was read too (it is older than the two parts): it is placed, nobody is told.
+    assert.equal(doneReviews(), '0');
   } finally {
     c.kill('SIGTERM');
     await c.exited;
