@@ -692,7 +692,8 @@ static int sign_and_commit(struct db *db, const struct config *cfg, const PGresu
 enum nonce_holder {
 	NONCE_UNKNOWN = -1, /* the chain could not be asked (e filled) */
 	NONCE_FREE,         /* no block holds it: ours may be sent again */
-	NONCE_NOT_FINAL,    /* held in a block not final yet, or ours turned up: wait */
+	NONCE_NOT_FINAL,    /* held in a block not final yet: wait */
+	NONCE_OURS,         /* held, and ours turned up on the second look: it is followed */
 	NONCE_TAKEN,        /* a final block holds it, and ours is not on the chain */
 };
 
@@ -719,14 +720,20 @@ static enum nonce_holder nonce_holder(struct rpc_client *c, const char *from, co
 		return NONCE_UNKNOWN;
 	ours = receipt != NULL;
 	json_object_put(receipt);
-	return ours ? NONCE_NOT_FINAL : NONCE_TAKEN;
+	return ours ? NONCE_OURS : NONCE_TAKEN;
 }
 
-static void say_not_final(struct hot_outcome *o)
+/* Held, and not decided: nothing is sent again, the payout is followed. */
+static void say_held(struct hot_outcome *o, enum nonce_holder h)
 {
-	say(o, HOT_PENDING, "nonce_not_final",
-	    "a transaction in a block not final yet holds this payout's nonce: nothing is sent again, and the payout fails "
-	    "only once that block is final without it");
+	if (h == NONCE_OURS)
+		say(o, HOT_PENDING, "found_on_recheck",
+		    "the node did not find this payout's transaction, then found it after counting the wallet's nonce: it is "
+		    "followed");
+	else
+		say(o, HOT_PENDING, "nonce_not_final",
+		    "a transaction in a block not final yet holds this payout's nonce: nothing is sent again, and the payout "
+		    "fails only once that block is final without it");
 }
 
 /* The stored bytes sent (again). 0 sent or known; 1 refused (o filled, reported); -1 cannot say (o filled). */
@@ -754,7 +761,8 @@ static int broadcast(struct db *db, struct rpc_client *c, const char *id, const 
 		return -1;
 	}
 	/* Refused and unknown: a nonce finally taken by another transaction means ours can never be mined. */
-	switch (nonce_holder(c, from, t, &e2)) {
+	enum nonce_holder h = nonce_holder(c, from, t, &e2);
+	switch (h) {
 	case NONCE_TAKEN:
 		mark_tx(db, t->hash, "failed", false, "nonce used by another transaction");
 		settle(db, id, false, "nonce_used",
@@ -762,7 +770,8 @@ static int broadcast(struct db *db, struct rpc_client *c, const char *id, const 
 		       request_id, o);
 		return 1;
 	case NONCE_NOT_FINAL:
-		say_not_final(o);
+	case NONCE_OURS:
+		say_held(o, h);
 		return 1;
 	case NONCE_FREE:
 		break;
@@ -828,7 +837,8 @@ static void follow(struct db *db, const struct config *cfg, const PGresult *out,
 		return;
 	}
 	/* The node does not know it: replaced (its nonce finally used by another) or dropped (send it again). */
-	switch (nonce_holder(c, from, t, &e)) {
+	enum nonce_holder h = nonce_holder(c, from, t, &e);
+	switch (h) {
 	case NONCE_TAKEN:
 		mark_tx(db, t->hash, "failed", false, "replaced: its nonce was used by another transaction");
 		settle(db, id, false, "replaced",
@@ -836,7 +846,8 @@ static void follow(struct db *db, const struct config *cfg, const PGresult *out,
 		       actor, request_id, o);
 		return;
 	case NONCE_NOT_FINAL:
-		say_not_final(o);
+	case NONCE_OURS:
+		say_held(o, h);
 		return;
 	case NONCE_FREE:
 		if (broadcast(db, c, id, from, t, actor, request_id, o) == 0)

@@ -235,7 +235,7 @@ void prov_fail(struct db *db, const char *out_id, const char *code, const char *
 {
 	struct payout_refusal why = { "", "" };
 	struct payout_settlement s = {
-		.completed = false, .failure_code = code, .notify_admins = true, .source = src->provider,
+		.completed = false, .failure_code = code, .notify_admins = true, .if_no_hash = true, .source = src->provider,
 		.actor = src->actor, .reason = reason, .request_id = src->request_id,
 	};
 	PGresult *row = NULL;

@@ -17,6 +17,9 @@
  *                 failed or completed otherwise (payout_contradicted).
  *   prov_fail     the provider says it failed: the payout fails, its escrow is
  *                 funded again, the admins are told (event and notification).
+ *                 Not a payout that holds a transaction by then (a callback
+ *                 recorded one meanwhile): the chain decides that one, and the
+ *                 contradiction is reported.
  *
  * The answer of every step is a prov_outcome.
  */

@@ -94,6 +94,9 @@ static void from_confirm(struct reconcile_outcome *o, const struct outgoing_outc
 struct candidates {
 	size_t n;                   /* every fitting transfer, listed or not */
 	char hash[MAX_CANDIDATES][RPC_HASH_BUFSZ];
+	uint64_t block[MAX_CANDIDATES];
+	uint64_t final;             /* the newest final block when they were looked for */
+	bool unmined;               /* RECONCILE_ANY_BLOCK: the paying wallet has transactions not mined yet */
 };
 
 /* Adds the transfers in `logs` that fit x exactly, are in blocks up to `upto`, pay no other payment and are not older than the payout. */
@@ -132,10 +135,23 @@ static int add_fitting(struct db *db, struct rpc_client *c, json_object *logs, c
 		/* Mined before the payout existed: another payment's, whatever it looks like. */
 		if (ts + SLACK_SECONDS < opened)
 			continue;
-		if (k->n < MAX_CANDIDATES)
+		if (k->n < MAX_CANDIDATES) {
 			snprintf(k->hash[k->n], RPC_HASH_BUFSZ, "%s", hash);
+			k->block[k->n] = block;
+		}
 		k->n++;
 	}
+	return 0;
+}
+
+/* Has `wallet` sent transactions the node holds but has not mined? 0, or -1 with e filled. */
+static int unmined_from(struct rpc_client *c, const char *wallet, bool *any, struct rpc_error *e)
+{
+	uint64_t pending, latest;
+
+	if (rpc_tx_count(c, wallet, "pending", &pending, e) != RPC_OK || rpc_tx_count(c, wallet, "latest", &latest, e) != RPC_OK)
+		return -1;
+	*any = pending > latest;
 	return 0;
 }
 
@@ -162,8 +178,14 @@ static int find_candidates(struct db *db, const struct config *cfg, const PGresu
 		return -1;
 	}
 	if (chain_ready(cfg, network, &e) != RPC_OK || rpc_client_init(&c, cfg, network, &e) != RPC_OK ||
-	    (scope == RECONCILE_FINAL ? rpc_safe_block(&c, &upto, &e) : rpc_block_number(&c, &upto, &e)) != RPC_OK) {
+	    rpc_safe_block(&c, &k->final, &e) != RPC_OK) {
 		say(o, e.kind == RPC_ENOCONF ? RECONCILE_REFUSED : RECONCILE_UNAVAILABLE, "%s", e.message);
+		return -1;
+	}
+	upto = k->final;
+	if (scope == RECONCILE_ANY_BLOCK && (unmined_from(&c, PQgetvalue(out, 0, PCOL_SENDER), &k->unmined, &e) != 0 ||
+	                                     rpc_block_number(&c, &upto, &e) != RPC_OK)) {
+		say(o, RECONCILE_UNAVAILABLE, "%s", e.message);
 		return -1;
 	}
 	for (uint64_t hi = upto; scanned < SEARCH_MAX_BLOCKS;) {
@@ -305,6 +327,11 @@ void reconcile_one(struct db *db, const struct config *cfg, const char *id, enum
 	}
 	if (find_candidates(db, cfg, out, scope, &k, o) != 0)
 		goto out;
+	if (k.n == 0 && k.unmined) {
+		say(o, RECONCILE_WAITING, "no transfer from %s pays payout %s yet, but that wallet has transactions not mined"
+		    " yet: one may be it", PQgetvalue(out, 0, PCOL_SENDER), id);
+		goto out;
+	}
 	if (k.n == 0) {
 		say(o, RECONCILE_NONE, "no %stransfer from %s pays payout %s", scope == RECONCILE_FINAL ? "final " : "",
 		    PQgetvalue(out, 0, PCOL_SENDER), id);
@@ -312,6 +339,13 @@ void reconcile_one(struct db *db, const struct config *cfg, const char *id, enum
 	}
 	if (same_terms(db, out, &others) != DB_OK) {
 		say(o, RECONCILE_DB, "database error");
+		goto out;
+	}
+	/* Not recorded before it is final: a reorganisation could take it away and leave the payout waiting on nothing. */
+	if (k.n == 1 && others == 0 && k.block[0] > k.final) {
+		snprintf(o->tx_hash, sizeof(o->tx_hash), "%s", k.hash[0]);
+		say(o, RECONCILE_WAITING, "transfer %s fits payout %s, in block %" PRIu64 ", not final yet", k.hash[0], id,
+		    k.block[0]);
 		goto out;
 	}
 	if (k.n == 1 && others == 0) {

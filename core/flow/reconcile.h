@@ -54,8 +54,10 @@ enum reconcile_scope {
 };
 
 /*
- * Payout `id`; no transaction may be open (the chain is asked). A transfer
- * found in a block not final yet is recorded and followed (RECONCILE_WAITING).
+ * Payout `id`; no transaction may be open (the chain is asked). With
+ * RECONCILE_ANY_BLOCK, a lone fitting transfer in a block not final yet, or
+ * transactions of the paying wallet not mined yet, answer RECONCILE_WAITING
+ * and record nothing: the next look decides.
  */
 void reconcile_one(struct db *db, const struct config *cfg, const char *id, enum reconcile_scope scope, const char *actor,
                    const char *request_id, struct reconcile_outcome *o);

@@ -11,6 +11,7 @@
 #include "flow/reconcile.h"
 #include "pay/payout.h"
 #include "pay/payout_call.h"
+#include "pay/review.h"
 #include "shkeeper/shkeeper.h"
 
 /* How long after a lost call an admin's "nothing was paid" is believed: SHKeeper's wallet sends within minutes. */
@@ -101,32 +102,68 @@ static json_object *shk_meta(const char *member, json_object *value)
 	return meta;
 }
 
+/* A transfer fits the failed payout but does not verify as it: a person decides; the payout stays open. */
+static void fits_unverified(struct job *j, const char *reason, const struct reconcile_outcome *r,
+                            struct prov_outcome *o)
+{
+	char text[900];
+
+	snprintf(text, sizeof(text), "SHKeeper says payout %s failed (%.200s), but transfer %s fits it and does not"
+	         " verify: %.400s", j->id, reason, r->tx_hash, r->message);
+	struct payout_finding f = { .kind = REVIEW_PAYOUT_CONTRADICTED, .reason = text, .provider = "shkeeper",
+		                    .provider_status = j->src.provider_status, .tx_hash = r->tx_hash };
+	if ((o->dbst = payout_review(j->db, j->id, &f)) != DB_OK)
+		log_error("payout %s: the finding was not written: %s", j->id, text);
+	prov_say(o, PROV_CONFLICT, "sent_despite_failure", "%s", text);
+}
+
 /*
  * SHKeeper's wallet reports a failed task for an exception anywhere in it,
  * also after its transaction went out (a receipt it gave up waiting for), and
- * a failed entry of a task that ran: the chain, up to its newest block, is
- * asked before the payout fails. A transfer that pays it is followed instead
- * and completes the payout once final; more than one that could is reported
- * for a person to place, and the payout stays open.
+ * a failed entry of a task that ran: the payout fails only when the chain,
+ * asked up to its newest block, shows nothing that could be it, SHKeeper's
+ * wallet has nothing waiting to be mined, and SHKeeper's wallet has had
+ * SHK_RECHECK_SECONDS since the call to send. A lone transfer that fits is
+ * followed instead (recorded once final, then completing the payout); one
+ * that fits but does not verify, or several that could be it, go to a person
+ * and the payout stays open.
  */
 static void fail_unless_sent(struct job *j, const char *reason, struct prov_outcome *o)
 {
 	struct reconcile_outcome r;
+	long quiet = 0;
 
 	reconcile_one(j->db, j->cfg, j->id, RECONCILE_ANY_BLOCK, j->src.actor, j->src.request_id, &r);
+	snprintf(o->tx_hash, sizeof(o->tx_hash), "%s", r.tx_hash);
 	switch (r.kind) {
 	case RECONCILE_NONE:
-	case RECONCILE_REFUSED:     /* the chain cannot be asked about it at all: SHKeeper's word is all there is */
-		prov_fail(j->db, j->id, "provider_failed", reason, &j->src, o);
-		return;
+		if ((o->dbst = payout_call_quiet(j->db, j->id, &quiet)) != DB_OK) {
+			prov_say(o, PROV_DB, "database", "database error");
+			return;
+		}
+		if (quiet < SHK_RECHECK_SECONDS) {
+			prov_say(o, PROV_PENDING, "failure_unconfirmed",
+			         "SHKeeper says payout %s failed (%s) and the chain shows nothing of it yet: it fails once %d"
+			         " minutes have passed since the call with still nothing", j->id, reason, SHK_RECHECK_SECONDS / 60);
+			o->retry_after = (int)(SHK_RECHECK_SECONDS - quiet);
+			break;
+		}
+		/* fall through */
+	case RECONCILE_REFUSED:
+		if (r.kind == RECONCILE_NONE || r.tx_hash[0] == '\0') {
+			/* Nothing on the chain, or the chain cannot be asked about it at all: SHKeeper's word stands. */
+			prov_fail(j->db, j->id, "provider_failed", reason, &j->src, o);
+			return;
+		}
+		fits_unverified(j, reason, &r, o);
+		break;
 	case RECONCILE_COMPLETED:
 		prov_say(o, PROV_COMPLETED, "completed", "SHKeeper says payout %s failed (%s), but the chain shows it paid: %s",
 		         j->id, reason, r.message);
 		break;
 	case RECONCILE_WAITING:
-		prov_say(o, PROV_PENDING, "sent_despite_failure",
-		         "SHKeeper says payout %s failed (%s), but transaction %s pays it: it completes the payout once final",
-		         j->id, reason, r.tx_hash);
+		prov_say(o, PROV_PENDING, "sent_despite_failure", "SHKeeper says payout %s failed (%s), but %s", j->id, reason,
+		         r.message);
 		o->retry_after = 15;
 		break;
 	case RECONCILE_AMBIGUOUS:
@@ -140,10 +177,10 @@ static void fail_unless_sent(struct job *j, const char *reason, struct prov_outc
 		o->retry_after = 10;
 		break;
 	case RECONCILE_DB:
+		o->dbst = DB_UNAVAILABLE;
 		prov_say(o, PROV_DB, "database", "database error");
 		return;
 	}
-	snprintf(o->tx_hash, sizeof(o->tx_hash), "%s", r.tx_hash);
 	prov_reload(j->db, j->id, o);
 }
 

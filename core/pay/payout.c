@@ -597,6 +597,13 @@ static enum payout_result settle_once(struct db *db, const char *out_id, const s
 		result = PAYOUT_REFUSED;
 		goto out;
 	}
+	/* A failure said while a transaction was being recorded for it: that transaction decides. */
+	if (!s->completed && s->if_no_hash && !PQgetisnull(cur, 0, PCOL_TX)) {
+		refuse(why, "transaction_recorded", "payout %s holds transaction %s: it is followed on the chain, not failed",
+		       out_id, PQgetvalue(cur, 0, PCOL_TX));
+		result = PAYOUT_REFUSED;
+		goto out;
+	}
 	json_object *failure = json_object_new_object(), *fcode = json_object_new_object();
 	json_object_object_add(fcode, "code", json_object_new_string(s->failure_code ? s->failure_code : "failed"));
 	if (s->reason)

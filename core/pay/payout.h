@@ -139,6 +139,7 @@ struct payout_settlement {
 	const char *failure_code;       /* failed: why, for the admins */
 	bool notify_admins;             /* failed: a notification for the admins too (a provider's failure) */
 	bool if_pending;                /* failed: only while nothing was signed or sent (refused once processing) */
+	bool if_no_hash;                /* failed: only while no transaction is recorded (the chain decides one) */
 	const char *source, *actor, *reason, *request_id;
 };
 

@@ -85,3 +85,19 @@ enum db_status payout_call_end(struct db *db, const char *out_id, enum payout_ca
 	               "UPDATE payout_calls SET state = $2, last_error = left($3, 500), lease_until = NULL,"
 	               " updated_at = now() WHERE payment_id = $1", 3, p);
 }
+
+enum db_status payout_call_quiet(struct db *db, const char *out_id, long *seconds)
+{
+	const char *p[1] = { out_id };
+	PGresult *res = NULL;
+	enum db_status st;
+
+	*seconds = 0;
+	st = db_exec(db, &res,
+	             "SELECT coalesce(floor(extract(epoch FROM now() - sent_at)), 0)::bigint FROM payout_calls"
+	             " WHERE payment_id = $1", 1, p);
+	if (st == DB_OK && PQntuples(res) == 1)
+		*seconds = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return st;
+}

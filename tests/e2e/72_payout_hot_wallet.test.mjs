@@ -268,7 +268,7 @@ test('a node that counts the payout\'s transaction but does not find it a moment
     r = await payout(p, {}, base2);
     assert.equal(node.lagging.size, 0, 'the lagging backend was asked');
     assert.equal(r.status, 202, r.text);
-    assert.equal(r.json.data.code, 'nonce_not_final');
+    assert.equal(r.json.data.code, 'found_on_recheck');
     assert.equal(payment(outId).status, 'processing');
     assert.equal(events([outId], 'payout-failed'), 0);
     r = await payout(p, {}, base2);

@@ -8,7 +8,8 @@
 import { test, before, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, env, sql, count, eventually, stack } from './lib.mjs';
-import { skip, admin, payment, requestStatus, events, outgoing, units, tokenBalance } from './payout_lib.mjs';
+import { skip, admin, payment, requestStatus, events, outgoing, units, tokenBalance, URL } from './payout_lib.mjs';
+import { mine } from '../chain/rpc.mjs';
 import {
   shk, sellerToPay, shkPayout, shkStatus, transfers, outbox, reviews, inbox, call, adminNotes, poolReconnected,
 } from './provider_payout_lib.mjs';
@@ -116,6 +117,13 @@ test('SHKeeper\'s failure is seen by polling: FAILURE, or SUCCESS whose entry sa
     const { payoutId: id, taskId } = r.json.data;
     assert.equal(payment(p.id).escrow, 'releasing');
     await eventually(async () => (await shk.payout(id))[0]?.task.status !== 'PENDING', 10000, 100);
+    // Nothing on the chain, but SHKeeper's wallet has had no time to send yet: the payout waits.
+    r = await shkStatus(taskId);
+    assert.equal(r.status, 202, r.text);
+    assert.equal(r.json.data.code, 'failure_unconfirmed');
+    assert.equal(r.json.data.payout.status, 'processing');
+    assert.equal(outbox([id], 'payout-failed').length, 0);
+    sentAgo(id, 11);
     r = await shkStatus(taskId);
     assert.equal(r.status, 409, r.text);
     assert.equal(r.json.error.code, 'provider_failed');
@@ -147,6 +155,8 @@ test('SHKeeper\'s failure is seen by polling: FAILURE, or SUCCESS whose entry sa
 
 test('a task FAILURE after the wallet sent the money fails nothing: the chain, asked first, shows the transfer, which completes the payout', { skip }, async () => {
   await shk.settings({ outcome: 'failure_after_send', callbacks: false });
+  // Mined one block deep: seen, not final, and not recorded until it is.
+  await shk.settings({ payoutDepth: 1 });
   const p = await sellerToPay('2.25');
   let r = await shkPayout(p.body);
   assert.equal(r.status, 200, r.text);
@@ -154,6 +164,13 @@ test('a task FAILURE after the wallet sent the money fails nothing: the chain, a
   await eventually(async () => (await shk.payout(id))[0]?.task.status === 'FAILURE', 10000, 100);
   const sent = await transfers(shk.wallet, p.sellerWallet);
   assert.equal(sent.length, 1, 'the wallet sent it before its task failed');
+  sentAgo(id, 11);
+  r = await shkStatus(taskId);
+  assert.equal(r.status, 202, r.text);
+  assert.equal(r.json.data.code, 'sent_despite_failure');
+  assert.equal(r.json.data.transactionHash, sent[0].hash);
+  assert.deepEqual(payment(id), { status: 'processing', escrow: 'releasing', tx: '' });
+  await mine(URL, 3);
   r = await shkStatus(taskId);
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.data.payout.status, 'completed');

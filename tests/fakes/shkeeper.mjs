@@ -35,7 +35,7 @@
 // Payouts (shkeeper/payouts.mjs), with HTTP Basic credentials from
 // --payout-auth-file (user:password), paid from --payout-wallet on the test
 // chain; --payout-callbacks is SHKeeper's ENABLE_PAYOUT_CALLBACK:
-//   POST /__control/payouts/settings {"mode"?,"outcome"?,"transfer"?,"callbacks"?,"duplicateCallback"?,
+//   POST /__control/payouts/settings {"mode"?,"outcome"?,"transfer"?,"payoutDepth"?,"callbacks"?,"duplicateCallback"?,
 //                                     "retryUnitMs"?,"maxTries"?}   failure switches (reset restores them)
 //   GET  /__control/payouts          every payout, its task and callback tries, and the payout calls counted
 //   POST /__control/payouts/run      {"task_id"}: a held task (outcome "hold") runs now

@@ -58,6 +58,8 @@ const DEFAULTS = {
   outcome: 'success',
   // exact | wrong_recipient | short: what the transfer really pays
   transfer: 'exact',
+  // blocks the transfer is buried under before the task ends (null: the chain's final depth)
+  payoutDepth: null,
   // SHKeeper's ENABLE_PAYOUT_CALLBACK (the stack's operator turned it on; tests may turn it off: a dropped callback)
   callbacks: true,
   duplicateCallback: false,
@@ -182,7 +184,7 @@ export class Payouts {
       }
       const to = s.transfer === 'wrong_recipient' ? `0x${'5e'.repeat(20)}` : p.dest;
       const amount = s.transfer === 'short' ? p.amount.sub(p.amount.div(10n)) : p.amount;
-      const hash = await this.chain.payout(p.crypto, to, amount);
+      const hash = await this.chain.payout(p.crypto, to, amount, s.payoutDepth ?? undefined);
       if (s.outcome === 'failure_after_send') {
         // The wallet broadcast it, then gave up waiting for its receipt: Celery records the exception.
         Object.assign(task, { status: 'FAILURE', result: 'Transaction is not in the chain after 120 seconds' });
