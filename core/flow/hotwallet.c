@@ -769,8 +769,11 @@ static int broadcast(struct db *db, struct rpc_client *c, const char *id, const 
 		       "the hot wallet's nonce was used by another transaction: this payout can no longer be mined", actor,
 		       request_id, o);
 		return 1;
-	case NONCE_NOT_FINAL:
 	case NONCE_OURS:
+		/* Sent before after all (the refusal was "already known" or "nonce too low"): followed from here. */
+		o->dbst = mark_tx(db, t->hash, "broadcast", true, NULL);
+		return 0;
+	case NONCE_NOT_FINAL:
 		say_held(o, h);
 		return 1;
 	case NONCE_FREE:

@@ -248,10 +248,12 @@ void prov_fail(struct db *db, const char *out_id, const char *code, const char *
 		         out_id, reason);
 		break;
 	case PAYOUT_REFUSED:
-		/* Completed on the chain's word already: the provider's failure contradicts it. */
-		snprintf(text, sizeof(text), "%s says payout %s failed (%s), but it is settled: %s", src->provider, out_id,
-		         reason, why.message);
-		finding(db, out_id, REVIEW_PAYOUT_CONTRADICTED, text, NULL, src, "ignored", o);
+		/* Settled on the chain's word already, or holding a transaction the chain decides: the failure contradicts it. */
+		snprintf(text, sizeof(text), "%s says payout %s failed (%s), but %s%s", src->provider, out_id, reason,
+		         strcmp(why.code, "transaction_recorded") == 0 ? "" : "it is settled: ", why.message);
+		prov_reload(db, out_id, o);
+		finding(db, out_id, REVIEW_PAYOUT_CONTRADICTED, text,
+		        o->row && !PQgetisnull(o->row, 0, PCOL_TX) ? PQgetvalue(o->row, 0, PCOL_TX) : NULL, src, "ignored", o);
 		prov_say(o, PROV_CONFLICT, why.code, "%s", text);
 		break;
 	case PAYOUT_NOT_FOUND:

@@ -34,6 +34,7 @@ const char *reconcile_kind_name(enum reconcile_kind k)
 	case RECONCILE_COMPLETED: return "completed";
 	case RECONCILE_WAITING: return "waiting";
 	case RECONCILE_NONE: return "none";
+	case RECONCILE_SETTLED: return "settled";
 	case RECONCILE_AMBIGUOUS: return "ambiguous";
 	case RECONCILE_REFUSED: return "refused";
 	case RECONCILE_UNAVAILABLE: return "unavailable";
@@ -144,12 +145,22 @@ static int add_fitting(struct db *db, struct rpc_client *c, json_object *logs, c
 	return 0;
 }
 
-/* Has `wallet` sent transactions the node holds but has not mined? 0, or -1 with e filled. */
+/*
+ * Has `wallet` sent transactions the node holds but has not mined? 0, or -1
+ * with e filled. A node that keeps no pool (it refuses "pending") cannot
+ * tell: nothing is waiting as far as it knows.
+ */
 static int unmined_from(struct rpc_client *c, const char *wallet, bool *any, struct rpc_error *e)
 {
 	uint64_t pending, latest;
+	int rc;
 
-	if (rpc_tx_count(c, wallet, "pending", &pending, e) != RPC_OK || rpc_tx_count(c, wallet, "latest", &latest, e) != RPC_OK)
+	*any = false;
+	if ((rc = rpc_tx_count(c, wallet, "pending", &pending, e)) == RPC_EREMOTE) {
+		log_warn("the node cannot count %s's pending transactions: %s", wallet, e->message);
+		return 0;
+	}
+	if (rc != RPC_OK || rpc_tx_count(c, wallet, "latest", &latest, e) != RPC_OK)
 		return -1;
 	*any = pending > latest;
 	return 0;
@@ -311,7 +322,7 @@ void reconcile_one(struct db *db, const struct config *cfg, const char *id, enum
 	}
 	if (PQntuples(out) != 1 || (strcmp(PQgetvalue(out, 0, PCOL_STATUS), "pending") != 0 &&
 	                            strcmp(PQgetvalue(out, 0, PCOL_STATUS), "processing") != 0)) {
-		say(o, RECONCILE_NONE, "payout %s is no longer open", id);
+		say(o, RECONCILE_SETTLED, "payout %s is no longer open", id);
 		goto out;
 	}
 	/* A hash we have is followed to finality, verified like an admin's. */
@@ -328,6 +339,7 @@ void reconcile_one(struct db *db, const struct config *cfg, const char *id, enum
 	if (find_candidates(db, cfg, out, scope, &k, o) != 0)
 		goto out;
 	if (k.n == 0 && k.unmined) {
+		o->unmined = true;
 		say(o, RECONCILE_WAITING, "no transfer from %s pays payout %s yet, but that wallet has transactions not mined"
 		    " yet: one may be it", PQgetvalue(out, 0, PCOL_SENDER), id);
 		goto out;

@@ -24,6 +24,8 @@
 #ifndef RECONCILE_H
 #define RECONCILE_H
 
+#include <stdbool.h>
+
 #include <libpq-fe.h>
 
 #include "base/config.h"
@@ -36,6 +38,7 @@ enum reconcile_kind {
 	RECONCILE_COMPLETED,     /* completed from the chain now (or found so) */
 	RECONCILE_WAITING,       /* its recorded hash is not final yet */
 	RECONCILE_NONE,          /* nothing on chain pays it (yet) */
+	RECONCILE_SETTLED,       /* no longer open: settled meanwhile */
 	RECONCILE_AMBIGUOUS,     /* more than one transfer or payout fit: reported, left alone */
 	RECONCILE_REFUSED,       /* the chain contradicts it, or it cannot be checked: left for a person */
 	RECONCILE_UNAVAILABLE,   /* the chain cannot be asked now */
@@ -44,6 +47,7 @@ enum reconcile_kind {
 
 struct reconcile_outcome {
 	enum reconcile_kind kind;
+	bool unmined;            /* WAITING: on the paying wallet's transactions not mined yet, not on a transfer */
 	char tx_hash[68];
 	char message[400];
 };

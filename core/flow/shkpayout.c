@@ -136,6 +136,9 @@ static void fail_unless_sent(struct job *j, const char *reason, struct prov_outc
 	reconcile_one(j->db, j->cfg, j->id, RECONCILE_ANY_BLOCK, j->src.actor, j->src.request_id, &r);
 	snprintf(o->tx_hash, sizeof(o->tx_hash), "%s", r.tx_hash);
 	switch (r.kind) {
+	case RECONCILE_SETTLED:     /* settled meanwhile: prov_fail() says how, and reports a contradiction */
+		prov_fail(j->db, j->id, "provider_failed", reason, &j->src, o);
+		return;
 	case RECONCILE_NONE:
 		if ((o->dbst = payout_call_quiet(j->db, j->id, &quiet)) != DB_OK) {
 			prov_say(o, PROV_DB, "database", "database error");
@@ -162,8 +165,13 @@ static void fail_unless_sent(struct job *j, const char *reason, struct prov_outc
 		         j->id, reason, r.message);
 		break;
 	case RECONCILE_WAITING:
-		prov_say(o, PROV_PENDING, "sent_despite_failure", "SHKeeper says payout %s failed (%s), but %s", j->id, reason,
-		         r.message);
+		if (r.unmined)
+			prov_say(o, PROV_PENDING, "failure_unconfirmed",
+			         "SHKeeper says payout %s failed (%s), but its wallet has transactions not mined yet, and one may"
+			         " be this payout's: it waits for them", j->id, reason);
+		else
+			prov_say(o, PROV_PENDING, "sent_despite_failure", "SHKeeper says payout %s failed (%s), but %s", j->id,
+			         reason, r.message);
 		o->retry_after = 15;
 		break;
 	case RECONCILE_AMBIGUOUS:

@@ -93,9 +93,10 @@ enum db_status payout_call_quiet(struct db *db, const char *out_id, long *second
 	enum db_status st;
 
 	*seconds = 0;
+	/* No call on record (a payout taken over from the provider's own status): counted from its opening. */
 	st = db_exec(db, &res,
-	             "SELECT coalesce(floor(extract(epoch FROM now() - sent_at)), 0)::bigint FROM payout_calls"
-	             " WHERE payment_id = $1", 1, p);
+	             "SELECT floor(extract(epoch FROM now() - coalesce(c.sent_at, o.created_at)))::bigint"
+	             " FROM payments o LEFT JOIN payout_calls c ON c.payment_id = o.id WHERE o.id = $1", 1, p);
 	if (st == DB_OK && PQntuples(res) == 1)
 		*seconds = atol(PQgetvalue(res, 0, 0));
 	PQclear(res);

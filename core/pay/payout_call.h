@@ -50,7 +50,7 @@ bool payout_call_may_exist(enum payout_call_state s);
 
 enum db_status payout_call_begin(struct db *db, const char *out_id, const char *provider, struct payout_call *c);
 enum db_status payout_call_sending(struct db *db, const char *out_id);
-/* Seconds since the payout's last create call went out; 0 when none did. */
+/* Seconds since the payout's last create call went out (since it was opened, when none is on record). */
 enum db_status payout_call_quiet(struct db *db, const char *out_id, long *seconds);
 /* error: what the provider said, for the admins (bounded), or NULL. */
 enum db_status payout_call_end(struct db *db, const char *out_id, enum payout_call_state st, const char *error);

@@ -9,7 +9,7 @@ import { test, before, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, env, sql, count, eventually, stack } from './lib.mjs';
 import { skip, admin, payment, requestStatus, events, outgoing, units, tokenBalance, URL } from './payout_lib.mjs';
-import { mine } from '../chain/rpc.mjs';
+import { rpc, mine } from '../chain/rpc.mjs';
 import {
   shk, sellerToPay, shkPayout, shkStatus, transfers, outbox, reviews, inbox, call, adminNotes, poolReconnected,
 } from './provider_payout_lib.mjs';
@@ -124,6 +124,20 @@ test('SHKeeper\'s failure is seen by polling: FAILURE, or SUCCESS whose entry sa
     assert.equal(r.json.data.payout.status, 'processing');
     assert.equal(outbox([id], 'payout-failed').length, 0);
     sentAgo(id, 11);
+    if (outcome === 'failure') {
+      // SHKeeper's wallet has a transaction the node holds unmined (the test chain mines only when asked):
+      // it could be this payout's, so nothing fails yet.
+      try {
+        await rpc(URL, 'anvil_impersonateAccount', [shk.wallet]);
+        await rpc(URL, 'eth_sendTransaction', [{ from: shk.wallet, to: shk.wallet, value: '0x0' }]);
+        r = await shkStatus(taskId);
+        assert.equal(r.status, 202, r.text);
+        assert.equal(r.json.data.code, 'failure_unconfirmed');
+        assert.match(r.json.data.message, /not mined yet/);
+      } finally {
+        await mine(URL, 1);
+      }
+    }
     r = await shkStatus(taskId);
     assert.equal(r.status, 409, r.text);
     assert.equal(r.json.error.code, 'provider_failed');
