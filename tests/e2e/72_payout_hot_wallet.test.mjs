@@ -32,6 +32,13 @@ const payout = (p, extra = {}, base) => api('POST', '/api/payment/decentralized/
 const resume = () => api('POST', '/api/payment/decentralized/admin-payout/resume', { token: admin, body: { limit: 100 } });
 const nonce = async (tag = 'latest') => Number(BigInt(await rpc(URL, 'eth_getTransactionCount', [hot, tag])));
 const hotTxs = (payoutId) => sql(`SELECT status, tx_hash, nonce, encode(raw_tx, 'hex') FROM hot_wallet_txs WHERE payment_id = :'id';`, { id: payoutId });
+// Another transaction of the hot wallet takes nonce n, mined in a block that is not final yet.
+async function takeNonce(n) {
+  await rpc(URL, 'anvil_impersonateAccount', [hot]);
+  await rpc(URL, 'eth_sendTransaction', [{ from: hot, to: hot, value: '0x0', nonce: '0x' + n.toString(16) }]);
+  await rpc(URL, 'anvil_stopImpersonatingAccount', [hot]);
+  await mine(URL, 1);
+}
 const transfersTo = async (to) => (await rpc(URL, 'eth_getLogs', [{
   fromBlock: '0x0', toBlock: 'latest', address: USDT, topics: [TRANSFER, '0x' + addrWord(hot), '0x' + addrWord(to)],
 }])).length;
@@ -139,10 +146,7 @@ test('a transaction the node dropped is sent again, the same bytes; one whose no
   assert.equal(r.status, 202, r.text);
   const lost = r.json.data.transactionHash, sOut = r.json.data.payout.id, sNonce = r.json.data.nonce;
   await rpc(URL, 'anvil_dropTransaction', [lost]);
-  await rpc(URL, 'anvil_impersonateAccount', [hot]);
-  await rpc(URL, 'eth_sendTransaction', [{ from: hot, to: hot, value: '0x0', nonce: '0x' + sNonce.toString(16) }]);
-  await rpc(URL, 'anvil_stopImpersonatingAccount', [hot]);
-  await mine(URL, 1);
+  await takeNonce(sNonce);
   r = await payout(s);
   assert.equal(r.status, 202, r.text);
   assert.equal(r.json.data.code, 'nonce_not_final');
@@ -161,10 +165,7 @@ test('a transaction the node dropped is sent again, the same bytes; one whose no
   r = await payout(q);
   assert.ok([502, 503].includes(r.status), r.text);
   const [[qOut]] = outgoing(q.id);
-  await rpc(URL, 'anvil_impersonateAccount', [hot]);
-  await rpc(URL, 'eth_sendTransaction', [{ from: hot, to: hot, value: '0x0', nonce: '0x' + n0.toString(16) }]);
-  await rpc(URL, 'anvil_stopImpersonatingAccount', [hot]);
-  await mine(URL, 1);
+  await takeNonce(n0);
   // Not final yet: a reorganisation could still mine ours, so the payout waits and nothing is sent.
   r = await payout(q);
   assert.equal(r.status, 202, r.text);
