@@ -100,7 +100,10 @@ struct candidates {
 	bool unmined;               /* RECONCILE_ANY_BLOCK: the paying wallet has transactions not mined yet */
 };
 
-/* Adds the transfers in `logs` that fit x exactly, are in blocks up to `upto`, pay no other payment and are not older than the payout. */
+/*
+ * Adds the transfers in `logs` that fit x exactly, are in blocks up to
+ * `upto`, pay no other payment and are not older than the payout.
+ */
 static int add_fitting(struct db *db, struct rpc_client *c, json_object *logs, const struct verify_expect *x,
                        uint64_t upto, const PGresult *out, uint64_t opened, struct candidates *k,
                        struct reconcile_outcome *o)
@@ -269,10 +272,10 @@ static enum db_status report(struct db *db, const PGresult *out, enum reconcile_
 
 	for (size_t i = 0; i < k->n && i < MAX_CANDIDATES; i++)
 		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", k->hash[i]);
-	len = (size_t)snprintf(reason, sizeof(reason), "%zu %stransfer(s) of %s %s from %s to %s (%s) fit %s %s",
-	                       k->n, scope == RECONCILE_FINAL ? "final " : "", PQgetvalue(out, 0, PCOL_AMOUNT), PQgetvalue(out, 0, PCOL_TOKEN),
-	                       PQgetvalue(out, 0, PCOL_SENDER), PQgetvalue(out, 0, PCOL_RECEIVER), list,
-	                       PQgetvalue(out, 0, POCOL_KIND), id);
+	len = (size_t)snprintf(reason, sizeof(reason), "%zu %stransfer(s) of %s %s from %s to %s (%s) fit %s %s", k->n,
+	                       scope == RECONCILE_FINAL ? "final " : "", PQgetvalue(out, 0, PCOL_AMOUNT),
+	                       PQgetvalue(out, 0, PCOL_TOKEN), PQgetvalue(out, 0, PCOL_SENDER),
+	                       PQgetvalue(out, 0, PCOL_RECEIVER), list, PQgetvalue(out, 0, POCOL_KIND), id);
 	if (len < sizeof(reason))
 		snprintf(reason + len, sizeof(reason) - len, "%s%s: which pays which is not guessed. Confirm the right one"
 		         " with its hash (POST /api/payment/admin/confirm-tx/%s)",

@@ -19,6 +19,11 @@
  *    (payment-needs-review, kind payout_ambiguous, once) and left alone.
  *    Never a guess.
  *
+ * Before a provider's "failed" is believed (flow/shkpayout.c), the same
+ * search runs up to the newest block (RECONCILE_ANY_BLOCK): anything there
+ * that could be the payout, or the paying wallet's transactions not mined
+ * yet, keeps it open.
+ *
  * Layer: flow (uses pay, evm, base).
  */
 #ifndef RECONCILE_H
@@ -36,7 +41,7 @@ enum db_status reconcile_select(struct db *db, int after_minutes, int limit, PGr
 
 enum reconcile_kind {
 	RECONCILE_COMPLETED,     /* completed from the chain now (or found so) */
-	RECONCILE_WAITING,       /* its recorded hash is not final yet */
+	RECONCILE_WAITING,       /* its recorded hash (or, RECONCILE_ANY_BLOCK, the one found) is not final yet */
 	RECONCILE_NONE,          /* nothing on chain pays it (yet) */
 	RECONCILE_SETTLED,       /* no longer open: settled meanwhile */
 	RECONCILE_AMBIGUOUS,     /* more than one transfer or payout fit: reported, left alone */

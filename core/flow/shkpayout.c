@@ -151,10 +151,11 @@ static void fail_unless_sent(struct job *j, const char *reason, struct prov_outc
 			o->retry_after = (int)(SHK_RECHECK_SECONDS - quiet);
 			break;
 		}
-		/* fall through */
+		prov_fail(j->db, j->id, "provider_failed", reason, &j->src, o);
+		return;
 	case RECONCILE_REFUSED:
-		if (r.kind == RECONCILE_NONE || r.tx_hash[0] == '\0') {
-			/* Nothing on the chain, or the chain cannot be asked about it at all: SHKeeper's word stands. */
+		if (r.tx_hash[0] == '\0') {
+			/* The chain cannot be asked about this payout at all: SHKeeper's word is all there is. */
 			prov_fail(j->db, j->id, "provider_failed", reason, &j->src, o);
 			return;
 		}
