@@ -720,7 +720,8 @@ static void report_unplaced(struct db *db, const char *const key[3], const char 
 	/*
 	 * Under the lock, read again: a transfer that completed a pay-in by its
 	 * buyer's hash is placed; one reported already (on the pay-in that was
-	 * open then) is not reported again on another.
+	 * open then) is not reported again on another. Findings are few among
+	 * the outbox's rows, and events_event reads only them.
 	 */
 	if (used_by[0] || PQntuples(told) > 0)
 		goto out;

@@ -16,6 +16,8 @@
 
 /* How long after a lost call an admin's "nothing was paid" is believed: SHKeeper's wallet sends within minutes. */
 #define SHK_RECHECK_SECONDS 600
+/* How long a failed payout waits on its wallet's unmined transactions before a person hears of it. */
+#define SHK_UNMINED_REPORT_SECONDS 3600
 
 /* One payout being taken forward: its row's figures, and who asks. */
 struct job {
@@ -112,9 +114,30 @@ static void fits_unverified(struct job *j, const char *reason, const struct reco
 	         " verify: %.400s", j->id, reason, r->tx_hash, r->message);
 	struct payout_finding f = { .kind = REVIEW_PAYOUT_CONTRADICTED, .reason = text, .provider = "shkeeper",
 		                    .provider_status = j->src.provider_status, .tx_hash = r->tx_hash };
-	if ((o->dbst = payout_review(j->db, j->id, &f)) != DB_OK)
+	if (payout_review(j->db, j->id, &f) != DB_OK)
 		log_error("payout %s: the finding was not written: %s", j->id, text);
 	prov_say(o, PROV_CONFLICT, "sent_despite_failure", "%s", text);
+}
+
+/*
+ * A wallet whose transactions stay unmined (one stuck on too low a fee holds
+ * back every later one) would keep a failed payout waiting for ever: after an
+ * hour since the call a person hears of it, once.
+ */
+static void stuck_unmined(struct job *j, const char *reason)
+{
+	char text[600];
+	long quiet = 0;
+
+	if (payout_call_quiet(j->db, j->id, &quiet) != DB_OK || quiet < SHK_UNMINED_REPORT_SECONDS)
+		return;
+	snprintf(text, sizeof(text), "SHKeeper says payout %s failed (%.200s), and its payout wallet has had transactions"
+	         " waiting unmined for over an hour since the call: one may be this payout's. Check the wallet before"
+	         " anything is paid again", j->id, reason);
+	struct payout_finding f = { .kind = REVIEW_PAYOUT_CONTRADICTED, .reason = text, .provider = "shkeeper",
+		                    .provider_status = j->src.provider_status };
+	if (payout_review(j->db, j->id, &f) != DB_OK)
+		log_error("payout %s: the finding was not written: %s", j->id, text);
 }
 
 /*
@@ -155,9 +178,12 @@ static void fail_unless_sent(struct job *j, const char *reason, struct prov_outc
 		return;
 	case RECONCILE_REFUSED:
 		if (r.tx_hash[0] == '\0') {
-			/* The chain cannot be asked about this payout at all: SHKeeper's word is all there is. */
-			prov_fail(j->db, j->id, "provider_failed", reason, &j->src, o);
-			return;
+			/* The chain cannot be asked about this payout (a network's configuration at fault): nothing is decided. */
+			prov_say(o, PROV_UNAVAILABLE, "not_verifiable",
+			         "SHKeeper says payout %s failed (%s), and the chain cannot be asked about it: %s", j->id, reason,
+			         r.message);
+			o->retry_after = 60;
+			break;
 		}
 		fits_unverified(j, reason, &r, o);
 		break;
@@ -166,11 +192,12 @@ static void fail_unless_sent(struct job *j, const char *reason, struct prov_outc
 		         j->id, reason, r.message);
 		break;
 	case RECONCILE_WAITING:
-		if (r.unmined)
+		if (r.unmined) {
 			prov_say(o, PROV_PENDING, "failure_unconfirmed",
 			         "SHKeeper says payout %s failed (%s), but its wallet has transactions not mined yet, and one may"
 			         " be this payout's: it waits for them", j->id, reason);
-		else
+			stuck_unmined(j, reason);
+		} else
 			prov_say(o, PROV_PENDING, "sent_despite_failure", "SHKeeper says payout %s failed (%s), but %s", j->id,
 			         reason, r.message);
 		o->retry_after = 15;

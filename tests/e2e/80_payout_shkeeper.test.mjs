@@ -134,6 +134,16 @@ test('SHKeeper\'s failure is seen by polling: FAILURE, or SUCCESS whose entry sa
         assert.equal(r.status, 202, r.text);
         assert.equal(r.json.data.code, 'failure_unconfirmed');
         assert.match(r.json.data.message, /not mined yet/);
+        assert.equal(reviews(p.id, 'payout_contradicted').length, 0);
+        // Still so an hour after the call: it waits on, and a person is told, once.
+        sentAgo(id, 61);
+        for (let i = 0; i < 2; i++) {
+          r = await shkStatus(taskId);
+          assert.equal(r.status, 202, r.text);
+          assert.equal(r.json.data.code, 'failure_unconfirmed');
+        }
+        assert.equal(reviews(p.id, 'payout_contradicted').length, 1);
+        assert.match(reviews(p.id, 'payout_contradicted')[0].reason, /waiting unmined for over an hour/);
       } finally {
         await mine(URL, 1);
       }
