@@ -681,7 +681,6 @@ static int sign_and_commit(struct db *db, const struct config *cfg, const PGresu
 
 /* ---- broadcasting and following ---- */
 
-/* Has the wallet's nonce been used (by this transaction or another)? 1 yes, 0 no, -1 the node. */
 /*
  * Who holds the payout's nonce. Only a final block settles it: a transaction
  * of the wallet that holds it in a newer block may still be undone by a
@@ -723,7 +722,7 @@ static enum nonce_holder nonce_holder(struct rpc_client *c, const char *from, co
 	return ours ? NONCE_OURS : NONCE_TAKEN;
 }
 
-/* Held, and not decided: nothing is sent again, the payout is followed. */
+/* Held, and not decided: the transaction is not sent again as lost, the payout is followed. */
 static void say_held(struct hot_outcome *o, enum nonce_holder h)
 {
 	if (h == NONCE_OURS)
@@ -732,8 +731,8 @@ static void say_held(struct hot_outcome *o, enum nonce_holder h)
 		    "followed");
 	else
 		say(o, HOT_PENDING, "nonce_not_final",
-		    "a transaction in a block not final yet holds this payout's nonce: nothing is sent again, and the payout "
-		    "fails only once that block is final without it");
+		    "a transaction in a block not final yet holds this payout's nonce: this payout's is not sent again as "
+		    "lost, and the payout fails only once that block is final without it");
 }
 
 /* The stored bytes sent (again). 0 sent or known; 1 refused (o filled, reported); -1 cannot say (o filled). */
