@@ -406,26 +406,19 @@ static int scan_logs(struct db *db, json_object *logs, const struct verify_expec
 	return 0;
 }
 
-/* The newest block a found transfer may be in: the finalized one, else head - confirmations. */
-static int safe_block(struct rpc_client *c, const struct verify_expect *x, uint64_t *safe,
-    struct chainpay_outcome *out)
+/* The newest block a found transfer may be in (rpc_safe_block); none while the chain is not that deep. */
+static int safe_block(struct rpc_client *c, uint64_t *safe, struct chainpay_outcome *out)
 {
 	struct rpc_error e;
-	uint64_t head;
-	bool has_fin;
 
-	if (rpc_finalized_block(c, safe, &has_fin, &e) != RPC_OK ||
-	    (!has_fin && rpc_block_number(c, &head, &e) != RPC_OK)) {
+	if (rpc_safe_block(c, safe, &e) != RPC_OK) {
 		rpc_trouble(out, &e);
 		return -1;
 	}
-	if (has_fin)
-		return 0;
-	if (head < x->confirmations) {
-		say(out, CHAINPAY_NOT_FOUND, "the chain has no block %" PRIu64 " deep yet", x->confirmations);
+	if (*safe == 0) {
+		say(out, CHAINPAY_NOT_FOUND, "the chain has no final block yet");
 		return -1;
 	}
-	*safe = head - x->confirmations;
 	return 0;
 }
 
@@ -607,7 +600,7 @@ void chainpay_fetch_tx(struct db *db, const struct config *cfg, const PGresult *
 		return;
 	}
 	/* A hash recorded on a completed payment is never checked again: it must be final now. */
-	if (safe_block(&c, &x, &safe, out) != 0)
+	if (safe_block(&c, &safe, out) != 0)
 		return;
 	/* Newest first: the payment was completed recently more often than not. */
 	for (uint64_t hi = safe; scanned < FETCH_MAX_BLOCKS && found == 0; ) {

@@ -161,8 +161,8 @@ int prov_network_ready(const struct config *cfg, const char *provider, const cha
 }
 
 /* A provider's word no rule can apply: a person looks; with a delivery, its outcome is written alongside. */
-static void finding(struct db *db, const char *out_id, enum review_kind kind, const char *reason, const char *tx,
-                    const struct prov_source *src, const char *inbox_outcome, struct prov_outcome *o)
+void prov_finding(struct db *db, const char *out_id, enum review_kind kind, const char *reason, const char *tx,
+                  const struct prov_source *src, const char *inbox_outcome, struct prov_outcome *o)
 {
 	struct payout_finding f = {
 		.kind = kind, .reason = reason, .provider = src->provider, .provider_status = src->provider_status,
@@ -206,7 +206,7 @@ void prov_confirm(struct db *db, const struct config *cfg, const PGresult *out, 
 		snprintf(reason, sizeof(reason), "%s says payout %s was sent by transaction %s, which does not pay it: %s",
 		         src->provider, id, tx_hash, oo.message);
 		log_error("%s", reason);
-		finding(db, id, REVIEW_PAYOUT_REFUTED, reason, tx_hash, src, "rejected", o);
+		prov_finding(db, id, REVIEW_PAYOUT_REFUTED, reason, tx_hash, src, "rejected", o);
 		prov_say(o, PROV_REFUTED, oo.code, "%s", reason);
 		break;
 	case OUTGOING_CONFLICT:
@@ -214,7 +214,7 @@ void prov_confirm(struct db *db, const struct config *cfg, const PGresult *out, 
 			/* Settled otherwise already: the provider's transaction may be money that left twice. */
 			snprintf(reason, sizeof(reason), "%s names transaction %s for payout %s: %s", src->provider, tx_hash, id,
 			         oo.message);
-			finding(db, id, REVIEW_PAYOUT_CONTRADICTED, reason, tx_hash, src, "ignored", o);
+			prov_finding(db, id, REVIEW_PAYOUT_CONTRADICTED, reason, tx_hash, src, "ignored", o);
 		}
 		prov_say(o, PROV_CONFLICT, oo.code, "%s", oo.message);
 		break;
@@ -252,7 +252,7 @@ void prov_fail(struct db *db, const char *out_id, const char *code, const char *
 		snprintf(text, sizeof(text), "%s says payout %s failed (%s), but %s%s", src->provider, out_id, reason,
 		         strcmp(why.code, "transaction_recorded") == 0 ? "" : "it is settled: ", why.message);
 		prov_reload(db, out_id, o);
-		finding(db, out_id, REVIEW_PAYOUT_CONTRADICTED, text,
+		prov_finding(db, out_id, REVIEW_PAYOUT_CONTRADICTED, text,
 		        o->row && !PQgetisnull(o->row, 0, PCOL_TX) ? PQgetvalue(o->row, 0, PCOL_TX) : NULL, src, "ignored", o);
 		prov_say(o, PROV_CONFLICT, why.code, "%s", text);
 		break;

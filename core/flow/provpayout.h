@@ -34,6 +34,7 @@
 #include "base/config.h"
 #include "base/db.h"
 #include "evm/verify.h"
+#include "pay/review.h"
 
 enum prov_kind {
 	PROV_COMPLETED,     /* 200: verified on the chain and completed, now or before */
@@ -95,6 +96,12 @@ void prov_confirm(struct db *db, const struct config *cfg, const PGresult *out, 
                   const struct prov_source *src, struct prov_outcome *o);
 void prov_fail(struct db *db, const char *out_id, const char *code, const char *reason,
                const struct prov_source *src, struct prov_outcome *o);
+/*
+ * A person is told about payout out_id (pay/review.h, once per finding); for
+ * a webhook delivery, its inbox outcome is written with it (o->finished).
+ */
+void prov_finding(struct db *db, const char *out_id, enum review_kind kind, const char *reason, const char *tx,
+                  const struct prov_source *src, const char *inbox_outcome, struct prov_outcome *o);
 
 /*
  * Can a payout through `provider` be made and checked on `network`: the

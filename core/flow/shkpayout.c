@@ -112,10 +112,7 @@ static void fits_unverified(struct job *j, const char *reason, const struct reco
 
 	snprintf(text, sizeof(text), "SHKeeper says payout %s failed (%.200s), but transfer %s fits it and does not"
 	         " verify: %.400s", j->id, reason, r->tx_hash, r->message);
-	struct payout_finding f = { .kind = REVIEW_PAYOUT_CONTRADICTED, .reason = text, .provider = "shkeeper",
-		                    .provider_status = j->src.provider_status, .tx_hash = r->tx_hash };
-	if (payout_review(j->db, j->id, &f) != DB_OK)
-		log_error("payout %s: the finding was not written: %s", j->id, text);
+	prov_finding(j->db, j->id, REVIEW_PAYOUT_CONTRADICTED, text, r->tx_hash, &j->src, NULL, o);
 	prov_say(o, PROV_CONFLICT, "sent_despite_failure", "%s", text);
 }
 
@@ -124,7 +121,7 @@ static void fits_unverified(struct job *j, const char *reason, const struct reco
  * back every later one) would keep a failed payout waiting for ever: after an
  * hour since the call a person hears of it, once.
  */
-static void stuck_unmined(struct job *j, const char *reason)
+static void stuck_unmined(struct job *j, const char *reason, struct prov_outcome *o)
 {
 	char text[600];
 	long quiet = 0;
@@ -134,10 +131,7 @@ static void stuck_unmined(struct job *j, const char *reason)
 	snprintf(text, sizeof(text), "SHKeeper says payout %s failed (%.200s), and its payout wallet has had transactions"
 	         " waiting unmined for over an hour since the call: one may be this payout's. Check the wallet before"
 	         " anything is paid again", j->id, reason);
-	struct payout_finding f = { .kind = REVIEW_PAYOUT_CONTRADICTED, .reason = text, .provider = "shkeeper",
-		                    .provider_status = j->src.provider_status };
-	if (payout_review(j->db, j->id, &f) != DB_OK)
-		log_error("payout %s: the finding was not written: %s", j->id, text);
+	prov_finding(j->db, j->id, REVIEW_PAYOUT_CONTRADICTED, text, NULL, &j->src, NULL, o);
 }
 
 /*
@@ -196,7 +190,7 @@ static void fail_unless_sent(struct job *j, const char *reason, struct prov_outc
 			prov_say(o, PROV_PENDING, "failure_unconfirmed",
 			         "SHKeeper says payout %s failed (%s), but its wallet has transactions not mined yet, and one may"
 			         " be this payout's: it waits for them", j->id, reason);
-			stuck_unmined(j, reason);
+			stuck_unmined(j, reason, o);
 		} else
 			prov_say(o, PROV_PENDING, "sent_despite_failure", "SHKeeper says payout %s failed (%s), but %s", j->id,
 			         reason, r.message);
