@@ -36,6 +36,8 @@ void db_close(struct db *db)
 	 */
 	db->tx_lost = db->in_tx;
 	db->in_tx = false;
+	db->piped = false;
+	db->queued = 0;
 	/* Prepared statements die with their connection. */
 	for (int i = 0; i < db->n_stmts; i++)
 		free(db->stmts[i].sql);
@@ -56,15 +58,23 @@ static unsigned long long fnv1a(const char *s)
  * needed. NULL when the cache is full (run it unprepared), or when
  * PostgreSQL refused it: *failed then holds the error result.
  */
-static const char *prepared(struct db *db, const char *sql, int nparams, char name[16],
-                            PGresult **failed)
+/* The slot sql is prepared in on this connection, or the first free one (n_stmts, maybe full). */
+static int slot(const struct db *db, const char *sql, unsigned long long h)
 {
-	unsigned long long h = fnv1a(sql);
 	int i;
 
 	for (i = 0; i < db->n_stmts; i++)
 		if (db->stmts[i].hash == h && strcmp(db->stmts[i].sql, sql) == 0)
 			break;
+	return i;
+}
+
+static const char *prepared(struct db *db, const char *sql, int nparams, char name[16],
+                            PGresult **failed)
+{
+	unsigned long long h = fnv1a(sql);
+	int i = slot(db, sql, h);
+
 	snprintf(name, 16, "s%d", i);
 	if (i < db->n_stmts)
 		return name;
@@ -175,40 +185,11 @@ static enum db_status classify(struct db *db, PGresult *res)
 	return DB_FAILED;
 }
 
-enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int nparams,
-                       const char *const *params)
+/* A statement's failure: counted, logged, and the connection dropped when it is gone. Clears res. */
+static enum db_status refused(struct db *db, PGresult *res)
 {
-	enum db_status st;
-	PGresult *res;
+	enum db_status st = classify(db, res);
 
-	if (out)
-		*out = NULL;
-	if (db->tx_lost)
-		return DB_UNAVAILABLE;
-	/* Reconnects a connection already known lost; db_ready's look for a goodbye is once a request. */
-	if (!db->in_tx && (st = connect_if_needed(db)) != DB_OK)
-		return st;
-	if (db->conn == NULL)
-		return DB_UNAVAILABLE;
-	char name[16];
-	res = NULL;
-	const char *stmt = db->prepare ? prepared(db, sql, nparams, name, &res) : NULL;
-	if (stmt)
-		res = PQexecPrepared(db->conn, stmt, nparams, params, NULL, NULL, 0);
-	else if (res == NULL)
-		res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-	switch (PQresultStatus(res)) {
-	case PGRES_COMMAND_OK:
-	case PGRES_TUPLES_OK:
-		if (out)
-			*out = res;
-		else
-			PQclear(res);
-		return DB_OK;
-	default:
-		break;
-	}
-	st = classify(db, res);
 	metrics_db(st == DB_UNAVAILABLE ? MD_UNAVAILABLE : st == DB_UNIQUE ? MD_UNIQUE : st == DB_CHECK ? MD_CHECK
 	           : st == DB_RETRY ? MD_RETRY : MD_FAILED);
 	if (st == DB_UNAVAILABLE) {
@@ -229,11 +210,188 @@ enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int npara
 	return st;
 }
 
+static bool succeeded(const PGresult *res)
+{
+	return PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+}
+
+/* Whether sql can join a pipeline as it is: prepared already, or not to be prepared. */
+static bool pipeable(const struct db *db, const char *sql)
+{
+	return !db->prepare || db->n_stmts == DB_STMT_CACHE || slot(db, sql, fnv1a(sql)) < db->n_stmts;
+}
+
+/* Queues a pipeable statement. */
+static enum db_status send_piped(struct db *db, const char *sql, int nparams, const char *const *params)
+{
+	int i = db->prepare ? slot(db, sql, fnv1a(sql)) : db->n_stmts;
+	char name[16];
+	int sent;
+
+	if (i < db->n_stmts) {
+		snprintf(name, sizeof(name), "s%d", i);
+		sent = PQsendQueryPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+	} else {
+		sent = PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	}
+	if (!sent) {
+		log_warn("database connection lost while sending: %s", PQerrorMessage(db->conn));
+		metrics_db(MD_UNAVAILABLE);
+		db_close(db);
+		return DB_UNAVAILABLE;
+	}
+	db->queued++;
+	return DB_OK;
+}
+
+/*
+ * Ends the pipeline: a sync, then every queued statement's answer in order.
+ * The last one's result goes to *last (if the caller wants it) when all of
+ * them succeeded; otherwise the first failure is the answer. *ran says
+ * whether the last statement ran at all: after a failure, none does.
+ */
+static enum db_status drain(struct db *db, PGresult **last, bool *ran)
+{
+	enum db_status st = DB_OK;
+	PGresult *res, *kept = NULL;
+	int n = db->queued;
+
+	*ran = false;
+	if (PQpipelineSync(db->conn) != 1) {
+		metrics_db(MD_UNAVAILABLE);
+		db_close(db);
+		return DB_UNAVAILABLE;
+	}
+	for (int i = 0; i < n && st != DB_UNAVAILABLE; i++) {
+		if ((res = PQgetResult(db->conn)) == NULL) {
+			metrics_db(MD_UNAVAILABLE);
+			db_close(db);
+			return DB_UNAVAILABLE;
+		}
+		if (i == n - 1)
+			*ran = PQresultStatus(res) != PGRES_PIPELINE_ABORTED;
+		if (succeeded(res)) {
+			if (i == n - 1 && last)
+				kept = res;
+			else
+				PQclear(res);
+		} else if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED) {
+			PQclear(res);       /* skipped after an earlier failure, which is the answer */
+		} else if (st == DB_OK) {
+			st = refused(db, res);
+		} else {
+			PQclear(res);
+		}
+		/* Each statement's answer ends with a NULL. */
+		if (st != DB_UNAVAILABLE && (res = PQgetResult(db->conn)) != NULL)
+			PQclear(res);
+	}
+	if (st != DB_UNAVAILABLE) {
+		res = PQgetResult(db->conn);
+		bool synced = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+		PQclear(res);
+		if (!synced || !PQexitPipelineMode(db->conn)) {
+			log_error("database pipeline out of step: the connection is dropped");
+			metrics_db(MD_FAILED);
+			db_close(db);
+			st = DB_UNAVAILABLE;
+		}
+	}
+	if (st == DB_OK && last)
+		*last = kept;
+	else
+		PQclear(kept);
+	db->piped = false;
+	db->queued = 0;
+	return st;
+}
+
+enum db_status db_defer(struct db *db, const char *sql, int nparams, const char *const *params)
+{
+	char name[16];
+	PGresult *failed = NULL;
+	enum db_status st;
+
+	/* Outside a transaction, statements sent together would commit together: that is not deferring. */
+	if (!db->in_tx)
+		return db_exec(db, NULL, sql, nparams, params);
+	if (db->tx_lost || db->conn == NULL)
+		return DB_UNAVAILABLE;
+	/* A statement new to this connection is prepared first, which needs an answer now. */
+	if (db->piped && !pipeable(db, sql) && (st = db_flush(db)) != DB_OK)
+		return st;
+	if (!db->piped) {
+		if (db->prepare && prepared(db, sql, nparams, name, &failed) == NULL && failed)
+			return refused(db, failed);
+		if (!PQenterPipelineMode(db->conn))
+			return db_exec(db, NULL, sql, nparams, params);
+		db->piped = true;
+	}
+	return send_piped(db, sql, nparams, params);
+}
+
+enum db_status db_flush(struct db *db)
+{
+	bool ran;
+
+	if (db->tx_lost)
+		return DB_UNAVAILABLE;
+	return db->piped ? drain(db, NULL, &ran) : DB_OK;
+}
+
+enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int nparams,
+                       const char *const *params)
+{
+	enum db_status st;
+	PGresult *res;
+	bool ran;
+
+	if (out)
+		*out = NULL;
+	if (db->tx_lost)
+		return DB_UNAVAILABLE;
+	/* After statements sent ahead, this one goes with them in the same round trip, unless it is new here. */
+	if (db->piped && pipeable(db, sql)) {
+		if ((st = send_piped(db, sql, nparams, params)) != DB_OK)
+			return st;
+		return drain(db, out, &ran);
+	}
+	if (db->piped && (st = drain(db, NULL, &ran)) != DB_OK)
+		return st;
+	/* Reconnects a connection already known lost; db_ready's look for a goodbye is once a request. */
+	if (!db->in_tx && (st = connect_if_needed(db)) != DB_OK)
+		return st;
+	if (db->conn == NULL)
+		return DB_UNAVAILABLE;
+	char name[16];
+	res = NULL;
+	const char *stmt = db->prepare ? prepared(db, sql, nparams, name, &res) : NULL;
+	if (stmt)
+		res = PQexecPrepared(db->conn, stmt, nparams, params, NULL, NULL, 0);
+	else if (res == NULL)
+		res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (!succeeded(res))
+		return refused(db, res);
+	if (out)
+		*out = res;
+	else
+		PQclear(res);
+	return DB_OK;
+}
+
 enum db_status db_begin(struct db *db)
 {
-	enum db_status st = db_exec(db, NULL, "BEGIN", 0, NULL);
+	enum db_status st;
 
-	if (st == DB_OK)
+	if (db->tx_lost)
+		return DB_UNAVAILABLE;
+	if ((st = connect_if_needed(db)) != DB_OK)
+		return st;
+	/* Sent with the first statement: a transaction costs no round trip of its own. */
+	if (!db->piped && !PQenterPipelineMode(db->conn))
+		return DB_FAILED;
+	db->piped = true;
+	if ((st = send_piped(db, "BEGIN", 0, NULL)) == DB_OK)
 		db->in_tx = true;
 	return st;
 }
@@ -241,20 +399,34 @@ enum db_status db_begin(struct db *db)
 enum db_status db_commit(struct db *db)
 {
 	PGresult *res = NULL;
-	enum db_status st = db_exec(db, &res, "COMMIT", 0, NULL);
+	bool ran = true;
+	enum db_status st;
 
+	if (db->piped) {
+		if ((st = send_piped(db, "COMMIT", 0, NULL)) == DB_OK)
+			st = drain(db, &res, &ran);
+	} else {
+		st = db_exec(db, &res, "COMMIT", 0, NULL);
+	}
 	/* COMMIT of a transaction that had failed answers ROLLBACK, not an error. */
 	if (st == DB_OK && strcmp(PQcmdStatus(res), "COMMIT") != 0) {
 		log_error("COMMIT answered %s: the transaction was rolled back", PQcmdStatus(res));
 		st = DB_FAILED;
 	}
 	PQclear(res);
+	/* A COMMIT skipped after a deferred statement failed leaves the transaction open, aborted. */
+	if (!ran && db->conn)
+		db_rollback(db);
 	db->in_tx = false;
 	return st;
 }
 
 void db_rollback(struct db *db)
 {
+	bool ran;
+
+	if (db->piped)
+		(void)drain(db, NULL, &ran);
 	if (db->conn && db->in_tx) {
 		PGresult *res = PQexec(db->conn, "ROLLBACK");
 		PQclear(res);

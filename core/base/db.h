@@ -3,8 +3,8 @@
  * DB_UNAVAILABLE quickly (at most one connection attempt a second), so the
  * worker keeps serving 503s instead of hanging or dying.
  *
- * Every statement goes through db_exec() with its parameters apart from the
- * SQL text: nothing from outside is ever spliced into a statement.
+ * Every statement goes through db_exec() or db_defer() with its parameters
+ * apart from the SQL text: nothing from outside is ever spliced into a statement.
  */
 #ifndef PAY_DB_H
 #define PAY_DB_H
@@ -43,6 +43,8 @@ struct db {
 	time_t last_attempt;
 	bool prepare;               /* prepare statements (off behind a transaction-mode pooler) */
 	bool in_tx;
+	bool piped;                 /* in libpq's pipeline mode: `queued` statements sent, not yet answered */
+	int queued;
 	bool tx_lost;               /* the connection died inside a transaction: fail until rollback */
 	bool was_connected;         /* a connection made now is a reconnect (metrics) */
 	char constraint[64];        /* constraint named by the last error */
@@ -63,6 +65,19 @@ enum db_status db_ready(struct db *db);
 enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int nparams,
                        const char *const *params);
 
+/*
+ * Sends a statement inside the open transaction without waiting for its
+ * answer, for a write whose only answer that matters is success. It goes out
+ * with the next statement, in the same round trip, and the next db_exec(),
+ * db_flush() or db_commit() answers for it: the first failure is what that
+ * call returns, and nothing sent after it runs. A caller that must know a
+ * write's own error (a unique constraint it handles) uses db_exec().
+ */
+enum db_status db_defer(struct db *db, const char *sql, int nparams, const char *const *params);
+/* Waits for the statements deferred so far: their outcome, as db_defer says. */
+enum db_status db_flush(struct db *db);
+
+/* BEGIN is deferred: it goes out with the transaction's first statement. */
 enum db_status db_begin(struct db *db);
 enum db_status db_commit(struct db *db);
 /* Safe to call when no transaction is open, or when the connection is gone. */

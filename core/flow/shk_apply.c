@@ -181,7 +181,8 @@ void shk_apply(struct db *db, const struct config *cfg, const struct shk_claim *
 		apply_once(db, cfg, c, a);
 		return;
 	}
-	if ((st = db_exec(db, NULL, "SAVEPOINT shk_apply", 0, NULL)) != DB_OK) {
+	/* Sent with the apply's first statement, which answers for it. */
+	if ((st = db_defer(db, "SAVEPOINT shk_apply", 0, NULL)) != DB_OK) {
 		memset(a, 0, sizeof(*a));
 		a->st = st;
 		return;

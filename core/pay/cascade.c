@@ -106,38 +106,39 @@ enum db_status cascade_funded(struct db *db, const PGresult *payment)
 	 * then the request's and the chat's) and both parties' notifications.
 	 * Each part sees the rows as they were before the statement; none reads
 	 * another's changes but the offers' events, from what the update returns.
+	 * It is sent ahead: the coordinator's next statement answers for it.
 	 */
-	st = db_exec(db, NULL,
-	             "WITH offers AS ("
-	             "  UPDATE seller_offers SET updated_at = now(),"
-	             "   status = CASE WHEN id = $3 THEN 'accepted' ELSE 'rejected' END"
-	             "  WHERE purchase_request_id = $2 AND (id = $3 OR status = 'pending')"
-	             "  RETURNING id, seller_id, status),"
-	             " request AS ("
-	             "  UPDATE purchase_requests SET status = 'payment', selected_offer_id = $3, updated_at = now()"
-	             "  WHERE id = $2),"
-	             " ev AS ("
-	             "  INSERT INTO events (event, room, payload, payment_id)"
-	             "  SELECT e.event, e.room, e.payload, $1::uuid FROM ("
-	             "   SELECT 'seller-offer-update' AS event, 1 AS part, status AS sub, id AS offer,"
-	             "    'user:' || seller_id AS room,"
-	             "    CASE WHEN status = 'accepted'"
-	             "     THEN jsonb_build_object('eventType', 'payment-completed', 'offerId', id,"
-	             "      'purchaseRequestId', $2::text, 'paymentId', $1::text)"
-	             "     ELSE jsonb_build_object('eventType', 'offer-rejected', 'offerId', id,"
-	             "      'purchaseRequestId', $2::text, 'reason', 'another offer was paid for') END AS payload"
-	             "   FROM offers"
-	             "   UNION ALL SELECT 'purchase-request-update', 2, '', '', 'request:' || $2,"
-	             "    jsonb_build_object('eventType', 'status-changed', 'purchaseRequestId', $2::text,"
-	             "     'from', $6::text, 'to', 'payment', 'selectedOfferId', $3::text)"
-	             "   UNION ALL SELECT 'chat-requested', 3, '', '', 'service:chat',"
-	             "    jsonb_build_object('purchaseRequestId', $2::text, 'buyerId', $4::text,"
-	             "     'sellerId', $5::text, 'paymentId', $1::text)) AS e"
-	             "  ORDER BY e.part, e.sub, e.offer)"
-	             " INSERT INTO notifications (user_id, kind, title, body, payment_id)"
-	             " SELECT u, k, t, b, $1::uuid FROM (VALUES " PARTY_NOTIFICATIONS ") AS n (u, k, t, b)"
-	             " WHERE u IS NOT NULL",
-	             6, q);
+	st = db_defer(db,
+	              "WITH offers AS ("
+	              "  UPDATE seller_offers SET updated_at = now(),"
+	              "   status = CASE WHEN id = $3 THEN 'accepted' ELSE 'rejected' END"
+	              "  WHERE purchase_request_id = $2 AND (id = $3 OR status = 'pending')"
+	              "  RETURNING id, seller_id, status),"
+	              " request AS ("
+	              "  UPDATE purchase_requests SET status = 'payment', selected_offer_id = $3, updated_at = now()"
+	              "  WHERE id = $2),"
+	              " ev AS ("
+	              "  INSERT INTO events (event, room, payload, payment_id)"
+	              "  SELECT e.event, e.room, e.payload, $1::uuid FROM ("
+	              "   SELECT 'seller-offer-update' AS event, 1 AS part, status AS sub, id AS offer,"
+	              "    'user:' || seller_id AS room,"
+	              "    CASE WHEN status = 'accepted'"
+	              "     THEN jsonb_build_object('eventType', 'payment-completed', 'offerId', id,"
+	              "      'purchaseRequestId', $2::text, 'paymentId', $1::text)"
+	              "     ELSE jsonb_build_object('eventType', 'offer-rejected', 'offerId', id,"
+	              "      'purchaseRequestId', $2::text, 'reason', 'another offer was paid for') END AS payload"
+	              "   FROM offers"
+	              "   UNION ALL SELECT 'purchase-request-update', 2, '', '', 'request:' || $2,"
+	              "    jsonb_build_object('eventType', 'status-changed', 'purchaseRequestId', $2::text,"
+	              "     'from', $6::text, 'to', 'payment', 'selectedOfferId', $3::text)"
+	              "   UNION ALL SELECT 'chat-requested', 3, '', '', 'service:chat',"
+	              "    jsonb_build_object('purchaseRequestId', $2::text, 'buyerId', $4::text,"
+	              "     'sellerId', $5::text, 'paymentId', $1::text)) AS e"
+	              "  ORDER BY e.part, e.sub, e.offer)"
+	              " INSERT INTO notifications (user_id, kind, title, body, payment_id)"
+	              " SELECT u, k, t, b, $1::uuid FROM (VALUES " PARTY_NOTIFICATIONS ") AS n (u, k, t, b)"
+	              " WHERE u IS NOT NULL",
+	              6, q);
 	PQclear(req);
 	return st;
 }

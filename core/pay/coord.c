@@ -42,38 +42,30 @@ static enum db_status wallet_direct_completed(struct db *db, const PGresult *row
 		             PQgetisnull(row, 0, PCOL_NETWORK) ? NULL : PQgetvalue(row, 0, PCOL_NETWORK),
 		             PQgetisnull(row, 0, PCOL_TOKEN) ? NULL : PQgetvalue(row, 0, PCOL_TOKEN),
 		             PQgetvalue(row, 0, PCOL_ESCROW) };
-	return db_exec(db, NULL,
-	               "INSERT INTO events (event, room, payload, payment_id)"
-	               " SELECT 'payment-completed', room, jsonb_build_object('paymentId', $1::text,"
-	               "  'purchaseRequestId', $3::text, 'transactionHash', $4::text, 'network', $5::text,"
-	               "  'token', $6::text, 'status', 'completed', 'escrowState', $7::text), $1::uuid"
-	               " FROM unnest(ARRAY['user:' || $2, 'request:' || $3]) AS room", 7, p);
+	return db_defer(db,
+	                "INSERT INTO events (event, room, payload, payment_id)"
+	                " SELECT 'payment-completed', room, jsonb_build_object('paymentId', $1::text,"
+	                "  'purchaseRequestId', $3::text, 'transactionHash', $4::text, 'network', $5::text,"
+	                "  'token', $6::text, 'status', 'completed', 'escrowState', $7::text), $1::uuid"
+	                " FROM unnest(ARRAY['user:' || $2, 'request:' || $3]) AS room", 7, p);
 }
 
 /*
- * Finds the payment's purchase request and takes both advisory locks, the
- * request's first, in one round trip: the select list is evaluated left to
- * right, once for the one row. A payment's request never changes, so the
- * read before the locks are held is the row's for good.
+ * Takes both advisory locks, the request's first, in one statement: the
+ * select list is evaluated left to right, once for the one row. A payment's
+ * request never changes, so the row read before the locks are held names it
+ * for good. The statement is sent ahead of the read that follows it, which
+ * runs only once both locks are held: what that read sees is the row under
+ * the lock, and an unknown payment is found there (no row).
  */
-static enum db_status lock_payment(struct db *db, const char *id, char *request_id, size_t len)
+static enum db_status lock_payment(struct db *db, const char *id)
 {
 	const char *p[2] = { id, id };     /* the row's id, and the lock's key as every locker spells it */
-	PGresult *res = NULL;
-	enum db_status st;
 
-	st = db_exec(db, &res,
-	             "SELECT purchase_request_id,"
-	             " pg_advisory_xact_lock(" LOCK_NS_REQUEST ", hashtext(purchase_request_id)),"
-	             " pg_advisory_xact_lock(" LOCK_NS_PAYMENT ", hashtext($2))"
-	             " FROM payments WHERE id = $1", 2, p);
-	if (st != DB_OK)
-		return st;
-	request_id[0] = '\0';
-	if (PQntuples(res) == 1)
-		snprintf(request_id, len, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return DB_OK;
+	return db_defer(db,
+	                "SELECT pg_advisory_xact_lock(" LOCK_NS_REQUEST ", hashtext(purchase_request_id)),"
+	                " pg_advisory_xact_lock(" LOCK_NS_PAYMENT ", hashtext($2))"
+	                " FROM payments WHERE id = $1", 2, p);
 }
 
 /* Does the change say money arrived? */
@@ -131,7 +123,7 @@ static enum db_status tx_used_by(struct db *db, const char *id, const PGresult *
 static enum coord_result work(struct db *db, const char *id, const struct coord_change *c,
                               PGresult **curp, PGresult **updp, enum db_status *dbst, bool *ready)
 {
-	char request[72], reason[600], seen[200], other[40];
+	char reason[600], seen[200], other[40];
 	const char *p[1] = { id };
 	PGresult *cur = NULL, *upd = NULL;
 	enum coord_result result = COORD_DB;
@@ -140,6 +132,7 @@ static enum coord_result work(struct db *db, const char *id, const struct coord_
 	bool review = false, status_moves = false, escrow_moves = false;
 	const char *from_status, *from_escrow, *to_status = NULL, *to_escrow = NULL;
 	const char *provider = d && d->provider ? d->provider : c->source;
+	enum db_status st;
 	const char *who = strcmp(provider, "shkeeper") == 0 ? "SHKeeper" : provider;
 	const char *said = d && d->provider_status ? d->provider_status : "";
 
@@ -151,15 +144,14 @@ static enum coord_result work(struct db *db, const char *id, const struct coord_
 	*ready = false;
 	seen_text(d, seen, sizeof(seen));
 	/* After this point, all errors should use goto out. */
-	if ((*dbst = lock_payment(db, id, request, sizeof(request))) != DB_OK)
+	if ((*dbst = lock_payment(db, id)) != DB_OK ||
+	    (*dbst = db_exec(db, &cur, "SELECT " PAYMENT_COLUMNS " FROM payments p WHERE p.id = $1 FOR UPDATE",
+	                     1, p)) != DB_OK)
 		goto out;
-	if (request[0] == '\0') {
+	if (PQntuples(cur) == 0) {
 		result = COORD_NOT_FOUND;
 		goto out;
 	}
-	if ((*dbst = db_exec(db, &cur, "SELECT " PAYMENT_COLUMNS " FROM payments p WHERE p.id = $1 FOR UPDATE",
-	                     1, p)) != DB_OK)
-		goto out;
 	/* Everything below is decided from this row, as it is under the lock. */
 	from_status = PQgetvalue(cur, 0, PCOL_STATUS);
 	from_escrow = PQgetvalue(cur, 0, PCOL_ESCROW);
@@ -264,11 +256,11 @@ static enum coord_result work(struct db *db, const char *id, const struct coord_
 			         PQgetvalue(cur, 0, PCOL_TX), c->tx_hash);
 		const char *ap[9] = { id, from_status, to_status, from_escrow, to_escrow, c->source,
 		                      c->actor, tx_replaced ? audit : c->reason, c->request_id };
-		if ((*dbst = db_exec(db, NULL,
-		                     "WITH t AS (INSERT INTO payment_transitions (payment_id, from_status, to_status,"
-		                     " from_escrow_state, to_escrow_state, source, actor, reason, request_id)"
-		                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *)"
-		                     " " PAYMENT_STATUS_EVENT, 9, ap)) != DB_OK)
+		if ((*dbst = db_defer(db,
+		                      "WITH t AS (INSERT INTO payment_transitions (payment_id, from_status, to_status,"
+		                      " from_escrow_state, to_escrow_state, source, actor, reason, request_id)"
+		                      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *)"
+		                      " " PAYMENT_STATUS_EVENT, 9, ap)) != DB_OK)
 			goto out;
 	}
 	if (escrow_moves && strcmp(to_escrow, "funded") == 0 &&
@@ -277,12 +269,12 @@ static enum coord_result work(struct db *db, const char *id, const struct coord_
 		goto out;
 	const char *e[6] = { id, PQgetvalue(upd, 0, PCOL_BUYER), to_status, to_escrow, from_status,
 	                     c->source };
-	if ((*dbst = db_exec(db, NULL,
-	                     "INSERT INTO events (event, room, payload, payment_id)"
-	                     " VALUES ('payment-update', 'user:' || $2,"
-	                     "  jsonb_build_object('paymentId', $1::text, 'status', $3::text,"
-	                     "   'escrowState', $4::text, 'previousStatus', $5::text, 'source', $6::text),"
-	                     "  $1::uuid)", 6, e)) != DB_OK)
+	if ((*dbst = db_defer(db,
+	                      "INSERT INTO events (event, room, payload, payment_id)"
+	                      " VALUES ('payment-update', 'user:' || $2,"
+	                      "  jsonb_build_object('paymentId', $1::text, 'status', $3::text,"
+	                      "   'escrowState', $4::text, 'previousStatus', $5::text, 'source', $6::text),"
+	                      "  $1::uuid)", 6, e)) != DB_OK)
 		goto out;
 	if (status_moves && strcmp(to_status, "completed") == 0 &&
 	    (*dbst = wallet_direct_completed(db, upd)) != DB_OK)
@@ -323,7 +315,7 @@ record:
 		rv.status = moved ? to_status : from_status;
 		rv.escrow = moved ? to_escrow : from_escrow;
 		rv.provider = provider;
-		rv.purchase_request_id = request;
+		rv.purchase_request_id = PQgetvalue(cur, 0, PCOL_REQUEST);
 		rv.tx_hash = c->tx_hash;
 		if (d) {
 			rv.provider_status = d->provider_status;
@@ -344,6 +336,12 @@ record:
 failed:
 	result = COORD_DB;
 out:
+	/* The writes sent ahead answer here, before anyone acts on what this returns. */
+	if ((st = db_flush(db)) != DB_OK && result != COORD_DB) {
+		*dbst = st;
+		*ready = false;
+		result = COORD_DB;
+	}
 	*curp = cur;
 	*updp = upd;
 	return result;
