@@ -1,0 +1,116 @@
+/*
+ * The outbox's triggers against a real PostgreSQL, heard as the relay hears
+ * them (LISTEN payment_events): a statement that writes events wakes it
+ * once, one that writes none says nothing, and every notification gets its
+ * event, in order. Needs TEST_DATABASE_URL: tests/e2e runs it, while no
+ * other part of the stack writes events. Its rows are deleted again.
+ */
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/db.h"
+#include "base/log.h"
+
+#include "db_fixture.h"
+
+#define PROBE_USER "probe-announce"
+
+static PGconn *listener;
+
+static int open_db(void **state)
+{
+	(void)state;
+	if (connect_db() != 0)
+		return -1;
+	listener = PQconnectdb(getenv("TEST_DATABASE_URL"));
+	if (PQstatus(listener) != CONNECTION_OK)
+		return -1;
+	PGresult *res = PQexec(listener, "LISTEN payment_events");
+	int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+	PQclear(res);
+	return rc;
+}
+
+static int close_all(void **state)
+{
+	db_exec(&db, NULL, "DELETE FROM events WHERE room = 'user:" PROBE_USER "'", 0, NULL);
+	db_exec(&db, NULL, "DELETE FROM notifications WHERE user_id = '" PROBE_USER "'", 0, NULL);
+	PQfinish(listener);
+	return close_db(state);
+}
+
+/* Wakes heard until a quiet `ms`. */
+static int heard(int ms)
+{
+	struct pollfd p = { .fd = PQsocket(listener), .events = POLLIN };
+	int n = 0;
+	PGnotify *note;
+
+	for (;;) {
+		PQconsumeInput(listener);
+		while ((note = PQnotifies(listener)) != NULL) {
+			assert_string_equal(note->relname, "payment_events");
+			PQfreemem(note);
+			n++;
+		}
+		if (poll(&p, 1, ms) <= 0)
+			return n;
+	}
+}
+
+static void committed(const char *sql)
+{
+	assert_int_equal(db_begin(&db), DB_OK);
+	assert_int_equal(db_exec(&db, NULL, sql, 0, NULL), DB_OK);
+	assert_int_equal(db_commit(&db), DB_OK);
+}
+
+static void test_events_wake_the_relay_once(void **state)
+{
+	(void)state;
+	heard(50);
+	committed("INSERT INTO events (event, room, payload) SELECT 'probe-announce', 'user:" PROBE_USER "',"
+	          " jsonb_build_object('n', g) FROM generate_series(1, 3) g");
+	assert_int_equal(heard(300), 1);
+}
+
+static void test_no_events_no_wake(void **state)
+{
+	(void)state;
+	heard(50);
+	committed("INSERT INTO events (event, room, payload) SELECT 'probe-announce', 'user:" PROBE_USER "', '{}'"
+	          " WHERE false");
+	committed("INSERT INTO notifications (user_id, kind, title, body) SELECT '" PROBE_USER "', 'probe', 't', 'b'"
+	          " WHERE false");
+	assert_int_equal(heard(300), 0);
+}
+
+static void test_each_notification_its_event(void **state)
+{
+	(void)state;
+	heard(50);
+	committed("INSERT INTO notifications (user_id, kind, title, body)"
+	          " SELECT '" PROBE_USER "', 'probe', 'title ' || g, 'body' FROM generate_series(1, 2) g");
+	assert_int_equal(heard(300), 1);
+	assert_string_equal(scalar("SELECT string_agg(payload->>'title', ',' ORDER BY id) FROM events"
+	                           " WHERE room = 'user:" PROBE_USER "' AND event = 'new-notification'", 0, NULL),
+	                    "title 1,title 2");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_events_wake_the_relay_once),
+		cmocka_unit_test(test_no_events_no_wake),
+		cmocka_unit_test(test_each_notification_its_event),
+	};
+	return cmocka_run_group_tests(tests, open_db, close_all);
+}
