@@ -53,11 +53,6 @@ static unsigned long long fnv1a(const char *s)
 	return h;
 }
 
-/*
- * The name of sql's prepared statement on this connection, preparing it if
- * needed. NULL when the cache is full (run it unprepared), or when
- * PostgreSQL refused it: *failed then holds the error result.
- */
 /* The slot sql is prepared in on this connection, or the first free one (n_stmts, maybe full). */
 static int slot(const struct db *db, const char *sql, unsigned long long h)
 {
@@ -69,6 +64,11 @@ static int slot(const struct db *db, const char *sql, unsigned long long h)
 	return i;
 }
 
+/*
+ * The name of sql's prepared statement on this connection, preparing it if
+ * needed. NULL when the cache is full (run it unprepared), or when
+ * PostgreSQL refused it: *failed then holds the error result.
+ */
 static const char *prepared(struct db *db, const char *sql, int nparams, char name[16],
                             PGresult **failed)
 {
@@ -258,12 +258,14 @@ static enum db_status drain(struct db *db, PGresult **last, bool *ran)
 
 	*ran = false;
 	if (PQpipelineSync(db->conn) != 1) {
+		log_warn("database connection lost while sending: %s", PQerrorMessage(db->conn));
 		metrics_db(MD_UNAVAILABLE);
 		db_close(db);
 		return DB_UNAVAILABLE;
 	}
 	for (int i = 0; i < n && st != DB_UNAVAILABLE; i++) {
 		if ((res = PQgetResult(db->conn)) == NULL) {
+			log_warn("database connection lost: no reply to statement %d of %d sent together", i + 1, n);
 			metrics_db(MD_UNAVAILABLE);
 			db_close(db);
 			return DB_UNAVAILABLE;
@@ -388,8 +390,10 @@ enum db_status db_begin(struct db *db)
 	if ((st = connect_if_needed(db)) != DB_OK)
 		return st;
 	/* Sent with the first statement: a transaction costs no round trip of its own. */
-	if (!db->piped && !PQenterPipelineMode(db->conn))
+	if (!db->piped && !PQenterPipelineMode(db->conn)) {
+		log_error("database: cannot enter pipeline mode: %s", PQerrorMessage(db->conn));
 		return DB_FAILED;
+	}
 	db->piped = true;
 	if ((st = send_piped(db, "BEGIN", 0, NULL)) == DB_OK)
 		db->in_tx = true;

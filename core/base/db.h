@@ -60,7 +60,8 @@ enum db_status db_ready(struct db *db);
 /*
  * Runs one parameterised statement. On DB_OK *out (if out is not NULL) holds
  * the result, which the caller clears with PQclear(). On any other status
- * *out is NULL and the error has been logged.
+ * *out is NULL and the error has been logged: this statement's, or that of a
+ * write deferred before it (db_defer), which then stopped it from running.
  */
 enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int nparams,
                        const char *const *params);

@@ -51,21 +51,31 @@ static enum db_status wallet_direct_completed(struct db *db, const PGresult *row
 }
 
 /*
- * Takes both advisory locks, the request's first, in one statement: the
- * select list is evaluated left to right, once for the one row. A payment's
- * request never changes, so the row read before the locks are held names it
- * for good. The statement is sent ahead of the read that follows it, which
- * runs only once both locks are held: what that read sees is the row under
- * the lock, and an unknown payment is found there (no row).
+ * Finds the payment's purchase request and takes both advisory locks, the
+ * request's first, in one round trip: the select list is evaluated left to
+ * right, once for the one row. A payment's request never changes, so the
+ * read before the locks are held is the row's for good. It waits for its
+ * answer: a payment with no row yet must be found unknown here, not read
+ * after a lock that was never taken.
  */
-static enum db_status lock_payment(struct db *db, const char *id)
+static enum db_status lock_payment(struct db *db, const char *id, char *request_id, size_t len)
 {
 	const char *p[2] = { id, id };     /* the row's id, and the lock's key as every locker spells it */
+	PGresult *res = NULL;
+	enum db_status st;
 
-	return db_defer(db,
-	                "SELECT pg_advisory_xact_lock(" LOCK_NS_REQUEST ", hashtext(purchase_request_id)),"
-	                " pg_advisory_xact_lock(" LOCK_NS_PAYMENT ", hashtext($2))"
-	                " FROM payments WHERE id = $1", 2, p);
+	st = db_exec(db, &res,
+	             "SELECT purchase_request_id,"
+	             " pg_advisory_xact_lock(" LOCK_NS_REQUEST ", hashtext(purchase_request_id)),"
+	             " pg_advisory_xact_lock(" LOCK_NS_PAYMENT ", hashtext($2))"
+	             " FROM payments WHERE id = $1", 2, p);
+	if (st != DB_OK)
+		return st;
+	request_id[0] = '\0';
+	if (PQntuples(res) == 1)
+		snprintf(request_id, len, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return DB_OK;
 }
 
 /* Does the change say money arrived? */
@@ -123,7 +133,7 @@ static enum db_status tx_used_by(struct db *db, const char *id, const PGresult *
 static enum coord_result work(struct db *db, const char *id, const struct coord_change *c,
                               PGresult **curp, PGresult **updp, enum db_status *dbst, bool *ready)
 {
-	char reason[600], seen[200], other[40];
+	char request[72], reason[600], seen[200], other[40];
 	const char *p[1] = { id };
 	PGresult *cur = NULL, *upd = NULL;
 	enum coord_result result = COORD_DB;
@@ -144,14 +154,15 @@ static enum coord_result work(struct db *db, const char *id, const struct coord_
 	*ready = false;
 	seen_text(d, seen, sizeof(seen));
 	/* After this point, all errors should use goto out. */
-	if ((*dbst = lock_payment(db, id)) != DB_OK ||
-	    (*dbst = db_exec(db, &cur, "SELECT " PAYMENT_COLUMNS " FROM payments p WHERE p.id = $1 FOR UPDATE",
-	                     1, p)) != DB_OK)
+	if ((*dbst = lock_payment(db, id, request, sizeof(request))) != DB_OK)
 		goto out;
-	if (PQntuples(cur) == 0) {
+	if (request[0] == '\0') {
 		result = COORD_NOT_FOUND;
 		goto out;
 	}
+	if ((*dbst = db_exec(db, &cur, "SELECT " PAYMENT_COLUMNS " FROM payments p WHERE p.id = $1 FOR UPDATE",
+	                     1, p)) != DB_OK)
+		goto out;
 	/* Everything below is decided from this row, as it is under the lock. */
 	from_status = PQgetvalue(cur, 0, PCOL_STATUS);
 	from_escrow = PQgetvalue(cur, 0, PCOL_ESCROW);
@@ -315,7 +326,7 @@ record:
 		rv.status = moved ? to_status : from_status;
 		rv.escrow = moved ? to_escrow : from_escrow;
 		rv.provider = provider;
-		rv.purchase_request_id = PQgetvalue(cur, 0, PCOL_REQUEST);
+		rv.purchase_request_id = request;
 		rv.tx_hash = c->tx_hash;
 		if (d) {
 			rv.provider_status = d->provider_status;

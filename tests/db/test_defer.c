@@ -3,8 +3,9 @@
  * with) against a real PostgreSQL: they run in order with the next
  * statement, that statement answers for the first of them to fail, nothing
  * after a failure runs, and whatever failed, the connection serves the next
- * transaction. Both with prepared statements and without (behind a
- * transaction-mode pooler). Needs TEST_DATABASE_URL: tests/e2e runs it.
+ * transaction. Both with prepared statements and without (as a pool behind
+ * a transaction-mode pooler runs; the pool behind PgBouncer is exercised by
+ * the end-to-end storm tests). Needs TEST_DATABASE_URL: tests/e2e runs it.
  * Its one table is temporary.
  */
 #include <setjmp.h>
@@ -51,7 +52,7 @@ static void both_ways(void (*check)(void))
 {
 	db.prepare = true;
 	check();
-	/* Without prepared statements, as behind PgBouncer: a new connection, nothing prepared. */
+	/* Without prepared statements: a new connection, nothing prepared on it. */
 	db_close(&db);
 	db.prepare = false;
 	assert_int_equal(db_ready(&db), DB_OK);
