@@ -111,6 +111,25 @@ test('a late EXPIRED after PAID is recorded as stale and changes nothing', async
   assert.equal(row.outcome, 'stale');
 });
 
+// PARTIAL names no status, only the escrow it leaves: after PAID it would take
+// the escrow back from funded to partial, which only the escrow's own rule refuses.
+test('a late PARTIAL after PAID is recorded as stale: the escrow stays funded, nothing is audited', async () => {
+  const m = marketplace(2);
+  const d = await intent(m);
+  const cb = await paid(m, d);
+  const audited = count('payment_transitions', `payment_id = :'p'`, { p: d.paymentId });
+  const events = eventsOf(d.paymentId).length;
+  const body = callback({ externalId: d.externalId, addr: d.walletAddress, status: 'PARTIAL',
+    txs: [{ txid: cb.txid, amount: '10', trigger: true }] });
+  const late = await fake.deliver({ callback_url: webhookUrl(), body });
+  assert.equal(late.lastStatus, 202, late.response);
+  assert.deepEqual(payment(d.paymentId), { status: 'completed', escrow: 'funded', txHash: cb.txid });
+  assert.equal(count('payment_transitions', `payment_id = :'p'`, { p: d.paymentId }), audited, 'nothing audited');
+  assert.equal(eventsOf(d.paymentId).length, events, 'no new events');
+  const [row] = inboxByBody(body);
+  assert.equal(row.outcome, 'stale');
+});
+
 test('an unconfirmed notice is recorded only; the confirmed transaction then funds', async () => {
   const m = marketplace(1);
   const d = await intent(m);
