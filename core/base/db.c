@@ -215,16 +215,22 @@ static bool succeeded(const PGresult *res)
 	return PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
 }
 
-/* Whether sql can join a pipeline as it is: prepared already, or not to be prepared. */
-static bool pipeable(const struct db *db, const char *sql)
+/*
+ * How sql joins a pipeline: by the prepared statement in the slot returned,
+ * unprepared (DB_STMT_CACHE: not preparing, or the cache is full), or not
+ * before it is prepared (-1), which needs an answer now.
+ */
+static int pipe_slot(const struct db *db, const char *sql)
 {
-	return !db->prepare || db->n_stmts == DB_STMT_CACHE || slot(db, sql, fnv1a(sql)) < db->n_stmts;
+	if (!db->prepare)
+		return DB_STMT_CACHE;
+	int i = slot(db, sql, fnv1a(sql));
+	return i < db->n_stmts || i == DB_STMT_CACHE ? i : -1;
 }
 
-/* Queues a pipeable statement. */
-static enum db_status send_piped(struct db *db, const char *sql, int nparams, const char *const *params)
+/* Queues a statement by pipe_slot()'s answer i (not -1). */
+static enum db_status send_piped(struct db *db, int i, const char *sql, int nparams, const char *const *params)
 {
-	int i = db->prepare ? slot(db, sql, fnv1a(sql)) : db->n_stmts;
 	char name[16];
 	int sent;
 
@@ -247,16 +253,15 @@ static enum db_status send_piped(struct db *db, const char *sql, int nparams, co
 /*
  * Ends the pipeline: a sync, then every queued statement's answer in order.
  * The last one's result goes to *last (if the caller wants it) when all of
- * them succeeded; otherwise the first failure is the answer. *ran says
- * whether the last statement ran at all: after a failure, none does.
+ * them succeeded; otherwise the first failure is the answer, and nothing
+ * after it ran.
  */
-static enum db_status drain(struct db *db, PGresult **last, bool *ran)
+static enum db_status drain(struct db *db, PGresult **last)
 {
 	enum db_status st = DB_OK;
 	PGresult *res, *kept = NULL;
 	int n = db->queued;
 
-	*ran = false;
 	if (PQpipelineSync(db->conn) != 1) {
 		log_warn("database connection lost while sending: %s", PQerrorMessage(db->conn));
 		metrics_db(MD_UNAVAILABLE);
@@ -270,8 +275,6 @@ static enum db_status drain(struct db *db, PGresult **last, bool *ran)
 			db_close(db);
 			return DB_UNAVAILABLE;
 		}
-		if (i == n - 1)
-			*ran = PQresultStatus(res) != PGRES_PIPELINE_ABORTED;
 		if (succeeded(res)) {
 			if (i == n - 1 && last)
 				kept = res;
@@ -313,32 +316,34 @@ enum db_status db_defer(struct db *db, const char *sql, int nparams, const char 
 	char name[16];
 	PGresult *failed = NULL;
 	enum db_status st;
+	int i;
 
 	/* Outside a transaction, statements sent together would commit together: that is not deferring. */
 	if (!db->in_tx)
 		return db_exec(db, NULL, sql, nparams, params);
 	if (db->tx_lost || db->conn == NULL)
 		return DB_UNAVAILABLE;
-	/* A statement new to this connection is prepared first, which needs an answer now. */
-	if (db->piped && !pipeable(db, sql) && (st = db_flush(db)) != DB_OK)
-		return st;
-	if (!db->piped) {
-		if (db->prepare && prepared(db, sql, nparams, name, &failed) == NULL && failed)
+	if ((i = pipe_slot(db, sql)) < 0) {
+		/* New to this connection: what went ahead is answered, then it is prepared. */
+		if ((st = db_flush(db)) != DB_OK)
+			return st;
+		if (prepared(db, sql, nparams, name, &failed) == NULL && failed)
 			return refused(db, failed);
+		i = pipe_slot(db, sql);
+	}
+	if (!db->piped) {
 		if (!PQenterPipelineMode(db->conn))
 			return db_exec(db, NULL, sql, nparams, params);
 		db->piped = true;
 	}
-	return send_piped(db, sql, nparams, params);
+	return send_piped(db, i, sql, nparams, params);
 }
 
 enum db_status db_flush(struct db *db)
 {
-	bool ran;
-
 	if (db->tx_lost)
 		return DB_UNAVAILABLE;
-	return db->piped ? drain(db, NULL, &ran) : DB_OK;
+	return db->piped ? drain(db, NULL) : DB_OK;
 }
 
 enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int nparams,
@@ -346,19 +351,19 @@ enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int npara
 {
 	enum db_status st;
 	PGresult *res;
-	bool ran;
+	int i;
 
 	if (out)
 		*out = NULL;
 	if (db->tx_lost)
 		return DB_UNAVAILABLE;
 	/* After statements sent ahead, this one goes with them in the same round trip, unless it is new here. */
-	if (db->piped && pipeable(db, sql)) {
-		if ((st = send_piped(db, sql, nparams, params)) != DB_OK)
+	if (db->piped && (i = pipe_slot(db, sql)) >= 0) {
+		if ((st = send_piped(db, i, sql, nparams, params)) != DB_OK)
 			return st;
-		return drain(db, out, &ran);
+		return drain(db, out);
 	}
-	if (db->piped && (st = drain(db, NULL, &ran)) != DB_OK)
+	if (db->piped && (st = drain(db, NULL)) != DB_OK)
 		return st;
 	/* Reconnects a connection already known lost; db_ready's look for a goodbye is once a request. */
 	if (!db->in_tx && (st = connect_if_needed(db)) != DB_OK)
@@ -390,36 +395,25 @@ enum db_status db_begin(struct db *db)
 	if ((st = connect_if_needed(db)) != DB_OK)
 		return st;
 	/* Sent with the first statement: a transaction costs no round trip of its own. */
-	if (!db->piped && !PQenterPipelineMode(db->conn)) {
-		log_error("database: cannot enter pipeline mode: %s", PQerrorMessage(db->conn));
-		return DB_FAILED;
-	}
-	db->piped = true;
-	if ((st = send_piped(db, "BEGIN", 0, NULL)) == DB_OK)
-		db->in_tx = true;
+	db->in_tx = true;
+	if ((st = db_defer(db, "BEGIN", 0, NULL)) != DB_OK)
+		db->in_tx = db->tx_lost = false;    /* nothing of it was on the server */
 	return st;
 }
 
 enum db_status db_commit(struct db *db)
 {
 	PGresult *res = NULL;
-	bool ran = true;
-	enum db_status st;
+	enum db_status st = db_exec(db, &res, "COMMIT", 0, NULL);
 
-	if (db->piped) {
-		if ((st = send_piped(db, "COMMIT", 0, NULL)) == DB_OK)
-			st = drain(db, &res, &ran);
-	} else {
-		st = db_exec(db, &res, "COMMIT", 0, NULL);
-	}
 	/* COMMIT of a transaction that had failed answers ROLLBACK, not an error. */
 	if (st == DB_OK && strcmp(PQcmdStatus(res), "COMMIT") != 0) {
 		log_error("COMMIT answered %s: the transaction was rolled back", PQcmdStatus(res));
 		st = DB_FAILED;
 	}
 	PQclear(res);
-	/* A COMMIT skipped after a deferred statement failed leaves the transaction open, aborted. */
-	if (!ran && db->conn)
+	/* A COMMIT skipped after a write sent ahead failed leaves the transaction open, aborted: the server says so. */
+	if (db->conn && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
 		db_rollback(db);
 	db->in_tx = false;
 	return st;
@@ -427,10 +421,8 @@ enum db_status db_commit(struct db *db)
 
 void db_rollback(struct db *db)
 {
-	bool ran;
-
 	if (db->piped)
-		(void)drain(db, NULL, &ran);
+		(void)drain(db, NULL);
 	if (db->conn && db->in_tx) {
 		PGresult *res = PQexec(db->conn, "ROLLBACK");
 		PQclear(res);

@@ -23,6 +23,7 @@
 
 #include "db_fixture.h"
 
+#define PROBE "CREATE TEMP TABLE defer_probe (k int PRIMARY KEY CHECK (k > 0))"
 #define INSERT "INSERT INTO defer_probe VALUES ($1::int)"
 
 static int open_db(void **state)
@@ -31,8 +32,7 @@ static int open_db(void **state)
 	if (connect_db() != 0)
 		return -1;
 	/* Test-only: lives as long as this session. */
-	return db_exec(&db, NULL, "CREATE TEMP TABLE defer_probe (k int PRIMARY KEY CHECK (k > 0))", 0, NULL) == DB_OK
-	               ? 0 : -1;
+	return db_exec(&db, NULL, PROBE, 0, NULL) == DB_OK ? 0 : -1;
 }
 
 static enum db_status defer_k(const char *k)
@@ -56,8 +56,7 @@ static void both_ways(void (*check)(void))
 	db_close(&db);
 	db.prepare = false;
 	assert_int_equal(db_ready(&db), DB_OK);
-	assert_int_equal(db_exec(&db, NULL, "CREATE TEMP TABLE defer_probe (k int PRIMARY KEY CHECK (k > 0))", 0, NULL),
-	                 DB_OK);
+	assert_int_equal(db_exec(&db, NULL, PROBE, 0, NULL), DB_OK);
 	check();
 	db.prepare = true;
 }
