@@ -252,14 +252,14 @@ static enum db_status send_piped(struct db *db, int i, const char *sql, int npar
 
 /*
  * Ends the pipeline: a sync, then every queued statement's answer in order.
- * The last one's result goes to *last (if the caller wants it) when all of
- * them succeeded; otherwise the first failure is the answer, and nothing
- * after it ran.
+ * The results of the last nlast statements go to last[], aligned to its end,
+ * when all of them succeeded; otherwise the first failure is the answer, and
+ * nothing after it ran.
  */
-static enum db_status drain(struct db *db, PGresult **last)
+static enum db_status drain(struct db *db, PGresult **last, int nlast)
 {
 	enum db_status st = DB_OK;
-	PGresult *res, *kept = NULL;
+	PGresult *res;
 	int n = db->queued;
 
 	if (PQpipelineSync(db->conn) != 1) {
@@ -273,11 +273,12 @@ static enum db_status drain(struct db *db, PGresult **last)
 			log_warn("database connection lost: no reply to statement %d of %d sent together", i + 1, n);
 			metrics_db(MD_UNAVAILABLE);
 			db_close(db);
-			return DB_UNAVAILABLE;
+			st = DB_UNAVAILABLE;
+			break;
 		}
 		if (succeeded(res)) {
-			if (i == n - 1 && last)
-				kept = res;
+			if (i >= n - nlast)
+				last[nlast - (n - i)] = res;
 			else
 				PQclear(res);
 		} else if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED) {
@@ -302,19 +303,48 @@ static enum db_status drain(struct db *db, PGresult **last)
 			st = DB_UNAVAILABLE;
 		}
 	}
-	if (st == DB_OK && last)
-		*last = kept;
-	else
-		PQclear(kept);
+	for (int i = 0; st != DB_OK && i < nlast; i++) {
+		PQclear(last[i]);
+		last[i] = NULL;
+	}
 	db->piped = false;
 	db->queued = 0;
 	return st;
 }
 
-enum db_status db_defer(struct db *db, const char *sql, int nparams, const char *const *params)
+/* The slot sql joins a pipeline by (pipe_slot), preparing it first if it is new here: what went ahead is answered. */
+static enum db_status pipeable(struct db *db, const char *sql, int nparams, int *i)
 {
 	char name[16];
 	PGresult *failed = NULL;
+	enum db_status st;
+
+	if ((*i = pipe_slot(db, sql)) >= 0)
+		return DB_OK;
+	if ((st = db_flush(db)) != DB_OK)
+		return st;
+	if (prepared(db, sql, nparams, name, &failed) == NULL && failed)
+		return refused(db, failed);
+	*i = pipe_slot(db, sql);
+	return DB_OK;
+}
+
+/* Queues a statement pipeable() made ready in slot i, entering the pipeline if this is its first. */
+static enum db_status queue(struct db *db, int i, const char *sql, int nparams, const char *const *params)
+{
+	if (!db->piped) {
+		if (!PQenterPipelineMode(db->conn)) {
+			log_error("database connection busy: cannot send ahead: %s", PQerrorMessage(db->conn));
+			metrics_db(MD_FAILED);
+			return DB_FAILED;
+		}
+		db->piped = true;
+	}
+	return send_piped(db, i, sql, nparams, params);
+}
+
+enum db_status db_defer(struct db *db, const char *sql, int nparams, const char *const *params)
+{
 	enum db_status st;
 	int i;
 
@@ -323,27 +353,16 @@ enum db_status db_defer(struct db *db, const char *sql, int nparams, const char 
 		return db_exec(db, NULL, sql, nparams, params);
 	if (db->tx_lost || db->conn == NULL)
 		return DB_UNAVAILABLE;
-	if ((i = pipe_slot(db, sql)) < 0) {
-		/* New to this connection: what went ahead is answered, then it is prepared. */
-		if ((st = db_flush(db)) != DB_OK)
-			return st;
-		if (prepared(db, sql, nparams, name, &failed) == NULL && failed)
-			return refused(db, failed);
-		i = pipe_slot(db, sql);
-	}
-	if (!db->piped) {
-		if (!PQenterPipelineMode(db->conn))
-			return db_exec(db, NULL, sql, nparams, params);
-		db->piped = true;
-	}
-	return send_piped(db, i, sql, nparams, params);
+	if ((st = pipeable(db, sql, nparams, &i)) != DB_OK)
+		return st;
+	return queue(db, i, sql, nparams, params);
 }
 
 enum db_status db_flush(struct db *db)
 {
 	if (db->tx_lost)
 		return DB_UNAVAILABLE;
-	return db->piped ? drain(db, NULL) : DB_OK;
+	return db->piped ? drain(db, NULL, 0) : DB_OK;
 }
 
 enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int nparams,
@@ -361,9 +380,9 @@ enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int npara
 	if (db->piped && (i = pipe_slot(db, sql)) >= 0) {
 		if ((st = send_piped(db, i, sql, nparams, params)) != DB_OK)
 			return st;
-		return drain(db, out);
+		return drain(db, out, out ? 1 : 0);
 	}
-	if (db->piped && (st = drain(db, NULL)) != DB_OK)
+	if (db->piped && (st = drain(db, NULL, 0)) != DB_OK)
 		return st;
 	/* Reconnects a connection already known lost; db_ready's look for a goodbye is once a request. */
 	if (!db->in_tx && (st = connect_if_needed(db)) != DB_OK)
@@ -386,6 +405,15 @@ enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int npara
 	return DB_OK;
 }
 
+/*
+ * The outbox's trigger announces new events in their own transaction unless
+ * asked to leave it until after the commit (sql/033): a notifying commit
+ * holds a lock the others wait for until its flush is over, so announcing
+ * inside every transaction would stop commits from sharing a flush.
+ */
+#define ANNOUNCE_LATER "SET LOCAL payments.announce = 'later'"
+#define ANNOUNCE_DUE   "SELECT current_setting('payments.announce', true) = 'due'"
+
 enum db_status db_begin(struct db *db)
 {
 	enum db_status st;
@@ -396,33 +424,54 @@ enum db_status db_begin(struct db *db)
 		return st;
 	/* Sent with the first statement: a transaction costs no round trip of its own. */
 	db->in_tx = true;
-	if ((st = db_defer(db, "BEGIN", 0, NULL)) != DB_OK)
-		db->in_tx = db->tx_lost = false;    /* nothing of it was on the server */
+	if ((st = db_defer(db, "BEGIN", 0, NULL)) == DB_OK)
+		st = db_defer(db, ANNOUNCE_LATER, 0, NULL);
+	if (st != DB_OK)
+		db_rollback(db);    /* whatever of it reached the server is undone */
 	return st;
+}
+
+/* Wakes the relay for a transaction's events once they are durable. Failing
+ * here delays them to the relay's next periodic run; it loses nothing. */
+static void announce(struct db *db)
+{
+	if (db_exec(db, NULL, "SELECT announce_committed()", 0, NULL) != DB_OK)
+		log_warn("events committed but not announced: the relay carries them on its next run");
 }
 
 enum db_status db_commit(struct db *db)
 {
-	PGresult *res = NULL;
-	enum db_status st = db_exec(db, &res, "COMMIT", 0, NULL);
+	PGresult *res[2] = { NULL, NULL };     /* the events' flag, the COMMIT */
+	enum db_status st;
+	int flag, commit;
 
+	if (!db->in_tx)     /* lost, or never begun: db_exec answers as for any statement */
+		return db_exec(db, NULL, "COMMIT", 0, NULL);
+	/* Whether the transaction wrote events to announce is asked in the COMMIT's own round trip. */
+	if ((st = pipeable(db, ANNOUNCE_DUE, 0, &flag)) == DB_OK && (st = pipeable(db, "COMMIT", 0, &commit)) == DB_OK &&
+	    (st = queue(db, flag, ANNOUNCE_DUE, 0, NULL)) == DB_OK && (st = queue(db, commit, "COMMIT", 0, NULL)) == DB_OK)
+		st = drain(db, res, 2);
 	/* COMMIT of a transaction that had failed answers ROLLBACK, not an error. */
-	if (st == DB_OK && strcmp(PQcmdStatus(res), "COMMIT") != 0) {
-		log_error("COMMIT answered %s: the transaction was rolled back", PQcmdStatus(res));
+	if (st == DB_OK && strcmp(PQcmdStatus(res[1]), "COMMIT") != 0) {
+		log_error("COMMIT answered %s: the transaction was rolled back", PQcmdStatus(res[1]));
 		st = DB_FAILED;
 	}
-	PQclear(res);
+	bool due = st == DB_OK && strcmp(PQgetvalue(res[0], 0, 0), "t") == 0;
+	PQclear(res[0]);
+	PQclear(res[1]);
 	/* A COMMIT skipped after a write sent ahead failed leaves the transaction open, aborted: the server says so. */
 	if (db->conn && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
 		db_rollback(db);
 	db->in_tx = false;
+	if (due)
+		announce(db);
 	return st;
 }
 
 void db_rollback(struct db *db)
 {
 	if (db->piped)
-		(void)drain(db, NULL);
+		(void)drain(db, NULL, 0);
 	if (db->conn && db->in_tx) {
 		PGresult *res = PQexec(db->conn, "ROLLBACK");
 		PQclear(res);

@@ -80,6 +80,7 @@ enum db_status db_flush(struct db *db);
 
 /* BEGIN is deferred: it goes out with the transaction's first statement. */
 enum db_status db_begin(struct db *db);
+/* Once the commit is through, wakes the relay if the transaction wrote events (sql/033). */
 enum db_status db_commit(struct db *db);
 /* Safe to call when no transaction is open, or when the connection is gone. */
 void db_rollback(struct db *db);

@@ -1,8 +1,12 @@
 /*
- * The outbox's triggers against a real PostgreSQL, heard as the relay hears
- * them (LISTEN payment_events): a statement that writes events wakes it
- * once, one that writes none says nothing, and every notification gets its
- * event, in order. Needs TEST_DATABASE_URL: tests/e2e runs it, while no
+ * The outbox's announcements against a real PostgreSQL, heard as the relay
+ * hears them (LISTEN payment_events): a transaction that writes events wakes
+ * it once, after its commit; one that writes none, or whose events were
+ * rolled back, says nothing; a write outside the service's transactions
+ * announces itself; and every notification gets its event, in order. Both
+ * with prepared statements and without (as a pool behind a transaction-mode
+ * pooler), each from a new connection, where the commit's own statements are
+ * prepared on first use. Needs TEST_DATABASE_URL: tests/e2e runs it, while no
  * other part of the stack writes events. Its rows are deleted again.
  */
 #include <poll.h>
@@ -66,31 +70,111 @@ static int heard(int ms)
 	}
 }
 
+#define EVENTS(n)                                                                   \
+	"INSERT INTO events (event, room, payload) SELECT 'probe-announce', 'user:" PROBE_USER \
+	"', jsonb_build_object('n', g) FROM generate_series(1, " #n ") g"
+
+static void ok(const char *sql)
+{
+	assert_int_equal(db_exec(&db, NULL, sql, 0, NULL), DB_OK);
+}
+
 static void committed(const char *sql)
 {
 	assert_int_equal(db_begin(&db), DB_OK);
-	assert_int_equal(db_exec(&db, NULL, sql, 0, NULL), DB_OK);
+	ok(sql);
 	assert_int_equal(db_commit(&db), DB_OK);
+}
+
+/* Runs check on a new connection with prepared statements, then on one without. */
+static void both_ways(void (*check)(void))
+{
+	for (int prepare = 1; prepare >= 0; prepare--) {
+		db_close(&db);
+		db.prepare = prepare;
+		assert_int_equal(db_ready(&db), DB_OK);
+		heard(50);
+		check();
+	}
+	db.prepare = true;
+}
+
+static void events_wake_the_relay_once(void)
+{
+	committed(EVENTS(3));
+	assert_int_equal(heard(300), 1);
+	/* Events from several statements of one transaction: still one wake. */
+	assert_int_equal(db_begin(&db), DB_OK);
+	ok(EVENTS(1));
+	/* Left to after the commit, not notified inside the transaction, where the commit would queue for its lock. */
+	assert_string_equal(scalar("SELECT current_setting('payments.announce', true)", 0, NULL), "due");
+	ok(EVENTS(2));
+	assert_int_equal(db_defer(&db, EVENTS(1), 0, NULL), DB_OK);
+	assert_int_equal(db_commit(&db), DB_OK);
+	assert_int_equal(heard(300), 1);
 }
 
 static void test_events_wake_the_relay_once(void **state)
 {
 	(void)state;
-	heard(50);
-	committed("INSERT INTO events (event, room, payload) SELECT 'probe-announce', 'user:" PROBE_USER "',"
-	          " jsonb_build_object('n', g) FROM generate_series(1, 3) g");
-	assert_int_equal(heard(300), 1);
+	both_ways(events_wake_the_relay_once);
+}
+
+static void no_events_no_wake(void)
+{
+	committed("INSERT INTO events (event, room, payload) SELECT 'probe-announce', 'user:" PROBE_USER "', '{}'"
+	          " WHERE false");
+	committed("INSERT INTO notifications (user_id, kind, title, body) SELECT '" PROBE_USER "', 'probe', 't', 'b'"
+	          " WHERE false");
+	committed("SELECT 1");
+	/* Outside a transaction the trigger announces by itself, and an empty insert still says nothing. */
+	ok("INSERT INTO events (event, room, payload) SELECT 'probe-announce', 'user:" PROBE_USER "', '{}' WHERE false");
+	assert_int_equal(heard(300), 0);
 }
 
 static void test_no_events_no_wake(void **state)
 {
 	(void)state;
-	heard(50);
-	committed("INSERT INTO events (event, room, payload) SELECT 'probe-announce', 'user:" PROBE_USER "', '{}'"
-	          " WHERE false");
-	committed("INSERT INTO notifications (user_id, kind, title, body) SELECT '" PROBE_USER "', 'probe', 't', 'b'"
-	          " WHERE false");
+	both_ways(no_events_no_wake);
+}
+
+static void rolled_back_events_say_nothing(void)
+{
+	assert_int_equal(db_begin(&db), DB_OK);
+	ok(EVENTS(2));
+	db_rollback(&db);
 	assert_int_equal(heard(300), 0);
+
+	assert_int_equal(db_begin(&db), DB_OK);
+	ok("SAVEPOINT probe");
+	ok(EVENTS(2));
+	ok("ROLLBACK TO SAVEPOINT probe");
+	assert_int_equal(db_commit(&db), DB_OK);
+	assert_int_equal(heard(300), 0);
+
+	/* What was written before the savepoint is still announced. */
+	assert_int_equal(db_begin(&db), DB_OK);
+	ok(EVENTS(1));
+	ok("SAVEPOINT probe");
+	ok(EVENTS(2));
+	ok("ROLLBACK TO SAVEPOINT probe");
+	assert_int_equal(db_commit(&db), DB_OK);
+	assert_int_equal(heard(300), 1);
+}
+
+static void test_rolled_back_events_say_nothing(void **state)
+{
+	(void)state;
+	both_ways(rolled_back_events_say_nothing);
+}
+
+/* A statement outside the service's transactions (as an operator's psql runs it) wakes the relay by itself. */
+static void test_write_outside_a_transaction_announces_itself(void **state)
+{
+	(void)state;
+	heard(50);
+	ok(EVENTS(2));
+	assert_int_equal(heard(300), 1);
 }
 
 static void test_each_notification_its_event(void **state)
@@ -110,6 +194,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_events_wake_the_relay_once),
 		cmocka_unit_test(test_no_events_no_wake),
+		cmocka_unit_test(test_rolled_back_events_say_nothing),
+		cmocka_unit_test(test_write_outside_a_transaction_announces_itself),
 		cmocka_unit_test(test_each_notification_its_event),
 	};
 	return cmocka_run_group_tests(tests, open_db, close_all);
