@@ -252,9 +252,9 @@ static enum db_status send_piped(struct db *db, int i, const char *sql, int npar
 
 /*
  * Ends the pipeline: a sync, then every queued statement's answer in order.
- * The results of the last nlast statements go to last[], aligned to its end,
- * when all of them succeeded; otherwise the first failure is the answer, and
- * nothing after it ran.
+ * The first failure is the answer, and nothing after it ran. The results of
+ * the last nlast statements go to last[], aligned to its end, each that
+ * succeeded (the others stay NULL): the caller clears them, whatever the answer.
  */
 static enum db_status drain(struct db *db, PGresult **last, int nlast)
 {
@@ -302,10 +302,6 @@ static enum db_status drain(struct db *db, PGresult **last, int nlast)
 			db_close(db);
 			st = DB_UNAVAILABLE;
 		}
-	}
-	for (int i = 0; st != DB_OK && i < nlast; i++) {
-		PQclear(last[i]);
-		last[i] = NULL;
 	}
 	db->piped = false;
 	db->queued = 0;
@@ -378,9 +374,13 @@ enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int npara
 		return DB_UNAVAILABLE;
 	/* After statements sent ahead, this one goes with them in the same round trip, unless it is new here. */
 	if (db->piped && (i = pipe_slot(db, sql)) >= 0) {
-		if ((st = send_piped(db, i, sql, nparams, params)) != DB_OK)
-			return st;
-		return drain(db, out, out ? 1 : 0);
+		if ((st = send_piped(db, i, sql, nparams, params)) == DB_OK)
+			st = drain(db, out, out ? 1 : 0);
+		if (st != DB_OK && out) {
+			PQclear(*out);
+			*out = NULL;
+		}
+		return st;
 	}
 	if (db->piped && (st = drain(db, NULL, 0)) != DB_OK)
 		return st;
@@ -409,10 +409,11 @@ enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int npara
  * The outbox's trigger announces new events in their own transaction unless
  * asked to leave it until after the commit (sql/033): a notifying commit
  * holds a lock the others wait for until its flush is over, so announcing
- * inside every transaction would stop commits from sharing a flush.
+ * inside every transaction would stop commits from sharing a flush. The
+ * announcement goes right behind the COMMIT, in its round trip.
  */
 #define ANNOUNCE_LATER "SET LOCAL payments.announce = 'later'"
-#define ANNOUNCE_DUE   "SELECT current_setting('payments.announce', true) = 'due'"
+#define ANNOUNCE       "SELECT announce_committed()"
 
 enum db_status db_begin(struct db *db)
 {
@@ -431,40 +432,34 @@ enum db_status db_begin(struct db *db)
 	return st;
 }
 
-/* Wakes the relay for a transaction's events once they are durable. Failing
- * here delays them to the relay's next periodic run; it loses nothing. */
-static void announce(struct db *db)
-{
-	if (db_exec(db, NULL, "SELECT announce_committed()", 0, NULL) != DB_OK)
-		log_warn("events committed but not announced: the relay carries them on its next run");
-}
-
 enum db_status db_commit(struct db *db)
 {
-	PGresult *res[2] = { NULL, NULL };     /* the events' flag, the COMMIT */
+	PGresult *res[2] = { NULL, NULL };     /* the COMMIT's, the announcement's */
 	enum db_status st;
-	int flag, commit;
+	int commit, announce;
 
 	if (!db->in_tx)     /* lost, or never begun: db_exec answers as for any statement */
 		return db_exec(db, NULL, "COMMIT", 0, NULL);
-	/* Whether the transaction wrote events to announce is asked in the COMMIT's own round trip. */
-	if ((st = pipeable(db, ANNOUNCE_DUE, 0, &flag)) == DB_OK && (st = pipeable(db, "COMMIT", 0, &commit)) == DB_OK &&
-	    (st = queue(db, flag, ANNOUNCE_DUE, 0, NULL)) == DB_OK && (st = queue(db, commit, "COMMIT", 0, NULL)) == DB_OK)
+	if ((st = pipeable(db, "COMMIT", 0, &commit)) == DB_OK && (st = pipeable(db, ANNOUNCE, 0, &announce)) == DB_OK &&
+	    (st = queue(db, commit, "COMMIT", 0, NULL)) == DB_OK && (st = queue(db, announce, ANNOUNCE, 0, NULL)) == DB_OK)
 		st = drain(db, res, 2);
-	/* COMMIT of a transaction that had failed answers ROLLBACK, not an error. */
-	if (st == DB_OK && strcmp(PQcmdStatus(res[1]), "COMMIT") != 0) {
-		log_error("COMMIT answered %s: the transaction was rolled back", PQcmdStatus(res[1]));
+	if (res[0] && strcmp(PQcmdStatus(res[0]), "COMMIT") != 0) {
+		/* COMMIT of a transaction that had failed answers ROLLBACK, not an error. */
+		log_error("COMMIT answered %s: the transaction was rolled back", PQcmdStatus(res[0]));
 		st = DB_FAILED;
+	} else if (res[0] && st != DB_OK) {
+		/* Committed all the same: any events it wrote wait for the relay's periodic run. */
+		log_warn("transaction committed, its announcement failed: the relay carries its events on its next run");
+		st = DB_OK;
 	}
-	bool due = st == DB_OK && strcmp(PQgetvalue(res[0], 0, 0), "t") == 0;
+	if (res[0])
+		db->tx_lost = false;    /* the transaction is over, whatever happened to the connection after */
 	PQclear(res[0]);
 	PQclear(res[1]);
 	/* A COMMIT skipped after a write sent ahead failed leaves the transaction open, aborted: the server says so. */
 	if (db->conn && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
 		db_rollback(db);
 	db->in_tx = false;
-	if (due)
-		announce(db);
 	return st;
 }
 

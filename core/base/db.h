@@ -80,7 +80,8 @@ enum db_status db_flush(struct db *db);
 
 /* BEGIN is deferred: it goes out with the transaction's first statement. */
 enum db_status db_begin(struct db *db);
-/* Once the commit is through, wakes the relay if the transaction wrote events (sql/033). */
+/* Wakes the relay behind the COMMIT, in its round trip, if the transaction wrote events (sql/033).
+ * DB_OK once the COMMIT went through, even if the wake-up then failed. */
 enum db_status db_commit(struct db *db);
 /* Safe to call when no transaction is open, or when the connection is gone. */
 void db_rollback(struct db *db);

@@ -103,11 +103,15 @@ function pgbenchScript(pglog, from, captureJson, scriptOut, definesOut) {
   const all = loggedStatements(buf.toString('utf8'));
   const insert = all.find((s) => s.sql.includes('INSERT INTO webhook_inbox') && s.params.includes(cap.externalId));
   if (!insert) throw new Error('the delivery\'s statements are not in the log');
-  // From the delivery's first statement (its BEGIN, or the insert itself
-  // when it commits alone) to the backend's last: one delivery was sent.
+  // From the delivery's first statement (the BEGIN of the insert's
+  // transaction, or the insert itself when it commits alone) to the
+  // backend's last: one delivery was sent.
   const mine = all.filter((s) => s.pid === insert.pid);
-  const at = mine.indexOf(insert);
-  const run = mine.slice(at > 0 && mine[at - 1].sql === 'BEGIN' ? at - 1 : at);
+  let start = mine.indexOf(insert);
+  for (let i = start - 1; i >= 0 && mine[i].sql !== 'COMMIT'; i--) {
+    if (mine[i].sql === 'BEGIN') { start = i; break; }
+  }
+  const run = mine.slice(start);
   const commits = run.filter((s) => s.sql === 'COMMIT').length + (run[0] === insert ? 1 : 0);
 
   // Each transaction pays its own pay-in: the values of the captured one become the picked one's.

@@ -107,11 +107,14 @@ static void events_wake_the_relay_once(void)
 	assert_int_equal(db_begin(&db), DB_OK);
 	ok(EVENTS(1));
 	/* Left to after the commit, not notified inside the transaction, where the commit would queue for its lock. */
-	assert_string_equal(scalar("SELECT current_setting('payments.announce', true)", 0, NULL), "due");
+	assert_string_equal(scalar("SELECT current_setting('payments.announce_due', true)", 0, NULL), "on");
 	ok(EVENTS(2));
 	assert_int_equal(db_defer(&db, EVENTS(1), 0, NULL), DB_OK);
 	assert_int_equal(db_commit(&db), DB_OK);
 	assert_int_equal(heard(300), 1);
+	/* The next transaction without events says nothing. */
+	committed("SELECT 1");
+	assert_int_equal(heard(300), 0);
 }
 
 static void test_events_wake_the_relay_once(void **state)
@@ -168,13 +171,21 @@ static void test_rolled_back_events_say_nothing(void **state)
 	both_ways(rolled_back_events_say_nothing);
 }
 
-/* A statement outside the service's transactions (as an operator's psql runs it) wakes the relay by itself. */
+/* A statement outside the service's transactions (as an operator's psql runs it) wakes the relay by
+ * itself, also on a session that never opened one. */
+static void write_outside_a_transaction_announces_itself(void)
+{
+	ok(EVENTS(2));
+	assert_int_equal(heard(300), 1);
+	committed(EVENTS(1));
+	ok(EVENTS(1));
+	assert_int_equal(heard(300), 2);
+}
+
 static void test_write_outside_a_transaction_announces_itself(void **state)
 {
 	(void)state;
-	heard(50);
-	ok(EVENTS(2));
-	assert_int_equal(heard(300), 1);
+	both_ways(write_outside_a_transaction_announces_itself);
 }
 
 static void test_each_notification_its_event(void **state)
