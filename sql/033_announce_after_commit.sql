@@ -7,14 +7,13 @@
 -- (the service's database layer does for every transaction it opens): it
 -- says so with SET LOCAL payments.announce = 'later', and the trigger then
 -- only marks the session (payments.announce_due, a session setting, so the
--- mark is undone with a rollback and kept by the commit). The service sends
--- SELECT announce_committed() right behind its COMMIT, in the same round
--- trip and so on the same server connection behind a transaction-mode
--- pooler: it notifies if the mark is there, in a transaction of its own that
--- holds the lock only for a commit that writes nothing to wait for. Any
--- other writer (psql, a migration) is announced in its transaction as
--- before. A worker killed between the two leaves the relay to its periodic
--- run.
+-- mark is undone with a rollback and kept by the commit). Right behind its
+-- COMMIT, in the same round trip and so on the same server connection behind
+-- a transaction-mode pooler, the service clears the mark and notifies if it
+-- was there (core/base/db.c), in a transaction of its own that writes
+-- nothing a commit would wait to flush. Any other writer (psql, a migration)
+-- is announced in its transaction as before. A worker killed between the two
+-- leaves the relay to its periodic run.
 CREATE OR REPLACE FUNCTION announce_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF current_setting('payments.announce', true) = 'later' THEN
@@ -25,10 +24,3 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION announce_committed() RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    IF current_setting('payments.announce_due', true) = 'on' THEN
-        PERFORM set_config('payments.announce_due', '', false);
-        PERFORM pg_notify('payment_events', '');
-    END IF;
-END $$;

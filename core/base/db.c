@@ -410,10 +410,16 @@ enum db_status db_exec(struct db *db, PGresult **out, const char *sql, int npara
  * asked to leave it until after the commit (sql/033): a notifying commit
  * holds a lock the others wait for until its flush is over, so announcing
  * inside every transaction would stop commits from sharing a flush. The
- * announcement goes right behind the COMMIT, in its round trip.
+ * trigger marks the session instead, and the announcement goes right behind
+ * the COMMIT, in the same pipeline sync: behind a transaction-mode pooler
+ * the server connection that holds the mark is let go at the sync. It names
+ * no function of the schema, so a binary installed before its migration
+ * still commits (the older trigger announces by itself, and no mark is set).
  */
 #define ANNOUNCE_LATER "SET LOCAL payments.announce = 'later'"
-#define ANNOUNCE       "SELECT announce_committed()"
+#define ANNOUNCE                                                                         \
+	"SELECT set_config('payments.announce_due', '', false), pg_notify('payment_events', '')" \
+	" WHERE current_setting('payments.announce_due', true) = 'on'"
 
 enum db_status db_begin(struct db *db)
 {
@@ -448,9 +454,8 @@ enum db_status db_commit(struct db *db)
 		log_error("COMMIT answered %s: the transaction was rolled back", PQcmdStatus(res[0]));
 		st = DB_FAILED;
 	} else if (res[0] && st != DB_OK) {
-		/* Committed all the same: any events it wrote wait for the relay's periodic run. */
 		log_warn("transaction committed, its announcement failed: the relay carries its events on its next run");
-		st = DB_OK;
+		st = DB_OK;     /* committed all the same: the announcement only wakes the relay sooner */
 	}
 	if (res[0])
 		db->tx_lost = false;    /* the transaction is over, whatever happened to the connection after */

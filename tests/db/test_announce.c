@@ -47,6 +47,7 @@ static int close_all(void **state)
 {
 	db_exec(&db, NULL, "DELETE FROM events WHERE room = 'user:" PROBE_USER "'", 0, NULL);
 	db_exec(&db, NULL, "DELETE FROM notifications WHERE user_id = '" PROBE_USER "'", 0, NULL);
+	db_exec(&db, NULL, "DROP SCHEMA IF EXISTS probe_announce CASCADE", 0, NULL);
 	PQfinish(listener);
 	return close_db(state);
 }
@@ -188,6 +189,52 @@ static void test_write_outside_a_transaction_announces_itself(void **state)
 	both_ways(write_outside_a_transaction_announces_itself);
 }
 
+/*
+ * The announcement behind a COMMIT that went through fails: a pg_notify
+ * found before the catalogue's, for this session only, raises or ends the
+ * session. The transaction is still reported committed, and the next one works.
+ */
+static void announcement_fails(const char *how)
+{
+	char fn[300];
+
+	snprintf(fn, sizeof(fn), "CREATE OR REPLACE FUNCTION probe_announce.pg_notify(text, text) RETURNS void"
+	         " LANGUAGE plpgsql AS $$ BEGIN %s; END $$", how);
+	ok("CREATE SCHEMA IF NOT EXISTS probe_announce");
+	ok(fn);
+	ok("SET search_path = probe_announce, public, pg_catalog");
+	const char *before = scalar("SELECT count(*) FROM events WHERE room = 'user:" PROBE_USER "'", 0, NULL);
+	long n = atol(before);
+
+	assert_int_equal(db_begin(&db), DB_OK);
+	ok(EVENTS(2));
+	assert_int_equal(db_commit(&db), DB_OK);
+	assert_int_equal(heard(300), 0);
+	/* Straight on, as a request's next statement would (a lost session is reconnected). */
+	assert_int_equal(atol(scalar("SELECT count(*) FROM events WHERE room = 'user:" PROBE_USER "'", 0, NULL)), n + 2);
+	committed("SELECT 1");
+	db_close(&db);      /* its search_path and plans go with it */
+	assert_int_equal(db_ready(&db), DB_OK);
+	ok("DROP SCHEMA probe_announce CASCADE");
+}
+
+static void announcement_raises(void)
+{
+	announcement_fails("RAISE EXCEPTION 'probe: the announcement fails'");
+}
+
+static void announcement_loses_the_session(void)
+{
+	announcement_fails("PERFORM pg_terminate_backend(pg_backend_pid())");
+}
+
+static void test_failed_announcement_keeps_the_commit(void **state)
+{
+	(void)state;
+	both_ways(announcement_raises);
+	both_ways(announcement_loses_the_session);
+}
+
 static void test_each_notification_its_event(void **state)
 {
 	(void)state;
@@ -207,6 +254,7 @@ int main(void)
 		cmocka_unit_test(test_no_events_no_wake),
 		cmocka_unit_test(test_rolled_back_events_say_nothing),
 		cmocka_unit_test(test_write_outside_a_transaction_announces_itself),
+		cmocka_unit_test(test_failed_announcement_keeps_the_commit),
 		cmocka_unit_test(test_each_notification_its_event),
 	};
 	return cmocka_run_group_tests(tests, open_db, close_all);
