@@ -53,7 +53,7 @@ static void strip_backticks(const char *in, size_t len, char *out, size_t outlen
  */
 static void read_line(char *line)
 {
-	char *cell1 = strchr(line, '|'), *cell2, *end;
+	char *cell1 = strchr(line, '|'), *cell2 = NULL, *end = NULL;
 	const char *keys[8];
 	size_t n = 0;
 

@@ -83,7 +83,7 @@ static PGresult *result_of(const char *const *values)
 {
 	PGresAttDesc attrs[NCOLS];
 	PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
-	char names[NCOLS][8];
+	char names[NCOLS][16];     /* "c" and any int */
 
 	memset(attrs, 0, sizeof(attrs));
 	for (int i = 0; i < NCOLS; i++) {
