@@ -37,6 +37,14 @@ static int connect_db(void)
 	return db_ready(&db) == DB_OK ? 0 : -1;
 }
 
+/* Starts over on a new connection, nothing prepared on it; prepare: whether statements will be. */
+static inline void reconnect(bool prepare)
+{
+	db_close(&db);
+	db.prepare = prepare;
+	assert_int_equal(db_ready(&db), DB_OK);
+}
+
 static int close_db(void **state)
 {
 	(void)state;

@@ -91,9 +91,7 @@ static void committed(const char *sql)
 static void both_ways(void (*check)(void))
 {
 	for (int prepare = 1; prepare >= 0; prepare--) {
-		db_close(&db);
-		db.prepare = prepare;
-		assert_int_equal(db_ready(&db), DB_OK);
+		reconnect(prepare);
 		heard(50);
 		check();
 	}
@@ -124,15 +122,16 @@ static void test_events_wake_the_relay_once(void **state)
 	both_ways(events_wake_the_relay_once);
 }
 
+#define NO_EVENTS EVENTS(1) " WHERE false"
+
 static void no_events_no_wake(void)
 {
-	committed("INSERT INTO events (event, room, payload) SELECT 'probe-announce', 'user:" PROBE_USER "', '{}'"
-	          " WHERE false");
+	committed(NO_EVENTS);
 	committed("INSERT INTO notifications (user_id, kind, title, body) SELECT '" PROBE_USER "', 'probe', 't', 'b'"
 	          " WHERE false");
 	committed("SELECT 1");
 	/* Outside a transaction the trigger announces by itself, and an empty insert still says nothing. */
-	ok("INSERT INTO events (event, room, payload) SELECT 'probe-announce', 'user:" PROBE_USER "', '{}' WHERE false");
+	ok(NO_EVENTS);
 	assert_int_equal(heard(300), 0);
 }
 
@@ -213,8 +212,7 @@ static void announcement_fails(const char *how)
 	/* Straight on, as a request's next statement would (a lost session is reconnected). */
 	assert_int_equal(atol(scalar("SELECT count(*) FROM events WHERE room = 'user:" PROBE_USER "'", 0, NULL)), n + 2);
 	committed("SELECT 1");
-	db_close(&db);      /* its search_path and plans go with it */
-	assert_int_equal(db_ready(&db), DB_OK);
+	reconnect(db.prepare);      /* the search_path and plans go with the old one */
 	ok("DROP SCHEMA probe_announce CASCADE");
 }
 

@@ -52,10 +52,7 @@ static void both_ways(void (*check)(void))
 {
 	db.prepare = true;
 	check();
-	/* Without prepared statements: a new connection, nothing prepared on it. */
-	db_close(&db);
-	db.prepare = false;
-	assert_int_equal(db_ready(&db), DB_OK);
+	reconnect(false);
 	assert_int_equal(db_exec(&db, NULL, PROBE, 0, NULL), DB_OK);
 	check();
 	db.prepare = true;
