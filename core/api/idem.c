@@ -201,10 +201,15 @@ fail:
 	return IDEM_ANSWERED;
 }
 
-/* Refusals before any effect, and failures a retry may get past: the key is not kept for them. */
+/*
+ * Refusals before any effect, failures a retry may get past, and a "not yet"
+ * (202: a transfer not final, a payout broadcast but not confirmed): the key
+ * is not kept for them, so the retry asks again and sees what changed.
+ */
 static bool keeps_answer(const struct response *resp)
 {
 	switch (resp->status) {
+	case 202:
 	case 400: case 401: case 403: case 404: case 405: case 413: case 415: case 429:
 		return false;
 	default:

@@ -147,6 +147,39 @@ static int registered_wallet(struct request *req, struct response *resp, const c
 	return 0;
 }
 
+/*
+ * An offer the body names on its request is paid on the offer's terms: its
+ * seller, and its price when it states one. (The coordinator checks the same
+ * again when the money arrives, under the request's lock; this is the early,
+ * friendly answer.) 0, or -1 with the answer written.
+ */
+static int offer_terms(struct request *req, struct response *resp, const struct jval *v, const char *amount)
+{
+	const char *p[4] = { v[S_OFFER].str, v[S_REQUEST].str, v[S_SELLER].present ? v[S_SELLER].str : NULL, amount };
+	PGresult *res = NULL;
+	enum db_status st;
+	int rc = -1;
+
+	if (!v[S_OFFER].present)
+		return 0;
+	if ((st = db_exec(req->app->db, &res,
+	                  "SELECT seller_id IS DISTINCT FROM $3, amount <> $4::numeric, seller_id, amount::text"
+	                  " FROM seller_offers WHERE id = $1 AND purchase_request_id = $2", 4, p)) != DB_OK) {
+		resp_db_error(resp, st);
+		return -1;
+	}
+	if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		resp_error(resp, 400, "invalid_field", "sellerId", "offer %s is from seller %s", v[S_OFFER].str,
+		           PQgetvalue(res, 0, 2));
+	else if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+		resp_error(resp, 400, "invalid_field", "amount", "amount %s is not the offer's %s", amount,
+		           PQgetvalue(res, 0, 3));
+	else
+		rc = 0;
+	PQclear(res);
+	return rc;
+}
+
 static const char *save_metadata(struct jval *v, json_object **owned)
 {
 	if (!v[S_META].present && !v[S_TX].present)
@@ -181,7 +214,8 @@ void h_chain_save(struct request *req, struct response *resp)
 		resp_error(resp, 403, "forbidden", "buyerId", "you may only create payments as their buyer");
 		goto out;
 	}
-	if (registered_wallet(req, resp, buyer, tok->network, v, sender) != 0)
+	if (registered_wallet(req, resp, buyer, tok->network, v, sender) != 0 ||
+	    offer_terms(req, resp, v, amount) != 0)
 		goto out;
 	meta = save_metadata(v, &meta_obj);
 	snprintf(key, sizeof(key), "%s/%s/decentralized", buyer, v[S_REQUEST].str);

@@ -19,8 +19,13 @@
 #include "pay/payout.h"
 #include "pay/review.h"
 
-/* The search for a payout's transfer: newest first, back to when it was opened, within these bounds. */
-#define SEARCH_MAX_BLOCKS 100000
+/*
+ * The search for a payout's transfer: newest first, back to when it was
+ * opened, within these bounds (50 windows: 100000 blocks at the default
+ * watch_window_blocks). A search cut short by either has not seen every
+ * block the payout could have been sent in, so it finds nothing for sure.
+ */
+#define SEARCH_MAX_WINDOWS 50
 #define SEARCH_SECONDS 20
 #define MAX_CANDIDATES 8
 /* Block times and our clock may differ a little. */
@@ -202,8 +207,8 @@ static int find_candidates(struct db *db, const struct config *cfg, const PGresu
 		say(o, RECONCILE_UNAVAILABLE, "%s", e.message);
 		return -1;
 	}
-	for (uint64_t hi = upto; scanned < SEARCH_MAX_BLOCKS;) {
-		uint64_t lo = hi >= window - 1 ? hi - (window - 1) : 0;
+	for (uint64_t hi = upto, lo;; hi = lo - 1) {
+		lo = hi >= window - 1 ? hi - (window - 1) : 0;
 		struct rpc_log_filter f = { .contract = PQgetvalue(out, 0, PCOL_CONTRACT), .from = PQgetvalue(out, 0, PCOL_SENDER),
 		                            .to = PQgetvalue(out, 0, PCOL_RECEIVER), .from_block = lo, .to_block = hi };
 		json_object *logs = NULL;
@@ -222,17 +227,21 @@ static int find_candidates(struct db *db, const struct config *cfg, const PGresu
 			return -1;
 		scanned += hi - lo + 1;
 		if (lo == 0)
-			break;
+			return 0;
 		/* Blocks from before the payout was opened hold none of its transfers. */
 		if (rpc_block_timestamp(&c, lo, &ts, &e) != RPC_OK) {
 			say(o, RECONCILE_UNAVAILABLE, "%s", e.message);
 			return -1;
 		}
 		if (ts + SLACK_SECONDS < opened)
-			break;
-		hi = lo - 1;
+			return 0;
+		if (scanned >= window * SEARCH_MAX_WINDOWS) {
+			say(o, RECONCILE_UNAVAILABLE, "searched the newest %" PRIu64 " blocks without reaching the block"
+			    " payout %s was opened in: whether it was sent cannot be told from here; look it up on the"
+			    " paying wallet", scanned, id);
+			return -1;
+		}
 	}
-	return 0;
 }
 
 /* Other open payouts with the same terms, with no hash yet: a transfer could as well be theirs. */

@@ -40,11 +40,12 @@ static bool connect_now(struct leader *l)
 		return false;
 	l->last_attempt = now;
 	/* The URL (or keyword string) is expanded as dbname; ours are added beside it. */
-	/* Keepalives: the server must notice a vanished copy soon, so another takes over. */
+	/* Keepalives on this side: a vanished server is noticed, and this copy stops its jobs. */
 	const char *const keys[] = { "dbname", "connect_timeout", "application_name", "keepalives",
-		                     "keepalives_idle", "keepalives_interval", "keepalives_count", NULL };
+		                     "keepalives_idle", "keepalives_interval", "keepalives_count",
+		                     "tcp_user_timeout", NULL };
 	const char *const vals[] = { l->conninfo, l->connect_timeout, "payments-jobs", "1", "10", "5",
-		                     "3", NULL };
+		                     "3", "30000", NULL };
 	l->conn = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(l->conn) != CONNECTION_OK) {
 		char msg[256];
@@ -55,6 +56,20 @@ static bool connect_now(struct leader *l)
 		l->conn = NULL;
 		return false;
 	}
+	/*
+	 * And on the server's: the locks live as long as this session does, and
+	 * a server left to its own keepalives (two hours by default) would keep
+	 * those of a copy whose host vanished, so no other copy could take over.
+	 */
+	PGresult *res = PQexec(l->conn, "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5;"
+	                                " SET tcp_keepalives_count = 3; SET tcp_user_timeout = 30000");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(res));
+		msg[strcspn(msg, "\n")] = '\0';
+		log_warn("jobs: the leader session keeps PostgreSQL's own keepalives: %s", msg);
+	}
+	PQclear(res);
 	return true;
 }
 

@@ -2,9 +2,9 @@
  * long locks: inbox deliveries that changed nothing (refused signatures,
  * repeats, deliveries ignored as irrelevant), what the SHKeeper poll kept
  * about pay-ins long settled, and outbox events, after their configured
- * ages, once relayed and sent to every subscriber (their deliveries go with
- * them). A delivery that moved money, or that someone
- * must still look at, is never pruned. */
+ * ages, once relayed and delivered to every subscriber (their deliveries go
+ * with them). A delivery that moved money, or that someone must still look
+ * at (an inbox row, a subscriber's delivery that gave up), is never pruned. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -58,9 +58,9 @@ int jobs_retention(struct job_ctx *ctx, struct job_result *res)
 	if (prune(ctx, res,
 	          "DELETE FROM events e WHERE e.id IN (SELECT v.id FROM events v"
 	          " WHERE v.created_at < now() - make_interval(days => $1::integer)"
-	          /* Never one the relay has not carried yet, nor one a subscriber still waits for. */
+	          /* Never one the relay has not carried yet, nor one a subscriber still waits for or an admin may redeliver. */
 	          " AND v.relayed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM event_deliveries d"
-	          "  WHERE d.event_id = v.id AND d.state = 'pending')"
+	          "  WHERE d.event_id = v.id AND d.state <> 'delivered')"
 	          " ORDER BY v.id LIMIT $2::integer FOR UPDATE SKIP LOCKED)",
 	          ctx->cfg->jobs.retention_events_days) != 0)
 		rc = -1;

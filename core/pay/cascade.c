@@ -1,5 +1,6 @@
 #include "pay/cascade.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -67,31 +68,45 @@ enum db_status cascade_funded(struct db *db, const PGresult *payment)
 	if (strncmp(request, TEMPLATE_CHECKOUT_PREFIX, strlen(TEMPLATE_CHECKOUT_PREFIX)) == 0)
 		return template_checkout(db, p);
 
+	/* Why the request does not take this payment, or NULL when it does. */
 	st = db_exec(db, &req,
-	             "SELECT r.status, r.buyer_id = $2 AND r.status IN ('open', 'offers')"
-	             "  AND EXISTS (SELECT 1 FROM seller_offers o WHERE o.id = $3 AND o.purchase_request_id = r.id"
-	             "              AND o.status IN ('pending', 'accepted'))"
-	             " FROM purchase_requests r WHERE r.id = $1 FOR UPDATE OF r", 3,
-	             (const char *const[]){ request, buyer, offer });
+	             "SELECT r.status, CASE"
+	             "  WHEN r.buyer_id <> $2 THEN 'the request is another buyer''s'"
+	             "  WHEN r.status NOT IN ('open', 'offers') THEN 'the request is ' || r.status"
+	             "  WHEN o.id IS NULL THEN 'the offer is not on the request'"
+	             "  WHEN o.status NOT IN ('pending', 'accepted') THEN 'the offer is ' || o.status"
+	             "  WHEN o.seller_id IS DISTINCT FROM $5 THEN 'the offer is another seller''s'"
+	             "  WHEN o.amount <> $4::numeric THEN 'the offer is priced ' || o.amount || ', the payment '"
+	             "   || $4 END"
+	             " FROM purchase_requests r"
+	             " LEFT JOIN seller_offers o ON o.id = $3 AND o.purchase_request_id = r.id"
+	             " WHERE r.id = $1 FOR UPDATE OF r", 5,
+	             (const char *const[]){ request, buyer, offer, PQgetvalue(payment, 0, PCOL_AMOUNT), seller });
 	if (st != DB_OK)
 		return st;
 	/*
 	 * The money is real whatever the marketplace rows say: the payment stays
 	 * funded and the buyer hears of it. But a request that is not this
-	 * buyer's, is already paid, or lacks the offer is not rearranged on this
-	 * payment's word, and no seller is told to deliver on it (nor that an
-	 * offer was accepted, which it was not): an admin event says a person
-	 * must look.
+	 * buyer's or is already paid, an offer that is not on it, not open, from
+	 * another seller than the one this payment pays, or priced otherwise, is
+	 * not rearranged on this payment's word, and no seller is told to deliver
+	 * on it (nor that an offer was accepted, which it was not): an admin
+	 * event says a person must look.
 	 */
-	if (PQntuples(req) == 0 || strcmp(PQgetvalue(req, 0, 1), "t") != 0) {
+	if (PQntuples(req) == 0 || !PQgetisnull(req, 0, 1)) {
 		const char *buyer_only[5] = { payment_id, request, offer, buyer, NULL };
-		log_error("payment %s funded, but purchase request %s (%s) does not take it: left for an admin",
-		          payment_id, request, PQntuples(req) ? PQgetvalue(req, 0, 0) : "unknown");
+		char reason[256];
+
+		snprintf(reason, sizeof(reason),
+		         "funded for a request that does not take it (%s): match the money to an order or return it",
+		         PQntuples(req) ? PQgetvalue(req, 0, 1) : "no such request");
+		log_error("payment %s funded, but purchase request %s does not take it (%s): left for an admin",
+		          payment_id, request, PQntuples(req) ? PQgetvalue(req, 0, 1) : "no such request");
 		PQclear(req);
 		st = notify_parties(db, buyer_only);
 		struct review rv = {
 			.kind = REVIEW_REQUEST_MISMATCH, .payment_id = payment_id, .purchase_request_id = request,
-			.reason = "funded for a request that does not take it: match the money to an order or return it",
+			.reason = reason,
 			.status = PQgetvalue(payment, 0, PCOL_STATUS), .escrow = PQgetvalue(payment, 0, PCOL_ESCROW),
 			.provider = PQgetvalue(payment, 0, PCOL_PROVIDER),
 		};

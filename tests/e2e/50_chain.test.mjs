@@ -194,6 +194,28 @@ test('several transfers in one transaction count only when they go to the escrow
   assert.equal(r.json.data.amountReceivedBaseUnits, (4n * UNIT).toString());
 });
 
+// A client that retries with one Idempotency-Key, as it should, must see the
+// payment complete: a "not yet" answer is not what the key keeps.
+test('a verify retried with one Idempotency-Key asks again until final, then is replayed', { skip }, async () => {
+  const [p, t] = await intent('2.5', { fromAddress: buyers[0] }, buyers[0]);
+  const hash = await send(buyers[0], USDT, transferData(escrow, 25n * UNIT / 10n));
+  const headers = { 'idempotency-key': `verify-${p.paymentId}` };
+  const retry = () => api('POST', `/api/payment/decentralized/verify/${p.paymentId}`,
+    { token: t, body: { transactionHash: hash }, headers });
+  let r = await retry();
+  assert.equal(r.status, 202, r.text);
+  assert.equal(r.json.data.reason, 'not_mined');
+  await mine(URL, 3);
+  r = await retry();
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.headers.get('idempotent-replayed'), null, 'the "not yet" was not kept for the key');
+  assert.equal(r.json.data.status, 'confirmed');
+  assert.equal(r.json.data.payment.status, 'completed');
+  const replay = await retry();
+  assert.equal(replay.headers.get('idempotent-replayed'), 'true');
+  assert.equal(replay.text, r.text);
+});
+
 test('save needs the buyer\'s registered wallet, and a declared wallet must be that one', { skip }, async () => {
   const buyer = uid('cb');
   const t = token(buyer, 'buyer');

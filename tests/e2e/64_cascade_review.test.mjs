@@ -144,6 +144,45 @@ test('a pay-in naming a seller but no offer', { skip }, async () => {
   await fundedForReview(p.id, [m.request], () => fundOnChain(p));
 });
 
+// A buyer pays an offer on its own terms or not at all: the save refuses
+// another seller or another price, and writes nothing.
+test("a wallet-direct pay-in is refused for another seller or another price than its offer's", { skip }, async () => {
+  const m = marketplace(2);
+  const save = (body) => api('POST', '/api/payment/decentralized/save', { token: m.token, body: { token: 'USDT',
+    network: 'bsc', purchaseRequestId: m.request, sellerOfferId: m.winner.id, sellerId: m.winner.seller, ...body } });
+  sql(`INSERT INTO user_wallets (user_id, network, address) VALUES (:'u', 'bsc', :'a')
+       ON CONFLICT (user_id, network) DO UPDATE SET address = EXCLUDED.address;`, { u: m.buyer, a: WALLET });
+  let r = await save({ amount: '0.01' });
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.error.field, 'amount');
+  assert.match(r.json.message, /not the offer's 10/);
+  r = await save({ amount: '10', sellerId: uid('s') });
+  assert.equal(r.status, 400, r.text);
+  assert.equal(r.json.error.field, 'sellerId');
+  assert.equal(count('payments', `purchase_request_id = :'r'`, { r: m.request }), 0, 'nothing written');
+  r = await save({ amount: '10' });
+  assert.equal(r.status, 201, r.text);
+});
+
+// What the save saw can change before the money arrives; the coordinator
+// decides on the offer as it is then. A seller who re-prices the offer, or
+// an offer that passes to another seller, leaves the payment for a person.
+test('a pay-in for an offer re-priced meanwhile', { skip }, async () => {
+  const m = marketplace(2);
+  const p = await walletPayin(m.buyer, { purchaseRequestId: m.request, sellerOfferId: m.winner.id, sellerId: m.winner.seller });
+  sql(`UPDATE seller_offers SET amount = 1000, updated_at = now() WHERE id = :'o';`, { o: m.winner.id });
+  await fundedForReview(p.id, [m.request], () => fundOnChain(p));
+  const [[reason]] = sql(`SELECT payload->>'reason' FROM events WHERE event = 'payment-needs-review' AND payment_id = :'p';`, { p: p.id });
+  assert.match(reason, /priced 1000, the payment 10/);
+});
+
+test('a pay-in for an offer that passed to another seller meanwhile', { skip }, async () => {
+  const m = marketplace(2);
+  const p = await walletPayin(m.buyer, { purchaseRequestId: m.request, sellerOfferId: m.winner.id, sellerId: m.winner.seller });
+  sql(`UPDATE seller_offers SET seller_id = :'s', updated_at = now() WHERE id = :'o';`, { o: m.winner.id, s: uid('s') });
+  await fundedForReview(p.id, [m.request], () => fundOnChain(p));
+});
+
 // The marketplace closes the request while the payment is being applied:
 // its transaction holds the request's row when the payment arrives, and
 // commits the cancellation only once the payment waits for that row. The

@@ -222,7 +222,7 @@ test('with the publisher away, subscribers still get every event, and the stream
   assert.deepEqual(events.map((e) => e.id), mine.filter((id) => sql(`SELECT room FROM events WHERE id = :'i';`, { i: id })[0][0] === `user:${buyer}`));
 });
 
-test('retention prunes old events only once relayed and sent to every subscriber', async () => {
+test('retention prunes old events only once relayed and sent to every subscriber, never one whose delivery failed', async () => {
   await stopAllJobs();
   const mark = uid('ret');
   const old = (room, extra = '') => Number(sql(`INSERT INTO events (event, room, payload, created_at ${extra ? ', stream_seq, relayed_at' : ''})
@@ -232,19 +232,23 @@ test('retention prunes old events only once relayed and sent to every subscriber
   const owed = old(`user:${mark}-b`, relayedCols);
   const sent = old(`user:${mark}-c`, relayedCols);
   const unrelayed = old(`user:${mark}-d`);
+  const failed = old(`user:${mark}-e`, relayedCols);
   sql(`INSERT INTO event_deliveries (event_id, subscriber, give_up_at) VALUES (:'o', 'gone', now() + interval '1 day');
        INSERT INTO event_deliveries (event_id, subscriber, give_up_at, state, delivered_at)
-       VALUES (:'s', 'orders', now(), 'delivered', now());`, { o: owed, s: sent });
-  const left = () => sql(`SELECT id FROM events WHERE id IN (:'a', :'b', :'c', :'d') ORDER BY id;`,
-    { a: done, b: owed, c: sent, d: unrelayed }).map(([id]) => Number(id));
+       VALUES (:'s', 'orders', now(), 'delivered', now());
+       INSERT INTO event_deliveries (event_id, subscriber, give_up_at, state)
+       VALUES (:'f', 'gone', now() - interval '39 days', 'failed');`, { o: owed, s: sent, f: failed });
+  const left = () => sql(`SELECT id FROM events WHERE id IN (:'a', :'b', :'c', :'d', :'e') ORDER BY id;`,
+    { a: done, b: owed, c: sent, d: unrelayed, e: failed }).map(([id]) => Number(id));
   // Retention alone: nothing relays or delivers meanwhile.
   startJobs({ PAYMENTS_JOBS_RETENTION_SECONDS: '1', PAYMENTS_JOBS_RELAY_SECONDS: '0', PAYMENTS_JOBS_DELIVER_SECONDS: '0' });
   try {
-    assert.ok(await eventually(() => left().length === 2, 15000, 100), `left: ${left()}`);
-    assert.deepEqual(left(), [owed, unrelayed]);
+    assert.ok(await eventually(() => left().length === 3, 15000, 100), `left: ${left()}`);
+    assert.deepEqual(left(), [owed, unrelayed, failed], 'a failed delivery waits for an admin to redeliver it');
     assert.equal(sql(`SELECT count(*) FROM event_deliveries WHERE event_id = :'s';`, { s: sent })[0][0], '0', 'its delivery went with it');
   } finally {
     await stopAllJobs();
-    sql(`DELETE FROM event_deliveries WHERE event_id = :'o'; DELETE FROM events WHERE id IN (:'o', :'d');`, { o: owed, d: unrelayed });
+    sql(`DELETE FROM event_deliveries WHERE event_id IN (:'o', :'f'); DELETE FROM events WHERE id IN (:'o', :'d', :'f');`,
+      { o: owed, d: unrelayed, f: failed });
   }
 });

@@ -7,6 +7,7 @@
 // chain, and completes a payout only on a final transfer the chain shows.
 import { test, before, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { api, env, sql, count, eventually, stack } from './lib.mjs';
 import { skip, admin, payment, requestStatus, events, outgoing, units, tokenBalance, URL } from './payout_lib.mjs';
 import { rpc, mine } from '../chain/rpc.mjs';
@@ -208,6 +209,44 @@ test('a task FAILURE after the wallet sent the money fails nothing: the chain, a
   assert.equal(r.status, 200, r.text);
   assert.equal(payment(id).status, 'completed');
   assert.equal((await transfers(shk.wallet, p.sellerWallet)).length, 1);
+});
+
+// The same FAILURE asked about long after: the chain's search for the
+// transfer is bounded (50 windows of watch_window_blocks, 20 in this pool),
+// and one that stopped short of the payout's opening has not shown it unsent.
+test('a task FAILURE asked about after more blocks than the search reaches fails nothing: the payout waits for a person', { skip }, async () => {
+  process.env.PAYMENTS_WATCH_WINDOW_BLOCKS = '20';
+  try {
+    stack('pool2-up');
+  } finally {
+    delete process.env.PAYMENTS_WATCH_WINDOW_BLOCKS;
+  }
+  try {
+    const base2 = readFileSync(process.env.STACK_ENV, 'utf8').match(/^BASE_URL2=(.*)$/m)?.[1];
+    await shk.settings({ outcome: 'failure_after_send', callbacks: false });
+    const p = await sellerToPay('2.75');
+    let r = await shkPayout(p.body);
+    assert.equal(r.status, 200, r.text);
+    const { payoutId: id, taskId } = r.json.data;
+    await eventually(async () => (await shk.payout(id))[0]?.task.status === 'FAILURE', 10000, 100);
+    assert.equal((await transfers(shk.wallet, p.sellerWallet)).length, 1, 'the wallet sent it before its task failed');
+    await mine(URL, 1100);
+    sentAgo(id, 24 * 60);
+    const before = payment(id).status;
+    assert.ok(['pending', 'processing'].includes(before), before);
+    r = await api('GET', `/api/payment/shkeeper/payout/status/${taskId}`, { token: admin, base: base2 });
+    assert.equal(r.status, 503, r.text);
+    assert.match(r.json.message, /searched the newest \d+ blocks without reaching the block payout .* was opened in/);
+    assert.deepEqual([payment(id).status, payment(p.id).escrow], [before, 'releasing'], 'nothing failed, nothing handed back');
+    assert.equal(outbox([id], 'payout-failed').length, 0);
+    // The admin's retry cannot open a second payout while this one is open.
+    await shk.settings({ outcome: 'success', callbacks: false });
+    await shkPayout(p.body);
+    assert.equal(count('payments', `payin_id = :'p' AND direction = 'out'`, { p: p.id }), 1, 'one payout, ever');
+    assert.equal((await transfers(shk.wallet, p.sellerWallet)).length, 1, 'one transfer, ever');
+  } finally {
+    stack('pool2-down');
+  }
 });
 
 test('a SUCCESS whose entry says success but names no transaction fails nothing: the money left; the chain completes it', { skip }, async () => {

@@ -61,8 +61,8 @@ export async function fundedPayin({ amount = '12.5', wallet = buyers[1], request
   sellerWallet = randomAddress(), fund = true, seller = uid('ps') } = {}) {
   const buyer = uid('pb'), request = uid('ppr'), offer = uid('po');
   sql(`INSERT INTO purchase_requests (id, buyer_id, status) VALUES (:'r', :'b', 'offers');
-       INSERT INTO seller_offers (id, purchase_request_id, seller_id, amount, currency) VALUES (:'o', :'r', :'s', 1, 'USDT');`,
-  { r: request, b: buyer, o: offer, s: seller });
+       INSERT INTO seller_offers (id, purchase_request_id, seller_id, amount, currency) VALUES (:'o', :'r', :'s', :'a', 'USDT');`,
+  { r: request, b: buyer, o: offer, s: seller, a: amount });
   registerWallet(buyer, wallet);
   if (sellerWallet) registerWallet(seller, sellerWallet);
   const t = token(buyer, 'buyer');
