@@ -9,6 +9,7 @@
 
 #include "base/jstr.h"
 #include "base/log.h"
+#include "flow/shk_onchain.h"
 #include "pay/payment.h"
 #include "shkeeper/shkeeper.h"
 
@@ -38,7 +39,8 @@ enum db_status shk_poll_claim(struct db *db, int after_minutes, int every_second
 	               " claimed AS (INSERT INTO shkeeper_polls AS s (payment_id, polled_at) SELECT id, now() FROM due"
 	               "  ON CONFLICT (payment_id) DO UPDATE SET polled_at = now(), polls = s.polls + 1"
 	               "  WHERE s.polled_at < now() - make_interval(secs => $2::integer) RETURNING s.payment_id)"
-	               " SELECT " PAYMENT_COLUMNS ", p.crypto_name FROM payments p JOIN claimed c ON c.payment_id = p.id"
+	               " SELECT " PAYMENT_COLUMNS ", p.crypto_name, " SHK_REPRICED_SQL
+	               " FROM payments p JOIN claimed c ON c.payment_id = p.id"
 	               " ORDER BY p.created_at, p.id", 3, p);
 }
 
@@ -121,6 +123,34 @@ static json_object *report_of(json_object *inv, const char *external_id, const c
 	return o;
 }
 
+/*
+ * Once SHKeeper may have re-priced the invoice, each transfer is worth what
+ * SHKeeper valued it at, which its callback lists and its invoice lookup does
+ * not: asked for each of the invoice's own transactions. 0, or -1 with msg
+ * filled (SHKeeper did not answer: ask again later).
+ */
+static int add_fiat_values(const struct config *cfg, json_object *report, const char *external_id,
+                           const char *crypto, char *msg, size_t msglen)
+{
+	json_object *list;
+
+	if (!json_object_object_get_ex(report, "transactions", &list))
+		return 0;
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		json_object *t = json_object_array_get_idx(list, i);
+		const char *txid = member(t, "txid"), *c = member(t, "crypto");
+		char fiat[64];
+
+		if (crypto == NULL || c == NULL || strcmp(c, crypto) != 0)
+			continue;
+		if (shk_tx_fiat(cfg, txid, external_id, fiat, sizeof(fiat), msg, msglen) != SHK_OK)
+			return -1;
+		if (fiat[0])
+			json_object_object_add(t, "amount_fiat", json_object_new_string(fiat));
+	}
+	return 0;
+}
+
 /* What SHKeeper said and what came of it, kept with the claim; a failure to keep it changes nothing else. */
 static void remember(struct db *db, const char *id, const char *said, const char *outcome)
 {
@@ -171,6 +201,14 @@ void shk_poll_one(struct db *db, const struct config *cfg, const PGresult *pay, 
 	}
 	snprintf(said, 33, "%s", status);
 	report = report_of(inv, external_id, crypto);
+	if (strcmp(PQgetvalue(pay, r, SHK_POLL_REPRICED), "t") == 0 &&
+	    add_fiat_values(cfg, report, external_id, crypto, msg, sizeof(msg)) != 0) {
+		snprintf(a->note, sizeof(a->note), "%s", msg);
+		a->outcome = "received";
+		a->detail = a->note;
+		a->retry_later = true;
+		goto out;
+	}
 	struct shk_claim claim = {
 		.report = report, .external_id = external_id, .status = status, .source = "shkeeper", .actor = actor,
 		.how = "SHKeeper invoice lookup", .request_id = request_id,

@@ -25,8 +25,13 @@
 #include "base/db.h"
 #include "flow/shk_apply.h"
 
-/* Rows of PAYMENT_COLUMNS then crypto_name (SHK_POLL_CRYPTO), oldest pay-in first; the caller PQclear()s them. */
+/*
+ * Rows of PAYMENT_COLUMNS, then crypto_name (SHK_POLL_CRYPTO) and whether
+ * SHKeeper may have re-priced the invoice (SHK_POLL_REPRICED, "t" or "f"),
+ * oldest pay-in first; the caller PQclear()s them.
+ */
 #define SHK_POLL_CRYPTO 29
+#define SHK_POLL_REPRICED 30
 enum db_status shk_poll_claim(struct db *db, int after_minutes, int every_seconds, int limit, PGresult **rows);
 
 /* How many open SHKeeper pay-ins there are, how many of them are due, and how many of these were asked about. */

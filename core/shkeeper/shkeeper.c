@@ -384,6 +384,29 @@ enum shk_err shk_invoice_txids(const struct config *cfg, const char *external_id
 	return SHK_OK;
 }
 
+enum shk_err shk_tx_fiat(const struct config *cfg, const char *txid, const char *external_id, char *fiat,
+                         size_t fiatlen, char *msg, size_t msglen)
+{
+	char path[200];
+	json_object *resp, *info, *amount;
+	enum shk_err e;
+
+	fiat[0] = '\0';
+	if (!valid_tx_hash(txid) || !valid_id(external_id)) {
+		snprintf(msg, msglen, "transaction %.70s of %.64s cannot be looked up", txid, external_id);
+		return SHK_REFUSED;
+	}
+	snprintf(path, sizeof(path), "/api/v1/tx-info/%s/%s", txid, external_id);
+	if ((e = call(cfg, "GET", path, NULL, &resp, msg, msglen)) != SHK_OK)
+		return e;
+	/* An empty info is a transaction SHKeeper does not hold for this invoice. */
+	if (json_object_object_get_ex(resp, "info", &info) && json_object_is_type(info, json_type_object) &&
+	    json_object_object_get_ex(info, "amount", &amount) && jstr(amount) != NULL && strlen(jstr(amount)) < fiatlen)
+		snprintf(fiat, fiatlen, "%s", jstr(amount));
+	json_object_put(resp);
+	return SHK_OK;
+}
+
 enum shk_err shk_invoice_lookup(const struct config *cfg, const char *external_id, json_object **invoice,
                                 char *msg, size_t msglen)
 {

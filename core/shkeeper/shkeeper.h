@@ -63,6 +63,14 @@ enum shk_err shk_invoice_txids(const struct config *cfg, const char *external_id
 enum shk_err shk_invoice_lookup(const struct config *cfg, const char *external_id, json_object **invoice,
                                 char *msg, size_t msglen);
 
+/*
+ * GET /api/v1/tx-info/<txid>/<external_id>: the fiat value SHKeeper gave one
+ * transaction of an invoice (its amount_fiat, which the invoice lookup does
+ * not list), into fiat; "" when SHKeeper holds no such transaction.
+ */
+enum shk_err shk_tx_fiat(const struct config *cfg, const char *txid, const char *external_id, char *fiat,
+                         size_t fiatlen, char *msg, size_t msglen);
+
 /* GET /api/v1/crypto: is the gateway there and is our key usable? Caller owns *out. */
 enum shk_err shk_list_crypto(const struct config *cfg, json_object **out, char *msg, size_t msglen);
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { startJobs, stopJobs, stopAllJobs } from './jobs_lib.mjs';
 import {
   fake, marketplace, intent, payment, requestRow, offerStatus, completedTransitions, eventCount, inboxByExternal,
-  chainUrl, noChain, chainMine, randomTxid, Q, api, sql, eventually, token,
+  chainUrl, noChain, chainMine, randomTxid, Q, api, sql, eventually, token, reviewsOf,
 } from './shkeeper_lib.mjs';
 import { rpc } from '../chain/rpc.mjs';
 
@@ -115,6 +115,30 @@ test('a pay-in whose callback is lost is completed by the poll fallback, once th
   assert.match(d.lastPolledAt, /^\d{4}-\d\d-\d\dT/);
   assert.ok(d.lastRun.asked >= 1, r.text);
   assert.match(c.log, /job=shkeeper_poll result=ok/);
+});
+
+// SHKeeper's invoice lookup lists a transaction's crypto amount, not what it
+// was worth to SHKeeper; once the invoice may have been re-priced that worth
+// decides, and the poll asks for it (tx-info) as a callback would have said it.
+test('a re-priced invoice whose callback is lost is completed by the poll, its transfer valued as SHKeeper valued it', { skip: noChain }, async (t) => {
+  await fake.settings({ crypto: 'BNB-USDT', recalc: 1 });
+  t.after(() => fake.reset());
+  const m = marketplace(1);
+  const inv = await intent(m);
+  await fake.clock(2 * 3600);
+  sql(`UPDATE payments SET recalculate_at = now() - interval '1 hour' WHERE id = :'id';`, { id: inv.paymentId });
+  await fake.settings({ crypto: 'BNB-USDT', rate: '1.1' });
+  // 8.8 tokens: 9.68 USD at SHKeeper's new rate (PAID), 8.79 at the rate the invoice was made at (short).
+  const paid = await fake.pay({ external_id: inv.externalId, amount_crypto: '8.8', callback: false });
+  assert.equal(paid.attempts, 0, 'no callback was sent');
+  const c = startJobs({ ...OFF, PAYMENTS_JOBS_SHKEEPER_POLL_SECONDS: '1', PAYMENTS_SHKEEPER_POLL_AFTER_MINUTES: '0' });
+  t.after(() => stopJobs(c));
+
+  await eventually(() => payment(inv.paymentId).status === 'completed', 15000, 100);
+  assert.deepEqual(payment(inv.paymentId), { status: 'completed', escrow: 'funded', txHash: paid.txid });
+  assert.ok(((await fake.calls()).tx_info[inv.externalId] ?? 0) >= 1, 'SHKeeper was asked what the transfer was worth');
+  assert.deepEqual(reviewsOf(inv.paymentId), [], 'nothing refuted, nothing for a person');
+  assert.equal(offerStatus(m.winner.id), 'accepted');
 });
 
 test('cleanup cancels stale pay-ins, never one holding money; a deposit after it is recorded for review, not lost', { skip: noChain }, async (t) => {

@@ -13,7 +13,7 @@
 //
 // Control API (no auth, so it listens on the loopback only):
 //   POST /__control/mode     {"mode":"ok"|"error"|"down"|"hang"|"slow","delayMs":N,"message":"…"}
-//   GET  /__control/calls    {"payment_request":{"<external_id>":N},"total":N,"invoice_lookup":{…}}
+//   GET  /__control/calls    {"payment_request":{"<external_id>":N},"total":N,"invoice_lookup":{…},"tx_info":{…}}
 //   POST /__control/reset    mode ok, counters zero, settings back to the defaults, the clock
 //                            back to now (invoices are kept: the service stores their ids)
 //   POST /__control/settings {"crypto"?,"rate"?,"fee_percent"?,"fee_fixed"?,"fee_policy"?,
@@ -88,7 +88,7 @@ const payouts = new Payouts({
 // How the upstream behaves, set by tests through /__control/mode.
 let mode = { mode: 'ok', delayMs: 0, message: 'payment gateway is unavailable' };
 const hung = new Set();
-let calls = { payment_request: {}, total: 0, invoice_lookup: {} };
+let calls = { payment_request: {}, total: 0, invoice_lookup: {}, tx_info: {} };
 // The last payment_request calls as received, so tests can check what the
 // service sent (amount as a string, the callback URL, the key).
 const MAX_RECORDED = 500;
@@ -176,6 +176,16 @@ function invoiceLookup(req, res, externalId) {
   send(res, 200, store.lookupAnswer(store.all(externalId)));
 }
 
+// GET /api/v1/tx-info/<txid>/<external_id> (get_txid_info): a confirmed
+// transaction of the invoice, its fiat value under "amount"; {} for one it
+// does not hold.
+function txInfo(req, res, txid, externalId) {
+  calls.tx_info[externalId] = (calls.tx_info[externalId] ?? 0) + 1;
+  const refused = checkKey(req);
+  if (refused) return send(res, 200, refused);
+  send(res, 200, { status: 'success', info: store.txInfo(externalId, txid) });
+}
+
 function cryptoList(res) {
   send(res, 200, {
     status: 'success',
@@ -206,6 +216,9 @@ async function api(req, res, path, query) {
   if (req.method === 'POST' && pr) return paymentRequest(req, res, decodeURIComponent(pr[1]));
   if (req.method === 'GET' && (m = path.match(/^\/api\/v1\/invoices\/([^/]+)$/))) {
     return invoiceLookup(req, res, decodeURIComponent(m[1]));
+  }
+  if (req.method === 'GET' && (m = path.match(/^\/api\/v1\/tx-info\/([^/]+)\/([^/]+)$/))) {
+    return txInfo(req, res, decodeURIComponent(m[1]), decodeURIComponent(m[2]));
   }
   if (req.method === 'GET' && path === '/api/v1/crypto') return cryptoList(res);
   if (payoutPath(path)) return payoutApi(req, res, path, query);
@@ -326,7 +339,7 @@ async function control(req, res, path, query) {
     clockOffsetMs = 0;
     settings.reset();
     releaseHung();
-    calls = { payment_request: {}, total: 0, invoice_lookup: {} };
+    calls = { payment_request: {}, total: 0, invoice_lookup: {}, tx_info: {} };
     received = [];
     payouts.reset();
     return send(res, 200, { reset: true });

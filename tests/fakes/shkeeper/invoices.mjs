@@ -245,6 +245,16 @@ export class InvoiceStore {
     };
   }
 
+  // GET /api/v1/tx-info/<txid>/<external_id>: a confirmed transaction of one
+  // of the external id's invoices, valued as it was when it was added.
+  txInfo(externalId, txid) {
+    for (const inv of this.all(externalId)) {
+      const t = inv.txs.find((x) => x.txid === txid && x.confirmed);
+      if (t) return { crypto: t.crypto, amount: shk(t.amountFiat), addr: inv.wallet };
+    }
+    return {};
+  }
+
   // The callback for one confirmed transaction (`trigger`), built from the
   // invoice's current state: SHKeeper rebuilds it on every retry.
   callbackBody(inv, trigger) {
