@@ -938,10 +938,9 @@ enum db_status hotwallet_select_in_flight(struct db *db, int idle_minutes, int l
 
 	snprintf(idle, sizeof(idle), "%d", idle_minutes);
 	snprintf(lim, sizeof(lim), "%d", limit);
-	/* Signed payouts only: a payout nobody signed yet is signed when an admin asks again. */
 	return db_exec(db, rows,
-	               "SELECT " PAYOUT_COLUMNS " FROM payments p JOIN hot_wallet_txs h ON h.payment_id = p.id"
+	               "SELECT " PAYOUT_COLUMNS " FROM payments p LEFT JOIN hot_wallet_txs h ON h.payment_id = p.id"
 	               " WHERE p.direction = 'out' AND p.provider = 'hot_wallet' AND p.status IN ('pending', 'processing')"
-	               " AND h.updated_at <= now() - make_interval(mins => $1::integer)"
-	               " ORDER BY h.nonce, p.created_at LIMIT $2::integer", 2, p);
+	               " AND coalesce(h.updated_at, p.updated_at) <= now() - make_interval(mins => $1::integer)"
+	               " ORDER BY h.nonce NULLS LAST, p.created_at LIMIT $2::integer", 2, p);
 }

@@ -85,11 +85,13 @@ void hotwallet_advance(struct db *db, const struct config *cfg, const PGresult *
                        const char *request_id, struct hot_outcome *o);
 
 /*
- * The hot-wallet payouts in flight: signed (committed, perhaps never sent)
- * and not settled, whose transaction has not moved for `idle_minutes`, in
- * nonce order, at most `limit` (PAYOUT_COLUMNS; the caller PQclear()s
- * *rows). What the resume call and the reconciliation job take forward
- * with hotwallet_advance().
+ * The hot-wallet payouts in flight, not settled and still for
+ * `idle_minutes`: signed (committed, perhaps never sent), in nonce order,
+ * then those opened and never signed (the node or the key was not there
+ * when they were opened, and nobody may be asking again: an automatic
+ * release), oldest first; at most `limit` (PAYOUT_COLUMNS; the caller
+ * PQclear()s *rows). What the resume call and the reconciliation job take
+ * forward with hotwallet_advance().
  */
 enum db_status hotwallet_select_in_flight(struct db *db, int idle_minutes, int limit, PGresult **rows);
 

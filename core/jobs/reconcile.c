@@ -1,9 +1,9 @@
 /* Payout reconciliation: outgoing payments stuck in releasing or refunding
  * for reconcile_after_minutes are settled from the chain.
  *
- * Hot-wallet payouts whose signed transaction is in flight go through the
- * hot wallet's own resume path (hotwallet_advance): committed but never
- * seen, the same bytes are broadcast again; refused, reported
+ * Hot-wallet payouts in flight go through the hot wallet's own resume path
+ * (hotwallet_advance): opened but never signed, signed and sent; committed
+ * but never seen, the same bytes are broadcast again; refused, reported
  * (hot-wallet-alert); mined, followed to finality. Every other payout is
  * matched against its paying wallet's outgoing transfers (flow/reconcile):
  * a unique match completes it, verified; an ambiguous one is reported to the

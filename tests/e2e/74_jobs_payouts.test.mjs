@@ -182,3 +182,32 @@ test('auto-release on the hot wallet: signed and sent at once, one payout', { sk
   assert.equal(await transfersFrom(hot, p.sellerWallet), 1);
   assert.equal(outgoing(p.id).length, 1);
 });
+
+// An automatic release has no admin to ask again: opened while the node was
+// unreachable, it is left unsigned, and the reconciliation signs and sends it.
+test('an auto-release opened while the node was unreachable is signed and sent by the reconciliation, once', { skip }, async (t) => {
+  const p = await fundedPayin({ amount: '1.5' });
+  sql(`UPDATE purchase_requests SET delivered_at = now() - interval '30 hours' WHERE id = :'r';`, { r: p.request });
+  const down = startJobs({ ...OFF, PAYMENTS_JOBS_AUTO_RELEASE_SECONDS: '1', PAYMENTS_AUTO_RELEASE_GRACE_HOURS: '24',
+    PAYMENTS_AUTO_RELEASE_RAIL: 'hot_wallet', PAYMENTS_RPC_BSC: 'http://127.0.0.1:9' });
+  try {
+    await eventually(() => runs(down, 'auto_release') >= 2 && outgoing(p.id).length === 1, 15000, 100);
+  } finally {
+    await stopJobs(down);
+  }
+  const [[outId, status]] = outgoing(p.id);
+  assert.equal(status, 'pending', 'opened, never signed');
+  assert.equal(sql(`SELECT count(*) FROM hot_wallet_txs WHERE payment_id = :'id';`, { id: outId })[0][0], '0');
+  assert.equal(payment(p.id).escrow, 'releasing');
+
+  const c = startJobs(RECONCILE);
+  t.after(() => stopJobs(c));
+  await eventually(() => outgoing(p.id)[0][1] === 'processing', 15000, 100);
+  const hash = outgoing(p.id)[0][5];
+  assert.notEqual(await rpc(URL, 'eth_getTransactionByHash', [hash]), null, 'broadcast');
+  await mine(URL, 3);
+  await eventually(() => payment(outId).status === 'completed', 15000, 100);
+  assert.equal(payment(p.id).escrow, 'released');
+  assert.equal(await transfersFrom(hot, p.sellerWallet), 1);
+  assert.equal(outgoing(p.id).length, 1);
+});
