@@ -154,6 +154,10 @@ static int check_payin(const PGresult *pay, const char *kind, const char *basis,
 		refuse(why, "not_closed", "payment %s is %s: only money that arrived for a failed or cancelled pay-in is refunded this way",
 		       id, status);
 		return -1;
+	} else if (is(escrow, "refunded")) {
+		/* A partly paid pay-in whose part went back is closed with its escrow refunded: that money is gone. */
+		refuse(why, "already_refunded", "payment %s's money was already returned (its escrow is refunded)", id);
+		return -1;
 	}
 	return 0;
 }

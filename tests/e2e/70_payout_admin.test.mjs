@@ -275,6 +275,11 @@ test('refunds of other money: what a partly paid pay-in received, and an overpay
   assert.equal(await tokenBalance(buyers[4]) - before, units('4'));
   assert.deepEqual(payment(p.id), { status: 'cancelled', escrow: 'refunded', tx: '' });
   assert.equal(requestStatus(p.request), 'payment');
+  // What went back does not go back again, on the basis of a closed pay-in either.
+  r = await refund(p.id, { basis: 'closed', amount: '4', reason: 'the pay-in is cancelled: refund it' });
+  assert.equal(r.status, 409, r.text);
+  assert.equal(r.json.error.code, 'already_refunded');
+  assert.equal(outgoing(p.id).length, 1, 'no second refund opened');
 
   // Overpaid: the excess goes back and the escrow stays funded for the release.
   const q = await fundedPayin({ amount: '6', wallet: buyers[4] });
