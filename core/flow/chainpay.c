@@ -191,7 +191,7 @@ static struct coord_delivery *overpaid(const struct verify_result *vr, const str
 }
 
 static void apply(struct db *db, const char *id, const char *status, const char *tx, bool replace_tx,
-    const char *network, const char *actor, const char *request_id, const char *reason,
+    const char *was_recorded, const char *network, const char *actor, const char *request_id, const char *reason,
     struct coord_delivery *delivery, struct chainpay_outcome *out, enum chainpay_kind on_success)
 {
 	json_object *meta = json_object_new_object(), *v = verify_result_json(&out->vr, out->decimals);
@@ -205,6 +205,8 @@ static void apply(struct db *db, const char *id, const char *status, const char 
 		.escrow = strcmp(status, "completed") == 0 ? "funded" : NULL,
 		.tx_hash = out->vr.verdict == VERIFY_FAILED ? NULL : tx,
 		.replace_tx = replace_tx,
+		/* Decided on the row as read before the chain was asked: another transfer may have paid it since. */
+		.if_tx_was = was_recorded ? was_recorded : "",
 		.metadata = json_object_to_json_string_ext(meta, JSON_C_TO_STRING_PLAIN),
 		.source = "chain",
 		.actor = actor,
@@ -223,9 +225,13 @@ static void apply(struct db *db, const char *id, const char *status, const char 
 	case COORD_BACKWARD:
 	case COORD_SKIPPED: {
 		const char *now = out->row ? PQgetvalue(out->row, 0, PCOL_STATUS) : "?";
+		const char *paid_by = out->row && !PQgetisnull(out->row, 0, PCOL_TX) ? PQgetvalue(out->row, 0, PCOL_TX) : NULL;
 		/* Money in for a payment closed meanwhile: the coordinator wrote the review under the lock. */
 		out->reported = cr == COORD_BACKWARD && change.escrow && payment_status_closed(now);
-		if (out->reported)
+		if (cr == COORD_SKIPPED && paid_by && strcasecmp(paid_by, tx) != 0)
+			say(out, CHAINPAY_CONFLICT, "payment %s is %s, paid meanwhile by transaction %s: transfer %s is not"
+			    " recorded on it", id, now, paid_by, tx);
+		else if (out->reported)
 			say(out, CHAINPAY_CONFLICT, "payment %s is %s, but transfer %s reached the escrow: the admins are"
 			    " told (payment-needs-review) and nothing moves", id, now, tx);
 		else
@@ -336,7 +342,7 @@ void chainpay_verify(struct db *db, const struct config *cfg, const PGresult *pa
 	{
 		struct coord_delivery d;
 		char seen[96];
-		apply(db, id, "completed", tx_hash, false, network, actor, request_id, "on-chain transfer confirmed",
+		apply(db, id, "completed", tx_hash, false, recorded, network, actor, request_id, "on-chain transfer confirmed",
 		      overpaid(&out->vr, &x, col(pay, r, PCOL_TOKEN), &d, seen, sizeof(seen)), out, CHAINPAY_CONFIRMED);
 		break;
 	}
@@ -354,7 +360,7 @@ void chainpay_verify(struct db *db, const struct config *cfg, const PGresult *pa
 			break;
 		}
 		/* Two racing replacements: the last one wins, and both came from the buyer's wallet. */
-		apply(db, id, "processing", tx_hash, replacing, network, actor, request_id,
+		apply(db, id, "processing", tx_hash, replacing, recorded, network, actor, request_id,
 		      "on-chain transfer seen, awaiting confirmations", NULL, out, CHAINPAY_PENDING);
 		/* No status moves, so no audit row: the log keeps the replacement. */
 		if (replacing && out->kind == CHAINPAY_PENDING)
@@ -365,7 +371,7 @@ void chainpay_verify(struct db *db, const struct config *cfg, const PGresult *pa
 			out->kind = CHAINPAY_FAILED;
 			break;
 		}
-		apply(db, id, "failed", tx_hash, false, network, actor, request_id, out->vr.message, NULL, out,
+		apply(db, id, "failed", tx_hash, false, recorded, network, actor, request_id, out->vr.message, NULL, out,
 		      CHAINPAY_FAILED);
 		break;
 	case VERIFY_ERROR:

@@ -170,6 +170,13 @@ static enum coord_result work(struct db *db, const char *id, const struct coord_
 		result = COORD_SKIPPED;
 		goto out;
 	}
+	if (c->if_tx_was) {
+		const char *now_tx = PQgetisnull(cur, 0, PCOL_TX) ? "" : PQgetvalue(cur, 0, PCOL_TX);
+		if (strcasecmp(now_tx, c->if_tx_was) != 0 && !(c->tx_hash && strcasecmp(now_tx, c->tx_hash) == 0)) {
+			result = COORD_SKIPPED;
+			goto out;
+		}
+	}
 	if (d && d->refuted) {
 		result = COORD_UNCHANGED;
 		set_outcome(d, "rejected", d->refuted);

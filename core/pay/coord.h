@@ -70,6 +70,13 @@ struct coord_change {
 	 * cancels a payment that has received money), else COORD_SKIPPED.
 	 */
 	const char *if_escrow;
+	/*
+	 * Likewise for the recorded transaction, for a change decided on a row
+	 * read before the lock: made only while the payment still records this
+	 * one ("" for none) or the change's own, else COORD_SKIPPED. NULL: no
+	 * precondition.
+	 */
+	const char *if_tx_was;
 	struct coord_delivery *delivery;    /* the delivery it comes from, or NULL */
 	/* A move an outgoing payment makes (pay/payout.c): also allows the
 	 * escrow's returns, payment_escrow_allows_payout(). */

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { api, env, token, uid, sql, count } from './lib.mjs';
+import { api, env, token, uid, sql, count, holdLock, serviceWaiting } from './lib.mjs';
 import { rpc, mine, waitReceipt, transferData, addrWord, word } from '../chain/rpc.mjs';
 
 const URL = env.ANVIL_URL;
@@ -192,6 +192,34 @@ test('several transfers in one transaction count only when they go to the escrow
   r = await verify(p.paymentId, both, t);
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.data.amountReceivedBaseUnits, (4n * UNIT).toString());
+});
+
+// A transfer is checked on the chain with no lock held; the payment may be
+// paid by another transfer meanwhile. Decided on the row as it is under the
+// lock, the second transfer is not recorded on it, in its state or in its
+// metadata, and the answer says so.
+test('a transfer checked while another completes the payment is not recorded on it', { skip }, async () => {
+  const [p, t] = await intent('1.75', { fromAddress: buyers[0] }, buyers[0]);
+  const first = await transferAndMine(buyers[0], escrow, 175n * UNIT / 100n);
+  const second = await transferAndMine(buyers[0], escrow, 175n * UNIT / 100n);
+  await mine(URL, 3);
+  const row = await holdLock(`SELECT 1 FROM payments WHERE id = :'id' FOR UPDATE`, { id: p.paymentId, tx: first });
+  let late;
+  try {
+    late = verify(p.paymentId, second, t);
+    assert.ok(await serviceWaiting(1) >= 1, 'the check waits for the payment');
+  } finally {
+    // What the verification of the first transfer does, committed while the second waits.
+    await row.release(`UPDATE payments SET status = 'completed', escrow_state = 'funded', tx_hash = :'tx',
+      completed_at = now() WHERE id = :'id';`);
+  }
+  const r = await late;
+  assert.equal(r.status, 409, r.text);
+  assert.match(r.json.message, new RegExp(`paid meanwhile by transaction ${first}`, 'i'));
+  const [[tx, verified]] = sql(`SELECT tx_hash, coalesce(metadata->'chainVerification'->>'transactionHash', '')
+    FROM payments WHERE id = :'id';`, { id: p.paymentId });
+  assert.equal(tx.toLowerCase(), first.toLowerCase());
+  assert.notEqual(verified.toLowerCase(), second.toLowerCase(), 'the payment\'s metadata does not describe the other transfer');
 });
 
 // A client that retries with one Idempotency-Key, as it should, must see the
