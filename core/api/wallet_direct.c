@@ -151,19 +151,22 @@ static int registered_wallet(struct request *req, struct response *resp, const c
  * An offer the body names on its request is paid on the offer's terms: its
  * seller, and its price when it states one. (The coordinator checks the same
  * again when the money arrives, under the request's lock; this is the early,
- * friendly answer.) 0, or -1 with the answer written.
+ * friendly answer.) A body that names no seller is the offer's: seller gets
+ * it (else stays ""). 0, or -1 with the answer written.
  */
-static int offer_terms(struct request *req, struct response *resp, const struct jval *v, const char *amount)
+static int offer_terms(struct request *req, struct response *resp, const struct jval *v, const char *amount,
+                       char seller[72])
 {
 	const char *p[4] = { v[S_OFFER].str, v[S_REQUEST].str, v[S_SELLER].present ? v[S_SELLER].str : NULL, amount };
 	PGresult *res = NULL;
 	enum db_status st;
 	int rc = -1;
 
+	seller[0] = '\0';
 	if (!v[S_OFFER].present)
 		return 0;
 	if ((st = db_exec(req->app->db, &res,
-	                  "SELECT seller_id IS DISTINCT FROM $3, amount <> $4::numeric, seller_id, amount::text"
+	                  "SELECT $3::text IS NOT NULL AND seller_id <> $3, amount <> $4::numeric, seller_id, amount::text"
 	                  " FROM seller_offers WHERE id = $1 AND purchase_request_id = $2", 4, p)) != DB_OK) {
 		resp_db_error(resp, st);
 		return -1;
@@ -174,8 +177,11 @@ static int offer_terms(struct request *req, struct response *resp, const struct 
 	else if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 1), "t") == 0)
 		resp_error(resp, 400, "invalid_field", "amount", "amount %s is not the offer's %s", amount,
 		           PQgetvalue(res, 0, 3));
-	else
+	else {
+		if (PQntuples(res) == 1)
+			snprintf(seller, 72, "%s", PQgetvalue(res, 0, 2));
 		rc = 0;
+	}
 	PQclear(res);
 	return rc;
 }
@@ -196,7 +202,7 @@ void h_chain_save(struct request *req, struct response *resp)
 	struct jval v[S_N];
 	const struct token_conf *tok;
 	const char *buyer, *meta;
-	char amount[MONEY_TEXT_MAX], key[256], sender[64];
+	char amount[MONEY_TEXT_MAX], key[256], sender[64], offer_seller[72];
 	json_object *body = jin_body(req, resp), *meta_obj = NULL;
 	PGresult *row = NULL;
 	struct db *db = req->app->db;
@@ -215,7 +221,7 @@ void h_chain_save(struct request *req, struct response *resp)
 		goto out;
 	}
 	if (registered_wallet(req, resp, buyer, tok->network, v, sender) != 0 ||
-	    offer_terms(req, resp, v, amount) != 0)
+	    offer_terms(req, resp, v, amount, offer_seller) != 0)
 		goto out;
 	meta = save_metadata(v, &meta_obj);
 	snprintf(key, sizeof(key), "%s/%s/decentralized", buyer, v[S_REQUEST].str);
@@ -228,9 +234,10 @@ void h_chain_save(struct request *req, struct response *resp)
 	if (PQntuples(row) == 0) {
 		PQclear(row);
 		row = NULL;
-		const char *p[11] = { v[S_REQUEST].str, v[S_OFFER].present ? v[S_OFFER].str : NULL, buyer,
-		                      v[S_SELLER].present ? v[S_SELLER].str : NULL, amount, tok->symbol,
-		                      tok->network, tok->contract, req->app->cfg->escrow_address, sender, meta };
+		const char *seller = v[S_SELLER].present ? v[S_SELLER].str : offer_seller[0] ? offer_seller : NULL;
+		const char *p[11] = { v[S_REQUEST].str, v[S_OFFER].present ? v[S_OFFER].str : NULL, buyer, seller,
+		                      amount, tok->symbol, tok->network, tok->contract, req->app->cfg->escrow_address,
+		                      sender, meta };
 		const char *pc[12] = { p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10],
 		                       req->auth.sub };
 		st = db_exec(db, &row,

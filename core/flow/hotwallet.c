@@ -268,8 +268,8 @@ static enum db_status mark_tx(struct db *db, const char *hash, const char *statu
 }
 
 /* An admin should look: said once per distinct problem, not on every poll. */
-static void alert(struct db *db, const char *payout, const char *hash, const char *code, const char *message,
-                  const char *previous)
+void hotwallet_alert(struct db *db, const char *payout, const char *hash, const char *code, const char *message,
+                     const char *previous)
 {
 	const char *p[4] = { payout, hash, code, message };
 
@@ -782,7 +782,7 @@ static int broadcast(struct db *db, struct rpc_client *c, const char *id, const 
 		say(o, HOT_UNAVAILABLE, "chain_unavailable", "%s", e2.message);
 		return -1;
 	}
-	alert(db, id, t->hash, "broadcast_refused", e.message, t->last_error);
+	hotwallet_alert(db, id, t->hash, "broadcast_refused", e.message, t->last_error);
 	mark_tx(db, t->hash, t->status, false, e.message);
 	say(o, HOT_REFUSED, "broadcast_refused", "%s: the node refused the signed transaction; it is reported and sent again, unchanged, by the next call",
 	    e.message);
@@ -820,7 +820,7 @@ static void follow(struct db *db, const struct config *cfg, const PGresult *out,
 			return;
 		}
 		/* Our own bytes paying something else: the configuration changed under the payout. */
-		alert(db, id, t->hash, "needs_review", o->vr.message, t->last_error);
+		hotwallet_alert(db, id, t->hash, "needs_review", o->vr.message, t->last_error);
 		say(o, HOT_CONFLICT, "needs_review", "the hot wallet's transaction does not verify as this payout: %s", o->vr.message);
 		return;
 	case VERIFY_ERROR:
@@ -938,9 +938,14 @@ enum db_status hotwallet_select_in_flight(struct db *db, int idle_minutes, int l
 
 	snprintf(idle, sizeof(idle), "%d", idle_minutes);
 	snprintf(lim, sizeof(lim), "%d", limit);
+	/*
+	 * Signed payouts only. One nobody signed yet is signed when an admin asks
+	 * again, whose judgement it needs (the order may be disputed since); an
+	 * automatic release that could not sign says so (hot-wallet-alert).
+	 */
 	return db_exec(db, rows,
-	               "SELECT " PAYOUT_COLUMNS " FROM payments p LEFT JOIN hot_wallet_txs h ON h.payment_id = p.id"
+	               "SELECT " PAYOUT_COLUMNS " FROM payments p JOIN hot_wallet_txs h ON h.payment_id = p.id"
 	               " WHERE p.direction = 'out' AND p.provider = 'hot_wallet' AND p.status IN ('pending', 'processing')"
-	               " AND coalesce(h.updated_at, p.updated_at) <= now() - make_interval(mins => $1::integer)"
-	               " ORDER BY h.nonce NULLS LAST, p.created_at LIMIT $2::integer", 2, p);
+	               " AND h.updated_at <= now() - make_interval(mins => $1::integer)"
+	               " ORDER BY h.nonce, p.created_at LIMIT $2::integer", 2, p);
 }

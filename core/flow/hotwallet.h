@@ -85,18 +85,22 @@ void hotwallet_advance(struct db *db, const struct config *cfg, const PGresult *
                        const char *request_id, struct hot_outcome *o);
 
 /*
- * The hot-wallet payouts in flight, not settled and still for
- * `idle_minutes`: signed (committed, perhaps never sent), in nonce order,
- * then those opened and never signed (the node or the key was not there
- * when they were opened, and nobody may be asking again: an automatic
- * release), oldest first; at most `limit` (PAYOUT_COLUMNS; the caller
- * PQclear()s *rows). What the resume call and the reconciliation job take
- * forward with hotwallet_advance().
+ * The hot-wallet payouts in flight: signed (committed, perhaps never sent)
+ * and not settled, whose transaction has not moved for `idle_minutes`, in
+ * nonce order, at most `limit` (PAYOUT_COLUMNS; the caller PQclear()s
+ * *rows). What the resume call and the reconciliation job take forward
+ * with hotwallet_advance().
  */
 enum db_status hotwallet_select_in_flight(struct db *db, int idle_minutes, int limit, PGresult **rows);
 
 int hot_http_status(const struct hot_outcome *o);
 const char *hot_kind_name(enum hot_kind k);
+/*
+ * A hot-wallet-alert event for the admins about payout `payout` (hash may be
+ * NULL); nothing when `message` is `previous`, the problem already told.
+ */
+void hotwallet_alert(struct db *db, const char *payout, const char *hash, const char *code, const char *message,
+                     const char *previous);
 /* The answer's data; caller owns it. */
 json_object *hot_outcome_json(const struct hot_outcome *o);
 

@@ -51,6 +51,17 @@ static void send_now(struct job_ctx *ctx, const PGresult *out, struct job_result
 	hotwallet_advance(ctx->db, ctx->cfg, out, ctx->actor, ctx->tag, &o);
 	if (o.kind == HOT_REFUSED || o.kind == HOT_UNAVAILABLE || o.kind == HOT_DB)
 		res->errors++;
+	/*
+	 * Opened and not signed (the node or the key missing): no job signs it
+	 * later, since the order may be disputed by then; a person decides, with
+	 * POST /decentralized/admin-payout for the request, which signs it.
+	 */
+	if (o.row && strcmp(PQgetvalue(o.row, 0, PCOL_STATUS), "pending") == 0 && PQgetisnull(o.row, 0, PCOL_TX)) {
+		char msg[600];
+		snprintf(msg, sizeof(msg), "an automatic release opened this payout and could not sign it (%s): it waits"
+		         " for an admin's admin-payout for purchase request %s", o.message, PQgetvalue(out, 0, PCOL_REQUEST));
+		hotwallet_alert(ctx->db, PQgetvalue(out, 0, PCOL_ID), NULL, "auto_release_unsigned", msg, NULL);
+	}
 	log_info("auto-release: hot-wallet payout %s: %s (%s)", PQgetvalue(out, 0, PCOL_ID), hot_kind_name(o.kind),
 	         o.message);
 	PQclear(o.row);

@@ -1,9 +1,9 @@
 /* Payout reconciliation: outgoing payments stuck in releasing or refunding
  * for reconcile_after_minutes are settled from the chain.
  *
- * Hot-wallet payouts in flight go through the hot wallet's own resume path
- * (hotwallet_advance): opened but never signed, signed and sent; committed
- * but never seen, the same bytes are broadcast again; refused, reported
+ * Hot-wallet payouts whose signed transaction is in flight go through the
+ * hot wallet's own resume path (hotwallet_advance): committed but never
+ * seen, the same bytes are broadcast again; refused, reported
  * (hot-wallet-alert); mined, followed to finality. Every other payout is
  * matched against its paying wallet's outgoing transfers (flow/reconcile):
  * a unique match completes it, verified; an ambiguous one is reported to the
@@ -80,6 +80,8 @@ int jobs_reconcile(struct job_ctx *ctx, struct job_result *res)
 
 		reconcile_one(ctx->db, ctx->cfg, PQgetvalue(rows, i, 0), RECONCILE_FINAL, ctx->actor, ctx->tag, &o);
 		res->seen++;
+		if (reconcile_looked_at(ctx->db, PQgetvalue(rows, i, 0)) != DB_OK)
+			res->errors++;
 		switch (o.kind) {
 		case RECONCILE_COMPLETED:
 			res->changed++;

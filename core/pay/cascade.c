@@ -75,7 +75,7 @@ enum db_status cascade_funded(struct db *db, const PGresult *payment)
 	             "  WHEN r.status NOT IN ('open', 'offers') THEN 'the request is ' || r.status"
 	             "  WHEN o.id IS NULL THEN 'the offer is not on the request'"
 	             "  WHEN o.status NOT IN ('pending', 'accepted') THEN 'the offer is ' || o.status"
-	             "  WHEN o.seller_id IS DISTINCT FROM $5 THEN 'the offer is another seller''s'"
+	             "  WHEN o.seller_id <> $5 THEN 'the offer is another seller''s'"
 	             "  WHEN o.amount <> $4::numeric THEN 'the offer is priced ' || o.amount || ', the payment '"
 	             "   || $4 END"
 	             " FROM purchase_requests r"

@@ -146,7 +146,7 @@ test('a pay-in naming a seller but no offer', { skip }, async () => {
 
 // A buyer pays an offer on its own terms or not at all: the save refuses
 // another seller or another price, and writes nothing.
-test("a wallet-direct pay-in is refused for another seller or another price than its offer's", { skip }, async () => {
+test("a wallet-direct pay-in is refused for another seller or another price than its offer's, and takes the offer's seller", { skip }, async () => {
   const m = marketplace(2);
   const save = (body) => api('POST', '/api/payment/decentralized/save', { token: m.token, body: { token: 'USDT',
     network: 'bsc', purchaseRequestId: m.request, sellerOfferId: m.winner.id, sellerId: m.winner.seller, ...body } });
@@ -160,8 +160,14 @@ test("a wallet-direct pay-in is refused for another seller or another price than
   assert.equal(r.status, 400, r.text);
   assert.equal(r.json.error.field, 'sellerId');
   assert.equal(count('payments', `purchase_request_id = :'r'`, { r: m.request }), 0, 'nothing written');
-  r = await save({ amount: '10' });
+  // The seller may be left out, as the checkout sends it: the offer's is the payment's.
+  r = await save({ amount: '10', sellerId: undefined });
   assert.equal(r.status, 201, r.text);
+  const p = { id: r.json.data.paymentId, token: m.token };
+  assert.equal(sql(`SELECT seller_id FROM payments WHERE id = :'id';`, { id: p.id })[0][0], m.winner.seller);
+  await fundOnChain(p);
+  assert.equal(sql(`SELECT status FROM seller_offers WHERE id = :'o';`, { o: m.winner.id })[0][0], 'accepted');
+  assert.equal(reviews(p.id), 0);
 });
 
 // What the save saw can change before the money arrives; the coordinator
