@@ -21,11 +21,12 @@
 
 /*
  * The search for a payout's transfer: newest first, back to when it was
- * opened, within these bounds (50 windows: 100000 blocks at the default
- * watch_window_blocks). A search cut short by either has not seen every
- * block the payout could have been sent in, so it finds nothing for sure.
+ * opened, within these bounds (500 windows: a million blocks at the default
+ * watch_window_blocks, nine days of BSC's). A search cut short by either has
+ * not seen every block the payout could have been sent in, so it finds
+ * nothing for sure.
  */
-#define SEARCH_MAX_WINDOWS 50
+#define SEARCH_MAX_WINDOWS 500
 #define SEARCH_SECONDS 20
 #define MAX_CANDIDATES 8
 /* Block times and our clock may differ a little. */

@@ -212,10 +212,10 @@ test('a task FAILURE after the wallet sent the money fails nothing: the chain, a
 });
 
 // The same FAILURE asked about long after: the chain's search for the
-// transfer is bounded (50 windows of watch_window_blocks, 20 in this pool),
+// transfer is bounded (500 windows of watch_window_blocks, 4 in this pool),
 // and one that stopped short of the payout's opening has not shown it unsent.
 test('a task FAILURE asked about after more blocks than the search reaches fails nothing: the payout waits for a person', { skip }, async () => {
-  process.env.PAYMENTS_WATCH_WINDOW_BLOCKS = '20';
+  process.env.PAYMENTS_WATCH_WINDOW_BLOCKS = '4';
   try {
     stack('pool2-up');
   } finally {
@@ -230,7 +230,7 @@ test('a task FAILURE asked about after more blocks than the search reaches fails
     const { payoutId: id, taskId } = r.json.data;
     await eventually(async () => (await shk.payout(id))[0]?.task.status === 'FAILURE', 10000, 100);
     assert.equal((await transfers(shk.wallet, p.sellerWallet)).length, 1, 'the wallet sent it before its task failed');
-    await mine(URL, 1100);
+    await mine(URL, 2100);
     sentAgo(id, 24 * 60);
     const before = payment(id).status;
     assert.ok(['pending', 'processing'].includes(before), before);
