@@ -42,15 +42,20 @@ const transfersFrom = async (from, to) => (await rpc(URL, 'eth_getLogs', [{
   fromBlock: '0x0', toBlock: 'latest', address: USDT, topics: [TRANSFER, '0x' + addrWord(from), '0x' + addrWord(to)],
 }])).length;
 
-test('a release an admin signed and sent but never confirmed is completed from the chain, verified, once', { skip }, async (t) => {
-  const p = await fundedPayin({ amount: '4.25' });
+// A release an admin signed and sent, final on the chain, and never confirmed to the service.
+async function sentUnconfirmed(amount) {
+  const p = await fundedPayin({ amount });
   await escrow();
   const r = await release(p.id);
   assert.equal(r.status, 201, r.text);
-  const out = r.json.data.payout;
   const hash = await signAndSend(r.json.data.transaction);
   await mine(URL, 3);
   await waitReceipt(URL, hash);
+  return { p, out: r.json.data.payout, hash };
+}
+
+test('a release an admin signed and sent but never confirmed is completed from the chain, verified, once', { skip }, async (t) => {
+  const { p, out, hash } = await sentUnconfirmed('4.25');
   assert.equal(payment(out.id).status, 'pending', 'nobody confirmed it');
 
   const c = startJobs(RECONCILE);
@@ -68,7 +73,6 @@ test('a release an admin signed and sent but never confirmed is completed from t
 // The reconciliation takes a batch a run. Payouts it leaves as they were
 // (releases nobody has signed yet) must not hold back one behind them.
 test('payouts the reconciliation leaves as they were do not keep it from one behind them', { skip }, async (t) => {
-  await escrow();
   const unsigned = [];
   for (let i = 0; i < 3; i++) {
     const q = await fundedPayin({ amount: '1.1' });
@@ -79,13 +83,7 @@ test('payouts the reconciliation leaves as they were do not keep it from one beh
   // The oldest open payouts of all.
   sql(`UPDATE payments SET updated_at = now() - interval '2 hours' WHERE id = ANY (string_to_array(:'ids', ',')::uuid[]);`,
     { ids: unsigned.join(',') });
-  const p = await fundedPayin({ amount: '1.2' });
-  const r = await release(p.id);
-  assert.equal(r.status, 201, r.text);
-  const out = r.json.data.payout;
-  const hash = await signAndSend(r.json.data.transaction);
-  await mine(URL, 3);
-  await waitReceipt(URL, hash);
+  const { out, hash } = await sentUnconfirmed('1.2');
 
   const c = startJobs({ ...RECONCILE, PAYMENTS_JOBS_BATCH: '2' });
   t.after(() => stopJobs(c));
