@@ -317,6 +317,27 @@ void bvnkpayout_send(struct db *db, const struct config *cfg, const PGresult *ou
 	/* After this point, the lease is let go on every path. */
 	enum payout_call_state end = call.prior;
 	const char *error = NULL;
+	/*
+	 * An earlier call may have created it: BVNK is asked first, and one it has
+	 * is followed, never created again. Sending again would only be answered
+	 * "Duplicate Reference" if BVNK checked that before anything else; a
+	 * refusal it gives first (its balance, spent by the payout it made) would
+	 * fail a payout that is being paid.
+	 */
+	if (payout_call_may_exist(call.prior)) {
+		enum bvnk_call f = bvnk_find_payout(cfg, j.id, &p, msg, sizeof(msg));
+		if (f == BVNK_OK) {
+			end = PCALL_ACCEPTED;
+			apply(&j, &p, o);
+			goto done;
+		}
+		if (f != BVNK_NOT_FOUND) {
+			error = msg;
+			snprintf(text, sizeof(text), "payout %s may be with BVNK already, and BVNK cannot be asked: %s", j.id, msg);
+			unavailable(o, f, text);
+			goto done;
+		}
+	}
 	if ((o->dbst = payout_call_sending(db, j.id)) != DB_OK) {
 		prov_say(o, PROV_DB, "database", "database error");
 		goto done;
