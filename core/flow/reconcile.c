@@ -74,25 +74,19 @@ enum db_status reconcile_select(struct db *db, int after_minutes, int limit, PGr
 
 	snprintf(after, sizeof(after), "%d", after_minutes);
 	snprintf(lim, sizeof(lim), "%d", limit);
+	/* Taken and marked looked at in one statement, as the SHKeeper poll claims its invoices. */
 	return db_exec(db, rows,
-	               "SELECT p.id FROM payments p LEFT JOIN payout_reconciles r ON r.payment_id = p.id"
-	               " WHERE p.direction = 'out' AND p.provider <> 'hot_wallet'"
-	               " AND p.status IN ('pending', 'processing')"
-	               " AND p.updated_at <= now() - make_interval(mins => $1::integer)"
+	               "WITH due AS (SELECT p.id FROM payments p LEFT JOIN payout_reconciles r ON r.payment_id = p.id"
+	               "  WHERE p.direction = 'out' AND p.provider <> 'hot_wallet'"
+	               "   AND p.status IN ('pending', 'processing')"
+	               "   AND p.updated_at <= now() - make_interval(mins => $1::integer)"
 	               /* A payout with neither a hash nor a known paying wallet has nothing to match by. */
-	               " AND (p.tx_hash IS NOT NULL OR (p.sender_address IS NOT NULL AND p.network IS NOT NULL"
-	               "      AND p.token_contract IS NOT NULL AND p.receiver_address IS NOT NULL))"
+	               "   AND (p.tx_hash IS NOT NULL OR (p.sender_address IS NOT NULL AND p.network IS NOT NULL"
+	               "        AND p.token_contract IS NOT NULL AND p.receiver_address IS NOT NULL))"
 	               /* Never looked at first, then the longest unseen: a batch left as it was does not come first again. */
-	               " ORDER BY r.looked_at NULLS FIRST, p.updated_at, p.id LIMIT $2::integer", 2, p);
-}
-
-enum db_status reconcile_looked_at(struct db *db, const char *id)
-{
-	const char *p[1] = { id };
-
-	return db_exec(db, NULL,
-	               "INSERT INTO payout_reconciles AS r (payment_id, looked_at) VALUES ($1, now())"
-	               " ON CONFLICT (payment_id) DO UPDATE SET looked_at = now()", 1, p);
+	               "  ORDER BY r.looked_at NULLS FIRST, p.updated_at, p.id LIMIT $2::integer)"
+	               " INSERT INTO payout_reconciles AS r (payment_id, looked_at) SELECT id, now() FROM due"
+	               " ON CONFLICT (payment_id) DO UPDATE SET looked_at = now() RETURNING r.payment_id", 2, p);
 }
 
 /* What outgoing_confirm() found, in our words. */

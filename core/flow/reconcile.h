@@ -37,13 +37,11 @@
 #include "base/db.h"
 
 /*
- * Ids (column 0) of the outgoing payments to reconcile, those the job never
- * looked at first, then the longest unseen (reconcile_looked_at); the
- * caller PQclear()s *rows.
+ * Ids (column 0) of the outgoing payments to reconcile, those never taken
+ * first, then the longest unseen; each is marked taken now, whatever comes
+ * of it (payout_reconciles). The caller PQclear()s *rows.
  */
 enum db_status reconcile_select(struct db *db, int after_minutes, int limit, PGresult **rows);
-/* Notes that the job looked at payout `id` now, whatever came of it. */
-enum db_status reconcile_looked_at(struct db *db, const char *id);
 
 enum reconcile_kind {
 	RECONCILE_COMPLETED,     /* completed from the chain now (or found so) */

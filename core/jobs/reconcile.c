@@ -80,8 +80,6 @@ int jobs_reconcile(struct job_ctx *ctx, struct job_result *res)
 
 		reconcile_one(ctx->db, ctx->cfg, PQgetvalue(rows, i, 0), RECONCILE_FINAL, ctx->actor, ctx->tag, &o);
 		res->seen++;
-		if (reconcile_looked_at(ctx->db, PQgetvalue(rows, i, 0)) != DB_OK)
-			res->errors++;
 		switch (o.kind) {
 		case RECONCILE_COMPLETED:
 			res->changed++;
