@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { api, env, token, uid, sale, stack, eventually } from './lib.mjs';
+import { api, env, token, uid, sale, stack, eventually, pool2Up } from './lib.mjs';
 import { API_KEY, fake, marketplace, intentBody, restoreUpstream } from './shkeeper_lib.mjs';
 import { startJobs, stopJobs } from './jobs_lib.mjs';
 
@@ -24,14 +24,7 @@ const secrets = [API_KEY];
 before(() => {
   // pool2.log is appended to by every file that starts the second pool: this one's lines start here.
   from = existsSync(LOG) ? statSync(LOG).size : 0;
-  process.env.PAYMENTS_LOG_FORMAT = 'json';
-  try {
-    stack('pool2-up');
-  } finally {
-    delete process.env.PAYMENTS_LOG_FORMAT;
-  }
-  base2 = readFileSync(process.env.STACK_ENV, 'utf8').match(/^BASE_URL2=(.*)$/m)?.[1];
-  assert.ok(base2, 'pool2-up wrote BASE_URL2');
+  base2 = pool2Up({ PAYMENTS_LOG_FORMAT: 'json' });
 });
 
 after(async () => {

@@ -10,7 +10,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { env, ROOT, stack } from './lib.mjs';
+import { env, ROOT, stack, pool2Up } from './lib.mjs';
 import { checkNginxError } from './openapi.mjs';
 
 // One raw HTTP/1.1 exchange; resolves with { status, headers, body }. A
@@ -93,14 +93,12 @@ test('the error pages cannot be fetched directly', async () => {
 });
 
 test('an unreachable pool is a JSON 503 with Retry-After, from nginx', async () => {
-  stack('pool2-up');
+  const port = Number(new URL(pool2Up()).port);
   try {
-    const base2 = readFileSync(process.env.STACK_ENV, 'utf8').match(/^BASE_URL2=https:\/\/localhost:(\d+)$/m)?.[1];
-    assert.ok(base2, 'pool2-up wrote BASE_URL2');
     // Kill the second pool's master and workers outright: its socket stays, nobody answers.
     const pid = Number(readFileSync(join(env.STACK_DIR, 'pool2.pid'), 'utf8').trim());
     process.kill(-pid, 'SIGKILL');
-    const r = await exchange(`GET /api/payment/health HTTP/1.1\r\nHost: localhost\r\n${close}\r\n`, { port: Number(base2) });
+    const r = await exchange(`GET /api/payment/health HTTP/1.1\r\nHost: localhost\r\n${close}\r\n`, { port });
     assertEnvelope(r, 503, 'service_unavailable', 'pool down');
     assert.equal(r.headers['retry-after'], '5');
   } finally {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stack, holdLock, serviceWaiting, count } from './lib.mjs';
+import { stack, holdLock, serviceWaiting, count, pool2Up } from './lib.mjs';
 import {
   env, sql, fake, marketplace, intent, payment, eventCount, completedTransitions, callback, chainTransfer, noChain,
 } from './shkeeper_lib.mjs';
@@ -16,9 +16,7 @@ import {
 let base2;
 
 before(() => {
-  stack('pool2-up');
-  base2 = readFileSync(process.env.STACK_ENV, 'utf8').match(/^BASE_URL2=(.*)$/m)?.[1];
-  assert.ok(base2, 'pool2-up wrote BASE_URL2');
+  base2 = pool2Up();
 });
 
 after(() => stack('pool2-down'));

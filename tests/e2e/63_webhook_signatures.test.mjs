@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { api, env, stack, uid, ROOT } from './lib.mjs';
+import { api, env, stack, uid, ROOT, pool2Up } from './lib.mjs';
 import { API_KEY, WEBHOOK, callback, randomTxid, now } from './shkeeper_lib.mjs';
 import { bvnkSign } from './provider_payout_lib.mjs';
 import { compactJson, decText } from '../fakes/shkeeper/payouts.mjs';
@@ -26,16 +26,7 @@ let base2;
 
 before(() => {
   writeFileSync(SECRET_FILE, `${SECRET}\n`, { mode: 0o600 });
-  process.env.PAYMENTS_SHKEEPER_WEBHOOK_SECRET_FILE = SECRET_FILE;
-  process.env.PAYMENTS_SHKEEPER_ALLOW_API_KEY_HEADER = 'true';
-  try {
-    stack('pool2-up');
-  } finally {
-    delete process.env.PAYMENTS_SHKEEPER_WEBHOOK_SECRET_FILE;
-    delete process.env.PAYMENTS_SHKEEPER_ALLOW_API_KEY_HEADER;
-  }
-  base2 = readFileSync(process.env.STACK_ENV, 'utf8').match(/^BASE_URL2=(.*)$/m)?.[1];
-  assert.ok(base2, 'pool2-up wrote BASE_URL2');
+  base2 = pool2Up({ PAYMENTS_SHKEEPER_WEBHOOK_SECRET_FILE: SECRET_FILE, PAYMENTS_SHKEEPER_ALLOW_API_KEY_HEADER: 'true' });
 });
 
 after(() => {

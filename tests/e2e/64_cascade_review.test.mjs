@@ -8,8 +8,7 @@
 // marketplace service changes them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { api, env, sql, count, token, uid, stack, holdLock, serviceWaiting } from './lib.mjs';
+import { api, env, sql, count, token, uid, stack, holdLock, serviceWaiting, pool2Up } from './lib.mjs';
 import { fake, marketplace, intent, payment } from './shkeeper_lib.mjs';
 import { rpc, mine, waitReceipt, transferData } from '../chain/rpc.mjs';
 
@@ -21,9 +20,7 @@ let escrow, base2;
 
 before(async () => {
   if (skip) return;
-  stack('pool2-up');
-  base2 = readFileSync(process.env.STACK_ENV, 'utf8').match(/^BASE_URL2=(.*)$/m)?.[1];
-  assert.ok(base2, 'pool2-up wrote BASE_URL2');
+  base2 = pool2Up();
   escrow = (await api('GET', '/api/payment/decentralized/receiver')).json.data.address;
 });
 

@@ -4,8 +4,7 @@
 // invoice's deposit address, and made-up or misdirected ones.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { api, env, stack, sql, token } from './lib.mjs';
+import { api, env, stack, sql, token, pool2Up } from './lib.mjs';
 import { fake, marketplace, intent, payment, callback, randomTxid, reviewsOf, WEBHOOK, Q } from './shkeeper_lib.mjs';
 import { rpc, mine, waitReceipt, transferData } from '../chain/rpc.mjs';
 
@@ -17,13 +16,7 @@ let base2;
 
 before(() => {
   if (skip) return;
-  process.env.PAYMENTS_SHKEEPER_VERIFY_ON_CHAIN = 'true';
-  try {
-    stack('pool2-up');
-  } finally {
-    delete process.env.PAYMENTS_SHKEEPER_VERIFY_ON_CHAIN;
-  }
-  base2 = readFileSync(process.env.STACK_ENV, 'utf8').match(/^BASE_URL2=(.*)$/m)?.[1];
+  base2 = pool2Up({ PAYMENTS_SHKEEPER_VERIFY_ON_CHAIN: 'true' });
 });
 
 after(() => { if (!skip) stack('pool2-down'); });

@@ -7,9 +7,8 @@
 // nginx, one database); the second one checks PAIDs on the chain.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { stack } from './lib.mjs';
+import { stack, pool2Up } from './lib.mjs';
 import {
   api, env, sql, count, token, sleep, eventually, fake, marketplace, intent, payment, callback, randomTxid, WEBHOOK,
 } from './shkeeper_lib.mjs';
@@ -21,14 +20,7 @@ const UNIT = 10n ** 18n;
 let base2;
 
 before(() => {
-  process.env.PAYMENTS_SHKEEPER_VERIFY_ON_CHAIN = 'true';
-  try {
-    stack('pool2-up');
-  } finally {
-    delete process.env.PAYMENTS_SHKEEPER_VERIFY_ON_CHAIN;
-  }
-  base2 = readFileSync(process.env.STACK_ENV, 'utf8').match(/^BASE_URL2=(.*)$/m)?.[1];
-  assert.ok(base2, 'pool2-up wrote BASE_URL2');
+  base2 = pool2Up({ PAYMENTS_SHKEEPER_VERIFY_ON_CHAIN: 'true' });
 });
 
 after(() => stack('pool2-down'));

@@ -7,8 +7,7 @@
 // SHKeeper keeps llimit per wallet) and one for a crypto nothing is paid in.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { stack } from './lib.mjs';
+import { stack, pool2Up } from './lib.mjs';
 import {
   api, token, fake, marketplace, intent, payment, callback, randomTxid, reviewsOf, sql, WEBHOOK, Q,
 } from './shkeeper_lib.mjs';
@@ -18,16 +17,7 @@ let base2;
 const LLIMITS = { PAYMENTS_SHKEEPER_LLIMIT_BNB_USDC: '90', PAYMENTS_SHKEEPER_LLIMIT_TRX_USDT: '97' };
 
 before(() => {
-  process.env.PAYMENTS_SHKEEPER_VERIFY_ON_CHAIN = 'false';
-  Object.assign(process.env, LLIMITS);
-  try {
-    stack('pool2-up');
-  } finally {
-    delete process.env.PAYMENTS_SHKEEPER_VERIFY_ON_CHAIN;
-    for (const k of Object.keys(LLIMITS)) delete process.env[k];
-  }
-  base2 = readFileSync(process.env.STACK_ENV, 'utf8').match(/^BASE_URL2=(.*)$/m)?.[1];
-  assert.ok(base2, 'pool2-up wrote BASE_URL2');
+  base2 = pool2Up({ PAYMENTS_SHKEEPER_VERIFY_ON_CHAIN: 'false', ...LLIMITS });
 });
 
 after(() => stack('pool2-down'));

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { api, env, stack, sql, count } from './lib.mjs';
+import { api, env, stack, sql, count, pool2Up } from './lib.mjs';
 import { rpc, mine, addrWord } from '../chain/rpc.mjs';
 import { URL, skip, USDT, buyers, UNIT, admin, fundedPayin, payment, requestStatus, events, outgoing, units, tokenBalance, mint, escrow } from './payout_lib.mjs';
 
@@ -195,14 +195,7 @@ test('a transaction the node dropped is sent again, the same bytes; one whose no
 
 test('20 concurrent hot-wallet payouts across both pools: 20 consecutive nonces, 20 transfers, none twice', { skip }, async () => {
   // The second pool signs EIP-1559 transactions, the first legacy ones: both kinds share one nonce sequence.
-  process.env.PAYMENTS_FEE_MODEL_BSC = 'eip1559';
-  try {
-    stack('pool2-up');
-  } finally {
-    delete process.env.PAYMENTS_FEE_MODEL_BSC;
-  }
-  base2 = readFileSync(process.env.STACK_ENV, 'utf8').match(/^BASE_URL2=(.*)$/m)?.[1];
-  assert.ok(base2);
+  base2 = pool2Up({ PAYMENTS_FEE_MODEL_BSC: 'eip1559' });
   const pays = [];
   for (let i = 0; i < 20; i++) pays.push({ ...(await fundedPayin({ amount: '1.25', wallet: buyers[i % 4] })), amount: '1.25' });
   const n0 = await nonce('pending');
@@ -255,10 +248,8 @@ function laggingNode() {
 test('a node that counts the payout\'s transaction but does not find it a moment earlier fails nothing: ours is looked for again after the count', { skip }, async () => {
   const node = laggingNode();
   await new Promise((ok) => node.server.listen(0, '127.0.0.1', ok));
-  process.env.POOL2_RPC_BSC = `http://127.0.0.1:${node.server.address().port}`;
   try {
-    stack('pool2-up');
-    base2 = readFileSync(process.env.STACK_ENV, 'utf8').match(/^BASE_URL2=(.*)$/m)?.[1];
+    base2 = pool2Up({ POOL2_RPC_BSC: `http://127.0.0.1:${node.server.address().port}` });
     const p = { ...(await fundedPayin({ amount: '1.25' })), amount: '1.25' };
     let r = await payout(p, {}, base2);
     assert.equal(r.status, 202, r.text);
@@ -277,7 +268,6 @@ test('a node that counts the payout\'s transaction but does not find it a moment
     assert.equal(payment(outId).status, 'completed');
     assert.equal(await transfersTo(p.sellerWallet), 1);
   } finally {
-    delete process.env.POOL2_RPC_BSC;
     stack('pool2-down');
     base2 = undefined;
     node.server.close();

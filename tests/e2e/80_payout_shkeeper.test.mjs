@@ -7,8 +7,7 @@
 // chain, and completes a payout only on a final transfer the chain shows.
 import { test, before, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { api, env, sql, count, eventually, stack } from './lib.mjs';
+import { api, env, sql, count, eventually, stack, pool2Up } from './lib.mjs';
 import { skip, admin, payment, requestStatus, events, outgoing, units, tokenBalance, URL } from './payout_lib.mjs';
 import { rpc, mine } from '../chain/rpc.mjs';
 import {
@@ -215,14 +214,8 @@ test('a task FAILURE after the wallet sent the money fails nothing: the chain, a
 // transfer is bounded (500 windows of watch_window_blocks, 4 in this pool),
 // and one that stopped short of the payout's opening has not shown it unsent.
 test('a task FAILURE asked about after more blocks than the search reaches fails nothing: the payout waits for a person', { skip }, async () => {
-  process.env.PAYMENTS_WATCH_WINDOW_BLOCKS = '4';
+  const base2 = pool2Up({ PAYMENTS_WATCH_WINDOW_BLOCKS: '4' });
   try {
-    stack('pool2-up');
-  } finally {
-    delete process.env.PAYMENTS_WATCH_WINDOW_BLOCKS;
-  }
-  try {
-    const base2 = readFileSync(process.env.STACK_ENV, 'utf8').match(/^BASE_URL2=(.*)$/m)?.[1];
     await shk.settings({ outcome: 'failure_after_send', callbacks: false });
     const p = await sellerToPay('2.75');
     let r = await shkPayout(p.body);

@@ -65,6 +65,24 @@ export function stack(cmd) {
   execFileSync(join(ROOT, 'tests/stack/stack.sh'), [cmd, env.STACK_DIR], { stdio: 'inherit' });
 }
 
+// Starts the second pool (tests/stack/stack.sh pool2-up) with these PAYMENTS_*
+// (or POOL2_*) settings on top of the stack's, for it alone; its base URL.
+export function pool2Up(settings = {}) {
+  const saved = Object.fromEntries(Object.keys(settings).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, settings);
+  try {
+    stack('pool2-up');
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+  const base = readFileSync(process.env.STACK_ENV, 'utf8').match(/^BASE_URL2=(.*)$/m)?.[1];
+  if (!base) throw new Error('pool2-up wrote no BASE_URL2');
+  return base;
+}
+
 export const uid = (prefix = 'u') => `${prefix}-${randomUUID().slice(0, 8)}`;
 
 // A purchase request of `buyer` with an offer on it from a seller, as the
